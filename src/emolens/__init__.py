@@ -1,0 +1,43 @@
+"""emolens: real-time facial emotion recognition on ordinary CPUs.
+
+The public API is small and imports nothing heavy until it is used::
+
+    import emolens
+    rec = emolens.Recognizer()
+    probs = rec.predict_faces(faces)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from emolens.errors import EmolensError
+from emolens.labels import EMOTIONS, VALENCES, valence_of
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from emolens.models.bundled import available_models
+    from emolens.runtime.recognizer import Recognizer
+
+__all__ = [
+    "EMOTIONS",
+    "VALENCES",
+    "EmolensError",
+    "Recognizer",
+    "__version__",
+    "available_models",
+    "valence_of",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Recognizer":
+        from emolens.runtime.recognizer import Recognizer
+
+        return Recognizer
+    if name == "available_models":
+        from emolens.models.bundled import available_models
+
+        return available_models
+    raise AttributeError(f"module 'emolens' has no attribute {name!r}")

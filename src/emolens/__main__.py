@@ -1,0 +1,5 @@
+import sys
+
+from emolens.cli import main
+
+sys.exit(main())

@@ -1,0 +1,58 @@
+"""Analyse image files: faces and emotions, annotated copies and a JSON summary."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from emolens.errors import EmolensError
+from emolens.imageio import check_writable, read_image, write_image, write_json
+from emolens.runtime.recognizer import Recognizer
+from emolens.video.draw import draw_faces
+
+log = logging.getLogger(__name__)
+
+
+def analyze_images(
+    paths: Sequence[str | Path],
+    recognizer: Recognizer,
+    out_dir: str | Path | None = None,
+    json_path: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    """Recognise the faces of each image; write annotated copies to ``out_dir`` and/or JSON.
+
+    Every image is read before anything is written, so a bad input leaves no partial output.
+    """
+    if not paths:
+        raise EmolensError("no image given")
+    images = [(Path(p), read_image(p)) for p in paths]
+    if json_path is not None:
+        check_writable(json_path)
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise EmolensError(f"--out {out} exists and is not a folder")
+        out.mkdir(parents=True, exist_ok=True)
+    results: list[dict[str, Any]] = []
+    for path, img in images:
+        faces = recognizer.analyze(img)
+        log.info("%s: %d face(s)%s", path, len(faces), "".join(f", {f.label} {f.confidence:.2f}" for f in faces))
+        entry: dict[str, Any] = {
+            "image": str(path),
+            "width": img.shape[1],
+            "height": img.shape[0],
+            "faces": [f.as_dict() for f in faces],
+        }
+        if out is not None:
+            dest = (
+                out
+                / f"{path.stem}_emolens{path.suffix if path.suffix.lower() in ('.jpg', '.jpeg', '.png') else '.png'}"
+            )
+            write_image(dest, draw_faces(img, faces))
+            entry["annotated"] = str(dest)
+        results.append(entry)
+    if json_path is not None:
+        write_json(json_path, {"model": recognizer.meta.name, "detector": recognizer.detector_name, "images": results})
+    return results

@@ -1,0 +1,247 @@
+"""The ``emolens`` command line: argument parsing only; every subcommand calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from emolens import __version__
+from emolens.errors import EmolensError
+
+log = logging.getLogger("emolens")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _train(args: argparse.Namespace) -> int:
+    from emolens.train.fit import TrainConfig, fit
+
+    cfg = TrainConfig(
+        data=args.data,
+        arch=args.arch,
+        out=args.out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        warmup_epochs=args.warmup_epochs,
+        label_smoothing=args.label_smoothing,
+        balance=args.balance,
+        ferplus=args.ferplus,
+        ferplus_weight=args.ferplus_weight,
+        augment=not args.no_augment,
+        bf16=not args.fp32,
+        seed=args.seed,
+        threads=args.threads,
+        limit=args.limit,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+    res = fit(cfg)
+    log.info(
+        "best PublicTest accuracy %.4f at epoch %d; weights in %s",
+        res.best_val_accuracy,
+        res.best_epoch,
+        res.out / "best.pt",
+    )
+    return 0
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("train", help="train a CNN on FER-2013 (needs the 'train' extra)")
+    p.add_argument("--data", required=True, help="FER-2013 folder (train/, test/) or fer2013.csv")
+    p.add_argument("--arch", default="vgg", help="architecture name (see 'emolens models')")
+    p.add_argument("--out", default="runs/train", help="output folder for checkpoints, metrics and curves")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.05, help="peak learning rate of SGD with Nesterov momentum")
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--warmup-epochs", type=float, default=2.0)
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument(
+        "--balance", default="none", choices=["none", "weighted", "sampler"], help="class-imbalance handling"
+    )
+    p.add_argument("--ferplus", default=None, help="ferplus.csv: train on FER+ vote distributions")
+    p.add_argument("--ferplus-weight", type=float, default=1.0, help="share of the FER+ distribution in the target")
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--fp32", action="store_true", help="train in float32 instead of bfloat16 autocast")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("--limit", type=int, default=0, help="train on a random subset of this many faces (0 = all)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_train)
+
+
+def _models(args: argparse.Namespace) -> int:
+    from emolens.models.bundled import DEFAULT_MODEL, available_models
+
+    print("bundled models (emolens image/evaluate --model NAME):")
+    for name in available_models():
+        print(f"  {name}{'  (default)' if name == DEFAULT_MODEL else ''}")
+    if args.arch:
+        from emolens.models.registry import list_models, model_config
+
+        print("architectures (emolens train --arch NAME):")
+        for name in list_models():
+            print(f"  {name:18s} {model_config(name).description}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from emolens.eval.report import evaluate, write_report
+
+    ev = evaluate(args.model, args.data, args.split, tta=args.tta, threads=args.threads)
+    write_report(ev, Path(args.json) if args.json else None, Path(args.confusion) if args.confusion else None)
+    m = ev.metrics
+    print(f"{ev.model} on {ev.split} ({ev.faces} faces, tta={ev.tta})")
+    print(
+        f"accuracy {m.accuracy:.4f}  macro-P {m.macro_precision:.4f}  macro-R {m.macro_recall:.4f}  "
+        f"macro-F1 {m.macro_f1:.4f}  valence accuracy {m.valence_accuracy:.4f}"
+    )
+    print(f"{'class':10s} {'precision':>9s} {'recall':>7s} {'f1':>6s} {'support':>7s}")
+    for lab, c in m.per_class.items():
+        print(f"{lab:10s} {c['precision']:9.4f} {c['recall']:7.4f} {c['f1']:6.4f} {c['support']:7.0f}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from emolens.export.onnx import export_checkpoint
+
+    res = export_checkpoint(args.checkpoint, args.out, name=args.name, version=args.version, tta=args.tta)
+    print(f"wrote {res.path} (parity with torch: max abs difference {res.max_abs_diff:.2e})")
+    return 0
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from emolens.data.fer2013 import load_split
+    from emolens.export.quantize import quantize_model
+
+    faces = load_split(args.data, "train").images
+    pick = np.random.default_rng(args.seed).permutation(len(faces))[: args.calibration]
+    out = quantize_model(args.model, args.out, faces[np.sort(pick)])
+    print(f"wrote {out} (int8, calibrated on {len(pick)} training faces)")
+    return 0
+
+
+def _image(args: argparse.Namespace) -> int:
+    import json
+
+    from emolens.analyze import analyze_images
+    from emolens.runtime.recognizer import Recognizer
+
+    rec = Recognizer(args.model, detector=args.detector, threads=args.threads, tta=args.tta)
+    results = analyze_images(args.paths, rec, args.out, args.json)
+    if not args.json:
+        print(json.dumps(results, indent=2))
+    return 0
+
+
+def _bench_faces(args: argparse.Namespace) -> int:
+    import json
+
+    from emolens.bench import bench_faces
+    from emolens.imageio import write_json
+    from emolens.runtime.recognizer import Recognizer
+
+    rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
+    res = bench_faces(rec, faces=args.faces, face_size=args.face_size, repeats=args.repeats)
+    print(json.dumps(res.as_dict(), indent=2))
+    print(
+        f"predict_faces: {res.faces_per_s:.0f} faces/s ({res.faces} faces of {res.face_size}x{res.face_size}, "
+        f"p50 {res.p50_ms:.1f} ms, p95 {res.p95_ms:.1f} ms, tta={res.tta})"
+    )
+    if args.json:
+        write_json(args.json, res.as_dict())
+    return 0
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="bundled model name or .onnx path (default: the bundled default)")
+    p.add_argument("--tta", default=None, choices=["none", "hflip"], help="override the model's test-time augmentation")
+    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: one per core)")
+
+
+def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("models", help="list bundled models (and with --arch, trainable architectures)")
+    p.add_argument("--arch", action="store_true", help="also list architectures (imports torch)")
+    p.set_defaults(func=_models)
+
+    p = sub.add_parser("evaluate", help="score a model on a FER-2013 split")
+    _add_model_options(p)
+    p.add_argument("--data", required=True, help="FER-2013 folder or fer2013.csv")
+    p.add_argument(
+        "--split", default="test", choices=["train", "val", "test"], help="test = PrivateTest, val = PublicTest"
+    )
+    p.add_argument("--json", default=None, help="write the report as JSON")
+    p.add_argument("--confusion", default=None, help="write the confusion matrix (counts and normalised) as PNG")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("export", help="export a training checkpoint to ONNX (needs the 'train' extra)")
+    p.add_argument("checkpoint", help="best.pt or last.pt written by 'emolens train'")
+    p.add_argument("--out", required=True, help="the .onnx file to write")
+    p.add_argument("--name", default=None, help="model name stored in the file (default: the architecture)")
+    p.add_argument("--version", default="1")
+    p.add_argument("--tta", default="none", choices=["none", "hflip"], help="test-time augmentation the model asks for")
+    p.set_defaults(func=_export)
+
+    p = sub.add_parser("quantize", help="int8 copy of an ONNX model for edge boards (needs the 'train' extra)")
+    p.add_argument("model", help="bundled model name or .onnx path")
+    p.add_argument("--out", required=True, help="the int8 .onnx file to write")
+    p.add_argument("--data", required=True, help="FER-2013 folder or csv: calibration faces come from its train split")
+    p.add_argument("--calibration", type=int, default=512, help="number of calibration faces")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_quantize)
+
+    p = sub.add_parser("image", help="find faces in images, recognise their emotions, write annotated copies")
+    p.add_argument("paths", nargs="+", help="image files")
+    _add_model_options(p)
+    p.add_argument("--detector", default="haar", help="face detector (haar)")
+    p.add_argument("--out", default=None, help="folder for annotated copies")
+    p.add_argument("--json", default=None, help="write the results as JSON to this file (default: print them)")
+    p.set_defaults(func=_image)
+
+    p = sub.add_parser("bench", help="speed benchmarks")
+    bsub = p.add_subparsers(dest="bench", required=True)
+    b = bsub.add_parser("faces", help="predict_faces throughput on a batch of cropped faces")
+    _add_model_options(b)
+    b.add_argument("--faces", type=int, default=256)
+    b.add_argument("--face-size", type=int, default=48)
+    b.add_argument("--repeats", type=int, default=30)
+    b.add_argument("--json", default=None)
+    b.set_defaults(func=_bench_faces)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="emolens", description="Real-time facial emotion recognition on CPUs.")
+    parser.add_argument("--version", action="version", version=f"emolens {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_inference(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    try:
+        code: int = args.func(args)
+        return code
+    except EmolensError as e:
+        print(f"emolens: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("emolens: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Viola-Jones face detection with the frontal-face Haar cascade bundled in OpenCV."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from emolens.errors import EmolensError
+from emolens.preprocess import Box, to_gray
+
+CASCADE = "haarcascade_frontalface_default.xml"
+
+
+@dataclass(frozen=True)
+class HaarSettings:
+    scale_factor: float = 1.1
+    min_neighbors: int = 5
+    min_size: int = 30
+
+
+class HaarDetector:
+    """OpenCV's ``CascadeClassifier`` on the histogram-equalised gray image."""
+
+    def __init__(self, settings: HaarSettings | None = None) -> None:
+        self.settings = settings or HaarSettings()
+        path = Path(cv2.data.haarcascades) / CASCADE  # type: ignore[attr-defined]
+        self._cascade = cv2.CascadeClassifier(str(path))
+        if self._cascade.empty():
+            raise EmolensError(f"cannot load OpenCV's Haar cascade {path}; reinstall opencv-python-headless (>=4.9,<5)")
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        gray = cv2.equalizeHist(to_gray(image))
+        s = self.settings
+        found = self._cascade.detectMultiScale(
+            gray, scaleFactor=s.scale_factor, minNeighbors=s.min_neighbors, minSize=(s.min_size, s.min_size)
+        )
+        return [(int(x), int(y), int(w), int(h)) for (x, y, w, h) in found]

@@ -1,0 +1,1 @@
+"""Evaluation: metrics (NumPy only) and reports (JSON, confusion-matrix plots)."""

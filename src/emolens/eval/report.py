@@ -1,0 +1,124 @@
+"""Evaluate a model file on a data split: JSON report and confusion-matrix plots."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emolens.data.fer2013 import load_split
+from emolens.errors import EmolensError
+from emolens.eval.metrics import Metrics, compute_metrics
+from emolens.labels import EMOTIONS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    model: str
+    split: str
+    faces: int
+    metrics: Metrics
+    tta: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "model": self.model,
+            "split": self.split,
+            "faces": self.faces,
+            "tta": self.tta,
+            **self.metrics.as_dict(),
+        }
+
+
+def evaluate(
+    model: str | Path | None,
+    data: str | Path,
+    split: str = "test",
+    *,
+    tta: str | None = None,
+    threads: int | None = None,
+) -> Evaluation:
+    """Score a model (bundled name or .onnx path) on a FER-2013 split, through ONNX Runtime."""
+    from emolens.runtime.recognizer import Recognizer
+
+    rec = Recognizer(model, tta=tta, threads=threads)
+    faces = load_split(data, split, size=rec.meta.input_size)
+    probs = rec.predict_faces(faces.images)
+    if set(rec.labels) != set(EMOTIONS):
+        raise EmolensError(f"{rec.path} predicts {rec.labels}; FER-2013 evaluation needs the labels {EMOTIONS}")
+    order = [rec.labels.index(lab) for lab in EMOTIONS]
+    metrics = compute_metrics(faces.labels, probs[:, order].argmax(1))
+    return Evaluation(str(rec.path), split, len(faces), metrics, rec.tta)
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def plot_confusion(metrics: Metrics, path: Path, title: str = "") -> None:
+    """Two panels: counts and row-normalised rates (recall on the diagonal)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(metrics.confusion, dtype=np.float64)
+    rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    for ax, mat, fmt, name in ((axes[0], cm, "{:.0f}", "counts"), (axes[1], rates, "{:.2f}", "row-normalised")):
+        ax.imshow(mat, cmap="Blues")
+        ax.set_xticks(range(len(metrics.labels)), metrics.labels, rotation=45, ha="right")
+        ax.set_yticks(range(len(metrics.labels)), metrics.labels)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(name)
+        top = mat.max() if mat.size else 1
+        for i in range(mat.shape[0]):
+            for j in range(mat.shape[1]):
+                ax.text(
+                    j,
+                    i,
+                    fmt.format(mat[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if mat[i, j] > 0.6 * top else "black",
+                )
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=100)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_report(ev: Evaluation, json_path: Path | None, confusion_png: Path | None) -> None:
+    """Write the JSON report and/or the confusion-matrix PNG (each atomically)."""
+    for p in (json_path, confusion_png):
+        if p is not None and not p.parent.is_dir():
+            raise EmolensError(f"output folder does not exist: {p.parent}")
+    if json_path is not None:
+        _write_text_atomic(json_path, json.dumps(ev.as_dict(), indent=2))
+    if confusion_png is not None:
+        m = ev.metrics
+        plot_confusion(
+            m,
+            confusion_png,
+            f"{Path(ev.model).stem} on {ev.split}: accuracy {m.accuracy:.4f}, macro-F1 {m.macro_f1:.4f}",
+        )

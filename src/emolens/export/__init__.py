@@ -1,0 +1,1 @@
+"""Export trained networks to ONNX (with their preprocessing) and quantize them."""

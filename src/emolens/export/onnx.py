@@ -1,0 +1,119 @@
+"""Export a training checkpoint to ONNX, store its preprocessing, check parity with torch."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emolens.errors import ModelError
+from emolens.labels import EMOTIONS
+from emolens.runtime.metadata import ModelMeta
+
+log = logging.getLogger(__name__)
+
+PARITY_TOLERANCE = 1e-4
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    meta: ModelMeta
+    max_abs_diff: float
+
+
+def export_checkpoint(
+    checkpoint: str | Path,
+    out: str | Path,
+    *,
+    name: str | None = None,
+    version: str = "1",
+    tta: str = "none",
+    parity_faces: np.ndarray | None = None,
+) -> ExportResult:
+    """Export ``checkpoint`` (a ``best.pt`` or ``last.pt`` of ``emolens train``) to ``out``.
+
+    The graph takes normalised faces (N, C, H, W) float32 and returns probabilities (N, 7).
+    Label order and preprocessing go into the ONNX metadata. The export is checked against
+    torch on ``parity_faces`` (uint8 (N, H, W); random faces when None) and refused if the
+    probabilities differ by ``PARITY_TOLERANCE`` or more.
+    """
+    import onnx
+    import torch
+    from torch import nn
+
+    from emolens.models.registry import create_model, model_config
+    from emolens.runtime.recognizer import Recognizer
+    from emolens.train import checkpoint as ckpt
+
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        raise ModelError(f"checkpoint not found: {checkpoint}")
+    state = ckpt.load(checkpoint)
+    arch = state["arch"]
+    mcfg = model_config(arch)
+    net = create_model(arch, num_classes=len(EMOTIONS))
+    net.load_state_dict(state["model"])
+    model = nn.Sequential(net, nn.Softmax(dim=1)).eval()
+    meta = ModelMeta(
+        name=name or arch,
+        version=version,
+        arch=arch,
+        labels=EMOTIONS,
+        input_size=mcfg.input_size,
+        channels=mcfg.channels,
+        mean=mcfg.mean,
+        std=mcfg.std,
+        tta=tta,
+    )
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dummy = torch.zeros(1, mcfg.channels, mcfg.input_size, mcfg.input_size)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter announces its own deprecation
+            torch.onnx.export(
+                model,
+                (dummy,),
+                tmp,
+                input_names=["input"],
+                output_names=["probs"],
+                dynamic_axes={"input": {0: "batch"}, "probs": {0: "batch"}},
+                opset_version=17,
+                dynamo=False,
+            )
+        proto = onnx.load(tmp)
+        for k, v in meta.to_props().items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = k, v
+        proto.producer_name = "emolens"
+        onnx.save(proto, tmp)
+
+        faces = parity_faces
+        if faces is None:
+            faces = np.random.default_rng(0).integers(0, 256, (64, mcfg.input_size, mcfg.input_size), dtype=np.uint8)
+        rec = Recognizer(tmp, tta="none")
+        x = rec.prepare(faces)
+        with torch.no_grad():
+            ref = model(torch.from_numpy(x)).numpy()
+        got = rec.run(x)
+        diff = float(np.abs(ref - got).max())
+        if diff >= PARITY_TOLERANCE:
+            raise ModelError(
+                f"ONNX Runtime and torch disagree by {diff:.2e} (tolerance {PARITY_TOLERANCE:g}); export refused"
+            )
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    log.info("exported %s -> %s (max |p_onnx - p_torch| = %.2e)", checkpoint, out, diff)
+    (out.with_suffix(".json")).write_text(json.dumps({**meta.as_dict(), "parity_max_abs_diff": diff}, indent=2))
+    return ExportResult(out, meta, diff)

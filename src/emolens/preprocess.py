@@ -1,0 +1,86 @@
+"""Pure preprocessing functions: crop, gray, resize and normalise faces for a model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from emolens.errors import ImageError
+
+Box = tuple[int, int, int, int]
+"""A face box (x, y, w, h) in pixels."""
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """A gray uint8 image from a gray (H, W), (H, W, 1) or BGR (H, W, 3) one."""
+    if image.ndim == 3 and image.shape[2] == 1:
+        return image[:, :, 0]
+    if image.ndim == 3 and image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+    if image.ndim == 2:
+        return image
+    raise ImageError(f"expected a gray (H, W) or BGR (H, W, 3) image, got shape {image.shape}")
+
+
+def resize_square(gray: np.ndarray, size: int) -> np.ndarray:
+    """Resize a gray face to (size, size): area averaging when shrinking, bilinear when growing."""
+    if gray.shape == (size, size):
+        return gray
+    if gray.shape[0] == 0 or gray.shape[1] == 0:
+        raise ImageError(f"cannot resize an empty face of shape {gray.shape}")
+    shrink = gray.shape[0] > size or gray.shape[1] > size
+    return cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def expand_box(box: Box, margin: float, width: int, height: int) -> Box:
+    """Grow a box by ``margin`` of its size on every side, clipped to the image."""
+    x, y, w, h = box
+    dx, dy = int(round(w * margin)), int(round(h * margin))
+    x0, y0 = max(0, x - dx), max(0, y - dy)
+    x1, y1 = min(width, x + w + dx), min(height, y + h + dy)
+    return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
+
+
+def crop(image: np.ndarray, box: Box, margin: float = 0.0) -> np.ndarray:
+    """The part of ``image`` inside ``box`` grown by ``margin``."""
+    x, y, w, h = expand_box(box, margin, image.shape[1], image.shape[0])
+    if w == 0 or h == 0:
+        raise ImageError(f"face box {box} lies outside the {image.shape[1]}x{image.shape[0]} image")
+    return image[y : y + h, x : x + w]
+
+
+def faces_to_batch(faces: np.ndarray | Sequence[np.ndarray], size: int) -> np.ndarray:
+    """Stack faces of any size and colour into uint8 (N, size, size) gray.
+
+    ``faces`` is an array (N, H, W) gray or (N, H, W, 3) BGR, or a sequence of single faces.
+    """
+    if isinstance(faces, np.ndarray):
+        if faces.dtype != np.uint8:
+            raise ImageError(f"faces must be uint8 images, got dtype {faces.dtype}")
+        if faces.ndim == 3 or (faces.ndim == 4 and faces.shape[3] in (1, 3, 4)):
+            if faces.ndim == 3 and faces.shape[1:] == (size, size):
+                return faces
+            items: Sequence[np.ndarray] = list(faces)
+        else:
+            raise ImageError(f"faces must have shape (N, H, W) or (N, H, W, 3), got {faces.shape}")
+    else:
+        items = faces
+    out = np.empty((len(items), size, size), dtype=np.uint8)
+    for i, f in enumerate(items):
+        f = np.asarray(f)
+        if f.dtype != np.uint8:
+            raise ImageError(f"face {i} must be uint8, got dtype {f.dtype}")
+        out[i] = resize_square(to_gray(f), size)
+    return out
+
+
+def normalize(batch: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """uint8 (N, H, W) -> float32 (N, 1, H, W) scaled to [0, 1], minus ``mean``, over ``std``."""
+    x = batch.astype(np.float32)[:, None]
+    x *= 1.0 / (255.0 * std)
+    x -= mean / std
+    return x

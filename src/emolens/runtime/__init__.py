@@ -1,0 +1,1 @@
+"""Inference with ONNX Runtime: no torch needed."""

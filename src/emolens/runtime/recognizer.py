@@ -1,0 +1,152 @@
+"""The Recognizer: faces in, emotion probabilities out, with ONNX Runtime on the CPU."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from emolens.errors import ImageError, ModelError
+from emolens.labels import valence_of
+from emolens.models.bundled import resolve_model
+from emolens.preprocess import Box, crop, faces_to_batch, normalize
+from emolens.runtime.metadata import TTA_MODES, ModelMeta
+
+if TYPE_CHECKING:
+    from emolens.detect.base import Detector
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 512
+
+
+@dataclass(frozen=True)
+class Face:
+    """One recognised face: box (x, y, w, h), top label, probabilities and valence."""
+
+    box: Box
+    label: str
+    scores: dict[str, float]
+    valence: str
+    track_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def confidence(self) -> float:
+        return self.scores[self.label]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "box": list(self.box),
+            "label": self.label,
+            "confidence": self.confidence,
+            "scores": self.scores,
+            "valence": self.valence,
+            "track_id": self.track_id,
+        }
+
+
+class Recognizer:
+    """Classify the emotion of cropped faces with an emolens ONNX model.
+
+    ``model`` is a bundled model name (see :func:`emolens.available_models`), a path to an
+    ``.onnx`` file, or None for the default model. ``tta`` overrides the model's stored
+    test-time augmentation (``"none"`` or ``"hflip"``). ``threads`` caps ONNX Runtime's
+    intra-op threads (None: one per core).
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        threads: int | None = None,
+        tta: str | None = None,
+        detector: str = "haar",
+        margin: float = 0.0,
+    ) -> None:
+        import onnxruntime as ort
+
+        self.path = resolve_model(model)
+        self.threads = threads
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.inter_op_num_threads = 1
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # ORT raises its own exception types for unreadable files
+            raise ModelError(f"cannot load model {self.path}: {str(e).splitlines()[0]}") from None
+        props = dict(self._session.get_modelmeta().custom_metadata_map)
+        self.meta = ModelMeta.from_props(props, str(self.path))
+        if tta is not None and tta not in TTA_MODES:
+            raise ModelError(f"unknown tta {tta!r}; choose one of: {', '.join(TTA_MODES)}")
+        self.tta = tta if tta is not None else self.meta.tta
+        self._input = self._session.get_inputs()[0].name
+        self.detector_name = detector
+        self.margin = margin
+        self._detector: Detector | None = None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The label order of the columns returned by :meth:`predict_faces`."""
+        return self.meta.labels
+
+    def prepare(self, faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Faces (any size, gray or BGR, uint8) -> the model's normalised input (N, 1, S, S)."""
+        batch = faces_to_batch(faces, self.meta.input_size)
+        return normalize(batch, self.meta.mean, self.meta.std)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Run the network on prepared input, without test-time augmentation."""
+        out: np.ndarray = self._session.run(None, {self._input: x})[0]
+        return out.astype(np.float32, copy=False)
+
+    def predict_faces(self, faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Probabilities float32 (N, len(labels)) for cropped faces; rows sum to 1."""
+        x = self.prepare(faces)
+        if len(x) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        out = np.empty((len(x), len(self.labels)), dtype=np.float32)
+        step = MAX_BATCH // 2 if self.tta == "hflip" else MAX_BATCH
+        for s in range(0, len(x), step):
+            xb = x[s : s + step]
+            if self.tta == "hflip":
+                p = self.run(np.concatenate([xb, xb[..., ::-1]]))
+                out[s : s + len(xb)] = (p[: len(xb)] + p[len(xb) :]) * 0.5
+            else:
+                out[s : s + len(xb)] = self.run(xb)
+        out /= out.sum(axis=1, keepdims=True)
+        return out
+
+    def faces_from_probs(self, boxes: Sequence[Box], probs: np.ndarray) -> list[Face]:
+        """Wrap boxes and probability rows into :class:`Face` records."""
+        faces = []
+        for box, p in zip(boxes, probs, strict=True):
+            label = self.labels[int(np.argmax(p))]
+            scores = {lab: float(v) for lab, v in zip(self.labels, p, strict=True)}
+            faces.append(Face(box=tuple(int(v) for v in box), label=label, scores=scores, valence=valence_of(label)))  # type: ignore[arg-type]
+        return faces
+
+    def detector(self) -> Detector:
+        """The face detector used by :meth:`analyze`, created on first use."""
+        if self._detector is None:
+            from emolens.detect import create_detector
+
+            self._detector = create_detector(self.detector_name)
+        return self._detector
+
+    def analyze(self, image_bgr: np.ndarray) -> list[Face]:
+        """Find every face in a BGR (or gray) image and recognise its emotion."""
+        if not isinstance(image_bgr, np.ndarray) or image_bgr.dtype != np.uint8 or image_bgr.ndim not in (2, 3):
+            raise ImageError("analyze() takes a uint8 image array (H, W) or (H, W, 3)")
+        boxes = self.detector().detect(image_bgr)
+        if not boxes:
+            return []
+        crops = [crop(image_bgr, b, self.margin) for b in boxes]
+        return self.faces_from_probs(boxes, self.predict_faces(crops))

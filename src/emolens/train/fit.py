@@ -1,0 +1,291 @@
+"""The engine of ``emolens train``: data, model, schedule, checkpoints, metrics and curves."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from emolens.data.fer2013 import FaceSet, load_split
+from emolens.data.transforms import AugmentConfig
+from emolens.errors import EmolensError
+from emolens.eval.metrics import compute_metrics
+from emolens.labels import EMOTIONS
+from emolens.models.registry import create_model, model_config
+from emolens.train import checkpoint
+from emolens.train.loop import predict, train_epoch
+
+log = logging.getLogger(__name__)
+
+BALANCE_MODES = ("none", "weighted", "sampler")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run; saved as ``config.json`` beside the weights."""
+
+    data: str
+    arch: str = "vgg"
+    out: str = "runs/train"
+    epochs: int = 60
+    batch_size: int = 128
+    lr: float = 0.05
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 2.0
+    label_smoothing: float = 0.0
+    balance: str = "none"
+    ferplus: str | None = None
+    ferplus_weight: float = 1.0
+    augment: bool = True
+    bf16: bool = True
+    seed: int = 0
+    threads: int = 0
+    limit: int = 0
+    resume: bool = False
+    progress: bool = True
+    aug: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        if self.balance not in BALANCE_MODES:
+            raise EmolensError(f"unknown --balance {self.balance!r}; choose one of: {', '.join(BALANCE_MODES)}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise EmolensError("--epochs and --batch-size must be at least 1")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out: Path
+    best_epoch: int
+    best_val_accuracy: float
+    epochs_run: int
+    seconds: float
+
+
+def _subset(fs: FaceSet, limit: int, seed: int) -> FaceSet:
+    """A class-stratified random subset of at most ``limit`` faces (0 = all)."""
+    if limit <= 0 or limit >= len(fs):
+        return fs
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.permutation(len(fs))[:limit])
+    return FaceSet(fs.images[idx], fs.labels[idx], tuple(fs.paths[i] for i in idx))
+
+
+def _targets(fs: FaceSet, cfg: TrainConfig) -> np.ndarray:
+    if cfg.ferplus:
+        from emolens.data.ferplus import load_votes, soft_targets
+
+        return soft_targets(fs.paths, fs.labels, load_votes(cfg.ferplus), cfg.ferplus_weight)
+    onehot = np.zeros((len(fs), len(EMOTIONS)), dtype=np.float32)
+    onehot[np.arange(len(fs)), fs.labels] = 1
+    return onehot
+
+
+def _class_weights(counts: np.ndarray) -> np.ndarray:
+    """Inverse-frequency weights, scaled so that the average weight over faces is 1."""
+    counts = np.maximum(counts, 1).astype(np.float64)
+    w = counts.sum() / (len(counts) * counts)
+    return (w / (w * counts).sum() * counts.sum()).astype(np.float32)
+
+
+def _lr_lambda(total_steps: int, warmup_steps: int) -> Any:
+    def f(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+    return f
+
+
+def _plot_curves(rows: list[dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ep = [r["epoch"] for r in rows]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    a1.plot(ep, [r["train_loss"] for r in rows], label="train")
+    a1.plot(ep, [r["val_loss"] for r in rows], label="val (PublicTest)")
+    a1.set_xlabel("epoch")
+    a1.set_ylabel("loss")
+    a1.legend()
+    a2.plot(ep, [r["train_acc"] for r in rows], label="train")
+    a2.plot(ep, [r["val_acc"] for r in rows], label="val (PublicTest)")
+    a2.plot(ep, [r["val_macro_f1"] for r in rows], label="val macro-F1", linestyle="--")
+    a2.set_xlabel("epoch")
+    a2.set_ylabel("accuracy")
+    a2.legend()
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def fit(cfg: TrainConfig) -> TrainResult:
+    """Train ``cfg.arch`` on the ``train`` split, select on ``val``; checkpoints every epoch."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    mcfg = model_config(cfg.arch)
+    train = _subset(load_split(cfg.data, "train", size=mcfg.input_size), cfg.limit, cfg.seed)
+    val = _subset(load_split(cfg.data, "val", size=mcfg.input_size), cfg.limit // 4 if cfg.limit else 0, cfg.seed)
+    log.info("train %d faces, val %d faces, arch %s", len(train), len(val), cfg.arch)
+
+    torch.manual_seed(cfg.seed)
+    model = create_model(cfg.arch, num_classes=len(EMOTIONS)).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
+    for p in model.parameters():
+        (decay if p.ndim > 1 else no_decay).append(p)
+    optimizer = torch.optim.SGD(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        momentum=0.9,
+        nesterov=True,
+    )
+    steps_per_epoch = len(train) // cfg.batch_size
+    if steps_per_epoch == 0:
+        raise EmolensError(f"only {len(train)} training faces: fewer than one batch of {cfg.batch_size}")
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _lr_lambda(steps_per_epoch * cfg.epochs, int(steps_per_epoch * cfg.warmup_epochs))
+    )
+    gen = torch.Generator().manual_seed(cfg.seed)
+    start_epoch, best_acc, best_epoch, rows = 1, -1.0, 0, []
+    last = out / checkpoint.LAST
+    if cfg.resume and last.exists():
+        state = checkpoint.load(last)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        start_epoch, best_acc, best_epoch, rows = (
+            state["epoch"] + 1,
+            state["best_acc"],
+            state["best_epoch"],
+            state["rows"],
+        )
+        log.info("resumed from %s at epoch %d", last, start_epoch)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+
+    images = torch.from_numpy(train.images)
+    targets = torch.from_numpy(_targets(train, cfg))
+    counts = train.class_counts()
+    class_weight = torch.from_numpy(_class_weights(counts)) if cfg.balance == "weighted" else None
+    sample_p = torch.from_numpy(1.0 / np.maximum(counts, 1)[train.labels]) if cfg.balance == "sampler" else None
+    val_images = torch.from_numpy(val.images)
+    aug = cfg.aug if cfg.augment else None
+
+    t_run = time.time()
+    for epoch in range(start_epoch, cfg.epochs + 1):
+        t0 = time.time()
+        if sample_p is not None:
+            order = torch.multinomial(sample_p, len(train), replacement=True, generator=gen)
+        else:
+            order = torch.randperm(len(train), generator=gen)
+        bar = None
+        if cfg.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(
+                total=steps_per_epoch * cfg.batch_size,
+                desc=f"epoch {epoch}/{cfg.epochs}",
+                unit="img",
+                mininterval=2,
+                leave=False,
+            )
+        train_loss, train_acc = train_epoch(
+            model,
+            images,
+            targets,
+            order,
+            optimizer,
+            scheduler,
+            batch_size=cfg.batch_size,
+            aug=aug,
+            gen=gen,
+            mean=mcfg.mean,
+            std=mcfg.std,
+            class_weight=class_weight,
+            smoothing=cfg.label_smoothing,
+            bf16=cfg.bf16,
+            progress=bar.update if bar is not None else None,
+        )
+        if bar is not None:
+            bar.close()
+        probs = predict(model, val_images, mean=mcfg.mean, std=mcfg.std, bf16=cfg.bf16)
+        val_loss = float(-np.log(np.clip(probs[np.arange(len(val)), val.labels], 1e-7, 1)).mean())
+        m = compute_metrics(val.labels, probs.argmax(1))
+        row = {
+            "epoch": epoch,
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": train_loss,
+            "train_acc": train_acc,
+            "val_loss": val_loss,
+            "val_acc": m.accuracy,
+            "val_macro_f1": m.macro_f1,
+            "seconds": time.time() - t0,
+        }
+        rows.append(row)
+        if m.accuracy > best_acc:
+            best_acc, best_epoch = m.accuracy, epoch
+            checkpoint.save_atomic(
+                {
+                    "arch": cfg.arch,
+                    "model": model.state_dict(),
+                    "epoch": epoch,
+                    "val_acc": best_acc,
+                    "config": asdict(cfg),
+                },
+                out / checkpoint.BEST,
+            )
+        checkpoint.save_atomic(
+            {
+                "arch": cfg.arch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "generator": gen.get_state(),
+                "epoch": epoch,
+                "best_acc": best_acc,
+                "best_epoch": best_epoch,
+                "rows": rows,
+                "config": asdict(cfg),
+            },
+            last,
+        )
+        with (out / "metrics.csv").open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(row))
+            w.writeheader()
+            w.writerows(rows)
+        _plot_curves(rows, out / "curves.png")
+        log.info(
+            "epoch %d/%d  loss %.4f  train acc %.4f  val loss %.4f  val acc %.4f  val macro-F1 %.4f  (%.0f s)",
+            epoch,
+            cfg.epochs,
+            train_loss,
+            train_acc,
+            val_loss,
+            m.accuracy,
+            m.macro_f1,
+            row["seconds"],
+        )
+    seconds = sum(r["seconds"] for r in rows)
+    log.info(
+        "best val accuracy %.4f at epoch %d; %.0f s in all (%.0f s this session)",
+        best_acc,
+        best_epoch,
+        seconds,
+        time.time() - t_run,
+    )
+    return TrainResult(out, best_epoch, best_acc, len(rows), seconds)

@@ -1,0 +1,93 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def emolens(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "emolens", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def assert_one_line_error(r: subprocess.CompletedProcess[str], pattern: str) -> None:
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("emolens: error:"), r.stderr
+    assert pattern in lines[0], lines[0]
+
+
+def test_image_writes_annotated_copy_and_json(media: Path, tmp_path: Path) -> None:
+    out, js = tmp_path / "out", tmp_path / "faces.json"
+    r = emolens("image", str(media / "facerec_two_people.jpg"), "--out", str(out), "--json", str(js))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(js.read_text())
+    faces = data["images"][0]["faces"]
+    assert len(faces) == 2
+    assert all(set(f) >= {"box", "label", "scores", "valence"} for f in faces)
+    assert (out / "facerec_two_people_emolens.jpg").stat().st_size > 10_000
+
+
+def test_image_bad_inputs(tmp_path: Path, media: Path) -> None:
+    assert_one_line_error(emolens("image", str(tmp_path / "missing.jpg")), "image not found")
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"\xff\xd8\xff garbage")
+    assert_one_line_error(emolens("image", str(junk)), "not an image, or a corrupt or truncated one")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    assert_one_line_error(emolens("image", str(empty)), "cannot read")
+    js = tmp_path / "no" / "such" / "dir" / "x.json"
+    out = tmp_path / "ann"
+    r = emolens("image", str(media / "fer_justin.jpg"), "--out", str(out), "--json", str(js))
+    assert_one_line_error(r, "does not exist")
+    assert not js.exists() and not out.exists()  # nothing half-written
+
+
+def test_image_unwritable_output(media: Path, tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root can write to read-only folders")
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o500)
+    assert_one_line_error(emolens("image", str(media / "fer_justin.jpg"), "--json", str(ro / "x.json")), "not writable")
+
+
+def test_image_output_is_a_file(media: Path, tmp_path: Path) -> None:
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert_one_line_error(emolens("image", str(media / "fer_justin.jpg"), "--out", str(f)), "not a folder")
+
+
+def test_train_on_a_missing_folder(tmp_path: Path) -> None:
+    assert_one_line_error(emolens("train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r")), "data not found")
+
+
+def test_evaluate_and_report(tmp_path: Path) -> None:
+    from conftest import write_fer_folder
+
+    data = write_fer_folder(tmp_path / "fer", per_class=3)
+    js, png = tmp_path / "r.json", tmp_path / "cm.png"
+    r = emolens("evaluate", "--data", str(data), "--split", "test", "--json", str(js), "--confusion", str(png))
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(js.read_text())
+    assert rep["faces"] == 21 and len(rep["confusion"]) == 7 and png.stat().st_size > 5000
+    assert "macro-F1" in r.stdout
+
+
+def test_unknown_model_and_version() -> None:
+    assert_one_line_error(emolens("bench", "faces", "--model", "nope", "--repeats", "1"), "unknown model 'nope'")
+    r = emolens("--version")
+    assert r.returncode == 0 and r.stdout.startswith("emolens ")
+
+
+def test_models_lists_default() -> None:
+    r = emolens("models")
+    assert r.returncode == 0 and "(default)" in r.stdout
+
+
+def test_bench_faces_reports_throughput(tmp_path: Path) -> None:
+    js = tmp_path / "b.json"
+    r = emolens("bench", "faces", "--faces", "32", "--repeats", "2", "--json", str(js))
+    assert r.returncode == 0, r.stderr
+    res = json.loads(js.read_text())
+    assert res["faces"] == 32 and res["faces_per_s"] > 0

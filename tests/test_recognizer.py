@@ -1,0 +1,92 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import emolens
+from emolens.errors import EmolensError, ImageError, ModelError
+from emolens.models.bundled import DEFAULT_MODEL
+
+
+@pytest.fixture(scope="module")
+def rec() -> emolens.Recognizer:
+    return emolens.Recognizer()
+
+
+def test_default_model_is_bundled() -> None:
+    assert DEFAULT_MODEL in emolens.available_models()
+
+
+def test_labels_and_probabilities(rec: emolens.Recognizer) -> None:
+    assert rec.labels == emolens.EMOTIONS
+    faces = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    p = rec.predict_faces(faces)
+    assert p.shape == (5, 7) and p.dtype == np.float32
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+    assert (p >= 0).all()
+
+
+def test_any_size_gray_or_bgr(rec: emolens.Recognizer) -> None:
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, 256, (3, 96, 96), dtype=np.uint8)
+    bgr = np.repeat(gray[..., None], 3, axis=3)
+    np.testing.assert_allclose(rec.predict_faces(gray), rec.predict_faces(bgr), atol=1e-6)
+    assert rec.predict_faces(np.zeros((0, 48, 48), np.uint8)).shape == (0, 7)
+    assert rec.predict_faces([gray[0], bgr[1][:50, :70]]).shape == (2, 7)
+
+
+def test_batches_give_the_same_answers_as_single_faces(rec: emolens.Recognizer) -> None:
+    faces = np.random.default_rng(2).integers(0, 256, (600, 48, 48), dtype=np.uint8)
+    whole = rec.predict_faces(faces)
+    np.testing.assert_allclose(whole[599:], rec.predict_faces(faces[599:]), atol=1e-5)
+
+
+def test_hflip_tta_averages_the_mirror(rec: emolens.Recognizer) -> None:
+    plain = emolens.Recognizer(tta="none")
+    face = np.random.default_rng(3).integers(0, 256, (1, 48, 48), dtype=np.uint8)
+    expected = (plain.predict_faces(face) + plain.predict_faces(face[:, :, ::-1].copy())) / 2
+    np.testing.assert_allclose(emolens.Recognizer(tta="hflip").predict_faces(face), expected, atol=1e-5)
+
+
+def test_bad_input_is_a_clear_error(rec: emolens.Recognizer) -> None:
+    with pytest.raises(ImageError, match="uint8"):
+        rec.predict_faces(np.zeros((1, 48, 48), np.float64))
+    with pytest.raises(ImageError):
+        rec.predict_faces(np.zeros((48,), np.uint8))
+    with pytest.raises(EmolensError, match="uint8 image"):
+        rec.analyze(np.zeros((10, 10), np.float32))
+
+
+def test_unknown_model_lists_the_bundled_ones(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=f"bundled models: .*{DEFAULT_MODEL}"):
+        emolens.Recognizer("no-such-model")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="cannot load model"):
+        emolens.Recognizer(bad)
+    with pytest.raises(ModelError, match="unknown tta"):
+        emolens.Recognizer(tta="tencrop")
+
+
+def test_analyze_finds_and_labels_faces(rec: emolens.Recognizer, media: Path) -> None:
+    from emolens.imageio import read_image
+
+    faces = rec.analyze(read_image(media / "pyfeat_single_face.jpg"))
+    assert len(faces) >= 1
+    f = faces[0]
+    assert f.label in emolens.EMOTIONS and f.valence == emolens.valence_of(f.label)
+    assert sum(f.scores.values()) == pytest.approx(1.0, abs=1e-4)
+    assert f.track_id is None
+
+
+def test_no_torch_is_needed_for_inference() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np; sys.modules['torch'] = None\n"
+        "import emolens\n"
+        "p = emolens.Recognizer().predict_faces(np.zeros((2, 48, 48), np.uint8))\n"
+        "assert p.shape == (2, 7)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,32 @@
+import torch
+
+from emolens.data.transforms import AugmentConfig, augment, random_affine, random_erase
+
+
+def _batch() -> torch.Tensor:
+    return torch.rand(16, 1, 48, 48, generator=torch.Generator().manual_seed(1))
+
+
+def test_augment_keeps_shape_range_and_is_seeded() -> None:
+    x = _batch()
+    a = augment(x, AugmentConfig(), torch.Generator().manual_seed(0))
+    b = augment(x, AugmentConfig(), torch.Generator().manual_seed(0))
+    assert a.shape == x.shape
+    assert torch.equal(a, b)
+    assert float(a.min()) >= 0 and float(a.max()) <= 1
+    assert not torch.allclose(a, x)
+
+
+def test_identity_settings_change_nothing() -> None:
+    x = _batch()
+    cfg = AugmentConfig(rotate_deg=0, scale=0, shift=0, hflip=False, erase_p=0)
+    y = random_affine(x, cfg, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(y, x, atol=1e-5, rtol=0)
+    assert torch.equal(random_erase(x, cfg, torch.Generator()), x)
+
+
+def test_erasing_touches_a_rectangle_only() -> None:
+    x = torch.zeros(8, 1, 48, 48)
+    y = random_erase(x, AugmentConfig(erase_p=1.0), torch.Generator().manual_seed(0))
+    changed = (y != 0).float().mean(dim=(1, 2, 3))
+    assert bool(((changed > 0.005) & (changed < 0.25)).all())
