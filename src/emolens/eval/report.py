@@ -67,8 +67,10 @@ def _write_text_atomic(path: Path, text: str) -> None:
 
 def plot_confusion(metrics: Metrics, path: Path, title: str = "") -> None:
     """Two panels: counts and row-normalised rates (recall on the diagonal)."""
-    import matplotlib
-
+    try:
+        import matplotlib
+    except ImportError:
+        raise EmolensError("plots need matplotlib: pip install 'emolens[plots]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
