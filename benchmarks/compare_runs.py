@@ -25,7 +25,9 @@ def row(run: Path) -> str:
 
 
 def main(runs: list[str]) -> None:
-    print("| run | arch | balance | epochs | train min | PublicTest acc | PrivateTest acc | PrivateTest macro-F1 | disgust F1 |")
+    print(
+        "| run | arch | balance | epochs | train min | PublicTest acc | PrivateTest acc | PrivateTest macro-F1 | disgust F1 |"
+    )
     print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for r in runs:
         print(row(Path(r)))

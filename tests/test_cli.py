@@ -8,7 +8,9 @@ import pytest
 
 
 def emolens(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "emolens", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "emolens", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 def assert_one_line_error(r: subprocess.CompletedProcess[str], pattern: str) -> None:
@@ -59,7 +61,9 @@ def test_image_output_is_a_file(media: Path, tmp_path: Path) -> None:
 
 
 def test_train_on_a_missing_folder(tmp_path: Path) -> None:
-    assert_one_line_error(emolens("train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r")), "data not found")
+    assert_one_line_error(
+        emolens("train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r")), "data not found"
+    )
 
 
 def test_evaluate_and_report(tmp_path: Path) -> None:

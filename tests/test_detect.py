@@ -17,7 +17,9 @@ def test_blank_image_has_no_faces() -> None:
     assert create_detector("haar").detect(np.full((200, 200, 3), 127, np.uint8)) == []
 
 
-@pytest.mark.parametrize("name,expected", [("facerec_two_people.jpg", 2), ("pyfeat_single_face.jpg", 1), ("fer_justin.jpg", 1)])
+@pytest.mark.parametrize(
+    "name,expected", [("facerec_two_people.jpg", 2), ("pyfeat_single_face.jpg", 1), ("fer_justin.jpg", 1)]
+)
 def test_haar_finds_the_faces_of_real_photos(media: Path, name: str, expected: int) -> None:
     boxes = create_detector("haar").detect(read_image(media / name))
     assert len(boxes) == expected

@@ -1,7 +1,5 @@
 from pathlib import Path
 
-import numpy as np
-
 from emolens.data.fer2013 import load_split
 from emolens.export.quantize import quantize_model
 from emolens.models.bundled import resolve_model

@@ -15,8 +15,16 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 def _cfg(data: Path, out: Path, **kw: object) -> TrainConfig:
     base: dict[str, object] = dict(
-        data=str(data), arch="seed_classic", out=str(out), epochs=4, batch_size=16, lr=0.01,
-        warmup_epochs=0.5, augment=False, progress=False, threads=1,
+        data=str(data),
+        arch="seed_classic",
+        out=str(out),
+        epochs=4,
+        batch_size=16,
+        lr=0.01,
+        warmup_epochs=0.5,
+        augment=False,
+        progress=False,
+        threads=1,
     )
     base.update(kw)
     return TrainConfig(**base)  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from emolens.models.bundled import available_models
     from emolens.runtime.recognizer import Recognizer
+    from emolens.video.pipeline import stream
 
 __all__ = [
     "EMOTIONS",
@@ -27,6 +28,7 @@ __all__ = [
     "Recognizer",
     "__version__",
     "available_models",
+    "stream",
     "valence_of",
 ]
 
@@ -40,4 +42,8 @@ def __getattr__(name: str) -> Any:
         from emolens.models.bundled import available_models
 
         return available_models
+    if name == "stream":
+        from emolens.video.pipeline import stream
+
+        return stream
     raise AttributeError(f"module 'emolens' has no attribute {name!r}")

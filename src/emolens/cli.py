@@ -218,6 +218,82 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     b.set_defaults(func=_bench_faces)
 
 
+def _video(args: argparse.Namespace) -> int:
+    import json
+
+    from emolens.runtime.recognizer import Recognizer
+    from emolens.video.pipeline import analyze_video
+    from emolens.video.smoothing import SmoothingOptions
+
+    if (args.source is None) == (args.camera is None):
+        raise EmolensError("give either a video file or URL, or --camera N (not both)")
+    source = args.source if args.source is not None else args.camera
+    smoothing = (
+        SmoothingOptions(alpha=args.alpha, margin=args.hysteresis) if args.alpha < 1.0 or args.hysteresis else None
+    )
+    rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
+    summary = analyze_video(
+        source,
+        rec,
+        detector=args.detector,
+        detect_every=args.detect_every,
+        detect_scale=args.detect_scale,
+        smoothing=smoothing,
+        max_frames=args.max_frames,
+        align=args.align,
+        out=args.out,
+        csv=args.csv,
+        json=args.json,
+        timeline=args.timeline,
+        show=args.show,
+        progress=not args.no_progress,
+    )
+    if not (args.json or args.csv or args.out or args.timeline):
+        print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from emolens.detect.yunet import fetch_yunet
+
+    path = fetch_yunet(args.dir)
+    print(f"YuNet face detector ready: {path}")
+    return 0
+
+
+def _add_video(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("video", help="recognise every face of a video file, stream or camera, frame by frame")
+    p.add_argument("source", nargs="?", default=None, help="video file or stream URL (or use --camera)")
+    p.add_argument("--camera", type=int, default=None, metavar="N", help="read camera number N instead")
+    _add_model_options(p)
+    p.add_argument("--detector", default="haar", help="face detector: haar, or yunet (after 'emolens fetch yunet')")
+    p.add_argument(
+        "--detect-every", type=int, default=1, metavar="K", help="detect faces every K-th frame, track between"
+    )
+    p.add_argument("--detect-scale", type=float, default=1.0, help="detect on the frame shrunk by this factor (0-1]")
+    p.add_argument("--align", action="store_true", help="level the eyes before recognition (needs --detector yunet)")
+    p.add_argument(
+        "--alpha", type=float, default=0.35, help="weight of the newest frame in the moving average (1 = off)"
+    )
+    p.add_argument("--hysteresis", type=float, default=0.1, help="lead a new emotion needs to replace the shown one")
+    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument("--out", default=None, help="write the annotated video here (.mp4)")
+    p.add_argument("--csv", default=None, help="write one row per face per frame here")
+    p.add_argument("--json", default=None, help="write the per-track summary here (default: print it)")
+    p.add_argument(
+        "--timeline", default=None, help="plot each track's emotions over time here (.png; needs matplotlib)"
+    )
+    p.add_argument("--show", action="store_true", help="show the annotated frames in a window (q or Esc stops)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_video)
+
+    p = sub.add_parser("fetch", help="download an optional third-party model")
+    fsub = p.add_subparsers(dest="what", required=True)
+    f = fsub.add_parser("yunet", help="the YuNet face detector (OpenCV model zoo, MIT licence, 230 kB)")
+    f.add_argument("--dir", default=None, help="folder to put it in (default: the emolens cache folder)")
+    f.set_defaults(func=_fetch)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emolens", description="Real-time facial emotion recognition on CPUs.")
     parser.add_argument("--version", action="version", version=f"emolens {__version__}")
@@ -225,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_inference(sub)
+    _add_video(sub)
     return parser
 
 

@@ -84,3 +84,39 @@ def normalize(batch: np.ndarray, mean: float, std: float) -> np.ndarray:
     x *= 1.0 / (255.0 * std)
     x -= mean / std
     return x
+
+
+def eye_angle(left_eye: tuple[float, float], right_eye: tuple[float, float]) -> float:
+    """The tilt of the eye line in degrees, as ``cv2.getRotationMatrix2D`` takes it.
+
+    ``left_eye`` and ``right_eye`` are the person's own (the right eye usually appears on the
+    left of the image); rotating by the returned angle makes the eyes level.
+    """
+    dx, dy = left_eye[0] - right_eye[0], left_eye[1] - right_eye[1]
+    if dx == 0 and dy == 0:
+        return 0.0
+    return float(np.degrees(np.arctan2(dy, dx)))
+
+
+def align_by_eyes(
+    image: np.ndarray,
+    box: Box,
+    left_eye: tuple[float, float],
+    right_eye: tuple[float, float],
+    margin: float = 0.0,
+) -> np.ndarray:
+    """The face inside ``box`` (grown by ``margin``), rotated about the box centre so the eyes are level.
+
+    The crop has the size of the grown box; pixels that the rotation brings in from outside
+    the image repeat the border. Only the crop is resampled, not the whole image.
+    """
+    x, y, w, h = box
+    if w <= 0 or h <= 0:
+        raise ImageError(f"face box {box} is empty")
+    dx, dy = int(round(w * margin)), int(round(h * margin))
+    out_w, out_h = w + 2 * dx, h + 2 * dy
+    cx, cy = x + w / 2.0, y + h / 2.0
+    rot = cv2.getRotationMatrix2D((cx, cy), eye_angle(left_eye, right_eye), 1.0)
+    rot[0, 2] -= cx - out_w / 2.0
+    rot[1, 2] -= cy - out_h / 2.0
+    return cv2.warpAffine(image, rot, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -7,7 +7,7 @@ from typing import Any
 from emolens.detect.base import Detector
 from emolens.errors import EmolensError
 
-DETECTORS = ("haar",)
+DETECTORS = ("haar", "yunet")
 
 
 def create_detector(name: str = "haar", **kwargs: Any) -> Detector:
@@ -16,6 +16,10 @@ def create_detector(name: str = "haar", **kwargs: Any) -> Detector:
         from emolens.detect.haar import HaarDetector
 
         return HaarDetector(**kwargs)
+    if name == "yunet":
+        from emolens.detect.yunet import YuNetDetector
+
+        return YuNetDetector(**kwargs)
     raise EmolensError(f"unknown detector {name!r}; available: {', '.join(DETECTORS)}")
 
 

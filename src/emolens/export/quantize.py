@@ -19,7 +19,9 @@ from emolens.errors import ModelError
 log = logging.getLogger(__name__)
 
 
-def quantize_model(model: str | Path, out: str | Path, calibration_faces: np.ndarray, *, version_suffix: str = "-int8") -> Path:
+def quantize_model(
+    model: str | Path, out: str | Path, calibration_faces: np.ndarray, *, version_suffix: str = "-int8"
+) -> Path:
     """Write an int8 copy of ``model`` to ``out``, calibrated on uint8 faces (N, H, W)."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -47,8 +49,13 @@ def quantize_model(model: str | Path, out: str | Path, calibration_faces: np.nda
     try:
         quant_pre_process(str(rec.path), pre)
         quantize_static(
-            pre, tmp, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            pre,
+            tmp,
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
         )
         proto = onnx.load(tmp)
         del proto.metadata_props[:]

@@ -1,0 +1,92 @@
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from emolens.errors import EmolensError
+from emolens.video.source import Frame, open_source
+
+
+def write_clip(path: Path, frames: int = 20, fps: float = 10.0, size: tuple[int, int] = (64, 48)) -> Path:
+    """A small MJPG AVI whose frame i has the gray level 10 * i mod 250 (and a noisy band at the top)."""
+    w = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    assert w.isOpened()
+    rng = np.random.default_rng(0)
+    for i in range(frames):
+        img = np.full((size[1], size[0], 3), (10 * i) % 250, np.uint8)
+        img[:4] = rng.integers(0, 256, (4, size[0], 3), dtype=np.uint8)
+        w.write(img)
+    w.release()
+    return path
+
+
+def test_frames_of_a_file(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "c.avi", frames=20, fps=10.0)
+    with open_source(clip) as src:
+        assert (src.fps, src.frame_count, src.width, src.height) == (10.0, 20, 64, 48)
+        assert src.duration_s == 2.0 and not src.live and src.kind == "file"
+        frames = list(src)
+    assert [f.index for f in frames] == list(range(20))
+    assert [f.time_s for f in frames] == pytest.approx([i / 10 for i in range(20)])
+    assert all(isinstance(f, Frame) and f.image.shape == (48, 64, 3) and f.image.dtype == np.uint8 for f in frames)
+    assert abs(int(frames[7].image[24, 32, 0]) - 70) <= 6  # frame order is kept
+    with pytest.raises(EmolensError, match="only once"):
+        iter(src)
+
+
+def test_shared_clip_properties(media: Path) -> None:
+    src = open_source(str(media / "pyfeat_single_face.mp4"))
+    try:
+        assert (src.width, src.height, src.fps, src.frame_count) == (640, 360, 30.0, 72)
+        first = next(iter(src))
+        assert first.index == 0 and first.time_s == 0.0 and first.image.shape == (360, 640, 3)
+    finally:
+        src.close()
+
+
+def test_a_truncated_file_ends_cleanly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    clip = write_clip(tmp_path / "c.avi", frames=30)
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    with caplog.at_level(logging.WARNING), open_source(cut) as src:
+        assert src.frame_count == 30  # what the header announces
+        n = sum(1 for _ in src)
+    assert 5 <= n < 30
+    assert "ends after" in caplog.text
+
+
+def test_an_mp4_cut_before_its_index_cannot_be_opened(tmp_path: Path, media: Path) -> None:
+    data = (media / "pyfeat_single_face.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(EmolensError, match="cannot open .*cut.mp4: not a video, or a corrupt or truncated one"):
+        open_source(cut)
+
+
+def test_clear_errors(tmp_path: Path, media: Path) -> None:
+    with pytest.raises(EmolensError, match="video not found"):
+        open_source(tmp_path / "missing.mp4")
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n" * 100)
+    with pytest.raises(EmolensError, match="cannot open"):
+        open_source(text)
+    empty = tmp_path / "empty.avi"
+    empty.write_bytes(b"")
+    with pytest.raises(EmolensError, match="cannot open"):
+        open_source(empty)
+    with pytest.raises(EmolensError, match="is an image, not a video"):
+        open_source(media / "fer_justin.jpg")
+    with pytest.raises(EmolensError, match="not a video file"):
+        open_source(tmp_path)
+
+
+def test_camera_and_stream_errors() -> None:
+    with pytest.raises(EmolensError, match="cannot open camera 97"):
+        open_source(97)
+    with pytest.raises(EmolensError, match="cannot open camera 98"):
+        open_source("98")  # digits that name no file: a camera index
+    with pytest.raises(EmolensError, match="cannot open the stream"):
+        open_source("http://127.0.0.1:9/nothing.mp4")  # refused at once, nothing is downloaded

@@ -1,0 +1,173 @@
+import csv
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from emolens.cli import main
+from emolens.labels import EMOTIONS
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, pattern: str) -> None:
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("emolens: error:"), err
+    assert pattern in lines[0], lines[0]
+
+
+@pytest.fixture
+def outdir(tmp_path: Path) -> Path:
+    d = tmp_path / "outputs"
+    d.mkdir()
+    return d
+
+
+def outputs(d: Path) -> dict[str, str]:
+    return {"--out": str(d / "a.mp4"), "--csv": str(d / "f.csv"), "--json": str(d / "s.json")}
+
+
+def flat(opts: dict[str, str]) -> list[str]:
+    return [x for kv in opts.items() for x in kv]
+
+
+def test_video_writes_consistent_csv_summary_video_and_timeline(media: Path, outdir: Path) -> None:
+    pytest.importorskip("matplotlib")
+    args = [*flat(outputs(outdir)), "--timeline", str(outdir / "t.png")]
+    r = subprocess.run(
+        [sys.executable, "-m", "emolens", "video", str(media / "pyfeat_single_face.mp4"), *args]
+        + ["--max-frames", "30", "--detect-scale", "0.5", "--threads", "1", "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in outdir.iterdir()) == ["a.mp4", "f.csv", "s.json", "t.png"]  # no temporary files
+    summary = json.loads((outdir / "s.json").read_text())
+    rows = list(csv.DictReader((outdir / "f.csv").read_text().splitlines()))
+    assert summary["frames"] == 30 and summary["faces"] == len(rows) >= 28
+    assert summary["fps"] == 30.0 and summary["detector"] == "haar" and summary["labels"] == list(EMOTIONS)
+    per_track = Counter(int(row["track_id"]) for row in rows)
+    assert {t["track_id"]: t["frames"] for t in summary["tracks"]} == dict(per_track) == {1: len(rows)}
+    (track,) = summary["tracks"]
+    labels = Counter(row["label"] for row in rows)
+    assert track["share"] == {lab: pytest.approx(labels[lab] / len(rows), abs=1e-4) for lab in EMOTIONS}
+    assert track["dominant"] == labels.most_common(1)[0][0]
+    assert track["first_s"] == pytest.approx(float(rows[0]["time"]), abs=1e-3)
+    assert track["last_s"] == pytest.approx(float(rows[-1]["time"]), abs=1e-3)
+    assert sorted({int(row["frame"]) for row in rows}) == sorted(int(row["frame"]) for row in rows)
+    for row in rows:
+        assert sum(float(row[lab]) for lab in EMOTIONS) == pytest.approx(1.0, abs=1e-3)
+        assert int(row["w"]) > 50 and row["valence"] in ("negative", "neutral", "positive")
+    cap = cv2.VideoCapture(str(outdir / "a.mp4"))
+    assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 30 and cap.get(cv2.CAP_PROP_FRAME_WIDTH) == 640
+    cap.release()
+    assert cv2.imread(str(outdir / "t.png")) is not None
+
+
+def test_a_truncated_video_is_processed_to_where_it_ends(
+    tmp_path: Path, outdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = tmp_path / "c.avi"
+    w = cv2.VideoWriter(str(clip), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (96, 64))
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        w.write(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8))
+    w.release()
+    data = clip.read_bytes()
+    clip.write_bytes(data[: int(len(data) * 0.6)])
+    code, _, err = run_main(capsys, "video", str(clip), "--json", str(outdir / "s.json"), "--no-progress")
+    assert code == 0, err
+    summary = json.loads((outdir / "s.json").read_text())
+    assert 5 <= summary["frames"] < 30 and summary["tracks"] == []
+
+
+def test_summary_is_printed_without_output_files(media: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(
+        capsys, "video", str(media / "pyfeat_single_face.mp4"), "--max-frames", "3", "--no-progress", "--threads", "1"
+    )
+    assert code == 0, err
+    assert json.loads(out)["frames"] == 3
+
+
+def test_unopenable_and_non_video_inputs(
+    tmp_path: Path, media: Path, outdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outs = flat(outputs(outdir))
+    code, _, err = run_main(capsys, "video", str(tmp_path / "missing.mp4"), *outs)
+    assert_one_line_error(code, err, "video not found")
+    text = tmp_path / "notes.mp4"
+    text.write_text("hello\n" * 50)
+    code, _, err = run_main(capsys, "video", str(text), *outs)
+    assert_one_line_error(code, err, "not a video, or a corrupt or truncated one")
+    code, _, err = run_main(capsys, "video", str(media / "fer_justin.jpg"), *outs)
+    assert_one_line_error(code, err, "is an image, not a video")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes((media / "pyfeat_single_face.mp4").read_bytes()[:50_000])
+    code, _, err = run_main(capsys, "video", str(cut), *outs)
+    assert_one_line_error(code, err, "cannot open")
+    code, _, err = run_main(capsys, "video", "--camera", "99", *outs)
+    assert_one_line_error(code, err, "cannot open camera 99")
+    assert list(outdir.iterdir()) == []
+
+
+def test_unwritable_outputs(media: Path, outdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clip = str(media / "pyfeat_single_face.mp4")
+    good = outputs(outdir)
+    cases = [
+        ({**good, "--csv": str(outdir / "no" / "such" / "f.csv")}, "does not exist"),
+        ({**good, "--out": str(outdir / "a.txt")}, "use a video file name"),
+        ({**good, "--out": str(outdir)}, "is a folder"),
+        ({**good, "--json": good["--csv"]}, "two outputs are the same file"),
+        ({**good, "--timeline": str(outdir / "t.bmpx")}, "--timeline"),
+    ]
+    for opts, pattern in cases:
+        code, _, err = run_main(capsys, "video", clip, *flat(opts))
+        assert_one_line_error(code, err, pattern)
+        assert list(outdir.iterdir()) == [], pattern
+
+
+def test_read_only_output_folder(media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root can write to read-only folders")
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o500)
+    code, _, err = run_main(capsys, "video", str(media / "pyfeat_single_face.mp4"), "--csv", str(ro / "f.csv"))
+    assert_one_line_error(code, err, "not writable")
+
+
+def test_bad_options(
+    media: Path, outdir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = str(media / "pyfeat_single_face.mp4")
+    outs = flat(outputs(outdir))
+    code, _, err = run_main(capsys, "video", *outs)
+    assert_one_line_error(code, err, "give either a video file or URL, or --camera N")
+    code, _, err = run_main(capsys, "video", clip, "--camera", "0", *outs)
+    assert_one_line_error(code, err, "not both")
+    code, _, err = run_main(capsys, "video", clip, "--detect-every", "0", *outs)
+    assert_one_line_error(code, err, "detect_every must be 1 or more")
+    code, _, err = run_main(capsys, "video", clip, "--detector", "nope", *outs)
+    assert_one_line_error(code, err, "unknown detector 'nope'")
+    code, _, err = run_main(capsys, "video", clip, "--alpha", "0", *outs)
+    assert_one_line_error(code, err, "alpha")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("EMOLENS_YUNET", raising=False)
+    code, _, err = run_main(capsys, "video", clip, "--detector", "yunet", *outs)
+    assert_one_line_error(code, err, "emolens fetch yunet")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    code, _, err = run_main(capsys, "video", clip, "--show", *outs)
+    assert_one_line_error(code, err, "--show needs")
+    assert list(outdir.iterdir()) == []
