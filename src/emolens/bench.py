@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
+import logging
 import platform
 import time
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from emolens.errors import EmolensError
 from emolens.runtime.recognizer import Recognizer
+from emolens.video.pipeline import DEFAULT_SMOOTHING, STAGES, stream
+from emolens.video.smoothing import SmoothingOptions
+
+if TYPE_CHECKING:
+    from emolens.detect.base import Detector
+    from emolens.video.source import Source
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,5 +81,218 @@ def bench_faces(
         p50_ms=p50 * 1e3,
         p95_ms=float(np.percentile(arr, 95)) * 1e3,
         faces_per_s=faces / p50,
+        machine=machine_description(),
+    )
+
+
+# ---------------------------------------------------------------------- video
+
+VIDEO_STAGES = (*STAGES, "draw")
+
+
+@dataclass(frozen=True)
+class StageTime:
+    """One stage: how often it ran, its p50/p95 per call (None if it never ran), and its total
+    divided by the number of frames (what it costs a frame on average, e.g. with ``detect_every``)."""
+
+    calls: int
+    p50_ms: float | None
+    p95_ms: float | None
+    per_frame_ms: float
+
+
+@dataclass(frozen=True)
+class FerBench:
+    """The ``fer`` package's ``FER().detect_emotions(frame)`` (its own detector and classifier) on the
+    same decoded frames: per-frame p50/p95 and frames per second (decoding not included)."""
+
+    version: str
+    frames: int
+    p50_ms: float
+    p95_ms: float
+    fps: float
+    faces_per_frame: float
+
+
+@dataclass(frozen=True)
+class VideoBench:
+    """What ``emolens bench video`` measures on a clip, timed on the :func:`~emolens.video.pipeline.stream`
+    code path through its timing hook.
+
+    ``fps``: frames over the wall time of the whole stream, from opening the source to its end
+    (decode, detect, track, preprocess, classify, smooth and the loop itself), drawing excluded (``fps_includes_draw`` is False);
+    ``fps_with_draw`` adds the time of ``draw_faces`` on every frame. ``frame_p50_ms`` /
+    ``frame_p95_ms``: one frame through the stream, decode included, draw excluded. ``frames`` and
+    ``frames_without_face`` count one run; timings pool all ``repeats`` runs.
+    """
+
+    source: str
+    width: int
+    height: int
+    model: str
+    tta: str
+    threads: int | None
+    detector: str
+    detect_every: int
+    detect_scale: float
+    smoothing: bool
+    frames: int
+    repeats: int
+    stages: dict[str, StageTime]
+    frame_p50_ms: float
+    frame_p95_ms: float
+    fps: float
+    fps_includes_draw: bool
+    fps_with_draw: float
+    faces_per_frame: float
+    frames_without_face: int
+    fer: FerBench | None
+    machine: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _ms(samples: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(samples), q)) * 1e3
+
+
+def _stage_time(samples: list[float], frames: int) -> StageTime:
+    if not samples:
+        return StageTime(0, None, None, 0.0)
+    return StageTime(len(samples), _ms(samples, 50), _ms(samples, 95), sum(samples) * 1e3 / max(frames, 1))
+
+
+def _load_fer() -> tuple[Any, str] | None:
+    """``fer.FER()`` and the package version, or None (with a note) when fer cannot be imported."""
+    try:
+        fer = importlib.import_module("fer")
+        model = fer.FER()
+    except Exception as e:  # ImportError, or a broken install of its TensorFlow dependency
+        log.warning("fer is not available (%s); pip install fer to compare", str(e).splitlines()[0] if str(e) else e)
+        return None
+    try:
+        version = importlib.metadata.version("fer")
+    except importlib.metadata.PackageNotFoundError:
+        version = str(getattr(fer, "__version__", "unknown"))
+    return model, version
+
+
+def bench_video(
+    source: Source,
+    recognizer: Recognizer | None = None,
+    *,
+    detector: str | Detector = "haar",
+    detect_every: int = 1,
+    detect_scale: float = 1.0,
+    smoothing: SmoothingOptions | None = DEFAULT_SMOOTHING,
+    max_frames: int | None = None,
+    repeats: int = 1,
+    warmup: int = 3,
+    compare_fer: bool = False,
+) -> VideoBench:
+    """Time every stage of :func:`~emolens.video.pipeline.stream` on ``source``, ``repeats`` times.
+
+    The stream runs exactly as for users, with its timing hook on; ``draw_faces`` is timed on each
+    result outside the stream. The first ``warmup`` frames are run once beforehand and not counted.
+    With ``compare_fer``, ``fer``'s ``detect_emotions`` runs on the same frames in the same loop
+    (timed apart from ours), or ``fer`` is None when the package cannot be imported.
+    """
+    from emolens.detect import create_detector
+    from emolens.video.draw import draw_faces
+
+    if repeats < 1:
+        raise EmolensError(f"repeat must be 1 or more, got {repeats}")
+    if warmup < 0:
+        raise EmolensError(f"warmup must be 0 or more, got {warmup}")
+    if max_frames is not None and max_frames < 1:
+        raise EmolensError(f"max_frames must be 1 or more, got {max_frames}")
+    rec = recognizer if recognizer is not None else Recognizer()
+    det = create_detector(detector) if isinstance(detector, str) else detector
+    options: dict[str, Any] = {
+        "detect_every": detect_every,
+        "detect_scale": detect_scale,
+        "smoothing": smoothing,
+    }
+    with stream(source, rec, det, max_frames=warmup, **options) as vs:  # opens the source: bad input fails here
+        if vs.source.live and max_frames is None:
+            raise EmolensError("a camera or stream never ends: give max_frames (--max-frames)")
+        name, width, height = vs.source.name, vs.source.width, vs.source.height
+        first = [r.image for r in vs]
+    fer = _load_fer() if compare_fer else None
+    if fer is not None:
+        for image in first:
+            fer[0].detect_emotions(image)
+
+    samples: dict[str, list[float]] = {s: [] for s in VIDEO_STAGES}
+
+    def hook(stage: str, seconds: float) -> None:
+        samples[stage].append(seconds)
+
+    per_frame: list[float] = []
+    fer_times: list[float] = []
+    fer_faces = 0
+    loop_s = 0.0
+    faces = 0
+    frames = 0
+    empty = 0
+    for run in range(repeats):
+        t_open = time.perf_counter()
+        with stream(source, rec, det, max_frames=max_frames, timing=hook, **options) as vs:
+            loop_s += time.perf_counter() - t_open  # opening decodes the first frame
+            while True:
+                t0 = time.perf_counter()
+                result = next(vs, None)
+                t1 = time.perf_counter()
+                loop_s += t1 - t0
+                if result is None:
+                    break
+                per_frame.append(t1 - t0)
+                draw_faces(result.image, result.faces)
+                samples["draw"].append(time.perf_counter() - t1)
+                faces += len(result.faces)
+                if run == 0:
+                    frames += 1
+                    empty += not result.faces
+                if fer is not None:
+                    t2 = time.perf_counter()
+                    fer_faces += len(fer[0].detect_emotions(result.image))
+                    fer_times.append(time.perf_counter() - t2)
+    if not per_frame:
+        raise EmolensError(f"{name}: no frames to time")
+    total = len(per_frame)
+    draw_s = sum(samples["draw"])
+    fer_res = None
+    if fer is not None:
+        fer_res = FerBench(
+            version=fer[1],
+            frames=frames,
+            p50_ms=_ms(fer_times, 50),
+            p95_ms=_ms(fer_times, 95),
+            fps=len(fer_times) / sum(fer_times),
+            faces_per_frame=fer_faces / len(fer_times),
+        )
+    return VideoBench(
+        source=name,
+        width=width,
+        height=height,
+        model=rec.meta.name,
+        tta=rec.tta,
+        threads=rec.threads,
+        detector=detector if isinstance(detector, str) else type(detector).__name__,
+        detect_every=detect_every,
+        detect_scale=detect_scale,
+        smoothing=smoothing is not None,
+        frames=frames,
+        repeats=repeats,
+        stages={s: _stage_time(samples[s], total) for s in VIDEO_STAGES},
+        frame_p50_ms=_ms(per_frame, 50),
+        frame_p95_ms=_ms(per_frame, 95),
+        fps=total / loop_s,
+        fps_includes_draw=False,
+        fps_with_draw=total / (loop_s + draw_s),
+        faces_per_frame=faces / total,
+        frames_without_face=empty,
+        fer=fer_res,
         machine=machine_description(),
     )

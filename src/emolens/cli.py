@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -162,6 +163,54 @@ def _bench_faces(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_video(args: argparse.Namespace) -> int:
+    import json
+
+    from emolens.bench import bench_video
+    from emolens.imageio import check_writable, write_json
+    from emolens.runtime.recognizer import Recognizer
+
+    if args.json:
+        check_writable(args.json)
+    rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
+    res = bench_video(
+        args.source,
+        rec,
+        detector=args.detector,
+        detect_every=args.detect_every,
+        detect_scale=args.detect_scale,
+        max_frames=args.max_frames,
+        repeats=args.repeat,
+        compare_fer=args.compare_fer,
+    )
+    print(json.dumps(res.as_dict(), indent=2))
+    print(
+        f"{res.source} ({res.width}x{res.height}, {res.frames} frames x {res.repeats}), {res.detector} "
+        f"every {res.detect_every} at scale {res.detect_scale:g}, {res.model} tta={res.tta}"
+    )
+    print(f"{'stage':11s} {'calls':>6s} {'p50 ms':>8s} {'p95 ms':>8s} {'ms/frame':>9s}")
+    for name, st in res.stages.items():
+        p50 = f"{st.p50_ms:8.2f}" if st.p50_ms is not None else f"{'-':>8s}"
+        p95 = f"{st.p95_ms:8.2f}" if st.p95_ms is not None else f"{'-':>8s}"
+        print(f"{name:11s} {st.calls:6d} {p50} {p95} {st.per_frame_ms:9.2f}")
+    print(
+        f"emolens     {res.fps:6.1f} fps end to end without drawing ({res.fps_with_draw:.1f} with it); "
+        f"frame p50 {res.frame_p50_ms:.1f} ms, p95 {res.frame_p95_ms:.1f} ms"
+    )
+    if res.fer is not None:
+        print(
+            f"fer {res.fer.version:7s} {res.fer.fps:6.1f} fps (detect_emotions, decoding excluded); "
+            f"frame p50 {res.fer.p50_ms:.1f} ms, p95 {res.fer.p95_ms:.1f} ms, {res.fer.faces_per_frame:.2f} faces/frame"
+        )
+    elif args.compare_fer:
+        print("fer         not installed (pip install fer to compare)")
+    print(f"faces per frame {res.faces_per_frame:.2f}; frames without a face {res.frames_without_face} of {res.frames}")
+    print(f"machine: {res.machine}")
+    if args.json:
+        write_json(args.json, res.as_dict())
+    return 0
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="bundled model name or .onnx path (default: the bundled default)")
     p.add_argument("--tta", default=None, choices=["none", "hflip"], help="override the model's test-time augmentation")
@@ -216,6 +265,19 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     b.add_argument("--repeats", type=int, default=30)
     b.add_argument("--json", default=None)
     b.set_defaults(func=_bench_faces)
+    b = bsub.add_parser("video", help="per-stage timings and end-to-end frames per second of the video pipeline")
+    b.add_argument("source", help="video file or stream URL (a camera number needs --max-frames)")
+    _add_model_options(b)
+    b.add_argument("--detector", default="haar", help="face detector: haar, or yunet (after 'emolens fetch yunet')")
+    b.add_argument("--detect-every", type=int, default=1, metavar="K", help="detect faces every K-th frame")
+    b.add_argument("--detect-scale", type=float, default=1.0, help="detect on the frame shrunk by this factor (0-1]")
+    b.add_argument("--max-frames", type=int, default=None, help="time only the first N frames")
+    b.add_argument("--repeat", type=int, default=1, metavar="R", help="run the clip R times, pooling the timings")
+    b.add_argument("--json", default=None, help="also write the results here")
+    b.add_argument(
+        "--compare-fer", action="store_true", help="also time the 'fer' package on the same frames (if installed)"
+    )
+    b.set_defaults(func=_bench_video)
 
 
 def _video(args: argparse.Namespace) -> int:
@@ -306,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # OpenCV and FFmpeg print their own warnings to stderr; the CLI says what went wrong itself.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")

@@ -109,7 +109,11 @@ class Recognizer:
 
     def predict_faces(self, faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """Probabilities float32 (N, len(labels)) for cropped faces; rows sum to 1."""
-        x = self.prepare(faces)
+        return self.classify(self.prepare(faces))
+
+    def classify(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities float32 (N, len(labels)) for input made by :meth:`prepare`, with the model's
+        test-time augmentation, in batches of at most ``MAX_BATCH``; rows sum to 1."""
         if len(x) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         out = np.empty((len(x), len(self.labels)), dtype=np.float32)

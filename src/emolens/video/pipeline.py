@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +36,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_SMOOTHING = SmoothingOptions()
+
+STAGES = ("decode", "detect", "track", "preprocess", "classify", "smooth")
+"""The stages a :data:`StageHook` hears about, in the order they run on a frame.
+
+``decode``: read the next frame. ``detect``: the face detector (with the shrinking of
+``detect_scale``), on detection frames only. ``track``: match boxes to tracks (or, between
+detections, take the tracks' last boxes). ``preprocess``: crop (or align) the faces and make the
+model's input. ``classify``: the network, test-time augmentation included. ``smooth``: the moving
+average and hysteresis per track, and the :class:`Face` records. The last three run only on frames
+with faces; each stage is reported at most once per frame.
+"""
+
+StageHook = Callable[[str, float], None]
+"""Called as ``hook(stage, seconds)`` after each stage of :data:`STAGES` (see ``stream(timing=...)``)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,7 @@ class VideoStream:
         tracking: TrackerOptions | None,
         max_frames: int | None,
         align: bool,
+        timing: StageHook | None = None,
     ) -> None:
         self.source = source
         self._owns = owns_source
@@ -91,6 +107,7 @@ class VideoStream:
         self.tracker = IoUTracker(tracking)
         self._smoother = Smoother(smoothing) if smoothing is not None else None
         self._landmarks: dict[int, Landmarks] = {}
+        self._timing = timing
         self._gen: Generator[FrameResult, None, None] = self._run()
 
     def __iter__(self) -> VideoStream:
@@ -113,6 +130,18 @@ class VideoStream:
         self.close()
 
     # ------------------------------------------------------------------ internals
+
+    def _now(self) -> float:
+        """The clock for the timing hook; 0 (no clock read) when there is none."""
+        return time.perf_counter() if self._timing is not None else 0.0
+
+    def _lap(self, stage: str, since: float) -> float:
+        """Tell the timing hook how long ``stage`` took since ``since``; return the new start."""
+        if self._timing is None:
+            return 0.0
+        now = time.perf_counter()
+        self._timing(stage, now - since)
+        return now
 
     def _detect(self, image: np.ndarray) -> tuple[list[Box], list[Landmarks | None]]:
         h, w = image.shape[:2]
@@ -149,14 +178,19 @@ class VideoStream:
     def _run(self) -> Generator[FrameResult, None, None]:
         rec = self.recognizer
         since_detect = self.detect_every
-        for frame in self.source:
-            if self.max_frames is not None and frame.index >= self.max_frames:
+        frames = iter(self.source)
+        while True:
+            t = self._now()
+            frame = next(frames, None)
+            if frame is None or (self.max_frames is not None and frame.index >= self.max_frames):
                 break
+            t = self._lap("decode", t)
             image = frame.image
             detected = since_detect >= self.detect_every
             if detected:
                 since_detect = 0
                 boxes, lms = self._detect(image)
+                t = self._lap("detect", t)
                 ids = self.tracker.update(boxes)
                 for tid, lm in zip(ids, lms, strict=True):
                     if lm is not None:
@@ -167,12 +201,20 @@ class VideoStream:
                     self._smoother.keep_only(live)
             else:
                 visible = self.tracker.visible()
-                boxes = [t.box for t in visible]
-                ids = [t.track_id for t in visible]
+                boxes = [tr.box for tr in visible]
+                ids = [tr.track_id for tr in visible]
+            t = self._lap("track", t)
             since_detect += 1
             faces: list[Face] = []
             if boxes:
-                probs = rec.predict_faces(self._crops(image, boxes, ids))
+                crops = self._crops(image, boxes, ids)
+                if self._timing is None:
+                    probs = rec.predict_faces(crops)
+                else:  # the same two steps as predict_faces, timed apart
+                    x = rec.prepare(crops)
+                    t = self._lap("preprocess", t)
+                    probs = rec.classify(x)
+                    t = self._lap("classify", t)
                 for face, tid, p in zip(rec.faces_from_probs(boxes, probs), ids, probs, strict=True):
                     extra: dict[str, Any] = {"raw_label": face.label, "raw_scores": face.scores}
                     if self._smoother is None:
@@ -184,6 +226,7 @@ class VideoStream:
                     faces.append(
                         replace(face, track_id=tid, label=label, scores=scores, valence=valence_of(label), extra=extra)
                     )
+                self._lap("smooth", t)
             yield FrameResult(frame.index, frame.time_s, faces, image, detected)
 
 
@@ -198,6 +241,7 @@ def stream(
     detect_scale: float = 1.0,
     max_frames: int | None = None,
     align: bool = False,
+    timing: StageHook | None = None,
 ) -> VideoStream:
     """Recognise every face of every frame of ``source``; iterate the result for :class:`FrameResult`.
 
@@ -208,7 +252,8 @@ def stream(
     label hysteresis per track (None: raw per-frame scores). ``detect_scale`` (0, 1]: detect on a
     frame shrunk by this factor (faster; small faces are lost). ``max_frames``: stop after this
     many frames. ``align``: rotate each face so its eyes are level (needs a detector with
-    landmarks, such as YuNet).
+    landmarks, such as YuNet). ``timing``: called as ``timing(stage, seconds)`` after each stage of
+    :data:`STAGES` on each frame (for benchmarks; None, the default, reads no clock).
 
     The detector and source are opened here, so bad input fails before the first frame.
     """
@@ -243,6 +288,7 @@ def stream(
         tracking=tracking,
         max_frames=max_frames,
         align=align,
+        timing=timing,
     )
 
 
