@@ -14,12 +14,12 @@ for model in emolens-vgg-fer2013 emolens-vgg-fer2013-fp32; do
   for tta in none hflip; do
     for split in val test; do
       emolens evaluate --model "$model" --data "$DATA" --split "$split" --tta "$tta" \
-        --json "$RUN/eval/$model-$tta-$split.json" --confusion "$RUN/eval/$model-$tta-$split.png" | head -2
+        --json "$RUN/eval/$model-$tta-$split.json" --confusion "$RUN/eval/$model-$tta-$split.png"
     done
   done
 done
 for model in emolens-vgg-fer2013 emolens-vgg-fer2013-fp32; do
   for tta in none hflip; do
-    emolens bench faces --model "$model" --tta "$tta" --faces 256 --repeats 30 --json "$RUN/eval/bench-$model-$tta.json" | tail -1
+    emolens bench faces --model "$model" --tta "$tta" --faces 256 --repeats 30 --json "$RUN/eval/bench-$model-$tta.json"
   done
 done

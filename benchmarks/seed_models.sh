@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trains the seed paper's two CNNs and the class-imbalance comparison with the same pipeline
 # as the default model, then evaluates each on PrivateTest (and PublicTest) through ONNX Runtime.
-# Usage: bash benchmarks/seed_models.sh [DATA] [OUT]      (about 25 minutes on 2 CPU cores)
+# Usage: bash benchmarks/seed_models.sh [DATA] [OUT]      (about 20 minutes on 2 CPU cores)
 set -euo pipefail
 DATA=${1:-../shared/data/fer2013}
 OUT=${2:-runs}
@@ -16,5 +16,5 @@ run() {  # name arch epochs extra-args...
 }
 run seed-classic seed_classic 10
 run seed-classic-weighted seed_classic 10 --balance weighted
-run seed-regularized seed_regularized 8
+run seed-regularized seed_regularized 6
 python benchmarks/compare_runs.py "$OUT"/seed-classic "$OUT"/seed-classic-weighted "$OUT"/seed-regularized

@@ -110,6 +110,7 @@ def export_checkpoint(
             raise ModelError(
                 f"ONNX Runtime and torch disagree by {diff:.2e} (tolerance {PARITY_TOLERANCE:g}); export refused"
             )
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):

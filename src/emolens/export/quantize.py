@@ -63,6 +63,7 @@ def quantize_model(
             entry = proto.metadata_props.add()
             entry.key, entry.value = k, (v + version_suffix if k == "emolens.version" else v)
         onnx.save(proto, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
         os.replace(tmp, out)
     finally:
         for f in (tmp, pre):
