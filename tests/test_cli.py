@@ -31,6 +31,14 @@ def test_image_writes_annotated_copy_and_json(media: Path, tmp_path: Path) -> No
     assert (out / "facerec_two_people_emolens.jpg").stat().st_size > 10_000
 
 
+def test_image_json_inside_the_new_out_folder(media: Path, tmp_path: Path) -> None:
+    # the README's main-job command: the JSON goes into the folder --out creates
+    out = tmp_path / "out"
+    r = emolens("image", str(media / "pyfeat_multi_face.jpg"), "--out", str(out), "--json", str(out / "faces.json"))
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads((out / "faces.json").read_text())["images"][0]["faces"]) >= 4
+
+
 def test_image_bad_inputs(tmp_path: Path, media: Path) -> None:
     assert_one_line_error(emolens("image", str(tmp_path / "missing.jpg")), "image not found")
     junk = tmp_path / "junk.jpg"

@@ -28,12 +28,14 @@ def analyze_images(
     if not paths:
         raise EmolensError("no image given")
     images = [(Path(p), read_image(p)) for p in paths]
-    if json_path is not None:
-        check_writable(json_path)
     out = Path(out_dir) if out_dir is not None else None
+    if out is not None and out.exists() and not out.is_dir():
+        raise EmolensError(f"--out {out} exists and is not a folder")
+    # the JSON may go into the --out folder, which is only made below
+    json_in_out = json_path is not None and out is not None and Path(json_path).resolve().parent == out.resolve()
+    if json_path is not None and not json_in_out:
+        check_writable(json_path)
     if out is not None:
-        if out.exists() and not out.is_dir():
-            raise EmolensError(f"--out {out} exists and is not a folder")
         out.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
     for path, img in images:
