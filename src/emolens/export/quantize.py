@@ -20,9 +20,17 @@ log = logging.getLogger(__name__)
 
 
 def quantize_model(
-    model: str | Path, out: str | Path, calibration_faces: np.ndarray, *, version_suffix: str = "-int8"
+    model: str | Path,
+    out: str | Path,
+    calibration_faces: np.ndarray,
+    *,
+    name: str | None = None,
+    version_suffix: str = "-int8",
 ) -> Path:
-    """Write an int8 copy of ``model`` to ``out``, calibrated on uint8 faces (N, H, W)."""
+    """Write an int8 copy of ``model`` to ``out``, calibrated on uint8 faces (N, H, W).
+
+    The copy is named ``name`` (default: the file name of ``out`` without its suffix).
+    """
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -61,7 +69,11 @@ def quantize_model(
         del proto.metadata_props[:]
         for k, v in rec.meta.to_props().items():
             entry = proto.metadata_props.add()
-            entry.key, entry.value = k, (v + version_suffix if k == "emolens.version" else v)
+            if k == "emolens.version":
+                v += version_suffix
+            elif k == "emolens.name":
+                v = name or out.stem
+            entry.key, entry.value = k, v
         onnx.save(proto, tmp)
         os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
         os.replace(tmp, out)
