@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import io
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import numpy as np
 from emolens.data.fer2013 import load_split
 from emolens.errors import EmolensError
 from emolens.eval.metrics import Metrics, compute_metrics
+from emolens.imageio import write_bytes_atomic, write_json
 from emolens.labels import EMOTIONS
 
 log = logging.getLogger(__name__)
@@ -58,13 +57,6 @@ def evaluate(
     return Evaluation(str(rec.path), split, len(faces), metrics, rec.tta)
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def plot_confusion(metrics: Metrics, path: Path, title: str = "") -> None:
     """Two panels: counts and row-normalised rates (recall on the diagonal)."""
     try:
@@ -99,15 +91,12 @@ def plot_confusion(metrics: Metrics, path: Path, title: str = "") -> None:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
+    buf = io.BytesIO()
     try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
+        fig.savefig(buf, format="png", dpi=100)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_bytes_atomic(path, buf.getvalue())
 
 
 def write_report(ev: Evaluation, json_path: Path | None, confusion_png: Path | None) -> None:
@@ -116,7 +105,7 @@ def write_report(ev: Evaluation, json_path: Path | None, confusion_png: Path | N
         if p is not None and not p.parent.is_dir():
             raise EmolensError(f"output folder does not exist: {p.parent}")
     if json_path is not None:
-        _write_text_atomic(json_path, json.dumps(ev.as_dict(), indent=2))
+        write_json(json_path, ev.as_dict())
     if confusion_png is not None:
         m = ev.metrics
         plot_confusion(
