@@ -22,8 +22,9 @@ import emolens
 from emolens.bench import machine_description
 from emolens.imageio import write_json
 from emolens.runtime.recognizer import Recognizer
-from emolens.video.pipeline import DEFAULT_SMOOTHING
 from emolens.video.smoothing import SmoothingOptions, smoothing_report
+
+DEFAULT_SMOOTHING = SmoothingOptions()
 
 Labels = dict[int, dict[int, tuple[float, str, str]]]  # track id -> frame index -> (time, label, raw label)
 

@@ -16,7 +16,7 @@ def rec() -> Recognizer:
 
 
 def test_bench_video_times_every_stage(rec: Recognizer, media: Path) -> None:
-    res = bench_video(media / "pyfeat_single_face.mp4", rec, max_frames=FRAMES, warmup=1)
+    res = bench_video(media / "pyfeat_single_face.mp4", rec, max_frames=FRAMES, detect_every=3, warmup=1)
     assert isinstance(res, VideoBench)
     assert res.frames == FRAMES and res.repeats == 1 and (res.width, res.height) == (640, 360)
     assert set(res.stages) == set(VIDEO_STAGES)
@@ -25,7 +25,9 @@ def test_bench_video_times_every_stage(rec: Recognizer, media: Path) -> None:
         assert st.p50_ms is not None and st.p50_ms > 0, name
         assert st.p95_ms is not None and st.p95_ms >= st.p50_ms, name
         assert st.per_frame_ms > 0, name
-    assert res.stages["decode"].calls == res.stages["detect"].calls == res.stages["draw"].calls == FRAMES
+    assert res.stages["decode"].calls == res.stages["draw"].calls == FRAMES
+    assert res.stages["detect"].calls == FRAMES // 3 and res.stages["follow"].calls >= FRAMES - FRAMES // 3
+    assert res.options["detect_every"] == 3 and res.options["follow"] is not None
     assert res.fps > 0 and 0 < res.fps_with_draw < res.fps and not res.fps_includes_draw
     assert res.faces_per_frame == pytest.approx(1.0, abs=0.1)
     assert res.frames_without_face <= 1
@@ -33,9 +35,12 @@ def test_bench_video_times_every_stage(rec: Recognizer, media: Path) -> None:
 
 
 def test_bench_video_detect_every_skips_the_detector(rec: Recognizer, media: Path) -> None:
-    res = bench_video(media / "pyfeat_single_face.mp4", rec, max_frames=6, detect_every=3, repeats=2, warmup=0)
+    res = bench_video(
+        media / "pyfeat_single_face.mp4", rec, max_frames=6, detect_every=3, follow=None, repeats=2, warmup=0
+    )
     assert res.frames == 6 and res.repeats == 2
     assert res.stages["decode"].calls == 12 and res.stages["detect"].calls == 4
+    assert res.stages["follow"].calls == 0 and res.options["follow"] is None
 
 
 def test_cli_bench_video_writes_json(media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

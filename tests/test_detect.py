@@ -24,3 +24,64 @@ def test_haar_finds_the_faces_of_real_photos(media: Path, name: str, expected: i
     boxes = create_detector("haar").detect(read_image(media / name))
     assert len(boxes) == expected
     assert all(w > 20 and h > 20 for (_, _, w, h) in boxes)
+
+
+# The faces of the shared photos, checked by eye (boxes as YuNet draws them); any other box is a false detection.
+TRUE_FACES = {
+    "pyfeat_multi_face.jpg": [
+        (686, 292, 101, 132),
+        (315, 234, 95, 130),
+        (531, 305, 95, 131),
+        (439, 215, 77, 96),
+        (212, 61, 91, 115),  # sunglasses: Haar's frontal cascade misses this one
+    ],
+    "facerec_two_people.jpg": [(234, 21, 149, 204), (790, 49, 148, 207)],
+    "oarriaga_test_image.jpg": [
+        (586, 418, 92, 123),
+        (315, 340, 98, 125),
+        (1535, 384, 97, 100),
+        (854, 373, 90, 114),
+        (1203, 396, 85, 110),
+        (843, 906, 418, 548),
+    ],
+    "fer_justin.jpg": [(109, 78, 154, 205)],
+    "facerec_obama.jpg": [(374, 94, 231, 322)],
+    "pyfeat_single_face.jpg": [(191, 147, 183, 252)],
+}
+
+# detector -> photo -> (faces found, false detections), as measured with the default settings
+EXPECTED = {
+    "haar": {
+        "pyfeat_multi_face.jpg": (4, 0),
+        "facerec_two_people.jpg": (2, 0),
+        "oarriaga_test_image.jpg": (6, 7),
+        "fer_justin.jpg": (1, 0),
+        "facerec_obama.jpg": (1, 2),
+        "pyfeat_single_face.jpg": (1, 0),
+    },
+    "yunet": {
+        "pyfeat_multi_face.jpg": (5, 0),
+        "facerec_two_people.jpg": (2, 0),
+        "oarriaga_test_image.jpg": (6, 1),
+        "fer_justin.jpg": (1, 0),
+        "facerec_obama.jpg": (1, 0),
+        "pyfeat_single_face.jpg": (1, 0),
+    },
+}
+
+
+@pytest.mark.parametrize("detector", ["haar", "yunet"])
+@pytest.mark.parametrize("photo", sorted(TRUE_FACES))
+def test_faces_found_and_false_detections_per_photo(media: Path, detector: str, photo: str) -> None:
+    from emolens.video.tracking import greedy_match, iou_matrix
+
+    options = {}
+    if detector == "yunet":
+        model = media.parent / "models" / "face_detection_yunet_2023mar.onnx"
+        if not model.exists():
+            pytest.skip(f"shared YuNet model not found: {model}")
+        options["model_path"] = model
+    boxes = create_detector(detector, **options).detect(read_image(media / photo))
+    truth = TRUE_FACES[photo]
+    matches = greedy_match(iou_matrix(truth, boxes), 0.3)
+    assert (len(matches), len(boxes) - len(matches)) == EXPECTED[detector][photo]

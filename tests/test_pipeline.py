@@ -29,10 +29,10 @@ def rec() -> Recognizer:
 
 @pytest.fixture(scope="module")
 def single_face(rec: Recognizer) -> list[FrameResult]:
-    """The first 60 frames of the single-face clip, detected with Haar on frames shrunk by half."""
+    """The first 60 frames of the single-face clip with the real-time defaults (Haar every 10th frame at half size)."""
     from conftest import MEDIA, need
 
-    with stream(need(MEDIA / "pyfeat_single_face.mp4"), rec, detect_scale=0.5, max_frames=MAX_FRAMES) as vs:
+    with stream(need(MEDIA / "pyfeat_single_face.mp4"), rec, max_frames=MAX_FRAMES) as vs:
         return list(vs)
 
 
@@ -44,7 +44,8 @@ def test_stream_is_exported_lazily() -> None:
 def test_one_result_per_frame_in_order(single_face: list[FrameResult]) -> None:
     assert [r.index for r in single_face] == list(range(MAX_FRAMES))
     assert [r.time for r in single_face] == pytest.approx([i / 30 for i in range(MAX_FRAMES)])
-    assert all(r.detected and r.image.shape == (360, 640, 3) for r in single_face)
+    assert all(r.image.shape == (360, 640, 3) for r in single_face)
+    assert [r.detected for r in single_face] == [i % 10 == 0 for i in range(MAX_FRAMES)]
 
 
 def test_single_face_keeps_one_track_id(single_face: list[FrameResult]) -> None:
@@ -113,15 +114,47 @@ def test_faces_of_a_frame_go_to_the_model_in_one_batch(
         assert f.scores == f.extra["raw_scores"] and f.label == f.extra["raw_label"]
 
 
-def test_detect_every_k_tracks_in_between(rec: Recognizer, media: Path, tmp_path: Path) -> None:
+def test_detect_every_k_without_follow_keeps_the_last_boxes(rec: Recognizer, media: Path, tmp_path: Path) -> None:
     clip = two_people_clip(tmp_path / "two.avi", media, frames=5)
-    with stream(clip, rec, detect_every=3) as vs:
+    with stream(clip, rec, detect_every=3, follow=None) as vs:
         results = list(vs)
     assert [r.detected for r in results] == [True, False, False, True, False]
     assert [len(r.faces) for r in results] == [2] * 5
     assert {f.track_id for r in results for f in r.faces} == {1, 2}
     boxes = [sorted(f.box for f in r.faces) for r in results]
     assert boxes[1] == boxes[2] == boxes[0]  # between detections: the last boxes of the tracks
+
+
+def test_detect_every_k_follows_each_face_in_between(rec: Recognizer, media: Path, tmp_path: Path) -> None:
+    clip = two_people_clip(tmp_path / "two.avi", media, frames=5)
+    stages: list[str] = []
+    with stream(clip, rec, detect_every=3, timing=lambda stage, s: stages.append(stage)) as vs:
+        results = list(vs)
+    assert [r.detected for r in results] == [True, False, False, True, False]
+    assert [len(r.faces) for r in results] == [2] * 5
+    by_id = [{f.track_id: f.box for f in r.faces} for r in results]
+    assert all(set(b) == {1, 2} for b in by_id)
+    for b in by_id[1:]:  # the faces do not move in this clip: each follow box stays on its own face
+        assert all(iou_matrix([by_id[0][t]], [b[t]])[0, 0] > 0.6 for t in (1, 2))
+    assert stages.count("detect") == 2 and stages.count("follow") == 3
+
+
+def test_follow_finds_a_face_that_moved(media: Path) -> None:
+    from emolens.detect import create_detector
+    from emolens.preprocess import to_gray
+    from emolens.video.follow import follow_face
+
+    image = to_gray(read_image(media / "pyfeat_single_face.jpg"))
+    (box,) = create_detector("haar").detect(image)
+    dx, dy = -box[2] // 4, box[3] // 5
+    shifted = np.roll(image, (dy, dx), axis=(0, 1))  # the face moved left and down
+    truth = (box[0] + dx, box[1] + dy, box[2], box[3])
+    new = follow_face(image, shifted, box)
+    assert new is not None
+    assert iou_matrix([new], [truth])[0, 0] > 0.9 > 0.6 > iou_matrix([box], [truth])[0, 0]
+    noise = np.random.default_rng(0).integers(0, 256, image.shape, dtype=np.uint8)
+    assert follow_face(image, noise, box) is None  # the face is gone
+    assert follow_face(image, np.zeros_like(image), box) is None  # a blank frame matches nothing
 
 
 def test_detect_scale_gives_boxes_in_frame_pixels(rec: Recognizer, media: Path, tmp_path: Path) -> None:
@@ -144,6 +177,8 @@ def test_bad_arguments_fail_before_the_first_frame(rec: Recognizer, tmp_path: Pa
         stream(clip, rec, max_frames=-1)
     with pytest.raises(EmolensError, match="unknown detector"):
         stream(clip, rec, detector="nope")
+    with pytest.raises(EmolensError, match="unknown stream option detect_evry; valid: detect_every"):
+        stream(clip, rec, detect_evry=2)
     with pytest.raises(EmolensError, match="video not found"):
         stream(tmp_path / "nope.mp4", rec)
 
@@ -271,3 +306,16 @@ def test_analyze_video_smoothing_options(rec: Recognizer, media: Path, tmp_path:
     )
     assert summary == json.loads((tmp_path / "s.json").read_text())
     assert summary["frames"] == 12 and [t["track_id"] for t in summary["tracks"]] == [1]
+
+
+@pytest.mark.parametrize("clip", ["pyfeat_single_face.mp4", "fer_test.mp4", "fer_woman2.mp4"])
+def test_one_person_keeps_one_track_id_with_the_defaults(rec: Recognizer, media: Path, clip: str) -> None:
+    ids: Counter[int] = Counter()
+    frames = 0
+    with stream(media / clip, rec) as vs:
+        for r in vs:
+            frames += 1
+            ids.update(f.track_id for f in r.faces if f.track_id is not None)
+    (main, count), *others = ids.most_common()
+    assert count >= 0.95 * frames, ids  # the person is tracked on nearly every frame, under one id
+    assert sum(n for _, n in others) <= 0.05 * frames, ids  # few, short-lived other boxes

@@ -69,10 +69,11 @@ def test_an_mp4_cut_before_its_index_cannot_be_opened(tmp_path: Path, media: Pat
 def test_clear_errors(tmp_path: Path, media: Path) -> None:
     with pytest.raises(EmolensError, match="video not found"):
         open_source(tmp_path / "missing.mp4")
-    text = tmp_path / "notes.mp4"
-    text.write_text("not a video\n" * 100)
-    with pytest.raises(EmolensError, match="cannot open"):
-        open_source(text)
+    for name in ("notes.mp4", "notes.txt"):  # FFmpeg itself would play a .txt as scrolling text
+        text = tmp_path / name
+        text.write_text("not a video, déjà vu\n" * 300, encoding="utf-8")
+        with pytest.raises(EmolensError, match=f"{name} is a text file, not a video"):
+            open_source(text)
     empty = tmp_path / "empty.avi"
     empty.write_bytes(b"")
     with pytest.raises(EmolensError, match="cannot open"):

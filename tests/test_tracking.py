@@ -81,3 +81,17 @@ def test_options_are_checked() -> None:
         TrackerOptions(iou_threshold=0.0)
     with pytest.raises(EmolensError, match="max_missed"):
         TrackerOptions(max_missed=-1)
+
+
+def test_move_tracks_moves_named_tracks_and_counts_misses() -> None:
+    from emolens.video.tracking import move_tracks
+
+    state, ids = update_tracks(TrackerState(), [(0, 0, 10, 10), (50, 50, 10, 10), (90, 90, 10, 10)])
+    state = move_tracks(state, {ids[0]: (2, 1, 10, 10), ids[1]: None}, TrackerOptions(max_missed=1))
+    by_id = {t.track_id: t for t in state.tracks}
+    assert by_id[ids[0]].box == (2, 1, 10, 10) and by_id[ids[0]].missed == 0 and by_id[ids[0]].hits == 2
+    assert by_id[ids[1]].missed == 1 and by_id[ids[1]].box == (50, 50, 10, 10)
+    assert by_id[ids[2]].missed == 0 and by_id[ids[2]].hits == 1  # not named: untouched
+    assert state.next_id == 4  # no track is created
+    state = move_tracks(state, {ids[1]: None}, TrackerOptions(max_missed=1))
+    assert ids[1] not in {t.track_id for t in state.tracks}  # retired after max_missed misses

@@ -110,6 +110,10 @@ def test_unopenable_and_non_video_inputs(
     text = tmp_path / "notes.mp4"
     text.write_text("hello\n" * 50)
     code, _, err = run_main(capsys, "video", str(text), *outs)
+    assert_one_line_error(code, err, "is a text file, not a video")
+    noise = tmp_path / "noise.mp4"
+    noise.write_bytes(np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8).tobytes())
+    code, _, err = run_main(capsys, "video", str(noise), *outs)
     assert_one_line_error(code, err, "not a video, or a corrupt or truncated one")
     code, _, err = run_main(capsys, "video", str(media / "fer_justin.jpg"), *outs)
     assert_one_line_error(code, err, "is an image, not a video")

@@ -7,15 +7,14 @@ import importlib.metadata
 import logging
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from emolens.errors import EmolensError
 from emolens.runtime.recognizer import Recognizer
-from emolens.video.pipeline import DEFAULT_SMOOTHING, STAGES, stream
-from emolens.video.smoothing import SmoothingOptions
+from emolens.video.pipeline import STAGES, StreamOptions, stream
 
 if TYPE_CHECKING:
     from emolens.detect.base import Detector
@@ -133,9 +132,7 @@ class VideoBench:
     tta: str
     threads: int | None
     detector: str
-    detect_every: int
-    detect_scale: float
-    smoothing: bool
+    options: dict[str, Any]
     frames: int
     repeats: int
     stages: dict[str, StageTime]
@@ -183,17 +180,16 @@ def bench_video(
     recognizer: Recognizer | None = None,
     *,
     detector: str | Detector = "haar",
-    detect_every: int = 1,
-    detect_scale: float = 1.0,
-    smoothing: SmoothingOptions | None = DEFAULT_SMOOTHING,
-    max_frames: int | None = None,
+    options: StreamOptions | None = None,
     repeats: int = 1,
     warmup: int = 3,
     compare_fer: bool = False,
+    **changes: Any,
 ) -> VideoBench:
     """Time every stage of :func:`~emolens.video.pipeline.stream` on ``source``, ``repeats`` times.
 
-    The stream runs exactly as for users, with its timing hook on; ``draw_faces`` is timed on each
+    ``options`` and keyword ``changes`` are those of :func:`~emolens.video.pipeline.stream`. The
+    stream runs exactly as for users, with its timing hook on; ``draw_faces`` is timed on each
     result outside the stream. The first ``warmup`` frames are run once beforehand and not counted.
     With ``compare_fer``, ``fer``'s ``detect_emotions`` runs on the same frames in the same loop
     (timed apart from ours), or ``fer`` is None when the package cannot be imported.
@@ -205,17 +201,14 @@ def bench_video(
         raise EmolensError(f"repeat must be 1 or more, got {repeats}")
     if warmup < 0:
         raise EmolensError(f"warmup must be 0 or more, got {warmup}")
-    if max_frames is not None and max_frames < 1:
-        raise EmolensError(f"max_frames must be 1 or more, got {max_frames}")
+    opts = (options or StreamOptions()).with_changes(**changes)
+    if opts.max_frames == 0:
+        raise EmolensError("max_frames must be 1 or more, got 0")
     rec = recognizer if recognizer is not None else Recognizer()
     det = create_detector(detector) if isinstance(detector, str) else detector
-    options: dict[str, Any] = {
-        "detect_every": detect_every,
-        "detect_scale": detect_scale,
-        "smoothing": smoothing,
-    }
-    with stream(source, rec, det, max_frames=warmup, **options) as vs:  # opens the source: bad input fails here
-        if vs.source.live and max_frames is None:
+    warm = replace(opts, max_frames=warmup)
+    with stream(source, rec, det, warm) as vs:  # opens the source: bad input fails here
+        if vs.source.live and opts.max_frames is None:
             raise EmolensError("a camera or stream never ends: give max_frames (--max-frames)")
         name, width, height = vs.source.name, vs.source.width, vs.source.height
         first = [r.image for r in vs]
@@ -238,7 +231,7 @@ def bench_video(
     empty = 0
     for run in range(repeats):
         t_open = time.perf_counter()
-        with stream(source, rec, det, max_frames=max_frames, timing=hook, **options) as vs:
+        with stream(source, rec, det, opts, timing=hook) as vs:
             loop_s += time.perf_counter() - t_open  # opening decodes the first frame
             while True:
                 t0 = time.perf_counter()
@@ -280,9 +273,7 @@ def bench_video(
         tta=rec.tta,
         threads=rec.threads,
         detector=detector if isinstance(detector, str) else type(detector).__name__,
-        detect_every=detect_every,
-        detect_scale=detect_scale,
-        smoothing=smoothing is not None,
+        options=asdict(opts),
         frames=frames,
         repeats=repeats,
         stages={s: _stage_time(samples[s], total) for s in VIDEO_STAGES},

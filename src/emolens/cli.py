@@ -7,9 +7,13 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from emolens import __version__
 from emolens.errors import EmolensError
+
+if TYPE_CHECKING:
+    from emolens.video.pipeline import StreamOptions
 
 log = logging.getLogger("emolens")
 
@@ -177,16 +181,15 @@ def _bench_video(args: argparse.Namespace) -> int:
         args.source,
         rec,
         detector=args.detector,
-        detect_every=args.detect_every,
-        detect_scale=args.detect_scale,
-        max_frames=args.max_frames,
+        options=_stream_options(args),
         repeats=args.repeat,
         compare_fer=args.compare_fer,
     )
     print(json.dumps(res.as_dict(), indent=2))
     print(
         f"{res.source} ({res.width}x{res.height}, {res.frames} frames x {res.repeats}), {res.detector} "
-        f"every {res.detect_every} at scale {res.detect_scale:g}, {res.model} tta={res.tta}"
+        f"every {res.options['detect_every']} at scale {res.options['detect_scale']:g}, "
+        f"follow {'on' if res.options['follow'] else 'off'}, {res.model} tta={res.tta}"
     )
     print(f"{'stage':11s} {'calls':>6s} {'p50 ms':>8s} {'p95 ms':>8s} {'ms/frame':>9s}")
     for name, st in res.stages.items():
@@ -268,10 +271,7 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     b = bsub.add_parser("video", help="per-stage timings and end-to-end frames per second of the video pipeline")
     b.add_argument("source", help="video file or stream URL (a camera number needs --max-frames)")
     _add_model_options(b)
-    b.add_argument("--detector", default="haar", help="face detector: haar, or yunet (after 'emolens fetch yunet')")
-    b.add_argument("--detect-every", type=int, default=1, metavar="K", help="detect faces every K-th frame")
-    b.add_argument("--detect-scale", type=float, default=1.0, help="detect on the frame shrunk by this factor (0-1]")
-    b.add_argument("--max-frames", type=int, default=None, help="time only the first N frames")
+    _add_stream_options(b)
     b.add_argument("--repeat", type=int, default=1, metavar="R", help="run the clip R times, pooling the timings")
     b.add_argument("--json", default=None, help="also write the results here")
     b.add_argument(
@@ -280,29 +280,77 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     b.set_defaults(func=_bench_video)
 
 
+def _add_stream_options(p: argparse.ArgumentParser) -> None:
+    """The options of :class:`~emolens.video.pipeline.StreamOptions`; unset ones keep its defaults."""
+    from emolens.video.pipeline import StreamOptions
+
+    d = StreamOptions()
+    smooth = d.smoothing
+    p.add_argument("--detector", default="haar", help="face detector: haar, or yunet (after 'emolens fetch yunet')")
+    p.add_argument(
+        "--detect-every",
+        type=int,
+        default=d.detect_every,
+        metavar="K",
+        help=f"run the full-frame detector every K-th frame, follow the faces between (default {d.detect_every})",
+    )
+    p.add_argument(
+        "--detect-scale",
+        type=float,
+        default=d.detect_scale,
+        help=f"run it on the frame shrunk by this factor, 0-1 (default {d.detect_scale:g})",
+    )
+    p.add_argument(
+        "--no-follow", action="store_true", help="between detections keep each face's last box instead of following it"
+    )
+    p.add_argument("--align", action="store_true", help="level the eyes before recognition (needs --detector yunet)")
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=smooth.alpha if smooth else 1.0,
+        help="weight of the newest frame in the moving average (1 = off)",
+    )
+    p.add_argument(
+        "--hysteresis",
+        type=float,
+        default=smooth.margin if smooth else 0.0,
+        help="lead a new emotion needs to replace the shown one",
+    )
+    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+
+
+def _stream_options(args: argparse.Namespace) -> StreamOptions:
+    from emolens.video.pipeline import StreamOptions
+    from emolens.video.smoothing import SmoothingOptions
+
+    smoothing = (
+        SmoothingOptions(alpha=args.alpha, margin=args.hysteresis) if args.alpha < 1.0 or args.hysteresis else None
+    )
+    return StreamOptions().with_changes(
+        detect_every=args.detect_every,
+        detect_scale=args.detect_scale,
+        smoothing=smoothing,
+        align=args.align,
+        max_frames=args.max_frames,
+        **({"follow": None} if args.no_follow else {}),
+    )
+
+
 def _video(args: argparse.Namespace) -> int:
     import json
 
     from emolens.runtime.recognizer import Recognizer
     from emolens.video.pipeline import analyze_video
-    from emolens.video.smoothing import SmoothingOptions
 
     if (args.source is None) == (args.camera is None):
         raise EmolensError("give either a video file or URL, or --camera N (not both)")
     source = args.source if args.source is not None else args.camera
-    smoothing = (
-        SmoothingOptions(alpha=args.alpha, margin=args.hysteresis) if args.alpha < 1.0 or args.hysteresis else None
-    )
     rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
     summary = analyze_video(
         source,
         rec,
         detector=args.detector,
-        detect_every=args.detect_every,
-        detect_scale=args.detect_scale,
-        smoothing=smoothing,
-        max_frames=args.max_frames,
-        align=args.align,
+        options=_stream_options(args),
         out=args.out,
         csv=args.csv,
         json=args.json,
@@ -328,17 +376,7 @@ def _add_video(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("source", nargs="?", default=None, help="video file or stream URL (or use --camera)")
     p.add_argument("--camera", type=int, default=None, metavar="N", help="read camera number N instead")
     _add_model_options(p)
-    p.add_argument("--detector", default="haar", help="face detector: haar, or yunet (after 'emolens fetch yunet')")
-    p.add_argument(
-        "--detect-every", type=int, default=1, metavar="K", help="detect faces every K-th frame, track between"
-    )
-    p.add_argument("--detect-scale", type=float, default=1.0, help="detect on the frame shrunk by this factor (0-1]")
-    p.add_argument("--align", action="store_true", help="level the eyes before recognition (needs --detector yunet)")
-    p.add_argument(
-        "--alpha", type=float, default=0.35, help="weight of the newest frame in the moving average (1 = off)"
-    )
-    p.add_argument("--hysteresis", type=float, default=0.1, help="lead a new emotion needs to replace the shown one")
-    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    _add_stream_options(p)
     p.add_argument("--out", default=None, help="write the annotated video here (.mp4)")
     p.add_argument("--csv", default=None, help="write one row per face per frame here")
     p.add_argument("--json", default=None, help="write the per-track summary here (default: print it)")

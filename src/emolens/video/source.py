@@ -122,6 +122,22 @@ def _camera_index(source: Source) -> int | None:
     return None
 
 
+def is_text_file(path: Path, probe: int = 4096) -> bool:
+    """True when the first ``probe`` bytes of ``path`` are UTF-8 text without NUL bytes (no video is)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(probe)
+    except OSError as e:
+        raise EmolensError(f"cannot read {path}: {e.strerror}") from None
+    if not head or b"\0" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start >= len(head) - 3  # a multi-byte character cut by the probe is still text
+    return True
+
+
 def open_source(source: Source) -> FrameSource:
     """Open a video file, a stream URL (``rtsp://``, ``http://``...) or a camera index.
 
@@ -153,6 +169,8 @@ def open_source(source: Source) -> FrameSource:
         raise EmolensError(f"{path} is not a video file")
     if cv2.haveImageReader(str(path)):
         raise EmolensError(f"{path} is an image, not a video; use 'emolens image'")
+    if is_text_file(path):  # FFmpeg would play a .txt as scrolling text (its "tty" demuxer)
+        raise EmolensError(f"{path} is a text file, not a video")
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not cap.isOpened():
         cap.release()

@@ -117,6 +117,28 @@ def update_tracks(
     return TrackerState(tuple(tracks), next_id), ids
 
 
+def move_tracks(
+    state: TrackerState, moved: dict[int, Box | None], options: TrackerOptions | None = None
+) -> TrackerState:
+    """Give each track named in ``moved`` its new box, or a miss where the value is None.
+
+    For boxes already tied to their tracks (see :mod:`emolens.video.follow`), so no matching is
+    done and no track is created. Tracks not named are left as they are.
+    """
+    opts = options or TrackerOptions()
+    tracks: list[Track] = []
+    for t in state.tracks:
+        if t.track_id not in moved:
+            tracks.append(t)
+            continue
+        b = moved[t.track_id]
+        if b is not None:
+            tracks.append(Track(t.track_id, (int(b[0]), int(b[1]), int(b[2]), int(b[3])), 0, t.hits + 1))
+        elif t.missed < opts.max_missed:
+            tracks.append(replace(t, missed=t.missed + 1))
+    return TrackerState(tuple(tracks), state.next_id)
+
+
 class IoUTracker:
     """:func:`update_tracks` with the state kept inside: ``tracker.update(boxes) -> ids``."""
 
@@ -130,6 +152,10 @@ class IoUTracker:
 
     def visible(self) -> tuple[Track, ...]:
         return self.state.visible()
+
+    def move(self, moved: dict[int, Box | None]) -> None:
+        """See :func:`move_tracks`."""
+        self.state = move_tracks(self.state, moved, self.options)
 
     def reset(self) -> None:
         self.state = TrackerState()
