@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     yunet = create_detector("yunet", model_path=args.yunet)
     rows: list[dict[str, Any]] = []
     for clip in map(Path, args.clips):
-        truth, _ = run(clip, rec, StreamOptions(follow=None, smoothing=None), yunet)
+        truth, _ = run(clip, rec, StreamOptions(detect_every=1, detect_scale=1.0, follow=None, smoothing=None), yunet)
         print(f"{clip.name}: {len(truth)} frames, {sum(map(len, truth))} faces found by YuNet on every frame")
         print(f"  {'setting':30s} {'fps':>7s} {'found':>6s} {'false/frame':>11s} {'iou':>5s}")
         for name, changes in CANDIDATES:
