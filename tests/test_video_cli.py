@@ -175,3 +175,22 @@ def test_bad_options(
     code, _, err = run_main(capsys, "video", clip, "--show", *outs)
     assert_one_line_error(code, err, "--show needs")
     assert list(outdir.iterdir()) == []
+
+
+def test_a_video_with_no_faces_gives_an_empty_result(
+    tmp_path: Path, outdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = tmp_path / "wall.avi"
+    w = cv2.VideoWriter(str(clip), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (160, 120))
+    assert w.isOpened()
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        w.write(rng.integers(100, 140, (120, 160, 3), dtype=np.uint8))  # a plain, noisy wall
+    w.release()
+    code, out, err = run_main(capsys, "video", str(clip), *flat(outputs(outdir)), "--threads", "1", "--no-progress")
+    assert code == 0, err
+    summary = json.loads((outdir / "s.json").read_text())
+    assert summary["frames"] == 12 and summary["faces"] == 0 and summary["tracks"] == []
+    rows = list(csv.DictReader((outdir / "f.csv").read_text().splitlines()))
+    assert rows == []  # the header only
+    assert (outdir / "a.mp4").stat().st_size > 0  # the frames, with nothing drawn on them
