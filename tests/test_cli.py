@@ -32,7 +32,7 @@ def test_image_writes_annotated_copy_and_json(media: Path, tmp_path: Path) -> No
 
 
 def test_image_json_inside_the_new_out_folder(media: Path, tmp_path: Path) -> None:
-    # the README's main-job command: the JSON goes into the folder --out creates
+    # the README's command-line example: the JSON goes into the folder --out creates
     out = tmp_path / "out"
     r = emolens("image", str(media / "pyfeat_multi_face.jpg"), "--out", str(out), "--json", str(out / "faces.json"))
     assert r.returncode == 0, r.stderr

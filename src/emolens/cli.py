@@ -394,6 +394,53 @@ def _add_video(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     f.set_defaults(func=_fetch)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from emolens.web import ServeOptions, serve
+
+    options = ServeOptions(
+        host=args.host,
+        port=args.port,
+        token=args.token or None,
+        model=args.model,
+        detector=args.detector,
+        max_upload_mb=args.max_upload_mb,
+        max_image_pixels=args.max_image_pixels,
+        max_video_s=args.max_video_s,
+        keep_s=args.keep_s,
+        max_jobs=args.max_jobs,
+        max_live=args.max_live,
+        samples=args.samples,
+    )
+    serve(options, on_ready=lambda url: print(f"emolens: serving on {url}", flush=True), verbose=args.verbose)
+    return 0
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from emolens.web.settings import ServeOptions
+
+    d = ServeOptions()
+    p = sub.add_parser("serve", help="the web app: live camera, images and videos in a browser (needs the web extra)")
+    p.add_argument("--host", default=d.host, help=f"address to listen on (default {d.host}: this machine only)")
+    p.add_argument("--port", type=int, default=d.port, help=f"port (default {d.port}; 0: any free port)")
+    p.add_argument(
+        "--token",
+        default=os.environ.get("EMOLENS_TOKEN"),
+        help="require this access token on every API request (default: $EMOLENS_TOKEN, else none)",
+    )
+    p.add_argument("--model", default=None, help="bundled model name or .onnx path (default: the bundled default)")
+    p.add_argument("--detector", default=d.detector, help="face detector: haar, or yunet (after 'emolens fetch yunet')")
+    p.add_argument("--max-upload-mb", type=float, default=d.max_upload_mb, help="largest upload, in MB")
+    p.add_argument("--max-image-pixels", type=int, default=d.max_image_pixels, help="largest image or frame, in pixels")
+    p.add_argument("--max-video-s", type=float, default=d.max_video_s, help="longest video, in seconds")
+    p.add_argument(
+        "--keep-s", type=float, default=d.keep_s, help="delete uploaded videos and results this long after their job"
+    )
+    p.add_argument("--max-jobs", type=int, default=d.max_jobs, help="video jobs queued or running at once")
+    p.add_argument("--max-live", type=int, default=d.max_live, help="live camera streams at once")
+    p.add_argument("--samples", default=None, metavar="DIR", help="offer the images and videos of this folder")
+    p.set_defaults(func=_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emolens", description="Real-time facial emotion recognition on CPUs.")
     parser.add_argument("--version", action="version", version=f"emolens {__version__}")
@@ -402,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_inference(sub)
     _add_video(sub)
+    _add_serve(sub)
     return parser
 
 

@@ -1,0 +1,93 @@
+"""The web app's settings: one frozen dataclass, checked when it is made."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from emolens.errors import EmolensError
+
+LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` (a name or address) is only reachable from this machine."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """What ``emolens serve`` serves, where, and within which limits.
+
+    ``host``/``port``: where to listen (port 0: any free port). ``token``: when set, every API
+    request and the live WebSocket must carry it (``Authorization: Bearer T`` or ``?token=T``).
+    ``model``/``detector``: as for :class:`~emolens.runtime.recognizer.Recognizer`.
+    ``max_upload_mb``: largest upload (image or video). ``max_image_pixels``: largest image or
+    live frame (width x height, read from the file's header before decoding). ``max_video_s``:
+    longest video. ``keep_s``: uploaded videos and their results are deleted this many seconds
+    after their job ends. ``max_jobs``: video jobs queued or running at once (beyond: 429). ``max_live``: live
+    WebSocket streams at once (beyond: closed with code 1013, "try again later").
+    ``samples``: a folder whose images and videos the page offers as samples (None: none).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token: str | None = None
+    model: str | None = None
+    detector: str = "haar"
+    max_upload_mb: float = 200
+    max_image_pixels: int = 40_000_000
+    max_video_s: float = 600.0
+    keep_s: float = 600.0
+    max_jobs: int = 4
+    max_live: int = 8
+    samples: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.host:
+            raise EmolensError("the host must not be empty (use 127.0.0.1 for this machine only)")
+        if not 0 <= self.port <= 65535:
+            raise EmolensError(f"the port must lie in 0-65535 (0: any free port), got {self.port}")
+        if self.token is not None:
+            if not self.token or self.token != self.token.strip():
+                raise EmolensError("the token must not be empty or start or end with spaces")
+            if any(ord(c) < 0x21 or ord(c) > 0x7E for c in self.token):
+                raise EmolensError("the token must be printable ASCII without spaces (it goes into URLs)")
+        for name in ("max_upload_mb", "max_video_s", "keep_s"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise EmolensError(f"{name} must be positive, got {value}")
+        if self.max_image_pixels < 1:
+            raise EmolensError(f"max_image_pixels must be positive, got {self.max_image_pixels}")
+        if self.max_jobs < 1:
+            raise EmolensError(f"max_jobs must be 1 or more, got {self.max_jobs}")
+        if self.max_live < 1:
+            raise EmolensError(f"max_live must be 1 or more, got {self.max_live}")
+        if self.samples is not None and not Path(self.samples).is_dir():
+            raise EmolensError(f"the samples folder {self.samples} does not exist")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def loopback(self) -> bool:
+        """True when the server listens on this machine only."""
+        return is_loopback(self.host)
+
+    def url(self, port: int | None = None, with_token: bool = True) -> str:
+        """The address of the page, e.g. ``http://127.0.0.1:8000/`` (with ``?token=...`` when one is set)."""
+        host = self.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        url = f"http://{host}:{self.port if port is None else port}/"
+        if with_token and self.token:
+            url += f"?token={quote(self.token, safe='')}"
+        return url

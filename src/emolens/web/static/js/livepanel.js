@@ -1,0 +1,109 @@
+// The "Live camera" card: Start/Stop, the overlay on the video, the statistics, and feeding the chart and gauge.
+
+import { mainFace } from "./emotions.js";
+import { LiveSession } from "./live.js";
+import { drawFaces, faceText } from "./overlay.js";
+import { LiveStats } from "./stats.js";
+import { fitCanvas, messageOf, showStatus } from "./ui.js";
+
+const ON_TEXT = "Camera on: analysing live.";
+
+/** Draw one live result on the overlay and record it in the overlay's data attributes. */
+function drawLiveOverlay(overlay, message, mirror) {
+  fitCanvas(overlay);
+  const ctx = overlay.getContext("2d");
+  ctx.clearRect(0, 0, overlay.width, overlay.height);
+  drawFaces(ctx, message.faces, { sourceWidth: message.width, sourceHeight: message.height, mirror });
+  overlay.dataset.faces = String(message.faces.length);
+  overlay.dataset.frames = String(Number(overlay.dataset.frames || 0) + 1);
+  const names = message.faces.map(faceText).join(", ");
+  overlay.setAttribute("aria-label", `Detected faces: ${message.faces.length ? names : "none"}`);
+}
+
+function clearOverlay(overlay) {
+  overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
+  overlay.dataset.faces = "0";
+}
+
+export class LivePanel {
+  #els;
+  #timeline;
+  #gauge;
+  #stats;
+  #session;
+  #showingFrameError = false;
+
+  /** els: { video, overlay, stage, status, start, stop, mirror, fps, rtt, proc, dropped } */
+  constructor(els, timeline, gauge) {
+    this.#els = els;
+    this.#timeline = timeline;
+    this.#gauge = gauge;
+    this.#stats = new LiveStats({ fps: els.fps, rtt: els.rtt, proc: els.proc, dropped: els.dropped });
+    this.#session = new LiveSession(els.video, {
+      onResult: (message, rtt) => this.#onResult(message, rtt),
+      onFrameError: (detail) => this.#onFrameError(detail),
+      onEnded: (message, kind) => this.#showStopped(message, kind),
+    });
+    els.start.addEventListener("click", () => this.#start());
+    els.stop.addEventListener("click", () => this.#stop());
+    els.mirror.addEventListener("change", () => els.stage.classList.toggle("mirrored", els.mirror.checked));
+    window.addEventListener("pagehide", () => this.#session.stop());
+  }
+
+  async #start() {
+    const { stage, status, video } = this.#els;
+    this.#setState("starting");
+    showStatus(status, "Starting the camera…");
+    this.#stats.reset();
+    this.#timeline.clear();
+    try {
+      await this.#session.start();
+    } catch (error) {
+      this.#setState("off");
+      showStatus(status, messageOf(error), "error");
+      return;
+    }
+    stage.style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`; // CSSOM: allowed by the CSP
+    this.#setState("on");
+    showStatus(status, ON_TEXT, "ok");
+  }
+
+  #stop() {
+    this.#session.stop();
+    this.#showStopped("Camera off.", "info");
+  }
+
+  /** The timeline keeps its last 20 s for a look back; the live numbers and the gauge go blank. */
+  #showStopped(message, kind) {
+    this.#setState("off");
+    clearOverlay(this.#els.overlay);
+    this.#stats.reset();
+    this.#gauge.show(null);
+    showStatus(this.#els.status, message, kind);
+  }
+
+  #onResult(message, rtt) {
+    this.#stats.update(message, rtt);
+    drawLiveOverlay(this.#els.overlay, message, this.#els.mirror.checked);
+    const main = mainFace(message.faces);
+    this.#timeline.add(main ? main.scores : null);
+    this.#gauge.show(main);
+    if (this.#showingFrameError) showStatus(this.#els.status, ON_TEXT, "ok");
+    this.#showingFrameError = false;
+  }
+
+  #onFrameError(detail) {
+    this.#showingFrameError = true;
+    showStatus(this.#els.status, `The server could not analyse a frame: ${detail}`, "error");
+  }
+
+  /** off | starting | on: the buttons follow, and keyboard focus moves to the one that can be used. */
+  #setState(state) {
+    const { stage, start, stop } = this.#els;
+    stage.dataset.state = state;
+    start.disabled = state !== "off";
+    stop.disabled = state !== "on";
+    const [from, to] = state === "on" ? [start, stop] : [stop, start];
+    if (document.activeElement === from || document.activeElement === document.body) to.focus();
+  }
+}

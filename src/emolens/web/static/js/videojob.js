@@ -1,0 +1,204 @@
+// A video analysis job: upload with progress, poll the server every 0.5 s, then the per-track summary.
+
+import { deleteResource, getJson, postFileWithProgress, withToken } from "./api.js";
+import { percent } from "./emotions.js";
+import { emotionChip, messageOf, showStatus, tableRow } from "./ui.js";
+
+const POLL_MS = 500;
+const MAX_POLL_FAILURES = 5;
+const ACTIVE = new Set(["queued", "running"]);
+
+function stem(name) {
+  return name.replace(/\.[^.]*$/, "") || "video";
+}
+
+function seconds(value) {
+  return `${Number(value || 0).toFixed(1)} s`;
+}
+
+export class VideoJobView {
+  #els;
+  #status;
+  #job = null;
+  #name = "";
+  #timer = 0;
+  #failures = 0;
+
+  /** els: { section, progress, progressLabel, deleteButton, summary, tracksBody, csvLink, mp4Link, expires } */
+  constructor(els, status) {
+    this.#els = els;
+    this.#status = status;
+    els.deleteButton.addEventListener("click", () => this.remove());
+  }
+
+  /** Upload a video file and follow its analysis. */
+  async start(file) {
+    await this.discard();
+    this.#name = file.name;
+    this.#showSection();
+    this.#setProgress(0, `Uploading ${file.name}: 0%`);
+    showStatus(this.#status, `Uploading ${file.name}…`);
+    try {
+      const job = await postFileWithProgress("api/v1/videos", file, (fraction) =>
+        this.#setProgress(fraction, `Uploading ${file.name}: ${percent(fraction)}`),
+      );
+      this.#job = job;
+      showStatus(this.#status, `${file.name} uploaded; the server is analysing it.`);
+      this.#render(job);
+    } catch (error) {
+      this.#fail(`${file.name}: ${messageOf(error)}`);
+    }
+  }
+
+  /** Hide the view, cancelling (deleting) a job still in progress; used before another file. */
+  async discard() {
+    clearTimeout(this.#timer);
+    const job = this.#job;
+    this.#job = null;
+    this.#els.section.hidden = true;
+    if (job && ACTIVE.has(job.status)) await deleteResource(`api/v1/videos/${job.id}`).catch(() => undefined);
+  }
+
+  /** The Cancel / Delete button: delete the job and its files on the server. */
+  async remove() {
+    const job = this.#job;
+    if (!job) return;
+    clearTimeout(this.#timer);
+    const cancelling = ACTIVE.has(job.status);
+    try {
+      await deleteResource(`api/v1/videos/${job.id}`);
+      this.#job = { ...job, status: "deleted" };
+      this.#render(this.#job);
+      showStatus(this.#status, cancelling ? "Analysis cancelled." : "The video and its results were deleted from the server.");
+    } catch (error) {
+      showStatus(this.#status, `Could not delete: ${messageOf(error)}`, "error");
+    }
+  }
+
+  #showSection() {
+    const els = this.#els;
+    els.section.hidden = false;
+    els.summary.hidden = true;
+    els.deleteButton.hidden = true;
+    els.section.dataset.status = "uploading";
+    els.tracksBody.replaceChildren();
+  }
+
+  #setProgress(value, label) {
+    this.#els.progress.value = value;
+    this.#els.progressLabel.textContent = label;
+  }
+
+  #schedulePoll() {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#poll(), POLL_MS);
+  }
+
+  async #poll() {
+    const job = this.#job;
+    if (!job) return;
+    try {
+      const fresh = await getJson(`api/v1/videos/${job.id}`);
+      if (this.#job !== job) return; // replaced meanwhile
+      this.#failures = 0;
+      this.#job = fresh;
+      this.#render(fresh);
+    } catch (error) {
+      this.#pollFailed(job, error);
+    }
+  }
+
+  #pollFailed(job, error) {
+    if (this.#job !== job) return;
+    this.#failures += 1;
+    if (error.status === 404) this.#fail("This video is no longer on the server (it expired or was deleted).");
+    else if (error.status === 401 || this.#failures >= MAX_POLL_FAILURES) this.#fail(messageOf(error));
+    else this.#schedulePoll();
+  }
+
+  #render(job) {
+    const els = this.#els;
+    els.section.dataset.status = job.status;
+    els.deleteButton.hidden = job.status === "deleted";
+    els.deleteButton.textContent = ACTIVE.has(job.status) ? "Cancel" : "Delete from server";
+    if (job.status === "queued") this.#setProgress(0, "Queued: waiting for the analyser…");
+    else if (job.status === "running") this.#setProgress(job.progress || 0, runningText(job));
+    else if (job.status === "done") this.#done(job);
+    else if (job.status === "failed") this.#fail(`${this.#name}: ${job.error || "the analysis failed"}`);
+    else if (job.status === "deleted") this.#deleted();
+    if (ACTIVE.has(job.status)) this.#schedulePoll();
+  }
+
+  #done(job) {
+    const summary = job.summary || { tracks: [], frames: job.frames_done };
+    const people = summary.tracks.length;
+    this.#setProgress(1, `Done: ${summary.frames} frames, ${people} ${people === 1 ? "person" : "people"} tracked.`);
+    this.#renderTracks(summary.tracks);
+    this.#setLinks(job);
+    this.#els.summary.hidden = false;
+    showStatus(this.#status, `${this.#name}: analysis done.`, "ok");
+  }
+
+  #renderTracks(tracks) {
+    const rows = tracks.map((t) =>
+      tableRow([
+        `#${t.track_id}`,
+        mainEmotion(t),
+        t.dominant_valence || "–",
+        `${Number(t.first_s || 0).toFixed(1)}–${seconds(t.last_s)}`,
+        String(t.frames),
+      ]),
+    );
+    if (!rows.length) rows.push(emptyRow("No face found in the video."));
+    this.#els.tracksBody.replaceChildren(...rows);
+  }
+
+  #setLinks(job) {
+    const links = job.links || {};
+    const base = stem(this.#name);
+    setLink(this.#els.csvLink, links.frames_csv, `${base}-frames.csv`);
+    setLink(this.#els.mp4Link, links.annotated_mp4, `${base}-annotated.mp4`);
+    const minutes = Math.round((job.expires_in_s || 0) / 60);
+    this.#els.expires.textContent = job.expires_in_s
+      ? `The server keeps these files for about ${minutes} more minute${minutes === 1 ? "" : "s"}.`
+      : "";
+  }
+
+  #deleted() {
+    this.#setProgress(0, "Deleted from the server.");
+    this.#els.summary.hidden = true;
+  }
+
+  #fail(message) {
+    clearTimeout(this.#timer);
+    this.#els.section.dataset.status = "failed";
+    this.#setProgress(0, "Failed.");
+    showStatus(this.#status, message, "error");
+  }
+}
+
+function emptyRow(text) {
+  const row = tableRow([text]);
+  row.className = "empty";
+  row.cells[0].colSpan = 5;
+  return row;
+}
+
+function runningText(job) {
+  const total = job.frames_total ? ` of ${job.frames_total}` : "";
+  return `Analysing: frame ${job.frames_done || 0}${total} (${percent(job.progress || 0)})`;
+}
+
+function mainEmotion(track) {
+  const wrap = document.createElement("span");
+  const share = track.share && track.dominant in track.share ? ` ${percent(track.share[track.dominant])} of frames` : "";
+  wrap.append(emotionChip(track.dominant), share);
+  return wrap;
+}
+
+function setLink(anchor, href, filename) {
+  anchor.hidden = !href;
+  if (!href) return;
+  anchor.href = withToken(href);
+  anchor.download = filename;
+}

@@ -1,0 +1,407 @@
+"""End to end: the real `emolens serve` on loopback and the real page in Chromium, driven by Playwright.
+
+The camera is Chromium's fake capture device, fed with a real clip (../shared/media) converted to .y4m.
+Browsers are never downloaded: the test uses Debian's /usr/bin/chromium (installing it with apt-get when
+missing and we are root; otherwise it skips, saying why).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import pytest
+
+from conftest import MEDIA, need
+
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
+pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e '.[web]')")
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, ConsoleMessage, Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+CLIP = "pyfeat_single_face.mp4"  # one face, neutral turning into a smile
+GROUP_PHOTO = "pyfeat_multi_face.jpg"  # five faces
+SERVER_START_S = 90.0
+FIRST_FACE_MS = 20_000
+PHONE_WIDTH = 360
+ADDRESS = re.compile(r"serving on (https?://[^\s/?]+)")
+
+
+# --- fixtures: browser binary, fake camera, server, browser ------------------------------------------------------
+
+
+def _apt_install_chromium() -> None:
+    """Install Debian's chromium (root only); skip, saying why, when that is impossible or fails."""
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        pytest.skip(f"{CHROMIUM} is missing and cannot be installed here (needs apt-get as root)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+        try:
+            res = subprocess.run(["nice", "-n", "19", *cmd], capture_output=True, text=True, env=env, timeout=1200)
+        except subprocess.TimeoutExpired:
+            pytest.skip(f"{CHROMIUM} is missing and `{' '.join(cmd)}` timed out")
+        if res.returncode != 0:
+            tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
+            pytest.skip(f"{CHROMIUM} is missing and `{' '.join(cmd)}` failed: {tail[0]}")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        _apt_install_chromium()
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is still missing after installing the chromium package")
+    return CHROMIUM
+
+
+def write_y4m(src: Path, dst: Path, width: int = 640, height: int = 360) -> Path:
+    """The frames of a video as an uncompressed 4:2:0 .y4m file, the format of Chromium's fake camera."""
+    width, height = width - width % 2, height - height % 2
+    cap = cv2.VideoCapture(str(src))
+    frames = 0
+    try:
+        with dst.open("wb") as f:
+            f.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode("ascii"))
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                if frame.shape[:2] != (height, width):
+                    frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+                f.write(b"FRAME\n")
+                f.write(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+                frames += 1
+    finally:
+        cap.release()
+    assert frames > 0, f"no frames decoded from {src}"
+    return dst
+
+
+@pytest.fixture(scope="session")
+def fake_camera(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    clip = need(MEDIA / CLIP)
+    return write_y4m(clip, tmp_path_factory.mktemp("camera") / "camera.y4m")
+
+
+@dataclass
+class Server:
+    """A running `emolens serve`: its origin, token and everything it printed."""
+
+    origin: str
+    token: str
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def page_url(self) -> str:
+        return f"{self.origin}/?token={self.token}"
+
+    def log(self) -> str:
+        return "\n".join(self.output[-40:])
+
+
+def _pump(stream: Iterator[str], lines: list[str], found: queue.Queue[str]) -> None:
+    """Read the server's output to the end (a full pipe would block it); report the address line."""
+    for line in stream:
+        lines.append(line.rstrip())
+        match = ADDRESS.search(line)
+        if match:
+            found.put(match.group(1))
+    found.put("")
+
+
+def _wait_healthy(origin: str, token: str, deadline: float) -> None:
+    """Poll GET /api/v1/health until it answers 200 (an error status fails at once, saying which)."""
+    request = urllib.request.Request(f"{origin}/api/v1/health", headers={"Authorization": f"Bearer {token}"})
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=5):
+                return
+        except urllib.error.HTTPError as e:
+            e.close()
+            raise AssertionError(f"GET /api/v1/health answered {e.code} {e.reason}") from None
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    """`emolens serve --port 0 --token T` as a subprocess; stopped (terminate + wait) at the end."""
+    token = secrets.token_hex(16)  # hex: never starts with "-", which argparse would take for an option
+    cmd = [sys.executable, "-m", "emolens", "serve", "--port", "0", "--token", token]
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    found: queue.Queue[str] = queue.Queue()
+    pump = threading.Thread(target=_pump, args=(proc.stdout, lines, found), daemon=True)
+    pump.start()
+    try:
+        try:
+            origin = found.get(timeout=SERVER_START_S)
+        except queue.Empty:
+            origin = ""
+        assert origin, "`emolens serve` printed no 'serving on http://...' line:\n" + "\n".join(lines[-40:])
+        _wait_healthy(origin, token, time.monotonic() + 30)
+        yield Server(origin=origin, token=token, output=lines)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        pump.join(timeout=10)
+        proc.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def browser(fake_camera: Path, chromium: Path) -> Iterator[Browser]:  # no ../shared: skip before any install
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={fake_camera}",
+    ]
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(chromium), headless=True, args=args)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@dataclass
+class Tab:
+    """A page in its own browser context, with the console errors and page errors it produced."""
+
+    page: Page
+    errors: list[str]
+
+
+def _open(browser: Browser, server: Server, width: int, height: int, init_script: str | None = None) -> Iterator[Tab]:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.grant_permissions(["camera"], origin=server.origin)
+    if init_script:
+        context.add_init_script(init_script)
+    page = context.new_page()
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":  # CSP violations are reported here too
+            errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
+    page.set_default_timeout(15_000)
+    try:
+        yield Tab(page, errors)
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def desktop(browser: Browser, server: Server) -> Iterator[Tab]:
+    yield from _open(browser, server, 1280, 900)
+
+
+# A browser with no camera: getUserMedia fails the way it does when none is plugged in.
+NO_CAMERA = """
+Object.defineProperty(navigator.mediaDevices, "getUserMedia", {
+  value: () => Promise.reject(new DOMException("Requested device not found", "NotFoundError")),
+});
+"""
+
+
+@pytest.fixture
+def phone_without_camera(browser: Browser, server: Server) -> Iterator[Tab]:
+    yield from _open(browser, server, PHONE_WIDTH, 740, init_script=NO_CAMERA)
+
+
+# --- helpers ------------------------------------------------------------------------------------------------------
+
+
+def number(page: Page, selector: str, attribute: str) -> float:
+    """A numeric data attribute of an element (NaN when empty)."""
+    value = page.get_attribute(selector, f"data-{attribute}") or ""
+    return float(value) if value else float("nan")
+
+
+def wait_number(page: Page, selector: str, attribute: str, above: float, timeout_ms: int) -> float:
+    """Wait until a numeric data attribute is greater than `above`; return it."""
+    page.wait_for_function(
+        """([sel, attr, above]) => {
+            const v = document.querySelector(sel)?.getAttribute("data-" + attr);
+            return v !== null && v !== "" && Number(v) > above;
+        }""",
+        arg=[selector, attribute, above],
+        timeout=timeout_ms,
+    )
+    return number(page, selector, attribute)
+
+
+def table_rows(page: Page, table: str) -> int:
+    return page.locator(f"{table} tbody tr:not(.empty)").count()
+
+
+def save_screenshot(page: Page, path: Path) -> None:
+    """A full-page screenshot to path and, when EMOLENS_SCREENSHOT names a file, there too (the README's)."""
+    extra = os.environ.get("EMOLENS_SCREENSHOT")
+    if extra:
+        page.wait_for_timeout(12_000)  # let the chart fill up for the picture
+    page.evaluate("document.activeElement.blur()")  # no focus ring in the picture
+    page.screenshot(path=str(path), full_page=True)
+    if extra:
+        Path(extra).parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=extra, full_page=True)
+
+
+def scroll_width(page: Page) -> int:
+    """The page's full width: wider than the viewport means a horizontal scrollbar."""
+    return int(page.evaluate("document.documentElement.scrollWidth"))
+
+
+# --- tests --------------------------------------------------------------------------------------------------------
+
+
+def test_live_camera_draws_faces_chart_and_gauge(desktop: Tab, server: Server, tmp_path: Path) -> None:
+    page = desktop.page
+    page.goto(server.page_url)
+    page.wait_for_function("() => document.querySelector('#server-info').textContent.includes('model')")
+
+    start = page.get_by_role("button", name="Start camera")
+    start.focus()
+    page.keyboard.press("Enter")
+
+    faces = wait_number(page, "#overlay", "faces", 0, FIRST_FACE_MS)
+    assert faces >= 1, server.log()
+    assert "camera on" in (page.text_content("#status") or "").lower()
+
+    first = wait_number(page, "#timeline", "points", 0, 10_000)
+    later = wait_number(page, "#timeline", "points", first, 10_000)
+    assert later > first
+    # a few seconds more, so that the chart (and the screenshot) shows a curve
+    wait_number(page, "#timeline", "points", 12, 20_000)
+
+    for stat in ("fps", "rtt", "proc"):
+        value = number(page, f"#{stat}", "value")
+        assert value == value and value > 0, f"#{stat} shows {page.text_content(f'#{stat}')!r}"
+        assert re.search(r"\d", page.text_content(f"#{stat}") or ""), stat
+    assert number(page, "#dropped", "value") >= 0
+
+    valence = number(page, "#valence", "value")
+    assert -1.0 <= valence <= 1.0
+    assert page.get_attribute("#valence", "data-valence") in ("negative", "neutral", "positive")
+    assert re.search(r"[+−]\d\.\d\d", page.text_content("#valence-text") or "")
+
+    assert number(page, "#overlay", "frames") >= 2
+    save_screenshot(page, tmp_path / "live.png")
+
+    page.get_by_role("button", name="Stop").click()
+    page.wait_for_function("() => document.querySelector('#status').textContent.includes('Camera off')")
+    assert page.is_enabled("#start")
+    assert desktop.errors == [], desktop.errors
+
+
+def test_image_upload_shows_faces(desktop: Tab, server: Server) -> None:
+    page = desktop.page
+    page.goto(server.page_url)
+    page.set_input_files("#file", str(need(MEDIA / GROUP_PHOTO)))
+    page.wait_for_function("() => document.querySelectorAll('#faces-table tbody tr:not(.empty)').length >= 4")
+    assert table_rows(page, "#faces-table") >= 4
+    assert page.get_attribute("#upload-status", "data-kind") == "ok"
+    assert page.is_visible("#image-canvas")
+    assert desktop.errors == [], desktop.errors
+
+
+def test_video_upload_progress_summary_and_delete(desktop: Tab, server: Server) -> None:
+    page = desktop.page
+    page.goto(server.page_url)
+    page.set_input_files("#file", str(need(MEDIA / CLIP)))
+    page.wait_for_selector("#video-result[data-status='done']", timeout=180_000)
+    assert page.evaluate("document.querySelector('#video-progress').value") == 1
+    assert table_rows(page, "#tracks-table") >= 1
+
+    for link in ("#download-csv", "#download-mp4"):
+        href = page.get_attribute(link, "href") or ""
+        assert f"token={server.token}" in href
+        response = page.request.get(href)
+        assert response.status == 200, (link, response.status)
+        assert len(response.body()) > 0
+        response.dispose()
+
+    page.get_by_role("button", name="Delete from server").click()
+    page.wait_for_selector("#video-result[data-status='deleted']")
+    assert "deleted" in (page.text_content("#upload-status") or "")
+    assert desktop.errors == [], desktop.errors
+
+
+def test_phone_without_camera_keyboard_and_upload(phone_without_camera: Tab, server: Server) -> None:
+    page = phone_without_camera.page
+    page.goto(server.page_url)
+    assert scroll_width(page) <= PHONE_WIDTH + 1
+
+    # keyboard: Tab reaches the Start button and shows a visible focus ring
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "start":
+            break
+    assert page.evaluate("document.activeElement.id") == "start"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") not in ("none", "")
+
+    # no camera: a clear message in the page, and the file analysis still works
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#status[data-kind='error']")
+    assert "No camera" in (page.text_content("#status") or "")
+    assert page.is_enabled("#start")
+
+    page.set_input_files("#file", str(need(MEDIA / GROUP_PHOTO)))
+    page.wait_for_function("() => document.querySelectorAll('#faces-table tbody tr:not(.empty)').length >= 4")
+    assert scroll_width(page) <= PHONE_WIDTH + 1
+    assert phone_without_camera.errors == [], phone_without_camera.errors
+
+
+def test_wrong_token_is_reported_in_the_page(desktop: Tab, server: Server) -> None:
+    page = desktop.page
+    page.goto(f"{server.origin}/?token=wrong-{server.token}")
+    page.wait_for_selector("#status[data-kind='error']")
+    assert "token" in (page.text_content("#status") or "")
+    # the 401 of the health check is the only console error expected
+    assert all("401" in e for e in desktop.errors), desktop.errors
+
+
+def test_bad_file_error_is_shown_in_the_page(desktop: Tab, server: Server) -> None:
+    page = desktop.page
+    page.goto(server.page_url)
+    text = {"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"these are notes, not a photo\n"}
+    page.set_input_files("#file", files=[text])
+    page.wait_for_selector("#upload-status[data-kind='error']")
+    assert "notes.jpg" in (page.text_content("#upload-status") or "")
+    assert page.is_hidden("#image-result")
+    # the refused upload (415) is the only console error expected
+    assert all("415" in e for e in desktop.errors), desktop.errors

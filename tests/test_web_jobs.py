@@ -1,0 +1,199 @@
+"""Video jobs through the HTTP API, end to end on real clips: progress, results, downloads, delete, expiry."""
+
+import csv
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import cv2
+import pytest
+
+pytest.importorskip("fastapi", reason="the web extra is not installed (pip install 'emolens[web]')")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from emolens.labels import EMOTIONS  # noqa: E402
+from emolens.runtime.recognizer import Recognizer  # noqa: E402
+from emolens.web.app import create_app  # noqa: E402
+from emolens.web.jobs import JobManager  # noqa: E402
+from emolens.web.settings import ServeOptions  # noqa: E402
+
+BASE = "http://127.0.0.1:8000"
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Recognizer:
+    return Recognizer(threads=1)
+
+
+def client_for(recognizer: Recognizer, **options: Any) -> TestClient:
+    return TestClient(create_app(ServeOptions(**options), recognizer), base_url=BASE)
+
+
+def cut_clip(source: Path, dest: Path, frames: int) -> Path:
+    cap = cv2.VideoCapture(str(source))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    writer = None
+    for _ in range(frames):
+        ok, img = cap.read()
+        assert ok
+        if writer is None:
+            writer = cv2.VideoWriter(str(dest), cv2.VideoWriter.fourcc(*"mp4v"), fps, (img.shape[1], img.shape[0]))
+        writer.write(img)
+    cap.release()
+    assert writer is not None
+    writer.release()
+    return dest
+
+
+def post_video(c: TestClient, path: Path) -> Any:
+    with open(path, "rb") as fh:
+        return c.post("/api/v1/videos", files={"file": (path.name, fh, "video/mp4")})
+
+
+def wait_for(c: TestClient, job: str, statuses: tuple[str, ...], timeout: float = 180.0) -> list[dict[str, Any]]:
+    """Poll the job until its status is one of ``statuses``; every status seen on the way."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = c.get(f"/api/v1/videos/{job}")
+        assert r.status_code == 200, r.text
+        seen.append(r.json())
+        if seen[-1]["status"] in statuses:
+            return seen
+        time.sleep(0.05)
+    raise AssertionError(f"job {job} still {seen[-1]['status']} after {timeout} s")
+
+
+def job_folder(c: TestClient) -> list[Path]:
+    jobs: JobManager = c.app.state.jobs  # type: ignore[attr-defined]
+    return sorted(jobs.root.iterdir())
+
+
+def test_a_video_job_end_to_end(recognizer: Recognizer, media: Path, tmp_path: Path) -> None:
+    clip = media / "pyfeat_single_face.mp4"
+    with client_for(recognizer) as c:
+        r = post_video(c, clip)
+        assert r.status_code == 202, r.text
+        info = r.json()
+        job = info["id"]
+        assert len(job) == 32 and info["status"] in ("queued", "running") and info["progress"] < 1
+        assert r.headers["location"] == f"/api/v1/videos/{job}"
+        assert info["filename"] == "pyfeat_single_face.mp4" and info["duration_s"] == pytest.approx(2.4, abs=0.05)
+        assert info["frames_total"] == 72 and info["expires_in_s"] is None and info["summary"] is None
+        assert info["links"] == {
+            "frames_csv": f"/api/v1/videos/{job}/frames.csv",
+            "annotated_mp4": f"/api/v1/videos/{job}/annotated.mp4",
+        }
+        early = c.get(f"/api/v1/videos/{job}/frames.csv")
+        assert early.status_code in (200, 409)  # 409 unless the job has already finished
+        seen = wait_for(c, job, ("done", "failed"))
+        final = seen[-1]
+        assert final["status"] == "done", final["error"]
+        order = [s["status"] for s in seen]
+        assert order == sorted(order, key=["queued", "running", "done"].index)
+        progress = [s["progress"] for s in seen]
+        assert progress == sorted(progress) and final["progress"] == 1.0
+        assert final["frames_done"] == final["frames_total"] == 72 and 0 < final["expires_in_s"] <= 600
+        summary = final["summary"]
+        assert summary["source"] == "pyfeat_single_face.mp4" and summary["frames"] == 72
+        (track,) = summary["tracks"]
+        assert track["dominant"] in ("happy", "neutral")  # the clip: neutral turning into a smile
+        assert track["frames"] >= 66
+
+        r = c.get(f"/api/v1/videos/{job}/frames.csv")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+        assert 'filename="pyfeat_single_face_frames.csv"' in r.headers["content-disposition"]
+        rows = list(csv.DictReader(r.text.splitlines()))
+        per_frame = Counter(int(row["frame"]) for row in rows)
+        assert len(rows) == summary["faces"] == sum(per_frame.values()) == track["frames"]
+        assert max(per_frame.values()) == 1 and set(per_frame) <= set(range(72))
+        assert {row["track_id"] for row in rows} == {"1"}
+        assert all(sum(float(row[e]) for e in EMOTIONS) == pytest.approx(1, abs=1e-3) for row in rows)
+
+        r = c.get(f"/api/v1/videos/{job}/annotated.mp4")
+        assert r.status_code == 200 and r.headers["content-type"] == "video/mp4"
+        assert r.headers["content-disposition"].startswith("attachment")
+        out = tmp_path / "annotated.mp4"
+        out.write_bytes(r.content)
+        cap = cv2.VideoCapture(str(out))
+        assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 72 and cap.get(cv2.CAP_PROP_FRAME_WIDTH) == 640
+        cap.release()
+
+        (folder,) = job_folder(c)
+        assert sorted(p.name for p in folder.iterdir()) == ["annotated.mp4", "frames.csv", "upload.mp4"]
+        assert c.delete(f"/api/v1/videos/{job}").status_code == 204
+        assert not folder.exists() and job_folder(c) == []
+        for suffix in ("", "/frames.csv", "/annotated.mp4"):
+            assert c.get(f"/api/v1/videos/{job}{suffix}").status_code == 404
+        assert c.delete(f"/api/v1/videos/{job}").status_code == 404
+
+
+def test_queue_limit_409_and_cancelling(recognizer: Recognizer, media: Path) -> None:
+    long_clip = media / "fer_woman2.mp4"  # 15.5 s: still running while the test goes on
+    with client_for(recognizer, max_jobs=2) as c:
+        first = post_video(c, long_clip).json()["id"]
+        second = post_video(c, media / "pyfeat_single_face.mp4").json()["id"]
+        r = post_video(c, media / "fer_test.mp4")
+        assert r.status_code == 429 and "try again later" in r.json()["detail"] and r.headers["retry-after"]
+        wait_for(c, first, ("running",))
+        assert c.get(f"/api/v1/videos/{second}").json()["status"] == "queued"
+        assert c.get("/api/v1/health").json()["jobs"] == 2
+        for name in ("frames.csv", "annotated.mp4"):
+            r = c.get(f"/api/v1/videos/{second}/{name}")
+            assert r.status_code == 409 and "queued" in r.json()["detail"]
+            assert c.get(f"/api/v1/videos/{first}/{name}").status_code == 409
+        assert len(job_folder(c)) == 2
+        # delete the queued job, then the running one: each folder is gone when DELETE answers
+        assert c.delete(f"/api/v1/videos/{second}").status_code == 204
+        assert len(job_folder(c)) == 1
+        t = time.monotonic()
+        assert c.delete(f"/api/v1/videos/{first}").status_code == 204
+        assert time.monotonic() - t < 5 and job_folder(c) == []
+        assert c.get(f"/api/v1/videos/{first}").status_code == 404
+        assert c.get("/api/v1/health").json()["jobs"] == 0
+        # the worker goes on with new jobs
+        third = post_video(c, media / "fer_test.mp4")
+        assert third.status_code == 202
+        assert wait_for(c, third.json()["id"], ("done", "failed"))[-1]["status"] == "done"
+
+
+def test_results_expire_and_everything_goes_at_shutdown(recognizer: Recognizer, media: Path, tmp_path: Path) -> None:
+    clip = cut_clip(media / "pyfeat_single_face.mp4", tmp_path / "short.mp4", 12)
+    with client_for(recognizer, keep_s=0.5) as c:
+        root = c.app.state.jobs.root  # type: ignore[attr-defined]
+        job = post_video(c, clip).json()["id"]
+        done = wait_for(c, job, ("done", "failed"))[-1]
+        assert done["status"] == "done" and done["frames_done"] == 12 and done["expires_in_s"] <= 0.5
+        deadline = time.monotonic() + 10
+        while job_folder(c) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert job_folder(c) == []  # the sweep removed it without anyone asking
+        assert c.get(f"/api/v1/videos/{job}").status_code == 404
+        kept = post_video(c, clip).json()["id"]  # still queued or running at shutdown
+        assert root.is_dir()
+    assert not root.exists()  # shutdown deletes every upload and result
+    assert kept
+
+
+def test_a_video_that_fails_during_analysis_reports_why(recognizer: Recognizer, media: Path, tmp_path: Path) -> None:
+    # a job whose upload vanished before its turn: the job fails with a readable error, the worker goes on
+    clip = cut_clip(media / "pyfeat_single_face.mp4", tmp_path / "short.mp4", 6)
+    jobs = JobManager(recognizer, max_jobs=1)
+    try:
+        folder = jobs.new_folder()
+        upload = folder / "upload.mp4"
+        upload.write_bytes(clip.read_bytes())
+        upload.unlink()  # the file is gone before the worker starts
+        info = jobs.submit(folder, upload, "short.mp4", duration_s=0.2, fps=30.0, frames=6)
+        jobs.start()
+        deadline = time.monotonic() + 30
+        while (jobs.info(info["id"]) or {}).get("status") in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        final = jobs.info(info["id"])
+        assert final is not None and final["status"] == "failed"
+        assert final["error"] == "video not found: short.mp4"  # the user's name, not the server's path
+    finally:
+        jobs.close()
+    assert not jobs.root.exists()

@@ -1,0 +1,175 @@
+"""The live WebSocket on the real app: real frames in, tracked faces out, bad frames, the token, dropping."""
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import pytest
+
+pytest.importorskip("fastapi", reason="the web extra is not installed (pip install 'emolens[web]')")
+
+from fastapi.testclient import TestClient  # noqa: E402
+from starlette.websockets import WebSocketDisconnect  # noqa: E402
+
+from emolens.labels import EMOTIONS  # noqa: E402
+from emolens.runtime.recognizer import Recognizer  # noqa: E402
+from emolens.web.app import create_app  # noqa: E402
+from emolens.web.settings import ServeOptions  # noqa: E402
+from test_web_sniff import jpeg_header, png_header  # noqa: E402
+
+BASE = "http://127.0.0.1:8000"
+STREAM = "ws://127.0.0.1:8000/api/v1/stream"  # TestClient.websocket_connect would use "testserver"
+TOKEN = "live-token"
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Recognizer:
+    return Recognizer(threads=1)
+
+
+@pytest.fixture(scope="module")
+def frames(media: Path) -> list[bytes]:
+    """The first 40 frames of the real single-face clip, JPEG-encoded as a browser would send them."""
+    cap = cv2.VideoCapture(str(media / "pyfeat_single_face.mp4"))
+    out = []
+    for _ in range(40):
+        ok, img = cap.read()
+        assert ok
+        out.append(cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes())
+    cap.release()
+    return out
+
+
+@pytest.fixture(scope="module")
+def media(request: pytest.FixtureRequest) -> Path:
+    from conftest import MEDIA, need
+
+    return need(MEDIA)
+
+
+@pytest.fixture
+def client(recognizer: Recognizer) -> Iterator[TestClient]:
+    with TestClient(create_app(ServeOptions(), recognizer), base_url=BASE) as c:
+        yield c
+
+
+def receive(ws: Any) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(ws.receive_text())
+    return message
+
+
+def test_frames_of_a_real_clip_get_faces_with_a_stable_track_id(client: TestClient, frames: list[bytes]) -> None:
+    with client.websocket_connect(STREAM) as ws:
+        assert client.get("/api/v1/health").json()["live_connections"] == 1
+        results = []
+        for i, frame in enumerate(frames[:15]):
+            ws.send_bytes(frame)
+            msg = receive(ws)
+            assert msg["type"] == "result" and msg["frame"] == i, msg
+            assert msg["received"] == i + 1 and msg["dropped"] == 0
+            assert (msg["width"], msg["height"]) == (640, 360) and msg["processing_ms"] > 0
+            results.append(msg)
+        faces = [m["faces"] for m in results]
+        assert sum(len(f) == 1 for f in faces) >= 13  # one face on (nearly) every frame
+        ids = {f[0]["track_id"] for f in faces if f}
+        assert len(ids) == 1 and isinstance(ids.pop(), int)
+        for face in (f[0] for f in faces if f):
+            assert set(face) == {"box", "label", "confidence", "scores", "valence", "track_id"}
+            assert list(face["scores"]) == list(EMOTIONS) and face["box"][2] > 50
+            assert sum(face["scores"].values()) == pytest.approx(1, abs=1e-3)
+            assert face["confidence"] == pytest.approx(face["scores"][face["label"]])
+        # forgetting the tracks (e.g. after a camera switch) keeps the connection working
+        ws.send_text(json.dumps({"type": "reset"}))
+        ws.send_bytes(frames[15])
+        msg = receive(ws)
+        assert msg["type"] == "result" and msg["frame"] == 15 and len(msg["faces"]) == 1
+    deadline = time.monotonic() + 5
+    while client.get("/api/v1/health").json()["live_connections"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert client.get("/api/v1/health").json()["live_connections"] == 0
+
+
+def test_a_bad_frame_gets_an_error_and_the_connection_goes_on(
+    recognizer: Recognizer, frames: list[bytes], media: Path
+) -> None:
+    app = create_app(ServeOptions(max_image_pixels=1_000_000), recognizer)
+    with TestClient(app, base_url=BASE) as c, c.websocket_connect(STREAM) as ws:
+        bad = [
+            (b"definitely not a jpeg", "not a JPEG"),
+            (frames[0][: len(frames[0]) // 2], "cut short"),
+            (b"", "empty"),
+            (png_header(100_000, 100_000), "10,000,000,000 pixels"),
+            (jpeg_header(2000, 1000), "2,000,000 pixels, more than the limit of 1,000,000"),
+            ((media / "pyfeat_single_face.mp4").read_bytes()[:4096], "mp4 video"),
+        ]
+        for n, (data, why) in enumerate(bad):
+            ws.send_bytes(data)
+            msg = receive(ws)
+            assert msg["type"] == "error" and msg["frame"] == n and why in msg["detail"], msg
+            assert msg["received"] == n + 1
+        ws.send_text("hello")
+        msg = receive(ws)
+        assert msg["type"] == "error" and msg["frame"] is None and "reset" in msg["detail"]
+        ws.send_text(json.dumps({"type": "dance"}))
+        assert receive(ws)["type"] == "error"
+        ws.send_bytes(frames[0])
+        msg = receive(ws)
+        assert msg["type"] == "result" and msg["frame"] == len(bad) and len(msg["faces"]) == 1
+
+
+def test_the_server_drops_frames_instead_of_queueing_them(client: TestClient, frames: list[bytes]) -> None:
+    sent = 30
+    with client.websocket_connect(STREAM) as ws:
+        for frame in frames[:sent]:
+            ws.send_bytes(frame)  # all at once, without waiting for answers
+        answers = []
+        while not answers or answers[-1]["frame"] != sent - 1:
+            msg = receive(ws)
+            assert msg["type"] == "result", msg
+            answers.append(msg)
+    numbers = [m["frame"] for m in answers]
+    assert numbers == sorted(set(numbers))  # increasing, none twice
+    assert numbers[-1] == sent - 1  # the newest frame is always answered
+    assert len(answers) <= sent // 2, numbers  # far fewer answers than frames
+    last = answers[-1]
+    assert last["received"] == sent and last["dropped"] > 0
+    assert len(answers) + last["dropped"] == sent  # every frame is either answered or dropped
+
+
+def test_the_token_guards_the_websocket(recognizer: Recognizer, frames: list[bytes]) -> None:
+    with TestClient(create_app(ServeOptions(token=TOKEN), recognizer), base_url=BASE) as c:
+        for url in (STREAM, f"{STREAM}?token=wrong", f"{STREAM}?token="):
+            with c.websocket_connect(url) as ws, pytest.raises(WebSocketDisconnect) as info:
+                ws.receive_text()
+            assert info.value.code == 4401 and "token" in info.value.reason
+        for url, headers in ((f"{STREAM}?token={TOKEN}", {}), (STREAM, {"Authorization": f"Bearer {TOKEN}"})):
+            with c.websocket_connect(url, headers=headers) as ws:
+                ws.send_bytes(frames[0])
+                assert receive(ws)["type"] == "result"
+
+
+def test_websockets_from_other_sites_and_hosts_are_refused(client: TestClient) -> None:
+    for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"}, {"Host": "evil.example"}):
+        with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect(STREAM, headers=headers):
+            pass
+        assert info.value.code == 1008, headers
+    with client.websocket_connect(STREAM, headers={"Origin": BASE}) as ws:
+        ws.send_text(json.dumps({"type": "reset"}))
+
+
+def test_live_streams_beyond_the_cap_are_told_to_come_back_later(recognizer: Recognizer, frames: list[bytes]) -> None:
+    with TestClient(create_app(ServeOptions(max_live=1), recognizer), base_url=BASE) as c:
+        with c.websocket_connect(STREAM) as first:
+            first.send_bytes(frames[0])
+            assert receive(first)["type"] == "result"
+            with c.websocket_connect(STREAM) as second, pytest.raises(WebSocketDisconnect) as info:
+                second.receive_text()
+            assert info.value.code == 1013 and "at most" in info.value.reason
+            first.send_bytes(frames[1])
+            assert receive(first)["type"] == "result"  # the first stream goes on
+        with c.websocket_connect(STREAM) as again:  # its place is free again
+            again.send_bytes(frames[2])
+            assert receive(again)["type"] == "result"
