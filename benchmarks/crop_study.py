@@ -14,16 +14,14 @@ Usage: python benchmarks/crop_study.py [--yunet MODEL] [--json FILE]
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from emolens.bench import machine_description
+from emolens.bench import provenance
 from emolens.detect import create_detector
 from emolens.detect.yunet import Landmarks
 from emolens.imageio import read_image, write_json
@@ -125,9 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         write_json(
             args.json,
             {
-                "command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
-                "date": datetime.now().astimezone().isoformat(timespec="seconds"),
-                "machine": machine_description(),
+                **provenance(),
                 "rows": rows,
             },
         )

@@ -18,14 +18,12 @@ Usage: python benchmarks/realtime_settings.py [CLIPS...] [--yunet MODEL] [--json
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from emolens.bench import machine_description
+from emolens.bench import provenance
 from emolens.detect import Detector, create_detector
 from emolens.imageio import write_json
 from emolens.preprocess import Box
@@ -96,9 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         write_json(
             args.json,
             {
-                "command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
-                "date": datetime.now().astimezone().isoformat(timespec="seconds"),
-                "machine": machine_description(),
+                **provenance(),
                 "defaults": repr(StreamOptions()),
                 "rows": rows,
             },

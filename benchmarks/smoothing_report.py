@@ -12,14 +12,12 @@ Usage: python benchmarks/smoothing_report.py [CLIP] [--detector haar] [--max-fra
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 import emolens
-from emolens.bench import machine_description
+from emolens.bench import provenance
 from emolens.imageio import write_json
 from emolens.runtime.recognizer import Recognizer
 from emolens.video.smoothing import SmoothingOptions, smoothing_report
@@ -55,11 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=None, help="also write the report here")
     args = p.parse_args(argv)
 
-    command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
-    date = datetime.now().astimezone().isoformat(timespec="seconds")
-    print(f"date: {date}")
-    print(f"machine: {machine_description()}")
-    print(f"command: {command}")
+    where = provenance()
+    for key in ("date", "machine", "command"):
+        print(f"{key}: {where[key]}")
     rec = Recognizer(args.model)
     raw = run(args.clip, rec, None, args.detector, args.max_frames)
     smoothed = run(args.clip, rec, DEFAULT_SMOOTHING, args.detector, args.max_frames)
@@ -111,9 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         write_json(
             args.json,
             {
-                "date": date,
-                "machine": machine_description(),
-                "command": command,
+                **where,
                 "clip": args.clip,
                 "model": rec.meta.name,
                 "detector": args.detector,

@@ -70,3 +70,11 @@ def test_cli_bench_video_rejects_a_non_video(
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("emolens: error:") and message in lines[0], err
     assert not (tmp_path / "b.json").exists()
+
+
+def test_provenance_names_command_date_and_machine() -> None:
+    from emolens.bench import provenance
+
+    where = provenance()
+    assert set(where) == {"command", "date", "machine"}
+    assert "logical CPUs" in where["machine"] and where["date"][:2] == "20" and where["command"]

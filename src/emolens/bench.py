@@ -55,6 +55,19 @@ def machine_description() -> str:
     return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
 
 
+def provenance() -> dict[str, str]:
+    """Where a measurement comes from: the command line that ran it, the date and the machine."""
+    import shlex
+    import sys
+    from datetime import datetime
+
+    return {
+        "command": shlex.join([sys.executable, *sys.argv]),
+        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine_description(),
+    }
+
+
 def bench_faces(
     recognizer: Recognizer, faces: int = 256, face_size: int = 48, repeats: int = 30, warmup: int = 3, seed: int = 0
 ) -> FaceBench:

@@ -8,6 +8,7 @@ is refused before any memory is spent on its pixels.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 
 Buffer = bytes | bytearray
 
@@ -99,24 +100,37 @@ def jpeg_complete(data: Buffer) -> bool:
     In the entropy-coded data every 0xFF byte is stuffed or a restart marker, so an ``FF D9``
     after the start of scan can only be the end of the image.
     """
-    i, n = 2, len(data)
-    while i + 4 <= n:
-        if data[i] != 0xFF:
-            return False
-        while i < n and data[i] == 0xFF:
-            i += 1
-        if i >= n:
-            return False
-        marker = data[i]
-        i += 1
-        if marker in _STANDALONE:
-            continue
+    for marker, at in _jpeg_markers(data):
         if marker == 0xD9:
             return False
         if marker == 0xDA:
-            return data.find(b"\xff\xd9", i) != -1
-        i += int.from_bytes(data[i : i + 2], "big")
+            return data.find(b"\xff\xd9", at) != -1
     return False
+
+
+def _jpeg_markers(data: Buffer) -> Iterator[tuple[int, int]]:
+    """The markers of a JPEG after its start-of-image, each with the offset of its segment's
+    length field; stops at a malformed byte, at the end of the data, or at the start of scan
+    (after which come entropy-coded data, not segments)."""
+    i, n = 2, len(data)
+    while i < n:
+        if data[i] != 0xFF:
+            return  # not at a marker: a malformed file
+        while i < n and data[i] == 0xFF:  # fill bytes
+            i += 1
+        if i >= n:
+            return
+        marker = data[i]
+        i += 1
+        yield marker, i
+        if marker in _STANDALONE:
+            continue
+        if marker in (0xD9, 0xDA) or i + 2 > n:
+            return
+        (length,) = struct.unpack_from(">H", data, i)
+        if length < 2:
+            return
+        i += length
 
 
 def _png_size(data: Buffer) -> tuple[int, int] | None:
@@ -127,28 +141,12 @@ def _png_size(data: Buffer) -> tuple[int, int] | None:
 
 
 def _jpeg_size(data: Buffer) -> tuple[int, int] | None:
-    i = 2
-    n = len(data)
-    while i < n:
-        if data[i] != 0xFF:
-            return None  # not at a marker: a malformed file
-        while i < n and data[i] == 0xFF:  # fill bytes
-            i += 1
-        if i >= n:
-            return None
-        marker = data[i]
-        i += 1
-        if marker in _STANDALONE:
-            continue
+    for marker, at in _jpeg_markers(data):
         if marker in (0xD9, 0xDA):  # end of image, or start of scan before any frame header
             return None
-        (length,) = struct.unpack_from(">H", data, i)
-        if length < 2:
-            return None
         if marker in _SOF:
-            h, w = struct.unpack_from(">HH", data, i + 3)
+            h, w = struct.unpack_from(">HH", data, at + 3)
             return w, h
-        i += length
     return None
 
 
