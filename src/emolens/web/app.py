@@ -46,6 +46,7 @@ STATIC = Path(__file__).parent / "static"
 API = "/api/v1"
 IMAGE_SUFFIXES = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".webp": "webp", ".bmp": "bmp"}
 VIDEO_SUFFIXES = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".avi": "avi", ".mkv": "mkv", ".webm": "mkv"}
+DOCS_ASSETS = "/docs-assets"
 WS_TRY_LATER = 1013  # "try again later" (RFC 6455 registry)
 WS_UNAUTHORIZED = 4401
 RETRY_AFTER_S = 5
@@ -56,14 +57,14 @@ _query = APIKeyQuery(name="token", auto_error=False, description="the same token
 
 
 def docs_csp(html: str) -> str:
-    """The policy of the API documentation page: Swagger UI from its CDN, its one inline script by hash."""
+    """The policy of the API documentation page: Swagger UI from this server, its inline script by hash."""
     hashes = " ".join(
         f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
         for s in re.findall(r"<script>(.*?)</script>", html, re.S)
     )
     return (
-        f"default-src 'self'; script-src 'self' https://cdn.jsdelivr.net {hashes}; "
-        "style-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+        f"default-src 'self'; script-src 'self' {hashes}; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     )
 
@@ -131,8 +132,15 @@ def create_app(options: ServeOptions, recognizer: Recognizer | None = None) -> F
         docs_url=None,
         redoc_url=None,
     )
+    # Swagger UI comes from the swagger-ui-bundle-v2 package (web extra), served here: no CDN
+    import swagger_ui_bundle
+
     docs_page = get_swagger_ui_html(
-        openapi_url="/openapi.json", title=f"emolens {__version__} API", swagger_favicon_url="data:,"
+        openapi_url="/openapi.json",
+        title=f"emolens {__version__} API",
+        swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url="data:,",
     )
     docs_html = bytes(docs_page.body).decode()
     app.add_middleware(Guard, loopback=options.loopback, csp_overrides={"/docs": docs_csp(docs_html)})
@@ -328,6 +336,7 @@ def create_app(options: ServeOptions, recognizer: Recognizer | None = None) -> F
             state.live -= 1
 
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
     return app
 
 
