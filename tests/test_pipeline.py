@@ -37,8 +37,9 @@ def single_face(rec: Recognizer) -> list[FrameResult]:
 
 
 def test_stream_is_exported_lazily() -> None:
-    assert "stream" in emolens.__all__
-    assert emolens.stream is pipeline.stream
+    assert {"stream", "StreamOptions", "Face"} <= set(emolens.__all__)
+    assert emolens.stream is pipeline.stream and emolens.StreamOptions is pipeline.StreamOptions
+    assert emolens.Face is Face
 
 
 def test_one_result_per_frame_in_order(single_face: list[FrameResult]) -> None:

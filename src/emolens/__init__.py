@@ -18,14 +18,16 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from emolens.models.bundled import available_models
-    from emolens.runtime.recognizer import Recognizer
-    from emolens.video.pipeline import stream
+    from emolens.runtime.recognizer import Face, Recognizer
+    from emolens.video.pipeline import StreamOptions, stream
 
 __all__ = [
     "EMOTIONS",
     "VALENCES",
     "EmolensError",
+    "Face",
     "Recognizer",
+    "StreamOptions",
     "__version__",
     "available_models",
     "stream",
@@ -42,8 +44,16 @@ def __getattr__(name: str) -> Any:
         from emolens.models.bundled import available_models
 
         return available_models
+    if name == "Face":
+        from emolens.runtime.recognizer import Face
+
+        return Face
     if name == "stream":
         from emolens.video.pipeline import stream
 
         return stream
+    if name == "StreamOptions":
+        from emolens.video.pipeline import StreamOptions
+
+        return StreamOptions
     raise AttributeError(f"module 'emolens' has no attribute {name!r}")
