@@ -320,3 +320,19 @@ def test_one_person_keeps_one_track_id_with_the_defaults(rec: Recognizer, media:
     (main, count), *others = ids.most_common()
     assert count >= 0.95 * frames, ids  # the person is tracked on nearly every frame, under one id
     assert sum(n for _, n in others) <= 0.05 * frames, ids  # few, short-lived other boxes
+
+
+def test_frame_analyzer_starts_afresh_when_the_frame_size_changes(rec: Recognizer, media: Path) -> None:
+    from emolens.detect import create_detector
+    from emolens.video.analyzer import FrameAnalyzer
+
+    image = read_image(media / "facerec_two_people.jpg")[:250]
+    analyzer = FrameAnalyzer(rec, create_detector("haar"))
+    first = analyzer.process(image, 0)
+    second = analyzer.process(image, 1)  # followed, not detected
+    assert first.detected and not second.detected and len(second.faces) == 2
+    small = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2))
+    third = analyzer.process(small, 2)  # another size: detected afresh, new track ids
+    assert third.detected
+    assert all(f.box[0] + f.box[2] <= small.shape[1] for f in third.faces)
+    assert {f.track_id for f in third.faces}.isdisjoint({f.track_id for f in first.faces})

@@ -86,6 +86,7 @@ def test_frames_of_a_real_clip_get_faces_with_a_stable_track_id(client: TestClie
         ws.send_bytes(frames[15])
         msg = receive(ws)
         assert msg["type"] == "result" and msg["frame"] == 15 and len(msg["faces"]) == 1
+        assert msg["faces"][0]["track_id"] not in {f[0]["track_id"] for f in faces if f}  # ids are never reused
     deadline = time.monotonic() + 5
     while client.get("/api/v1/health").json()["live_connections"] and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -134,6 +134,7 @@ class FrameAnalyzer:
         self.timing = timing
         self._since_detect = self.options.detect_every
         self._previous: np.ndarray | None = None
+        self._shape: tuple[int, ...] | None = None
 
     def reset(self) -> None:
         """Forget every track (e.g. after a scene cut or a seek): the next frame is detected afresh."""
@@ -144,13 +145,14 @@ class FrameAnalyzer:
         self._since_detect = self.options.detect_every
         self._previous = None
 
-    # ------------------------------------------------------------------ internals
-
     def process(self, image: np.ndarray, index: int = 0, time_s: float = 0.0) -> FrameResult:
         """The faces of ``image`` (BGR or gray), the next frame of the stream, at ``index`` / ``time_s``."""
         rec = self.recognizer
         opts = self.options
         t = self._now()
+        if self._shape is not None and image.shape[:2] != self._shape:
+            self.reset()  # another camera or resolution: the old boxes mean nothing here
+        self._shape = image.shape[:2]
         detected = self._since_detect >= opts.detect_every
         gray = to_gray(image) if opts.follow is not None else None
         if detected:
@@ -162,7 +164,7 @@ class FrameAnalyzer:
                 if lm is not None:
                     self._landmarks[tid] = lm
             t = self._lap("track", t)
-        elif gray is not None and self._previous is not None and self._previous.shape == gray.shape:
+        elif gray is not None and self._previous is not None:
             self._follow(self._previous, gray)
             t = self._lap("follow", t)
         self._previous = gray
@@ -194,6 +196,8 @@ class FrameAnalyzer:
                 )
             self._lap("smooth", t)
         return FrameResult(index, time_s, faces, image, detected)
+
+    # ------------------------------------------------------------------ internals
 
     def _now(self) -> float:
         """The clock for the timing hook; 0 (no clock read) when there is none."""

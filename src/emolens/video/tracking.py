@@ -158,4 +158,5 @@ class IoUTracker:
         self.state = move_tracks(self.state, moved, self.options)
 
     def reset(self) -> None:
-        self.state = TrackerState()
+        """Drop every track; ids go on counting, so an id never names two people."""
+        self.state = TrackerState(next_id=self.state.next_id)
