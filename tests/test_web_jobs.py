@@ -197,3 +197,66 @@ def test_a_video_that_fails_during_analysis_reports_why(recognizer: Recognizer, 
     finally:
         jobs.close()
     assert not jobs.root.exists()
+
+
+def lying_avi(path: Path, frames: int = 300, claimed: int = 10) -> Path:
+    """An MJPG AVI of ``frames`` frames at 10 fps whose header claims only ``claimed`` frames."""
+    import struct
+
+    import numpy as np
+
+    writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (64, 64))
+    for i in range(frames):
+        writer.write(np.full((64, 64, 3), i % 255, np.uint8))
+    writer.release()
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, data.find(b"avih") + 8 + 16, claimed)  # dwTotalFrames
+    struct.pack_into("<I", data, data.find(b"strh") + 8 + 32, claimed)  # dwLength
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_header_that_lies_about_the_length_does_not_lift_the_limit(recognizer: Recognizer, tmp_path: Path) -> None:
+    clip = lying_avi(tmp_path / "lying.avi")  # 30 s of frames, a header that says 1 s
+    with client_for(recognizer, max_video_s=5) as c:
+        r = post_video(c, clip)
+        assert r.status_code == 202, r.text  # the header passes the check at upload...
+        final = wait_for(c, r.json()["id"], ("done", "failed"))[-1]
+        assert final["status"] == "failed" and "longer than the limit of 5 s" in final["error"]  # ...the frames do not
+        assert final["frames_done"] <= 5 * 10 + 1
+
+
+def test_uploads_in_progress_hold_a_place(recognizer: Recognizer) -> None:
+    from emolens.web.jobs import JobsFull
+
+    jobs = JobManager(recognizer, max_jobs=1)
+    try:
+        with jobs.reserve():
+            with pytest.raises(JobsFull, match="already arriving, queued or being analysed"), jobs.reserve():
+                pass  # a second upload while the first one arrives: refused before it sends its bytes
+            folder = jobs.new_folder()
+            (folder / "upload.mp4").write_bytes(b"")
+            jobs.submit(folder, folder / "upload.mp4", "a.mp4", reserved=True)  # the arriving upload takes its place
+        with pytest.raises(JobsFull):
+            jobs.check_capacity()  # the queued job holds it now
+    finally:
+        jobs.close()
+
+
+def test_a_download_racing_a_delete_is_a_404(recognizer: Recognizer, media: Path, tmp_path: Path) -> None:
+    clip = cut_clip(media / "pyfeat_single_face.mp4", tmp_path / "short.mp4", 6)
+    with client_for(recognizer) as c:
+        job = post_video(c, clip).json()["id"]
+        assert wait_for(c, job, ("done",))[-1]["status"] == "done"
+        jobs = c.app.state.jobs  # type: ignore[attr-defined]
+        original = jobs.output
+
+        def output_then_deleted(job_id: str, name: str) -> Any:
+            out = original(job_id, name)
+            jobs.output = original
+            jobs.delete(job_id)  # a DELETE lands between the status check and the opening of the file
+            return out
+
+        jobs.output = output_then_deleted
+        r = c.get(f"/api/v1/videos/{job}/frames.csv")
+        assert r.status_code == 404 and "unknown, deleted or expired" in r.json()["detail"]

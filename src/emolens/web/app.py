@@ -11,17 +11,19 @@ import asyncio
 import base64
 import hashlib
 import logging
+import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, WebSocket
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -231,16 +233,20 @@ def create_app(options: ServeOptions, recognizer: Recognizer | None = None) -> F
     )
     async def upload_video(request: Request, response: Response) -> dict[str, Any]:
         jobs = state.job_manager
-        jobs.check_capacity()
-        folder = jobs.new_folder()
-        try:
-            upload = await receive_file(request, limit=options.max_upload_bytes, check=check_video_kind, folder=folder)
-            assert upload.path is not None
-            duration, fps, frames = await run_in_threadpool(probe, upload.path, upload.filename)
-            info = jobs.submit(folder, upload.path, upload.filename, duration_s=duration, fps=fps, frames=frames)
-        except BaseException:
-            jobs.discard_folder(folder)
-            raise
+        with jobs.reserve():  # an upload in progress holds a job's place: 429 now rather than after it
+            folder = jobs.new_folder()
+            try:
+                upload = await receive_file(
+                    request, limit=options.max_upload_bytes, check=check_video_kind, folder=folder
+                )
+                assert upload.path is not None
+                duration, fps, frames = await run_in_threadpool(probe, upload.path, upload.filename)
+                info = jobs.submit(
+                    folder, upload.path, upload.filename, duration_s=duration, fps=fps, frames=frames, reserved=True
+                )
+            except BaseException:
+                jobs.discard_folder(folder)
+                raise
         response.headers["Location"] = f"{API}/videos/{info['id']}"
         return info
 
@@ -254,7 +260,7 @@ def create_app(options: ServeOptions, recognizer: Recognizer | None = None) -> F
             raise unknown_job(job_id)
         return info
 
-    def job_file(job_id: str, name: str, media_type: str, download: str) -> FileResponse:
+    def job_file(job_id: str, name: str, media_type: str, download: str) -> Response:
         jobs = state.job_manager
         out = jobs.output(job_id, name)
         if out is None:
@@ -262,18 +268,34 @@ def create_app(options: ServeOptions, recognizer: Recognizer | None = None) -> F
         status, path = out
         if path is None:
             raise HTTPException(409, f"the video job is {status}; its files are ready when it is done")
-        if not path.is_file():
-            raise HTTPException(404, f"the video job wrote no {name} (the video had no frames)")
+        try:  # opened now: a DELETE or the expiry sweep that comes later cannot cut the download
+            fh = open(path, "rb")  # noqa: SIM115 - closed by blocks() once the download ends
+        except FileNotFoundError:
+            if jobs.output(job_id, name) is None:
+                raise unknown_job(job_id) from None
+            raise HTTPException(404, f"the video job wrote no {name} (the video had no frames)") from None
+        size = os.fstat(fh.fileno()).st_size
         info = jobs.info(job_id)
         stem = Path(info["filename"]).stem if info else "video"
-        return FileResponse(path, media_type=media_type, filename=f"{stem}_{download}")
+
+        def blocks() -> Iterator[bytes]:
+            with fh:
+                while block := fh.read(1 << 16):
+                    yield block
+
+        name = f"{stem}_{download}"
+        quoted = quote(name)  # as Starlette's FileResponse: plain names stay readable, others are encoded
+        disposition = f'attachment; filename="{name}"' if quoted == name else f"attachment; filename*=utf-8''{quoted}"
+        return StreamingResponse(
+            blocks(), media_type=media_type, headers={"Content-Disposition": disposition, "Content-Length": str(size)}
+        )
 
     @api.get("/videos/{job_id}/frames.csv", summary="one row per face per frame (when done)")
-    async def video_csv(job_id: str) -> FileResponse:
+    async def video_csv(job_id: str) -> Response:
         return job_file(job_id, CSV_NAME, "text/csv", "frames.csv")
 
     @api.get("/videos/{job_id}/annotated.mp4", summary="the video with the faces drawn, MPEG-4 part 2 (when done)")
-    async def video_mp4(job_id: str) -> FileResponse:
+    async def video_mp4(job_id: str) -> Response:
         return job_file(job_id, VIDEO_NAME, "video/mp4", "annotated.mp4")
 
     @api.delete("/videos/{job_id}", status_code=204, summary="cancel a video job and delete its files")

@@ -27,8 +27,8 @@ class BadImage(EmolensError):
 def check_kind(kind: str | None) -> str:
     """``kind`` when it is an image format the server decodes; else BadImage 415."""
     if not is_image(kind):
-        what = f"a {kind} video" if kind else "an image format the server knows"
-        raise BadImage(415, f"the file is not a {ACCEPTED} image (its bytes show {what})")
+        what = f"its bytes show a {kind} video" if kind else "its bytes match no format the server knows"
+        raise BadImage(415, f"the file is not a {ACCEPTED} image ({what})")
     assert kind is not None
     return kind
 

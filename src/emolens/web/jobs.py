@@ -11,6 +11,7 @@ when the manager closes. Every method is thread-safe.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import shutil
@@ -18,6 +19,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,6 +99,7 @@ class JobManager:
         self._worker: threading.Thread | None = None
         self._sweeper: threading.Thread | None = None
         self._closed = False
+        self._uploading = 0  # uploads holding a place (see reserve)
 
     # ------------------------------------------------------------------ life cycle
 
@@ -133,12 +136,27 @@ class JobManager:
         with self._lock:
             self._check_capacity()
 
-    def _check_capacity(self) -> None:
+    @contextlib.contextmanager
+    def reserve(self) -> Iterator[None]:
+        """Hold a place for one upload while it arrives, so that uploads in progress count against
+        ``max_jobs`` (and the disk they take is bounded); :meth:`submit` inside it takes the place."""
+        with self._lock:
+            self._check_capacity()
+            self._uploading += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._uploading -= 1
+
+    def _check_capacity(self, own_place: bool = False) -> None:
         if self._closed:
             raise JobsFull("the server is shutting down")
-        active = sum(job.active for job in self._jobs.values())
+        active = sum(job.active for job in self._jobs.values()) + self._uploading - own_place
         if active >= self.max_jobs:
-            raise JobsFull(f"{active} videos are already queued or being analysed (the limit); try again later")
+            raise JobsFull(
+                f"{active} videos are already arriving, queued or being analysed (the limit); try again later"
+            )
 
     def new_folder(self) -> Path:
         """A fresh private folder for an upload (remove it with :meth:`discard_folder` if it is not submitted)."""
@@ -157,14 +175,16 @@ class JobManager:
         duration_s: float | None = None,
         fps: float | None = None,
         frames: int | None = None,
+        reserved: bool = False,
     ) -> dict[str, Any]:
         """Queue the video ``upload`` (inside ``folder``, which the job now owns); its :meth:`info`.
 
         ``duration_s``, ``fps``, ``frames``: what the file announces (None: unknown; a video of unknown
-        length is stopped, and fails, once it passes ``max_video_s``)."""
+        length is stopped, and fails, once it passes ``max_video_s``). ``reserved``: called inside
+        :meth:`reserve`, whose place this job takes."""
         job = Job(uuid.uuid4().hex, folder, upload, filename, duration_s, fps, frames_total=frames)
         with self._lock:
-            self._check_capacity()
+            self._check_capacity(own_place=reserved)
             self._jobs[job.id] = job
             info = self._info(job)
         self._queue.put(job)
@@ -263,13 +283,13 @@ class JobManager:
                 return
             job.status = "running"
         log.info("video job %s running", job.id)
-        fps = job.fps or 30.0
-        max_frames = None if job.duration_s is not None else int(self.max_video_s * fps) + 1
+        # the limit holds whatever the file's header says about its length (a header can lie)
+        max_frames = int(self.max_video_s * (job.fps or 30.0)) + 1
 
         def on_frame(done: int, total: int | None) -> None:
             if job.cancel.is_set():
                 raise _Cancelled
-            if max_frames is not None and done > max_frames:
+            if done > max_frames:
                 raise _TooLong(f"the video is longer than the limit of {self.max_video_s:g} s")
             with self._lock:
                 job.frames_done = done
