@@ -260,3 +260,11 @@ def test_a_download_racing_a_delete_is_a_404(recognizer: Recognizer, media: Path
         jobs.output = output_then_deleted
         r = c.get(f"/api/v1/videos/{job}/frames.csv")
         assert r.status_code == 404 and "unknown, deleted or expired" in r.json()["detail"]
+
+
+def test_video_frames_over_the_pixel_limit_are_refused(recognizer: Recognizer, media: Path, tmp_path: Path) -> None:
+    clip = cut_clip(media / "pyfeat_single_face.mp4", tmp_path / "short.mp4", 3)  # 640x360 frames
+    with client_for(recognizer, max_image_pixels=100_000) as c:
+        r = post_video(c, clip)
+        assert r.status_code == 413 and "640x360 = 230,400 pixels, more than the limit of 100,000" in r.json()["detail"]
+        assert c.get("/api/v1/health").json()["jobs"] == 0

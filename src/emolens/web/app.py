@@ -219,6 +219,13 @@ def create_app(options: ServeOptions, recognizer: Recognizer | None = None) -> F
             raise HTTPException(422, str(e).replace(str(path), filename)) from None
         with src:
             duration, fps, frames = src.duration_s, src.fps, src.frame_count
+            pixels = src.width * src.height
+        if pixels > options.max_image_pixels:
+            raise HTTPException(
+                413,
+                f"the video's frames are {src.width}x{src.height} = {pixels:,} pixels, "
+                f"more than the limit of {options.max_image_pixels:,}",
+            )
         if duration is not None and duration > options.max_video_s:
             raise HTTPException(
                 413, f"the video lasts {duration:.1f} s, longer than the limit of {options.max_video_s:g} s"
@@ -254,7 +261,9 @@ def create_app(options: ServeOptions, recognizer: Recognizer | None = None) -> F
         return HTTPException(404, f"no video job {job_id[:40]!r}: unknown, deleted or expired")
 
     @api.get("/videos/{job_id}", summary="status, progress and (when done) summary of a video job")
-    async def video_status(job_id: str) -> dict[str, Any]:
+    # The job routes are plain functions: FastAPI runs them on a worker thread, off the event loop
+    # that serves the live streams (the expiry sweep they trigger deletes files).
+    def video_status(job_id: str) -> dict[str, Any]:
         info = state.job_manager.info(job_id)
         if info is None:
             raise unknown_job(job_id)
@@ -291,11 +300,11 @@ def create_app(options: ServeOptions, recognizer: Recognizer | None = None) -> F
         )
 
     @api.get("/videos/{job_id}/frames.csv", summary="one row per face per frame (when done)")
-    async def video_csv(job_id: str) -> Response:
+    def video_csv(job_id: str) -> Response:
         return job_file(job_id, CSV_NAME, "text/csv", "frames.csv")
 
     @api.get("/videos/{job_id}/annotated.mp4", summary="the video with the faces drawn, MPEG-4 part 2 (when done)")
-    async def video_mp4(job_id: str) -> Response:
+    def video_mp4(job_id: str) -> Response:
         return job_file(job_id, VIDEO_NAME, "video/mp4", "annotated.mp4")
 
     @api.delete("/videos/{job_id}", status_code=204, summary="cancel a video job and delete its files")
