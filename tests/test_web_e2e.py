@@ -7,6 +7,7 @@ missing and we are root; otherwise it skips, saying why).
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -34,11 +35,14 @@ pytest.importorskip("fastapi", reason="the web extra is not installed (pip insta
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, ConsoleMessage, Page
+    from playwright.sync_api import Browser, ConsoleMessage, Page, Request
 
 CHROMIUM = Path("/usr/bin/chromium")
 CLIP = "pyfeat_single_face.mp4"  # one face, neutral turning into a smile
 GROUP_PHOTO = "pyfeat_multi_face.jpg"  # five faces
+LONG_VIDEO = "fer_woman2.mp4"  # 1.8 MB, 464 frames
+SHORT_VIDEO = "fer_test.mp4"  # 0.6 MB, 115 frames
+SLOW_UPLOAD = 400 * 1024  # bytes per second: the long video takes about 4.5 s to upload
 SERVER_START_S = 90.0
 FIRST_FACE_MS = 20_000
 PHONE_WIDTH = 360
@@ -243,6 +247,38 @@ def phone_without_camera(browser: Browser, server: Server) -> Iterator[Tab]:
     yield from _open(browser, server, PHONE_WIDTH, 740, init_script=NO_CAMERA)
 
 
+# The page's first video upload answer is held back until the test calls window.releaseVideoAnswer(): the
+# server has the job, the page does not know it yet (a slow network on the way back).
+HOLD_FIRST_VIDEO_ANSWER = """
+(() => {
+  const open = XMLHttpRequest.prototype.open;
+  const listen = XMLHttpRequest.prototype.addEventListener;
+  const pending = [];
+  let first = true;
+  let released = false;
+  XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+    this.heldBack = first && method === "POST" && String(url).endsWith("/api/v1/videos");
+    if (this.heldBack) first = false;
+    return open.call(this, method, url, ...rest);
+  };
+  XMLHttpRequest.prototype.addEventListener = function (type, listener, options) {
+    if (type !== "load" || !this.heldBack) return listen.call(this, type, listener, options);
+    const later = (event) => (released ? listener.call(this, event) : pending.push(() => listener.call(this, event)));
+    return listen.call(this, type, later, options);
+  };
+  window.releaseVideoAnswer = () => {
+    released = true;
+    pending.splice(0).forEach((run) => run());
+  };
+})();
+"""
+
+
+@pytest.fixture
+def desktop_slow_answer(browser: Browser, server: Server) -> Iterator[Tab]:
+    yield from _open(browser, server, 1280, 900, init_script=HOLD_FIRST_VIDEO_ANSWER)
+
+
 # --- helpers ------------------------------------------------------------------------------------------------------
 
 
@@ -284,6 +320,43 @@ def save_screenshot(page: Page, path: Path) -> None:
 def scroll_width(page: Page) -> int:
     """The page's full width: wider than the viewport means a horizontal scrollbar."""
     return int(page.evaluate("document.documentElement.scrollWidth"))
+
+
+def api_get(server: Server, path: str) -> tuple[int, object]:
+    """GET an API path with the token: (HTTP status, JSON answer or None)."""
+    request = urllib.request.Request(f"{server.origin}{path}", headers={"Authorization": f"Bearer {server.token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as e:
+        e.close()
+        return e.code, None
+
+
+def active_jobs(server: Server) -> int:
+    status, health = api_get(server, "/api/v1/health")
+    assert status == 200 and isinstance(health, dict), status
+    return int(health["jobs"])
+
+
+def throttle_uploads(page: Page, bytes_per_s: int) -> None:
+    """A slow uplink for this page (Chromium's network emulation), so that an upload is still running later."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    conditions = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": bytes_per_s}
+    cdp.send("Network.emulateNetworkConditions", conditions)
+
+
+def is_video_upload(request: Request) -> bool:
+    return request.method == "POST" and request.url.endswith("/api/v1/videos")
+
+
+def wait_deleted(server: Server, job_id: str, timeout_s: float = 10.0) -> None:
+    """Wait until GET /api/v1/videos/{id} answers 404 (the page deleted the job)."""
+    deadline = time.monotonic() + timeout_s
+    while (status := api_get(server, f"/api/v1/videos/{job_id}")[0]) != 404:
+        assert time.monotonic() < deadline, f"job {job_id} is still on the server ({status})\n{server.log()}"
+        time.sleep(0.1)
 
 
 # --- tests --------------------------------------------------------------------------------------------------------
@@ -358,6 +431,64 @@ def test_video_upload_progress_summary_and_delete(desktop: Tab, server: Server) 
     page.get_by_role("button", name="Delete from server").click()
     page.wait_for_selector("#video-result[data-status='deleted']")
     assert "deleted" in (page.text_content("#upload-status") or "")
+    assert desktop.errors == [], desktop.errors
+
+
+def assert_short_video_shown(page: Page) -> None:
+    page.wait_for_selector("#video-result[data-status='done']", timeout=60_000)
+    assert "115 frames" in (page.text_content("#video-progress-label") or "")
+    assert SHORT_VIDEO in (page.text_content("#upload-status") or "")
+    assert page.get_attribute("#download-csv", "download") == "fer_test-frames.csv"
+
+
+def test_second_video_during_upload_aborts_the_first(desktop: Tab, server: Server) -> None:
+    page = desktop.page
+    long_video, short_video = need(MEDIA / LONG_VIDEO), need(MEDIA / SHORT_VIDEO)
+    failed: list[Request] = []
+    page.on("requestfailed", lambda request: failed.append(request) if is_video_upload(request) else None)
+    page.goto(server.page_url)
+    throttle_uploads(page, SLOW_UPLOAD)
+    page.set_input_files("#file", str(long_video))
+    page.wait_for_timeout(300)
+    page.set_input_files("#file", str(short_video))  # while the long one is still uploading
+
+    assert_short_video_shown(page)
+    assert len(failed) == 1, "the first upload was not aborted"
+    assert active_jobs(server) == 0, server.log()
+    assert desktop.errors == [], desktop.errors
+
+
+def test_late_answer_of_a_replaced_video_is_deleted(desktop_slow_answer: Tab, server: Server) -> None:
+    page = desktop_slow_answer.page
+    page.goto(server.page_url)
+    with page.expect_response(lambda response: is_video_upload(response.request)) as first:
+        page.set_input_files("#file", str(need(MEDIA / LONG_VIDEO)))
+    first_id = first.value.json()["id"]  # the server has this job; the page has not seen the answer yet
+    page.set_input_files("#file", str(need(MEDIA / SHORT_VIDEO)))
+    page.wait_for_selector("#video-result[data-status='running'], #video-result[data-status='done']")
+    page.evaluate("window.releaseVideoAnswer()")
+
+    wait_deleted(server, first_id)
+    assert_short_video_shown(page)
+    assert active_jobs(server) == 0, server.log()
+    assert desktop_slow_answer.errors == [], desktop_slow_answer.errors
+
+
+def test_image_during_video_upload_aborts_the_video(desktop: Tab, server: Server) -> None:
+    page = desktop.page
+    failed: list[Request] = []
+    page.on("requestfailed", lambda request: failed.append(request) if is_video_upload(request) else None)
+    page.goto(server.page_url)
+    throttle_uploads(page, SLOW_UPLOAD)
+    page.set_input_files("#file", str(need(MEDIA / LONG_VIDEO)))
+    page.wait_for_timeout(300)
+    page.set_input_files("#file", str(need(MEDIA / GROUP_PHOTO)))
+
+    page.wait_for_function("() => document.querySelectorAll('#faces-table tbody tr:not(.empty)').length >= 4")
+    assert len(failed) == 1, "the video upload was not aborted"
+    assert page.is_hidden("#video-result")
+    assert GROUP_PHOTO in (page.text_content("#upload-status") or "")
+    assert active_jobs(server) == 0, server.log()
     assert desktop.errors == [], desktop.errors
 
 

@@ -82,10 +82,16 @@ export async function postFile(path, file) {
   return (await request(path, { method: "POST", body: form })).json();
 }
 
-/** Like postFile, with upload progress: onProgress(fraction 0..1). XHR, since fetch reports none. */
-export function postFileWithProgress(path, file, onProgress) {
+/** Like postFile, with upload progress: onProgress(fraction 0..1). XHR, since fetch reports none.
+ * options.signal (an AbortSignal) aborts the upload; the promise then rejects with an "AbortError". */
+export function postFileWithProgress(path, file, onProgress, { signal } = {}) {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortError());
+      return;
+    }
     const xhr = new XMLHttpRequest();
+    signal?.addEventListener("abort", () => xhr.abort(), { once: true });
     xhr.open("POST", apiUrl(path));
     for (const [name, value] of Object.entries(authHeaders())) xhr.setRequestHeader(name, value);
     xhr.responseType = "json";
@@ -98,10 +104,15 @@ export function postFileWithProgress(path, file, onProgress) {
       else resolve(result);
     });
     xhr.addEventListener("error", () => reject(new ApiError("The upload failed: the server could not be reached.")));
+    xhr.addEventListener("abort", () => reject(abortError()));
     const form = new FormData();
     form.append("file", file, file.name);
     xhr.send(form);
   });
+}
+
+function abortError() {
+  return new DOMException("The upload was cancelled.", "AbortError");
 }
 
 /** The JSON answer of a finished XHR, or an ApiError with the server's detail. */

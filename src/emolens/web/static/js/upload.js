@@ -65,8 +65,8 @@ export class FileAnalyser {
       await this.#videoJob.start(file);
       return;
     }
-    await this.#videoJob.discard();
-    await this.#analyseImage(file, sequence);
+    await this.#videoJob.discard(); // aborts a video still uploading, cancels one being analysed
+    if (sequence === this.#sequence) await this.#analyseImage(file, sequence);
   }
 
   #onPicked() {

@@ -23,6 +23,8 @@ export class VideoJobView {
   #name = "";
   #timer = 0;
   #failures = 0;
+  #sequence = 0; // every start() and discard() takes the next number: an older upload's answer is then stale
+  #upload = null; // the upload in flight: { controller (its AbortController), sent (all its bytes are out) }
 
   /** els: { section, progress, progressLabel, deleteButton, summary, tracksBody, csvLink, mp4Link, expires } */
   constructor(els, status) {
@@ -31,32 +33,68 @@ export class VideoJobView {
     els.deleteButton.addEventListener("click", () => this.remove());
   }
 
-  /** Upload a video file and follow its analysis. */
+  /** Upload a video file and follow its analysis; a newer start() or discard() makes this one stale. */
   async start(file) {
-    await this.discard();
+    const previous = this.#forget();
+    const sequence = this.#sequence; // taken at once: another start() may come while the old job is deleted
     this.#name = file.name;
     this.#showSection();
     this.#setProgress(0, `Uploading ${file.name}: 0%`);
     showStatus(this.#status, `Uploading ${file.name}…`);
+    await cancelJob(previous);
+    if (sequence !== this.#sequence) return;
+    const upload = { controller: new AbortController(), sent: false };
+    this.#upload = upload;
     try {
-      const job = await postFileWithProgress("api/v1/videos", file, (fraction) =>
-        this.#setProgress(fraction, `Uploading ${file.name}: ${percent(fraction)}`),
+      const job = await postFileWithProgress(
+        "api/v1/videos",
+        file,
+        (fraction) => this.#uploadProgress(sequence, upload, file.name, fraction),
+        { signal: upload.controller.signal },
       );
-      this.#job = job;
-      showStatus(this.#status, `${file.name} uploaded; the server is analysing it.`);
-      this.#render(job);
+      this.#uploaded(sequence, job);
     } catch (error) {
-      this.#fail(`${file.name}: ${messageOf(error)}`);
+      if (sequence === this.#sequence) this.#fail(`${file.name}: ${messageOf(error)}`);
     }
   }
 
-  /** Hide the view, cancelling (deleting) a job still in progress; used before another file. */
+  /** Hide the view, aborting an upload and cancelling (deleting) a job still in progress; used before another file. */
   async discard() {
+    await cancelJob(this.#forget());
+  }
+
+  /** Stop following the current upload or job (their late answers are ignored from now on); the job left. */
+  #forget() {
+    this.#sequence += 1;
     clearTimeout(this.#timer);
+    this.#abortUpload();
     const job = this.#job;
     this.#job = null;
     this.#els.section.hidden = true;
-    if (job && ACTIVE.has(job.status)) await deleteResource(`api/v1/videos/${job.id}`).catch(() => undefined);
+    return job;
+  }
+
+  #abortUpload() {
+    const upload = this.#upload;
+    this.#upload = null;
+    // Once every byte is sent the server may already hold the job: let the answer come, and delete it then.
+    if (upload && !upload.sent) upload.controller.abort();
+  }
+
+  #uploadProgress(sequence, upload, name, fraction) {
+    if (fraction >= 1) upload.sent = true;
+    if (sequence === this.#sequence) this.#setProgress(fraction, `Uploading ${name}: ${percent(fraction)}`);
+  }
+
+  #uploaded(sequence, job) {
+    if (sequence !== this.#sequence) {
+      cancelJob(job, true); // another file was chosen meanwhile: nobody will follow this job
+      return;
+    }
+    this.#upload = null;
+    this.#job = job;
+    showStatus(this.#status, `${this.#name} uploaded; the server is analysing it.`);
+    this.#render(job);
   }
 
   /** The Cancel / Delete button: delete the job and its files on the server. */
@@ -175,6 +213,12 @@ export class VideoJobView {
     this.#setProgress(0, "Failed.");
     showStatus(this.#status, message, "error");
   }
+}
+
+/** Delete a job on the server, quietly: one still queued or running, or any job when `always`. */
+async function cancelJob(job, always = false) {
+  if (!job || !(always || ACTIVE.has(job.status))) return;
+  await deleteResource(`api/v1/videos/${job.id}`).catch(() => undefined);
 }
 
 function emptyRow(text) {
