@@ -68,6 +68,7 @@ def test_health(client: TestClient) -> None:
     assert h["status"] == "ok" and h["model"] == "emolens-vgg-fer2013" and h["detector"] == "haar"
     assert h["live_connections"] == 0 and h["jobs"] == 0 and re.fullmatch(r"\d+\.\d+\.\d+.*", h["version"])
     assert h["limits"]["max_image_pixels"] == 40_000_000 and h["limits"]["max_upload_mb"] == 200
+    assert h["limits"]["max_live"] == 8 and h["limits"]["max_jobs"] == 4
 
 
 def test_page_static_files_and_docs_are_public_and_locked_down(secured: TestClient) -> None:

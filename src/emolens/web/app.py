@@ -191,6 +191,7 @@ def create_app(options: ServeOptions, recognizer: Recognizer | None = None) -> F
                 "max_image_pixels": options.max_image_pixels,
                 "max_video_s": options.max_video_s,
                 "max_jobs": options.max_jobs,
+                "max_live": options.max_live,
                 "keep_s": options.keep_s,
             },
         }
