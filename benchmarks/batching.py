@@ -19,6 +19,7 @@ import numpy as np
 from emolens.bench import machine_description
 from emolens.detect import create_detector
 from emolens.imageio import read_image
+from emolens.info import system_line
 from emolens.preprocess import crop
 from emolens.runtime.recognizer import Recognizer
 
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             f"({single / batched:.1f}x)"
         )
     print(f"model {rec.meta.name}, tta {rec.tta}; machine: {machine_description()}")
+    print(system_line())
     return 0
 
 

@@ -18,6 +18,7 @@ run() {  # name, options...
   echo "== $name: $*"
   "$EMOLENS" bench video "$CLIP" --repeat 3 --json "$OUT/$name.json" "$@" | sed -n '/^[^ {}"]/,$p'
 }
+"$EMOLENS" info
 run defaults --compare-fer "$@"
 run every1-scale1 --detect-every 1 --detect-scale 1 --no-follow "$@"
 run every1-scale0.5 --detect-every 1 --detect-scale 0.5 --no-follow "$@"

@@ -31,6 +31,9 @@ def main(runs: list[str]) -> None:
     print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for r in runs:
         print(row(Path(r)))
+    from emolens.info import system_line
+
+    print(f"\nmeasured on: {system_line()}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from emolens.bench import provenance
 from emolens.detect import create_detector
 from emolens.detect.yunet import Landmarks
 from emolens.imageio import read_image, write_json
+from emolens.info import system_line
 from emolens.preprocess import Box, align_by_eyes, crop
 from emolens.runtime.recognizer import Recognizer
 from emolens.video.tracking import iou_matrix
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             if haar_box is not None:
                 crops.setdefault(f"haar box, margin {m:.1f}", []).append((crop(image, haar_box, m), label))
     rows: list[dict[str, Any]] = []
+    print(system_line())
     print(f"{len(FACES)} labelled faces; model {rec.meta.name}, tta {rec.tta}")
     print(f"{'crop':36s} {'faces':>5s} {'accuracy':>8s} {'p(label)':>8s}")
     for name, items in crops.items():

@@ -26,6 +26,7 @@ from typing import Any
 from emolens.bench import provenance
 from emolens.detect import Detector, create_detector
 from emolens.imageio import write_json
+from emolens.info import system_line
 from emolens.preprocess import Box
 from emolens.runtime.recognizer import Recognizer
 from emolens.video.pipeline import StreamOptions, stream
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", default=None, help="also write the table here")
     args = p.parse_args(argv)
     rec = Recognizer()
+    print(system_line())
     yunet = create_detector("yunet", model_path=args.yunet)
     rows: list[dict[str, Any]] = []
     for clip in map(Path, args.clips):

@@ -14,6 +14,8 @@ run() {  # name arch epochs extra-args...
       --json "$OUT/$name/eval-$split.json" --confusion "$OUT/$name/confusion-$split.png"
   done
 }
+mkdir -p "$OUT"
+emolens info --json > "$OUT/seed-models-info.json"
 run seed-classic seed_classic 10
 run seed-classic-weighted seed_classic 10 --balance weighted
 run seed-regularized seed_regularized 6

@@ -19,6 +19,7 @@ from typing import Any
 import emolens
 from emolens.bench import provenance
 from emolens.imageio import write_json
+from emolens.info import system_line
 from emolens.runtime.recognizer import Recognizer
 from emolens.video.smoothing import SmoothingOptions, smoothing_report
 
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     where = provenance()
     for key in ("date", "machine", "command"):
         print(f"{key}: {where[key]}")
+    print(system_line(where["system"]))
     rec = Recognizer(args.model)
     raw = run(args.clip, rec, None, args.detector, args.max_frames)
     smoothed = run(args.clip, rec, DEFAULT_SMOOTHING, args.detector, args.max_frames)

@@ -378,6 +378,7 @@ def run_load(
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": _machine(),
+        "system": _system(),
         "server_command": shlex.join(["python", *server.command[1:]]),
         "server_exit_status": status,
         "clip": str(clip),
@@ -405,6 +406,12 @@ def _run_async(fn: Any, *args: Any) -> Any:
 
     with ThreadPoolExecutor(1, thread_name_prefix="web-load") as pool:
         return pool.submit(lambda: asyncio.run(fn(*args))).result()
+
+
+def _system() -> dict[str, Any]:
+    from emolens.info import system_info
+
+    return system_info()
 
 
 def _machine() -> str:
@@ -452,6 +459,9 @@ def print_table(result: dict[str, Any]) -> None:
     )
     print(f"server RSS: start {rss['start_mb']} MiB, peak {rss['peak_mb']} MiB, end {rss['end_mb']} MiB; {verdict}")
     print(f"machine: {result['machine']}; {result['date']}")
+    from emolens.info import system_line
+
+    print(system_line(result["system"]))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,13 +22,16 @@ def test_bench_video_times_every_stage(rec: Recognizer, media: Path) -> None:
     assert set(res.stages) == set(VIDEO_STAGES)
     for name, st in res.stages.items():
         assert st.calls > 0, name
-        assert st.p50_ms is not None and st.p50_ms > 0, name
-        assert st.p95_ms is not None and st.p95_ms >= st.p50_ms, name
-        assert st.per_frame_ms > 0, name
+        assert st.p50_ms is not None and st.p95_ms is not None, name
+        # per_frame_ms is the stage's total over the frames: at least half its calls took p50 or more
+        assert st.per_frame_ms * FRAMES >= (st.calls // 2) * st.p50_ms * 0.999, name
     assert res.stages["decode"].calls == res.stages["draw"].calls == FRAMES
     assert res.stages["detect"].calls == FRAMES // 3 and res.stages["follow"].calls >= FRAMES - FRAMES // 3
     assert res.options["detect_every"] == 3 and res.options["follow"] is not None
-    assert res.fps > 0 and 0 < res.fps_with_draw < res.fps and not res.fps_includes_draw
+    assert not res.fps_includes_draw
+    # fps_with_draw adds the measured drawing time to the same run: 1/fps_with_draw - 1/fps is that time a frame
+    draw_s = res.stages["draw"].per_frame_ms / 1000
+    assert 1 / res.fps_with_draw - 1 / res.fps == pytest.approx(draw_s, rel=0.05)
     assert res.faces_per_frame == pytest.approx(1.0, abs=0.1)
     assert res.frames_without_face <= 1
     assert res.fer is None and res.machine
@@ -52,9 +55,12 @@ def test_cli_bench_video_writes_json(media: Path, tmp_path: Path, capsys: pytest
     printed = capsys.readouterr().out
     assert code == 0
     data = json.loads(out.read_text())
-    assert data["frames"] == 10 and data["fps"] > 0 and data["stages"]["classify"]["calls"] == 10
-    assert "fps_includes_draw" in data and "fer" in data
-    assert "stage" in printed and "fps end to end" in printed
+    assert data["frames"] == 10 and data["stages"]["classify"]["calls"] == 10
+    assert data["fps_includes_draw"] is False and data["fer"] is None
+    # the printed table is the JSON's figures, not other numbers
+    assert f"{data['fps']:6.1f} fps end to end" in printed
+    classify = data["stages"]["classify"]
+    assert f"classify    {classify['calls']:6d} {classify['p50_ms']:8.2f}" in printed
 
 
 @pytest.mark.parametrize(("name", "message"), [("notes.mp4", "not a video"), ("missing.mp4", "video not found")])
@@ -76,5 +82,25 @@ def test_provenance_names_command_date_and_machine() -> None:
     from emolens.bench import provenance
 
     where = provenance()
-    assert set(where) == {"command", "date", "machine"}
+    assert set(where) == {"command", "date", "machine", "system"}
+    from emolens.info import system_info
+
+    assert where["system"] == system_info()
     assert "logical CPUs" in where["machine"] and where["date"][:2] == "20" and where["command"]
+
+
+def test_bench_models_covers_every_shipped_file(fer_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from emolens.bench import bench_models
+    from emolens.models.bundled import WEIGHTS_DIR
+
+    rows = bench_models(data=str(fer_root), repeats=3, batches=(1, 8), threads=(1,))
+    assert sorted(r.name for r in rows) == sorted(p.stem for p in WEIGHTS_DIR.glob("*.onnx"))
+    for r in rows:
+        assert set(r.faces_per_s) == {"b1t1", "b8t1"}
+        assert r.params is not None and r.params > 1_000_000  # recorded in the file at export
+        assert r.test_accuracy is not None and r.test_accuracy >= 0.70  # the model card's figure, to 1 point
+    sizes = {r.precision.split("-")[0]: r.size_mb for r in rows}
+    assert sizes["int8"] < 0.4 * sizes["fp32"]
+    assert main(["bench", "models", "emolens-vgg-fer2013-int8", "--repeats", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "emolens-vgg-fer2013-int8" in printed and "int8-u8s8-rr" in printed and "CPU " in printed

@@ -83,7 +83,7 @@ def test_evaluate_and_report(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     rep = json.loads(js.read_text())
     assert rep["faces"] == 21 and len(rep["confusion"]) == 7 and png.stat().st_size > 5000
-    assert "macro-F1" in r.stdout
+    assert f"accuracy {rep['accuracy']:.4f}  " in r.stdout and f"macro-F1 {rep['macro_f1']:.4f}" in r.stdout
 
 
 def test_unknown_model_and_version() -> None:
@@ -102,4 +102,49 @@ def test_bench_faces_reports_throughput(tmp_path: Path) -> None:
     r = emolens("bench", "faces", "--faces", "32", "--repeats", "2", "--json", str(js))
     assert r.returncode == 0, r.stderr
     res = json.loads(js.read_text())
-    assert res["faces"] == 32 and res["faces_per_s"] > 0
+    assert res["faces"] == 32 and res["repeats"] == 2
+    assert res["faces_per_s"] == pytest.approx(32 / (res["p50_ms"] / 1000))  # throughput of the median call
+    assert f"{res['faces_per_s']:.0f} faces/s" in r.stdout
+
+
+def test_info_json_describes_this_machine() -> None:
+    from emolens.export.schemes import SCHEMES
+    from emolens.hardware import cpu_info, train_precision
+
+    r = emolens("info", "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert list(info) == ["version", "cpu", "onnxruntime", "opencv", "torch", "int8", "train_precision"]
+    assert set(info["cpu"]) == {"model", "flags"} and isinstance(info["cpu"]["flags"], list)
+    cpu = cpu_info()
+    assert info["cpu"]["model"] == cpu.model and info["cpu"]["flags"] == list(cpu.flags)
+    import cv2
+    import onnxruntime
+
+    assert info["opencv"] == cv2.__version__ and info["onnxruntime"] == onnxruntime.__version__
+    assert info["int8"] in SCHEMES and info["train_precision"] == train_precision()
+    try:
+        import torch
+    except ImportError:
+        assert info["torch"] is None
+    else:
+        assert info["torch"] == torch.__version__
+    text = emolens("info")
+    assert text.returncode == 0 and f"CPU: {cpu.model}" in text.stdout
+    assert f"training precision (--precision auto): {info['train_precision']}" in text.stdout
+
+
+def test_train_logs_its_precision_once(tmp_path: Path) -> None:
+    from conftest import write_fer_folder
+    from emolens.hardware import train_precision
+
+    data = write_fer_folder(tmp_path / "fer", per_class=3)
+    args = ("train", "--data", str(data), "--arch", "compact", "--epochs", "1", "--batch-size", "8", "--no-progress")
+    r = emolens(*args, "--out", str(tmp_path / "run"))
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("precision ")]
+    assert lines == [
+        f"precision {train_precision()} (auto: this CPU has {'native bf16' if train_precision() == 'bf16' else 'no native bf16 (AVX512-BF16 or AMX)'})"
+    ]
+    r = emolens(*args, "--out", str(tmp_path / "run32"), "--precision", "fp32")
+    assert r.returncode == 0 and "precision fp32\n" in r.stderr

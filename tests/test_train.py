@@ -66,9 +66,59 @@ def test_balanced_modes_and_soft_labels_run(data: Path, tmp_path: Path) -> None:
     for mode in ("weighted", "sampler"):
         res = fit(_cfg(data, tmp_path / mode, epochs=1, balance=mode))
         assert res.epochs_run == 1
-    votes = tmp_path / "ferplus.csv"
-    votes.write_text("path,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n")
-    assert fit(_cfg(data, tmp_path / "fp", epochs=1, ferplus=str(votes))).epochs_run == 1
+
+
+def test_ferplus_training_uses_the_real_vote_distributions(fer_root: Path, tmp_path: Path) -> None:
+    import csv as csvmod
+
+    import numpy as np
+
+    from emolens.data.fer2013 import load_split
+    from emolens.labels import EMOTIONS
+    from emolens.train.fit import _subset, _targets
+
+    votes_csv = fer_root / "ferplus.csv"
+    cfg = _cfg(fer_root, tmp_path / "fp", epochs=2, limit=1536, ferplus=str(votes_csv), batch_size=64, lr=0.02)
+    train = _subset(load_split(fer_root, "train"), cfg.limit, cfg.seed)
+    targets = _targets(train, cfg)
+    # the targets are the crowd's votes, read here independently of emolens' reader
+    columns = {"anger": "angry", "disgust": "disgust", "fear": "fear", "happiness": "happy", "sadness": "sad"}
+    columns |= {"surprise": "surprise", "neutral": "neutral"}
+    with votes_csv.open(newline="") as fh:
+        rows = {r["path"]: r for r in csvmod.DictReader(fh)}
+    checked = 0
+    for i, path in enumerate(train.paths):
+        row = rows.get(path)
+        if row is None:
+            continue
+        v = np.zeros(7)
+        for col, lab in columns.items():
+            v[EMOTIONS.index(lab)] = float(row[col])
+        if v.sum() == 0:
+            continue
+        np.testing.assert_allclose(targets[i], v / v.sum(), atol=1e-6)
+        checked += 1
+    assert checked > 0.95 * len(train)
+    soft = (targets.max(axis=1) < 1).mean()
+    assert soft > 0.3, soft  # most faces split the crowd: these are not one-hot labels
+    res = fit(cfg)
+    rows_out = read_rows(res.out / "metrics.csv")
+    assert float(rows_out[1]["train_loss"]) < float(rows_out[0]["train_loss"])
+    entropy = float(-(targets * np.log(np.clip(targets, 1e-12, 1))).sum(axis=1).mean())
+    assert float(rows_out[1]["train_loss"]) > entropy  # cross-entropy against soft targets cannot beat their entropy
+    assert json.loads((res.out / "config.json").read_text())["ferplus"] == str(votes_csv)
+
+
+def test_precision_auto_follows_the_cpu(data: Path, tmp_path: Path) -> None:
+    from emolens.hardware import train_precision
+
+    res = fit(_cfg(data, tmp_path / "auto", epochs=1))
+    config = json.loads((res.out / "config.json").read_text())
+    assert config["precision"] == "auto" and config["precision_used"] == train_precision()
+    res = fit(_cfg(data, tmp_path / "fp32", epochs=1, precision="fp32"))
+    assert json.loads((res.out / "config.json").read_text())["precision_used"] == "fp32"
+    with pytest.raises(EmolensError, match="unknown --precision"):
+        _cfg(data, tmp_path, precision="fp16")
 
 
 def test_class_weights_favour_rare_classes() -> None:

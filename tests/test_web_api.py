@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from emolens.errors import EmolensError  # noqa: E402
 from emolens.labels import EMOTIONS  # noqa: E402
+from emolens.models.bundled import resolve_model  # noqa: E402
 from emolens.runtime.recognizer import Recognizer  # noqa: E402
 from emolens.web.app import create_app  # noqa: E402
 from emolens.web.security import CSP, SECURITY_HEADERS  # noqa: E402
@@ -65,7 +66,7 @@ def test_health(client: TestClient) -> None:
     r = client.get("/api/v1/health")
     assert r.status_code == 200
     h = r.json()
-    assert h["status"] == "ok" and h["model"] == "emolens-vgg-fer2013" and h["detector"] == "haar"
+    assert h["status"] == "ok" and h["model"] == resolve_model(None).stem and h["detector"] == "haar"
     assert h["live_connections"] == 0 and h["jobs"] == 0 and re.fullmatch(r"\d+\.\d+\.\d+.*", h["version"])
     assert h["limits"]["max_image_pixels"] == 40_000_000 and h["limits"]["max_upload_mb"] == 200
     assert h["limits"]["max_live"] == 8 and h["limits"]["max_jobs"] == 4

@@ -34,6 +34,8 @@ pytest.importorskip("fastapi", reason="the web extra is not installed (pip insta
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page, Request
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from emolens.errors import EmolensError
+from emolens.info import system_info
 from emolens.runtime.recognizer import Recognizer
 from emolens.video.pipeline import STAGES, StreamOptions, stream
 
@@ -35,6 +36,8 @@ class FaceBench:
     p95_ms: float
     faces_per_s: float
     machine: str
+    system: dict[str, Any]
+    """``emolens info --json``: the CPU flags and libraries behind the figure."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -55,16 +58,20 @@ def machine_description() -> str:
     return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
 
 
-def provenance() -> dict[str, str]:
-    """Where a measurement comes from: the command line that ran it, the date and the machine."""
+def provenance() -> dict[str, Any]:
+    """Where a measurement comes from: the command line that ran it, the date, the machine, and the
+    facts of ``emolens info --json`` (CPU model and flags, library versions, int8 scheme)."""
     import shlex
     import sys
     from datetime import datetime
+
+    from emolens.info import system_info
 
     return {
         "command": shlex.join([sys.executable, *sys.argv]),
         "date": datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": machine_description(),
+        "system": system_info(),
     }
 
 
@@ -94,6 +101,7 @@ def bench_faces(
         p95_ms=float(np.percentile(arr, 95)) * 1e3,
         faces_per_s=faces / p50,
         machine=machine_description(),
+        system=system_info(),
     )
 
 
@@ -158,6 +166,7 @@ class VideoBench:
     frames_without_face: int
     fer: FerBench | None
     machine: str
+    system: dict[str, Any]
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -299,4 +308,70 @@ def bench_video(
         frames_without_face=empty,
         fer=fer_res,
         machine=machine_description(),
+        system=system_info(),
     )
+
+
+# ---------------------------------------------------------------------- models
+
+
+@dataclass(frozen=True)
+class ModelBench:
+    """One shipped model file: its size, parameters, PrivateTest accuracy (None without data) and
+    ``predict_faces`` throughput (faces/s, median call) by batch size and thread count."""
+
+    name: str
+    precision: str
+    tta: str
+    size_mb: float
+    params: int | None
+    test_accuracy: float | None
+    faces_per_s: dict[str, float]
+    """Keyed ``"b{batch}t{threads}"``: e.g. ``b1t1`` is one face at a time on one thread."""
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def bench_models(
+    models: list[str] | None = None,
+    data: str | None = None,
+    batches: tuple[int, ...] = (1, 64),
+    threads: tuple[int, ...] = (1, 2),
+    repeats: int = 50,
+) -> list[ModelBench]:
+    """Every shipped model file (or ``models``): size, parameters, accuracy on PrivateTest when
+    ``data`` is given, and faces/s for each batch size and thread count (with its own TTA)."""
+    from emolens.models.bundled import WEIGHTS_DIR
+
+    names = models if models else sorted(p.stem for p in WEIGHTS_DIR.glob("*.onnx"))
+    test = None
+    if data is not None:
+        from emolens.data.fer2013 import load_split
+
+        test = load_split(data, "test")
+    out = []
+    for name in names:
+        rec = Recognizer(name)
+        acc = None
+        if test is not None:
+            acc = float((rec.predict_faces(test.images).argmax(1) == test.labels).mean())
+        speed = {}
+        for t in threads:
+            timed = Recognizer(name, threads=t)
+            for b in batches:
+                # batch 1 calls are short: more of them for a steady median
+                res = bench_faces(timed, faces=b, repeats=max(repeats, 2000 // b), warmup=5)
+                speed[f"b{b}t{t}"] = res.faces_per_s
+        out.append(
+            ModelBench(
+                name=rec.meta.name,
+                precision=rec.meta.precision,
+                tta=rec.tta,
+                size_mb=rec.path.stat().st_size / 1e6,
+                params=rec.meta.params or None,
+                test_accuracy=acc,
+                faces_per_s=speed,
+            )
+        )
+    return out

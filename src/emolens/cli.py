@@ -37,7 +37,7 @@ def _train(args: argparse.Namespace) -> int:
         ferplus=args.ferplus,
         ferplus_weight=args.ferplus_weight,
         augment=not args.no_augment,
-        bf16=not args.fp32,
+        precision=args.precision,
         seed=args.seed,
         threads=args.threads,
         limit=args.limit,
@@ -71,7 +71,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--ferplus", default=None, help="ferplus.csv: train on FER+ vote distributions")
     p.add_argument("--ferplus-weight", type=float, default=1.0, help="share of the FER+ distribution in the target")
     p.add_argument("--no-augment", action="store_true")
-    p.add_argument("--fp32", action="store_true", help="train in float32 instead of bfloat16 autocast")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "bf16", "fp32"],
+        help="bf16 autocast or float32; auto (default): bf16 only where the CPU has native bf16 (AVX512-BF16 or AMX)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--limit", type=int, default=0, help="train on a random subset of this many faces (0 = all)")
@@ -81,17 +86,44 @@ def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def _models(args: argparse.Namespace) -> int:
-    from emolens.models.bundled import DEFAULT_MODEL, available_models
+    from emolens.models.bundled import DEFAULT_MODEL, available_models, resolve_model
 
     print("bundled models (emolens image/evaluate --model NAME):")
     for name in available_models():
-        print(f"  {name}{'  (default)' if name == DEFAULT_MODEL else ''}")
+        path = resolve_model(name)
+        note = f"  -> {path.stem} on this CPU" if path.stem != name else ""
+        print(f"  {name}{'  (default)' if name == DEFAULT_MODEL else ''}{note}")
     if args.arch:
         from emolens.models.registry import list_models, model_config
 
         print("architectures (emolens train --arch NAME):")
         for name in list_models():
             print(f"  {name:18s} {model_config(name).description}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    import json
+
+    from emolens.info import platform_info, system_info
+    from emolens.models.bundled import DEFAULT_MODEL, resolve_model
+
+    info = system_info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    plat = platform_info()
+    cpu = info["cpu"]
+    print(f"emolens {info['version']}")
+    print(f"Python {plat['python']} ({plat['implementation']}), {plat['os']}, {plat['machine']}")
+    print(f"CPU: {cpu['model']}")
+    print(f"  flags that matter: {' '.join(cpu['flags']) or 'none of them'}")
+    print(f"ONNX Runtime {info['onnxruntime']} ({', '.join(plat['onnxruntime_providers'])})")
+    print(f"OpenCV {info['opencv']}")
+    print(f"torch {info['torch']}" if info["torch"] else "torch: not installed (needed only for training)")
+    print(f"default model: {DEFAULT_MODEL} -> {resolve_model(DEFAULT_MODEL).stem} on this CPU")
+    print(f"int8 scheme: {info['int8'] or 'none (float32 is faster on this CPU)'}")
+    print(f"training precision (--precision auto): {info['train_precision']}")
     return 0
 
 
@@ -130,8 +162,32 @@ def _quantize(args: argparse.Namespace) -> int:
 
     faces = load_split(args.data, "train").images
     pick = np.random.default_rng(args.seed).permutation(len(faces))[: args.calibration]
-    out = quantize_model(args.model, args.out, faces[np.sort(pick)])
-    print(f"wrote {out} (int8, calibrated on {len(pick)} training faces)")
+    out = quantize_model(args.model, args.out, faces[np.sort(pick)], int8=args.int8)
+    print(f"wrote {out} (int8 {args.int8}, calibrated on {len(pick)} training faces)")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from emolens.export.calibrate import calibrate_model, plot_reliability
+    from emolens.imageio import check_writable, write_json
+
+    for path in (args.out, args.json, args.plot):
+        if path:
+            check_writable(path)
+    cal = calibrate_model(args.model, args.data, args.out, threads=args.threads)
+    print(f"wrote {cal.out}: temperature fitted on PublicTest, ECE and NLL on PrivateTest")
+    print(
+        f"{'tta':6s} {'T':>6s} {'ECE before':>10s} {'ECE after':>9s} {'NLL before':>10s} {'NLL after':>9s} {'accuracy':>8s}"
+    )
+    for m in cal.modes.values():
+        print(
+            f"{m.tta:6s} {m.temperature:6.3f} {m.ece_before:10.4f} {m.ece_after:9.4f} "
+            f"{m.nll_before:10.4f} {m.nll_after:9.4f} {m.accuracy:8.4f}"
+        )
+    if args.json:
+        write_json(args.json, cal.as_dict())
+    if args.plot:
+        plot_reliability(cal, args.plot)
     return 0
 
 
@@ -153,11 +209,13 @@ def _bench_faces(args: argparse.Namespace) -> int:
 
     from emolens.bench import bench_faces
     from emolens.imageio import write_json
+    from emolens.info import system_line
     from emolens.runtime.recognizer import Recognizer
 
     rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
     res = bench_faces(rec, faces=args.faces, face_size=args.face_size, repeats=args.repeats)
     print(json.dumps(res.as_dict(), indent=2))
+    print(system_line(res.system))
     print(
         f"predict_faces: {res.faces_per_s:.0f} faces/s ({res.faces} faces of {res.face_size}x{res.face_size}, "
         f"p50 {res.p50_ms:.1f} ms, p95 {res.p95_ms:.1f} ms, tta={res.tta})"
@@ -172,6 +230,7 @@ def _bench_video(args: argparse.Namespace) -> int:
 
     from emolens.bench import bench_video
     from emolens.imageio import check_writable, write_json
+    from emolens.info import system_line
     from emolens.runtime.recognizer import Recognizer
 
     if args.json:
@@ -209,8 +268,32 @@ def _bench_video(args: argparse.Namespace) -> int:
         print("fer         not installed (pip install fer to compare)")
     print(f"faces per frame {res.faces_per_frame:.2f}; frames without a face {res.frames_without_face} of {res.frames}")
     print(f"machine: {res.machine}")
+    print(system_line(res.system))
     if args.json:
         write_json(args.json, res.as_dict())
+    return 0
+
+
+def _bench_models(args: argparse.Namespace) -> int:
+    from emolens.bench import bench_models, provenance
+    from emolens.imageio import check_writable, write_json
+    from emolens.info import system_line
+
+    if args.json:
+        check_writable(args.json)
+    rows = bench_models(args.models or None, data=args.data, repeats=args.repeats)
+    keys = list(rows[0].faces_per_s) if rows else []
+    head = " ".join(f"{k.replace('b', 'batch ').replace('t', ', threads '):>18s}" for k in keys)
+    print(f"{'model':26s} {'precision':13s} {'tta':5s} {'MB':>5s} {'params':>8s} {'PrivateTest':>11s} {head}")
+    for r in rows:
+        params = f"{r.params / 1e6:7.2f}M" if r.params else f"{'-':>8s}"
+        acc = f"{r.test_accuracy:11.4f}" if r.test_accuracy is not None else f"{'-':>11s}"
+        speeds = " ".join(f"{v:18.0f}" for v in r.faces_per_s.values())
+        print(f"{r.name:26s} {r.precision:13s} {r.tta:5s} {r.size_mb:5.1f} {params} {acc} {speeds}")
+    print("faces/s: predict_faces, median call, with each model's own test-time augmentation")
+    print(system_line())
+    if args.json:
+        write_json(args.json, {**provenance(), "models": [r.as_dict() for r in rows]})
     return 0
 
 
@@ -221,9 +304,15 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from emolens.export.schemes import DEFAULT_SCHEME, SCHEMES
+
     p = sub.add_parser("models", help="list bundled models (and with --arch, trainable architectures)")
     p.add_argument("--arch", action="store_true", help="also list architectures (imports torch)")
     p.set_defaults(func=_models)
+
+    p = sub.add_parser("info", help="this machine's CPU flags, library versions and the choices made for them")
+    p.add_argument("--json", action="store_true", help="print the facts as JSON")
+    p.set_defaults(func=_info)
 
     p = sub.add_parser("evaluate", help="score a model on a FER-2013 split")
     _add_model_options(p)
@@ -248,8 +337,24 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--out", required=True, help="the int8 .onnx file to write")
     p.add_argument("--data", required=True, help="FER-2013 folder or csv: calibration faces come from its train split")
     p.add_argument("--calibration", type=int, default=512, help="number of calibration faces")
+    p.add_argument(
+        "--int8",
+        default=DEFAULT_SCHEME,
+        choices=list(SCHEMES),
+        help=f"int8 scheme (default {DEFAULT_SCHEME}: as accurate as float32 on every CPU measured; "
+        "u8s8 and s8s8 lose accuracy on x86 CPUs without VNNI)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_quantize)
+
+    p = sub.add_parser("calibrate", help="fit a model's temperature on PublicTest (needs the 'train' extra)")
+    p.add_argument("model", help="bundled model name or .onnx path")
+    p.add_argument("--data", required=True, help="FER-2013 folder or csv (fit on val = PublicTest, report on test)")
+    p.add_argument("--out", required=True, help="the calibrated .onnx file to write (may be the model itself)")
+    p.add_argument("--json", default=None, help="write temperatures, ECE, NLL and reliability bins here")
+    p.add_argument("--plot", default=None, help="write the reliability diagram here (.png)")
+    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: one per core)")
+    p.set_defaults(func=_calibrate)
 
     p = sub.add_parser("image", help="find faces in images, recognise their emotions, write annotated copies")
     p.add_argument("paths", nargs="+", help="image files")
@@ -268,6 +373,12 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     b.add_argument("--repeats", type=int, default=30)
     b.add_argument("--json", default=None)
     b.set_defaults(func=_bench_faces)
+    b = bsub.add_parser("models", help="every shipped model: size, parameters, accuracy, faces/s by batch and threads")
+    b.add_argument("models", nargs="*", help="model names or .onnx paths (default: every shipped model file)")
+    b.add_argument("--data", default=None, help="FER-2013 folder or csv: also score each model on PrivateTest")
+    b.add_argument("--repeats", type=int, default=50, help="timed calls per setting (more for batch 1)")
+    b.add_argument("--json", default=None)
+    b.set_defaults(func=_bench_models)
     b = bsub.add_parser("video", help="per-stage timings and end-to-end frames per second of the video pipeline")
     b.add_argument("source", help="video file or stream URL (a camera number needs --max-frames)")
     _add_model_options(b)

@@ -71,6 +71,7 @@ def export_checkpoint(
         mean=mcfg.mean,
         std=mcfg.std,
         tta=tta,
+        params=sum(p.numel() for p in net.parameters()),
     )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

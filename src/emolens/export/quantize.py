@@ -2,7 +2,14 @@
 
 Int8 weights and activations (QDQ format, per-channel weights) make the model about four
 times smaller and faster on CPUs with int8 dot-product instructions (x86 VNNI, Arm dot
-product, as on a Raspberry Pi 5). The preprocessing metadata is carried over.
+product, as on a Raspberry Pi 5). The preprocessing metadata is carried over, and the file
+records its int8 scheme (``emolens.precision``).
+
+The scheme matters for portability (:mod:`emolens.export.schemes`). ONNX Runtime's u8s8 kernels
+on x86 CPUs without VNNI (AVX2 only: AMD CPUs before Zen 4, older Intel) multiply with an
+instruction whose 16-bit intermediate sums saturate, so a model quantized with full 8-bit weights
+loses accuracy there and only there. The default, ``u8s8-rr``, keeps weights to 7 bits
+("reduce_range"), which cannot saturate; ``u8u8`` avoids the instruction but is slow on AVX2.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from emolens.errors import ModelError
+from emolens.export.schemes import DEFAULT_SCHEME, scheme
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +34,12 @@ def quantize_model(
     *,
     name: str | None = None,
     version_suffix: str = "-int8",
+    int8: str = DEFAULT_SCHEME,
 ) -> Path:
     """Write an int8 copy of ``model`` to ``out``, calibrated on uint8 faces (N, H, W).
 
-    The copy is named ``name`` (default: the file name of ``out`` without its suffix).
+    The copy is named ``name`` (default: the file name of ``out`` without its suffix) and uses the
+    int8 scheme ``int8`` (one of :data:`~emolens.export.schemes.SCHEMES`).
     """
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -37,7 +47,10 @@ def quantize_model(
 
     from emolens.runtime.recognizer import Recognizer
 
+    sch = scheme(int8)
     rec = Recognizer(model, tta="none")
+    if rec.meta.precision != "fp32":
+        raise ModelError(f"{rec.path} is already quantized ({rec.meta.precision}); quantize its float32 model")
     if len(calibration_faces) == 0:
         raise ModelError("quantization needs calibration faces")
     x = rec.prepare(calibration_faces)
@@ -49,6 +62,7 @@ def quantize_model(
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self._batches, None)
 
+    qtype = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
@@ -62,12 +76,15 @@ def quantize_model(
             Reader(),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
+            reduce_range=sch.reduce_range,
+            activation_type=qtype[sch.activation],
+            weight_type=qtype[sch.weight],
         )
         proto = onnx.load(tmp)
         del proto.metadata_props[:]
-        for k, v in rec.meta.to_props().items():
+        props = rec.meta.to_props()
+        props["emolens.precision"] = f"int8-{sch.name}"
+        for k, v in props.items():
             entry = proto.metadata_props.add()
             if k == "emolens.version":
                 v += version_suffix
@@ -81,5 +98,5 @@ def quantize_model(
         for f in (tmp, pre):
             if os.path.exists(f):
                 os.unlink(f)
-    log.info("quantized %s -> %s", rec.path, out)
+    log.info("quantized %s -> %s (int8 %s)", rec.path, out, sch.name)
     return out

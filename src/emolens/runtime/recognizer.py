@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from emolens.errors import ImageError, ModelError
+from emolens.eval.calibration import apply_temperature
 from emolens.labels import valence_of
 from emolens.models.bundled import resolve_model
 from emolens.preprocess import Box, crop, faces_to_batch, normalize
@@ -53,10 +54,12 @@ class Face:
 class Recognizer:
     """Classify the emotion of cropped faces with an emolens ONNX model.
 
-    ``model`` is a bundled model name (see :func:`emolens.available_models`), a path to an
-    ``.onnx`` file, or None for the default model. ``tta`` overrides the model's stored
+    ``model`` is a bundled model name (see :func:`emolens.available_models`; a family name such
+    as ``emolens-vgg-fer2013`` loads its int8 or float32 variant, whichever is faster on this CPU),
+    a path to an ``.onnx`` file, or None for the default model. ``tta`` overrides the model's stored
     test-time augmentation (``"none"`` or ``"hflip"``). ``threads`` caps ONNX Runtime's
-    intra-op threads (None: one per core).
+    intra-op threads (None: one per core). ``temperature`` overrides the calibration stored in the
+    model (None: the model's, fitted by ``emolens calibrate``; 1: the network's raw probabilities).
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class Recognizer:
         tta: str | None = None,
         detector: str = "haar",
         margin: float = 0.0,
+        temperature: float | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -91,6 +95,9 @@ class Recognizer:
         if tta is not None and tta not in TTA_MODES:
             raise ModelError(f"unknown tta {tta!r}; choose one of: {', '.join(TTA_MODES)}")
         self.tta = tta if tta is not None else self.meta.tta
+        if temperature is not None and not (temperature > 0 and np.isfinite(temperature)):
+            raise ModelError(f"temperature must be a positive number, not {temperature}")
+        self.temperature = temperature if temperature is not None else self.meta.temperature_for(self.tta)
         self._input = self._session.get_inputs()[0].name
         self.detector_name = detector
         self.margin = margin
@@ -117,7 +124,7 @@ class Recognizer:
 
     def classify(self, x: np.ndarray) -> np.ndarray:
         """Probabilities float32 (N, len(labels)) for input made by :meth:`prepare`, with the model's
-        test-time augmentation, in batches of at most ``MAX_BATCH``; rows sum to 1."""
+        test-time augmentation and calibration, in batches of at most ``MAX_BATCH``; rows sum to 1."""
         if len(x) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         out = np.empty((len(x), len(self.labels)), dtype=np.float32)
@@ -130,7 +137,7 @@ class Recognizer:
             else:
                 out[s : s + len(xb)] = self.run(xb)
         out /= out.sum(axis=1, keepdims=True)
-        return out
+        return apply_temperature(out, self.temperature)
 
     def faces_from_probs(self, boxes: Sequence[Box], probs: np.ndarray) -> list[Face]:
         """Wrap boxes and probability rows into :class:`Face` records."""

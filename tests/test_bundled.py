@@ -1,0 +1,36 @@
+"""Bundled model families: a family name loads its faster variant on the CPU at hand."""
+
+import pytest
+
+from emolens.errors import ModelError
+from emolens.hardware import parse_cpuinfo
+from emolens.models import bundled
+from emolens.models.bundled import DEFAULT_MODEL, available_models, preferred_variant, resolve_model
+
+AMD = parse_cpuinfo("model name\t: AMD EPYC 7B13\nflags\t\t: sse2 avx avx2 fma\n", "x86_64")
+XEON = parse_cpuinfo("model name\t: Intel Xeon\nflags\t\t: avx2 avx512f avx512_vnni amx_tile amx_int8\n", "x86_64")
+
+
+def test_families_and_their_variants_are_listed() -> None:
+    names = available_models()
+    assert {DEFAULT_MODEL, f"{DEFAULT_MODEL}-int8", f"{DEFAULT_MODEL}-fp32"} <= set(names)
+    assert resolve_model(f"{DEFAULT_MODEL}-fp32").name == f"{DEFAULT_MODEL}-fp32.onnx"
+    assert resolve_model(f"{DEFAULT_MODEL}-int8").name == f"{DEFAULT_MODEL}-int8.onnx"
+
+
+def test_int8_is_chosen_where_it_was_measured_faster() -> None:
+    for cpu in (AMD, XEON):
+        assert preferred_variant(cpu) == "int8"
+        assert resolve_model(None, cpu).name == f"{DEFAULT_MODEL}-int8.onnx"
+
+
+def test_a_cpu_class_listed_as_fp32_faster_loads_float32(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bundled, "FP32_FASTER_FLAGS", (frozenset({"avx2"}),))
+    assert resolve_model(DEFAULT_MODEL, AMD).name == f"{DEFAULT_MODEL}-fp32.onnx"
+    assert resolve_model(DEFAULT_MODEL, XEON).name == f"{DEFAULT_MODEL}-int8.onnx"  # VNNI keeps int8
+    assert bundled.int8_choice(AMD) is None
+
+
+def test_unknown_names_list_the_bundled_ones() -> None:
+    with pytest.raises(ModelError, match=f"bundled models: .*{DEFAULT_MODEL}-int8"):
+        resolve_model("emolens-nope")

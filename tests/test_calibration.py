@@ -1,0 +1,98 @@
+"""Temperature scaling and calibration error, on generated probabilities and on the shipped models."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emolens.eval.calibration import (
+    apply_temperature,
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+    reliability,
+)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def overconfident(n: int = 20000, factor: float = 2.5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Labels drawn from softmax(z) (the truth), reported as softmax(factor * z) (overconfident)."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0, 1.2, (n, 7))
+    truth = softmax(z)
+    labels = np.array([rng.choice(7, p=p) for p in truth])
+    return softmax(factor * z), labels
+
+
+def test_fit_recovers_the_temperature_that_made_the_probabilities_overconfident() -> None:
+    probs, labels = overconfident(factor=2.5)
+    t = fit_temperature(probs, labels)
+    assert t == pytest.approx(2.5, rel=0.08)
+    after = apply_temperature(probs, t)
+    assert expected_calibration_error(after, labels) < 0.5 * expected_calibration_error(probs, labels)
+    assert negative_log_likelihood(after, labels) < negative_log_likelihood(probs, labels)
+    assert (after.argmax(1) == probs.argmax(1)).all()  # labels never change
+    np.testing.assert_allclose(after.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_underconfident_probabilities_get_a_temperature_below_one() -> None:
+    probs, labels = overconfident(factor=0.5)
+    assert fit_temperature(probs, labels) == pytest.approx(0.5, rel=0.1)
+
+
+def test_temperature_one_changes_nothing_and_bad_values_are_refused() -> None:
+    probs, _ = overconfident(n=10)
+    assert apply_temperature(probs, 1.0) is probs
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="positive"):
+            apply_temperature(probs, bad)
+
+
+def test_reliability_bins_by_hand() -> None:
+    probs = np.array([[0.95, 0.05], [0.95, 0.05], [0.55, 0.45], [0.45, 0.55]])
+    labels = np.array([0, 1, 0, 1])
+    rel = reliability(probs, labels, bins=10)
+    assert sum(rel.counts) == 4 and rel.counts[9] == 2 and rel.counts[5] == 2
+    assert rel.accuracy[9] == 0.5 and rel.confidence[9] == pytest.approx(0.95)
+    assert rel.accuracy[5] == 1.0 and rel.confidence[5] == pytest.approx(0.55)
+    assert rel.ece == pytest.approx((2 * 0.45 + 2 * 0.45) / 4)
+
+
+def test_calibrated_recognizer_keeps_every_label_of_private_test(fer_root: Path) -> None:
+    from emolens.data.fer2013 import load_split
+    from emolens.runtime.recognizer import Recognizer
+
+    test = load_split(fer_root, "test")
+    for name in ("emolens-vgg-fer2013-int8", "emolens-vgg-fer2013-fp32"):
+        calibrated = Recognizer(name)
+        raw = Recognizer(name, temperature=1.0)
+        assert calibrated.temperature != 1.0, f"{name} ships without a fitted temperature"
+        p_cal, p_raw = calibrated.predict_faces(test.images), raw.predict_faces(test.images)
+        assert (p_cal.argmax(1) == p_raw.argmax(1)).all()
+        # fitted on PublicTest, it must not make the held-out likelihood worse, and the probabilities
+        # must mean what they say to within 3 points
+        nll_cal = negative_log_likelihood(p_cal, test.labels)
+        assert nll_cal < negative_log_likelihood(p_raw, test.labels), name
+        assert expected_calibration_error(p_cal, test.labels) < 0.03, name
+
+
+def test_cli_calibrate_writes_a_copy_with_its_temperature(tmp_path: Path, fer_folder: Path) -> None:
+    pytest.importorskip("onnx", reason="calibration writes ONNX files: the train extra")
+    import json
+
+    from emolens.cli import main
+    from emolens.runtime.recognizer import Recognizer
+
+    out, js, png = tmp_path / "cal.onnx", tmp_path / "cal.json", tmp_path / "rel.png"
+    args = ["calibrate", "emolens-vgg-fer2013-fp32", "--data", str(fer_folder), "--out", str(out)]
+    assert main([*args, "--json", str(js), "--plot", str(png), "--threads", "1"]) == 0
+    report = json.loads(js.read_text())
+    rec = Recognizer(out)
+    assert rec.temperature == pytest.approx(report["modes"][rec.tta]["temperature"], rel=1e-5)
+    assert all(m["labels_kept"] for m in report["modes"].values())
+    assert png.stat().st_size > 10_000 and not list(tmp_path.glob(".*"))
+    assert main([*args[:-1], str(tmp_path / "missing" / "x.onnx")]) == 2
