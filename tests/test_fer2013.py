@@ -48,7 +48,8 @@ def test_own_data_without_fer_names(tmp_path: Path) -> None:
             cv2.imwrite(str(d / "a.png"), np.zeros((60, 60), np.uint8))
     fs = load_folder(tmp_path, "val")
     assert fs.images.shape == (2, 48, 48)
-    assert [EMOTIONS[i] for i in fs.labels] == ["happy", "sad"]
+    assert fs.classes == ("happy", "sad")  # the classes found: a two-class problem
+    assert [fs.classes[i] for i in fs.labels] == ["happy", "sad"]
     with pytest.raises(DataError, match="no 'test' folder"):
         load_folder(tmp_path, "test")
 
@@ -72,9 +73,23 @@ def test_corrupt_image(fer_folder: Path) -> None:
 
 
 def test_unknown_class_folder(fer_folder: Path) -> None:
-    (fer_folder / "train" / "bored").mkdir()
+    (fer_folder / "train" / "Not a class!").mkdir()
     with pytest.raises(DataError, match="unknown class folder"):
         load_split(fer_folder, "train")
+
+
+def test_a_class_of_your_own_comes_after_the_emotions(fer_folder: Path) -> None:
+    import cv2
+
+    (fer_folder / "train" / "contempt").mkdir()
+    cv2.imwrite(str(fer_folder / "train" / "contempt" / "Training_c1.png"), np.zeros((48, 48), np.uint8))
+    fs = load_split(fer_folder, "train")
+    assert fs.classes == (*EMOTIONS, "contempt")
+    assert int(fs.labels[fs.paths.index("train/contempt/Training_c1.png")]) == 7
+    with pytest.raises(DataError, match="the labels here are"):
+        load_split(fer_folder, "train", classes=EMOTIONS)  # a 7-emotion model cannot read contempt
+    test = load_split(fer_folder, "test", classes=fs.classes)
+    assert test.classes == fs.classes and set(test.labels.tolist()) == set(range(7))
 
 
 def test_wrong_shaped_csv_row(tmp_path: Path) -> None:

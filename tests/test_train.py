@@ -135,3 +135,57 @@ def test_bad_settings_are_clear_errors(data: Path, tmp_path: Path) -> None:
         _cfg(data, tmp_path, balance="oversample")
     with pytest.raises(EmolensError, match="fewer than one batch"):
         fit(_cfg(data, tmp_path / "x", batch_size=10_000))
+
+
+def write_own_folders(root: Path, classes: tuple[str, ...], per_class: int = 12, seed: int = 1) -> Path:
+    """train/, val/, test/ with one folder per class of your own (no FER-2013 file names)."""
+    import cv2
+    import numpy as np
+
+    from conftest import synthetic_face
+
+    rng = np.random.default_rng(seed)
+    for split in ("train", "val", "test"):
+        for label, name in enumerate(classes):
+            d = root / split / name
+            d.mkdir(parents=True, exist_ok=True)
+            for i in range(per_class if split == "train" else 4):
+                cv2.imwrite(str(d / f"{i:03d}.png"), synthetic_face(label, rng))
+    return root
+
+
+def test_fine_tuning_a_shipped_model_on_new_classes(tmp_path: Path) -> None:
+    pytest.importorskip("onnx", reason="reading a shipped ONNX model needs onnx (the train extra)")
+    import torch
+
+    from emolens.eval.report import evaluate
+    from emolens.export.onnx import export_checkpoint
+    from emolens.train import checkpoint
+    from emolens.train.init import load_source
+
+    classes = ("happy", "sad", "surprise", "contempt")  # a new class, and no neutral, angry, ...
+    data = write_own_folders(tmp_path / "own", classes)
+    cfg = _cfg(data, tmp_path / "ft", arch="vgg", epochs=3, batch_size=8, init="emolens-vgg-fer2013", freeze=2)
+    res = fit(cfg)
+    rows = read_rows(res.out / "metrics.csv")
+    assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
+    state = checkpoint.load(res.out / "last.pt")
+    assert tuple(state["labels"]) == classes
+    source = load_source("emolens-vgg-fer2013")
+    first_conv = "features.0.0.weight"
+    assert torch.equal(state["model"][first_conv], source.state[first_conv])  # frozen: still the shipped weights
+    assert not torch.equal(state["model"]["features.6.0.weight"], source.state["features.6.0.weight"])  # trained
+    assert state["model"]["classifier.5.weight"].shape[0] == len(classes)
+    onnx_path = export_checkpoint(res.out / "best.pt", tmp_path / "own.onnx").path
+    ev = evaluate(onnx_path, data, "test")
+    assert ev.metrics.labels == classes and ev.faces == 16
+
+
+def test_init_refuses_what_it_cannot_use(data: Path, tmp_path: Path) -> None:
+    pytest.importorskip("onnx", reason="reading a shipped ONNX model needs onnx (the train extra)")
+    with pytest.raises(EmolensError, match="is a vgg model; train it with --arch vgg"):
+        fit(_cfg(data, tmp_path / "a", arch="compact", epochs=1, init="emolens-vgg-fer2013"))
+    with pytest.raises(EmolensError, match="checkpoint not found"):
+        fit(_cfg(data, tmp_path / "b", epochs=1, init=str(tmp_path / "none.pt")))
+    with pytest.raises(EmolensError, match="only .* convolutions"):
+        fit(_cfg(data, tmp_path / "c", epochs=1, freeze=99))

@@ -41,6 +41,8 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         threads=args.threads,
         limit=args.limit,
+        init=args.init,
+        freeze=args.freeze,
         resume=args.resume,
         progress=not args.no_progress,
     )
@@ -55,8 +57,12 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("train", help="train a CNN on FER-2013 (needs the 'train' extra)")
-    p.add_argument("--data", required=True, help="FER-2013 folder (train/, test/) or fer2013.csv")
+    p = sub.add_parser("train", help="train a CNN on FER-2013 or your own folders (needs the 'train' extra)")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="FER-2013 folder (train/, test/), fer2013.csv, or your own train/, val/, test/ with a folder per class",
+    )
     p.add_argument("--arch", default="vgg", help="architecture name (see 'emolens models')")
     p.add_argument("--out", default="runs/train", help="output folder for checkpoints, metrics and curves")
     p.add_argument("--epochs", type=int, default=60)
@@ -80,6 +86,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--limit", type=int, default=0, help="train on a random subset of this many faces (0 = all)")
+    p.add_argument(
+        "--init",
+        default=None,
+        metavar="MODEL",
+        help="start from a trained model: a bundled name, an .onnx file or a checkpoint .pt (fine-tuning); "
+        "the head is rebuilt for the data's classes",
+    )
+    p.add_argument("--freeze", type=int, default=0, metavar="N", help="do not train the first N convolutions")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_train)

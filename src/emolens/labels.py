@@ -17,7 +17,14 @@ VALENCE_OF: dict[str, str] = {
     # mapped to neutral rather than guessed.
     "surprise": "neutral",
     "neutral": "neutral",
+    # FER+'s eighth emotion, for models trained on it (emolens train on your own folders)
+    "contempt": "negative",
 }
+
+
+def valence_or_neutral(label: str) -> str:
+    """The valence of a label; a class of your own that is no known emotion carries no sign."""
+    return VALENCE_OF.get(label, "neutral")
 
 
 def valence_of(label: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,22 +25,25 @@ SPLITS: dict[str, str] = {"train": "Training", "val": "PublicTest", "test": "Pri
 """Protocol split name -> the FER-2013 ``Usage`` value (and file-name prefix)."""
 
 FOLDER_CLASS_ALIASES: dict[str, str] = {"anger": "angry", "happiness": "happy", "sadness": "sad"}
+CLASS_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 @dataclass(frozen=True)
 class FaceSet:
-    """Faces with their labels: ``images`` (N, H, W) uint8, ``labels`` (N,) int64."""
+    """Faces with their labels: ``images`` (N, H, W) uint8, ``labels`` (N,) int64 indices into
+    ``classes`` (FER-2013's seven emotions, or the class folders of your own data)."""
 
     images: np.ndarray
     labels: np.ndarray
     paths: tuple[str, ...]
+    classes: tuple[str, ...] = EMOTIONS
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def class_counts(self) -> np.ndarray:
-        return np.bincount(self.labels, minlength=len(EMOTIONS))
+        return np.bincount(self.labels, minlength=len(self.classes))
 
 
 def usage_of(split: str) -> str:
@@ -49,14 +53,33 @@ def usage_of(split: str) -> str:
         raise DataError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}") from None
 
 
-def load_split(data: str | Path, split: str, size: int = 48) -> FaceSet:
-    """Load one protocol split from a FER-2013 folder or a ``fer2013.csv`` file."""
+def load_split(data: str | Path, split: str, size: int = 48, classes: tuple[str, ...] | None = None) -> FaceSet:
+    """Load one protocol split from a FER-2013 folder or a ``fer2013.csv`` file.
+
+    ``classes`` fixes the label order (a model's labels, or the training split's classes); every
+    class folder must be one of them. None: the class folders found (see :func:`class_order`).
+    """
     path = Path(data)
     if not path.exists():
         raise DataError(f"data not found: {path} (expected a FER-2013 folder or fer2013.csv)")
     if path.is_file():
-        return load_csv(path, split, size=size)
-    return load_folder(path, split, size=size)
+        fs = load_csv(path, split, size=size)
+        if classes is not None and tuple(classes) != EMOTIONS:
+            if not set(EMOTIONS) <= set(classes):
+                raise DataError(f"{path} has FER-2013's seven emotions; the labels asked for are {', '.join(classes)}")
+            remap = np.array([classes.index(c) for c in EMOTIONS])
+            return FaceSet(fs.images, remap[fs.labels], fs.paths, tuple(classes))
+        return fs
+    return load_folder(path, split, size=size, classes=classes)
+
+
+def class_order(names: set[str] | list[str]) -> tuple[str, ...]:
+    """The label order of a set of class folders: FER-2013's seven emotions when all are there;
+    otherwise the emotions present in FER-2013's order, then any other classes alphabetically."""
+    found = set(names)
+    if found == set(EMOTIONS):
+        return EMOTIONS
+    return tuple(e for e in EMOTIONS if e in found) + tuple(sorted(found - set(EMOTIONS)))
 
 
 def _read_gray(path: Path, size: int) -> np.ndarray:
@@ -69,12 +92,19 @@ def _read_gray(path: Path, size: int) -> np.ndarray:
     return img
 
 
-def _class_dirs(root: Path) -> dict[str, Path]:
+def _class_dirs(root: Path, classes: tuple[str, ...] | None) -> dict[str, Path]:
     dirs: dict[str, Path] = {}
-    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+    for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         name = FOLDER_CLASS_ALIASES.get(d.name.lower(), d.name.lower())
-        if name not in EMOTIONS:
-            raise DataError(f"unknown class folder {d}; class folders must be named: {', '.join(EMOTIONS)}")
+        if not CLASS_NAME.fullmatch(name):
+            raise DataError(
+                f"unknown class folder {d}: class folders are named after their emotion "
+                f"({', '.join(EMOTIONS)}, or a class of your own in lower-case letters, digits, - and _)"
+            )
+        if classes is not None and name not in classes:
+            raise DataError(f"unknown class folder {d}; the labels here are: {', '.join(classes)}")
+        if name in dirs:
+            raise DataError(f"class {name!r} has two folders: {dirs[name]} and {d}")
         dirs[name] = d
     return dirs
 
@@ -84,7 +114,7 @@ def _uses_fer_names(class_dirs: dict[str, Path]) -> bool:
     return any(f.name.startswith(usages) for d in class_dirs.values() for f in d.iterdir())
 
 
-def load_folder(root: str | Path, split: str, size: int = 48) -> FaceSet:
+def load_folder(root: str | Path, split: str, size: int = 48, classes: tuple[str, ...] | None = None) -> FaceSet:
     """Load a split from ``root/{train,test}/<class>/<Usage>_*.jpg`` (the FER-2013 layout).
 
     ``train`` reads ``root/train``; ``val`` and ``test`` read ``root/val`` or ``root/test``. In
@@ -98,9 +128,12 @@ def load_folder(root: str | Path, split: str, size: int = 48) -> FaceSet:
     sub = root / split if split == "train" or (root / split).is_dir() else root / "test"
     if not sub.is_dir():
         raise DataError(f"no '{sub.name}' folder in {root}; expected {root}/train/<class>/ and {root}/test/<class>/")
-    dirs = _class_dirs(sub)
+    dirs = _class_dirs(sub, classes)
     if not dirs:
         raise DataError(f"no class folders in {sub}; expected one folder per emotion: {', '.join(EMOTIONS)}")
+    order = tuple(classes) if classes is not None else class_order(list(dirs))
+    if classes is None and order != EMOTIONS:
+        log.info("classes of %s: %s", sub, ", ".join(order))
     prefix = usage if _uses_fer_names(dirs) else ""
     if not prefix and sub.name != split:
         raise DataError(f"no '{split}' folder in {root}, and {sub} has no FER-2013 file names to split it by")
@@ -113,10 +146,10 @@ def load_folder(root: str | Path, split: str, size: int = 48) -> FaceSet:
             raise DataError(f"class folder {d} has no {prefix or 'image'} files")
         for f in files:
             images.append(_read_gray(f, size))
-            labels.append(EMOTIONS.index(name))
+            labels.append(order.index(name))
             paths.append(f.relative_to(root).as_posix())
     log.info("loaded %d %s faces from %s", len(labels), split, sub)
-    return FaceSet(np.stack(images), np.asarray(labels, dtype=np.int64), tuple(paths))
+    return FaceSet(np.stack(images), np.asarray(labels, dtype=np.int64), tuple(paths), order)
 
 
 def load_csv(path: str | Path, split: str, size: int = 48) -> FaceSet:

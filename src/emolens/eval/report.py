@@ -13,7 +13,6 @@ from emolens.data.fer2013 import load_split
 from emolens.errors import EmolensError
 from emolens.eval.metrics import Metrics, compute_metrics
 from emolens.imageio import write_bytes_atomic, write_json
-from emolens.labels import EMOTIONS
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +43,14 @@ def evaluate(
     tta: str | None = None,
     threads: int | None = None,
 ) -> Evaluation:
-    """Score a model (bundled name or .onnx path) on a FER-2013 split, through ONNX Runtime."""
+    """Score a model (bundled name or .onnx path) on a split of FER-2013 or of your own folders (whose
+    class folders must be among the model's labels), through ONNX Runtime."""
     from emolens.runtime.recognizer import Recognizer
 
     rec = Recognizer(model, tta=tta, threads=threads)
-    faces = load_split(data, split, size=rec.meta.input_size)
+    faces = load_split(data, split, size=rec.meta.input_size, classes=rec.labels)
     probs = rec.predict_faces(faces.images)
-    if set(rec.labels) != set(EMOTIONS):
-        raise EmolensError(f"{rec.path} predicts {rec.labels}; FER-2013 evaluation needs the labels {EMOTIONS}")
-    order = [rec.labels.index(lab) for lab in EMOTIONS]
-    metrics = compute_metrics(faces.labels, probs[:, order].argmax(1))
+    metrics = compute_metrics(faces.labels, probs.argmax(1), labels=rec.labels)
     return Evaluation(str(rec.path), split, len(faces), metrics, rec.tta)
 
 

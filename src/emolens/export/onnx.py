@@ -58,14 +58,15 @@ def export_checkpoint(
     state = ckpt.load(checkpoint)
     arch = state["arch"]
     mcfg = model_config(arch)
-    net = create_model(arch, num_classes=len(EMOTIONS))
+    labels = tuple(state.get("labels", EMOTIONS))  # checkpoints before label sets were stored: FER-2013's
+    net = create_model(arch, num_classes=len(labels))
     net.load_state_dict(state["model"])
     model = nn.Sequential(net, nn.Softmax(dim=1)).eval()
     meta = ModelMeta(
         name=name or arch,
         version=version,
         arch=arch,
-        labels=EMOTIONS,
+        labels=labels,
         input_size=mcfg.input_size,
         channels=mcfg.channels,
         mean=mcfg.mean,

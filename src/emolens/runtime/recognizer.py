@@ -12,7 +12,7 @@ import numpy as np
 
 from emolens.errors import ImageError, ModelError
 from emolens.eval.calibration import apply_temperature
-from emolens.labels import valence_of
+from emolens.labels import valence_or_neutral
 from emolens.models.bundled import resolve_model
 from emolens.preprocess import Box, crop, faces_to_batch, normalize
 from emolens.runtime.metadata import TTA_MODES, ModelMeta
@@ -145,7 +145,7 @@ class Recognizer:
         for box, p in zip(boxes, probs, strict=True):
             label = self.labels[int(np.argmax(p))]
             scores = {lab: float(v) for lab, v in zip(self.labels, p, strict=True)}
-            faces.append(Face(box=tuple(int(v) for v in box), label=label, scores=scores, valence=valence_of(label)))  # type: ignore[arg-type]
+            faces.append(Face(box=tuple(int(v) for v in box), label=label, scores=scores, valence=valence_or_neutral(label)))  # type: ignore[arg-type]
         return faces
 
     def detector(self) -> Detector:

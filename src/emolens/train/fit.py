@@ -50,6 +50,8 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0
     limit: int = 0
+    init: str | None = None
+    freeze: int = 0
     resume: bool = False
     progress: bool = True
     aug: AugmentConfig = field(default_factory=AugmentConfig)
@@ -78,15 +80,17 @@ def _subset(fs: FaceSet, limit: int, seed: int) -> FaceSet:
         return fs
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.permutation(len(fs))[:limit])
-    return FaceSet(fs.images[idx], fs.labels[idx], tuple(fs.paths[i] for i in idx))
+    return FaceSet(fs.images[idx], fs.labels[idx], tuple(fs.paths[i] for i in idx), fs.classes)
 
 
 def _targets(fs: FaceSet, cfg: TrainConfig) -> np.ndarray:
     if cfg.ferplus:
         from emolens.data.ferplus import load_votes, soft_targets
 
+        if fs.classes != EMOTIONS:
+            raise EmolensError(f"--ferplus blends votes into FER-2013's seven emotions; this data has {fs.classes}")
         return soft_targets(fs.paths, fs.labels, load_votes(cfg.ferplus), cfg.ferplus_weight)
-    onehot = np.zeros((len(fs), len(EMOTIONS)), dtype=np.float32)
+    onehot = np.zeros((len(fs), len(fs.classes)), dtype=np.float32)
     onehot[np.arange(len(fs)), fs.labels] = 1
     return onehot
 
@@ -158,8 +162,10 @@ def fit(cfg: TrainConfig) -> TrainResult:
     torch.set_flush_denormal(True)
     mcfg = model_config(cfg.arch)
     train = _subset(load_split(cfg.data, "train", size=mcfg.input_size), cfg.limit, cfg.seed)
-    val = _subset(load_split(cfg.data, "val", size=mcfg.input_size), cfg.limit // 4 if cfg.limit else 0, cfg.seed)
-    log.info("train %d faces, val %d faces, arch %s", len(train), len(val), cfg.arch)
+    classes = train.classes
+    val = load_split(cfg.data, "val", size=mcfg.input_size, classes=classes)
+    val = _subset(val, cfg.limit // 4 if cfg.limit else 0, cfg.seed)
+    log.info("train %d faces, val %d faces, arch %s, %d classes", len(train), len(val), cfg.arch, len(classes))
     precision = resolve_precision(cfg.precision)
     if cfg.precision == "auto":
         reason = "native bf16" if precision == "bf16" else "no native bf16 (AVX512-BF16 or AMX)"
@@ -169,11 +175,22 @@ def fit(cfg: TrainConfig) -> TrainResult:
     bf16 = precision == "bf16"
 
     torch.manual_seed(cfg.seed)
-    model = create_model(cfg.arch, num_classes=len(EMOTIONS)).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    model = create_model(cfg.arch, num_classes=len(classes))
+    if cfg.init and not (cfg.resume and (out / checkpoint.LAST).exists()):
+        from emolens.train.init import initialize, load_source
+
+        initialize(model, cfg.arch, classes, load_source(cfg.init))
+    from emolens.train.init import freeze_first_convs
+
+    frozen = freeze_first_convs(model, cfg.freeze)
+    if frozen or cfg.freeze:
+        log.info("the first %d convolutions are frozen", cfg.freeze)
+    model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     decay: list[torch.nn.Parameter] = []
     no_decay: list[torch.nn.Parameter] = []
     for p in model.parameters():
-        (decay if p.ndim > 1 else no_decay).append(p)
+        if p.requires_grad:
+            (decay if p.ndim > 1 else no_decay).append(p)
     optimizer = torch.optim.SGD(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=cfg.lr,
@@ -246,12 +263,13 @@ def fit(cfg: TrainConfig) -> TrainResult:
             smoothing=cfg.label_smoothing,
             bf16=bf16,
             progress=bar.update if bar is not None else None,
+            frozen=frozen,
         )
         if bar is not None:
             bar.close()
         probs = predict(model, val_images, mean=mcfg.mean, std=mcfg.std, bf16=bf16)
         val_loss = float(-np.log(np.clip(probs[np.arange(len(val)), val.labels], 1e-7, 1)).mean())
-        m = compute_metrics(val.labels, probs.argmax(1))
+        m = compute_metrics(val.labels, probs.argmax(1), labels=classes)
         row = {
             "epoch": epoch,
             "lr": optimizer.param_groups[0]["lr"],
@@ -268,6 +286,7 @@ def fit(cfg: TrainConfig) -> TrainResult:
             checkpoint.save_atomic(
                 {
                     "arch": cfg.arch,
+                    "labels": classes,
                     "model": model.state_dict(),
                     "epoch": epoch,
                     "val_acc": best_acc,
@@ -278,6 +297,7 @@ def fit(cfg: TrainConfig) -> TrainResult:
         checkpoint.save_atomic(
             {
                 "arch": cfg.arch,
+                "labels": classes,
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),

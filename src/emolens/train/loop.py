@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -48,9 +48,14 @@ def train_epoch(
     smoothing: float,
     bf16: bool,
     progress: Callable[[int], None] | None = None,
+    frozen: Sequence[nn.Module] = (),
 ) -> tuple[float, float]:
-    """Train over ``images[order]`` once; returns (mean loss, accuracy against the argmax target)."""
+    """Train over ``images[order]`` once; returns (mean loss, accuracy against the argmax target).
+
+    ``frozen`` modules (batch norms of frozen layers) stay in eval mode."""
     model.train()
+    for m in frozen:
+        m.eval()
     total_loss, correct, seen = 0.0, 0, 0
     for start in range(0, len(order) - batch_size + 1, batch_size):  # drop the last partial batch
         idx = order[start : start + batch_size]

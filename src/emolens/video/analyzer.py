@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from emolens.errors import EmolensError
-from emolens.labels import valence_of
+from emolens.labels import valence_or_neutral
 from emolens.preprocess import Box, align_by_eyes, crop, to_gray
 from emolens.video.follow import FollowOptions, follow_face
 from emolens.video.smoothing import Smoother, SmoothingOptions
@@ -192,7 +192,7 @@ class FrameAnalyzer:
                 label = rec.labels[state.label]
                 scores = {lab: float(v) for lab, v in zip(rec.labels, state.probs, strict=True)}
                 faces.append(
-                    replace(face, track_id=tid, label=label, scores=scores, valence=valence_of(label), extra=extra)
+                    replace(face, track_id=tid, label=label, scores=scores, valence=valence_or_neutral(label), extra=extra)
                 )
             self._lap("smooth", t)
         return FrameResult(index, time_s, faces, image, detected)
