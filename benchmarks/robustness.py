@@ -6,7 +6,7 @@ Gaussian noise, JPEG compression, occlusion (dark glasses over the eyes, a hand 
 and the mouth corner, a surgical mask over the lower face) and rotation. Our models classify
 the 48x48 faces through ``predict_faces``; ``fer`` (when importable: run this script with
 ``.venv-fer/bin/python`` after ``bash benchmarks/install_fer.sh``) classifies them through its
-public ``detect_emotions`` with the whole image given as the face box. Prints a table, writes
+public ``detect_emotions``, given a box that makes it crop exactly the 48x48 face. Prints a table, writes
 JSON and a plot.
 
 Usage: python benchmarks/robustness.py [--faces 1000] [--out runs/robustness] [--plot docs/images/robustness.png]
@@ -127,12 +127,20 @@ def stratified(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(np.array(idx))
 
 
+FER_OFFSET = 10
+"""fer widens every face box by 10 pixels on each side (its default ``offsets``) before it crops."""
+
+
 def fer_predict(fer: object, faces: np.ndarray) -> np.ndarray:
-    """fer's label for each face, through its public API with the whole image as the face box."""
+    """fer's label for each face, through its public API. The box given is the image less fer's own
+    10-pixel widening, so that fer crops exactly the 48x48 face (as its model was trained on
+    FER-2013) rather than the face inside a black frame."""
     out = []
     for face in faces:
         bgr = cv2.cvtColor(face, cv2.COLOR_GRAY2BGR)
-        found = fer.detect_emotions(bgr, face_rectangles=[(0, 0, face.shape[1], face.shape[0])])  # type: ignore[attr-defined]
+        h, w = face.shape
+        box = (FER_OFFSET, FER_OFFSET, w - 2 * FER_OFFSET, h - 2 * FER_OFFSET)
+        found = fer.detect_emotions(bgr, face_rectangles=[box])  # type: ignore[attr-defined]
         emotions = found[0]["emotions"] if found else {}
         out.append(EMOTIONS.index(max(emotions, key=emotions.get)) if emotions else -1)
     return np.array(out)

@@ -42,3 +42,42 @@ def test_shared_votes_cover_most_faces(fer_root: Path) -> None:
     test = load_split(fer_root, "test")
     covered = sum(p in votes for p in test.paths)
     assert covered > 0.99 * len(test)
+
+
+def test_ferplus_relabel_keeps_clear_majorities(tmp_path: Path) -> None:
+    from emolens.data.fer2013 import FaceSet
+    from emolens.data.ferplus import FERPLUS_LABELS, ferplus_relabel
+
+    p = tmp_path / "ferplus.csv"
+    p.write_text(
+        "path,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
+        "a.jpg,2,8,0,0,0,0,0,0,0,0\n"  # happy
+        "b.jpg,0,0,0,0,0,0,0,6,4,0\n"  # contempt
+        "c.jpg,5,5,0,0,0,0,0,0,0,0\n"  # a tie: dropped
+        "d.jpg,1,0,0,0,0,0,0,0,2,7\n"  # mostly not a face: dropped
+        "e.jpg,3,0,0,0,0,0,0,0,3,0\n"  # as many unknown as neutral: dropped
+    )
+    faces = FaceSet(
+        np.zeros((6, 48, 48), np.uint8), np.zeros(6, np.int64), ("a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg", "f.jpg")
+    )
+    kept, dist = ferplus_relabel(faces, p)
+    assert kept.paths == ("a.jpg", "b.jpg") and kept.classes == FERPLUS_LABELS
+    assert [kept.classes[i] for i in kept.labels] == ["happy", "contempt"]
+    assert dist[0, FERPLUS_LABELS.index("happy")] == pytest.approx(0.8)
+    np.testing.assert_allclose(dist.sum(axis=1), 1.0, rtol=1e-6)
+    seven, _ = ferplus_relabel(faces, p, EMOTIONS)  # over FER-2013's seven: b has no vote left
+    assert seven.paths == ("a.jpg",) and seven.classes == EMOTIONS
+    with pytest.raises(DataError, match="no votes for bored"):
+        ferplus_relabel(faces, p, ("happy", "bored"))
+
+
+def test_ferplus_test_split_and_a_model_evaluated_on_it(fer_root: Path) -> None:
+    from emolens.data.ferplus import FERPLUS_LABELS, ferplus_relabel
+    from emolens.eval.report import evaluate
+
+    test = load_split(fer_root, "test")
+    kept, _ = ferplus_relabel(test, fer_root / "ferplus.csv")
+    assert kept.classes == FERPLUS_LABELS and 3300 < len(kept) < len(test)
+    ev = evaluate("emolens-vgg-fer2013-int8", fer_root, "test", ferplus=fer_root / "ferplus.csv")
+    assert ev.faces == len(ferplus_relabel(test, fer_root / "ferplus.csv", EMOTIONS)[0])
+    assert ev.metrics.accuracy > 0.6  # FER-2013's labels and FER+'s majorities mostly agree

@@ -189,3 +189,53 @@ def test_init_refuses_what_it_cannot_use(data: Path, tmp_path: Path) -> None:
         fit(_cfg(data, tmp_path / "b", epochs=1, init=str(tmp_path / "none.pt")))
     with pytest.raises(EmolensError, match="only .* convolutions"):
         fit(_cfg(data, tmp_path / "c", epochs=1, freeze=99))
+
+
+def test_ferplus_label_set_trains_eight_classes_on_votes(fer_root: Path, tmp_path: Path) -> None:
+    from emolens.data.ferplus import FERPLUS_LABELS
+    from emolens.train import checkpoint
+
+    votes = str(fer_root / "ferplus.csv")
+    res = fit(_cfg(fer_root, tmp_path / "fp8", epochs=1, limit=512, batch_size=64, label_set="ferplus", ferplus=votes))
+    assert tuple(checkpoint.load(res.out / "best.pt")["labels"]) == FERPLUS_LABELS
+    with pytest.raises(EmolensError, match="needs --ferplus"):
+        _cfg(fer_root, tmp_path, label_set="ferplus")
+
+
+def test_mix_batch_mixes_targets_in_the_same_proportion() -> None:
+    import torch
+
+    from emolens.train.loop import mix_batch
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.stack([torch.full((1, 8, 8), float(i)) for i in range(6)])
+    y = torch.eye(6)
+    same = mix_batch(x, y, 0.0, 0.0, gen)
+    assert same[0] is x and same[1] is y
+    for mixup, cutmix in ((0.4, 0.0), (0.0, 1.0)):
+        mx, my = mix_batch(x, y, mixup, cutmix, gen)
+        torch.testing.assert_close(my.sum(dim=1), torch.ones(6))
+        # each image is its own value and its partner's, in the share its target says
+        own = my[torch.arange(6), torch.arange(6)]
+        partner = my.argsort(dim=1)[:, -2] if float(own.min()) < 1 else torch.arange(6)
+        expected = own * torch.arange(6.0) + (1 - own) * partner.float()
+        torch.testing.assert_close(mx.mean(dim=(1, 2, 3)), expected, atol=1e-5, rtol=0)
+
+
+def test_augmentation_mixing_and_weight_averaging_train_and_resume(data: Path, tmp_path: Path) -> None:
+    import torch
+
+    from emolens.train import checkpoint
+
+    kw = dict(augment=True, photometric=0.5, mixup=0.2, cutmix=1.0, ema=0.9)
+    out = tmp_path / "mix"
+    fit(_cfg(data, out, epochs=2, **kw))
+    res = fit(_cfg(data, out, epochs=3, resume=True, **kw))
+    assert res.epochs_run == 3
+    last = checkpoint.load(out / "last.pt")
+    assert "ema" in last and last["epoch"] == 3
+    averaged = {k.removeprefix("module."): v for k, v in last["ema"].items() if k.startswith("module.")}
+    weight = "features.0.weight"
+    assert not torch.equal(averaged[weight], last["model"][weight])  # the average lags the weights
+    with pytest.raises(EmolensError, match="--ema"):
+        _cfg(data, tmp_path, ema=1.0)

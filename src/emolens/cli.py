@@ -36,7 +36,12 @@ def _train(args: argparse.Namespace) -> int:
         balance=args.balance,
         ferplus=args.ferplus,
         ferplus_weight=args.ferplus_weight,
+        label_set=args.label_set,
         augment=not args.no_augment,
+        photometric=args.photometric,
+        mixup=args.mixup,
+        cutmix=args.cutmix,
+        ema=args.ema,
         precision=args.precision,
         seed=args.seed,
         threads=args.threads,
@@ -76,7 +81,25 @@ def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     p.add_argument("--ferplus", default=None, help="ferplus.csv: train on FER+ vote distributions")
     p.add_argument("--ferplus-weight", type=float, default=1.0, help="share of the FER+ distribution in the target")
+    p.add_argument(
+        "--label-set",
+        default="data",
+        choices=["data", "ferplus"],
+        help="data: the class folders; ferplus: FER+'s 8 emotions (with contempt) from the --ferplus votes",
+    )
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument(
+        "--photometric",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="chance of each photometric change per face: brightness, contrast, blur, noise (default 0: off)",
+    )
+    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA", help="mixup with Beta(ALPHA, ALPHA); 0: off")
+    p.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA", help="CutMix with Beta(ALPHA, ALPHA); 0: off")
+    p.add_argument(
+        "--ema", type=float, default=0.0, metavar="DECAY", help="validate and keep a moving average of the weights"
+    )
     p.add_argument(
         "--precision",
         default="auto",
@@ -146,7 +169,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from emolens.eval.report import evaluate, write_report
 
-    ev = evaluate(args.model, args.data, args.split, tta=args.tta, threads=args.threads)
+    ev = evaluate(args.model, args.data, args.split, tta=args.tta, threads=args.threads, ferplus=args.ferplus)
     write_report(ev, Path(args.json) if args.json else None, Path(args.confusion) if args.confusion else None)
     m = ev.metrics
     print(f"{ev.model} on {ev.split} ({ev.faces} faces, tta={ev.tta})")
@@ -336,6 +359,12 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     )
     p.add_argument("--json", default=None, help="write the report as JSON")
     p.add_argument("--confusion", default=None, help="write the confusion matrix (counts and normalised) as PNG")
+    p.add_argument(
+        "--ferplus",
+        default=None,
+        metavar="CSV",
+        help="label the faces by their FER+ majority vote (ferplus.csv) instead of their folders",
+    )
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("export", help="export a training checkpoint to ONNX (needs the 'train' extra)")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emolens.data.fer2013 import FaceSet
 from emolens.errors import DataError
 from emolens.labels import EMOTIONS
 
@@ -58,3 +59,62 @@ def soft_targets(
         if v is not None and v.sum() > 0:
             out[i] = (1 - weight) * onehot[i] + weight * v / v.sum()
     return out
+
+
+FERPLUS_LABELS: tuple[str, ...] = (*EMOTIONS, "contempt")
+"""FER+'s eight emotions, in emolens order (FER-2013's seven, then contempt)."""
+_FERPLUS8 = {**FERPLUS_COLUMNS, "contempt": "contempt"}
+
+
+def load_votes8(csv_path: str | Path) -> dict[str, tuple[np.ndarray, float]]:
+    """Read ``ferplus.csv``: path -> (votes over :data:`FERPLUS_LABELS`, the larger of the
+    ``unknown`` and not-a-face ``NF`` counts)."""
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise DataError(f"FER+ votes not found: {csv_path}")
+    out: dict[str, tuple[np.ndarray, float]] = {}
+    with csv_path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"path", "unknown", "NF", *_FERPLUS8} - set(reader.fieldnames or ())
+        if missing:
+            raise DataError(f"{csv_path}: not a ferplus.csv file, missing column(s) {', '.join(sorted(missing))}")
+        for row in reader:
+            v = np.zeros(len(FERPLUS_LABELS), dtype=np.float32)
+            for col, label in _FERPLUS8.items():
+                v[FERPLUS_LABELS.index(label)] = float(row[col] or 0)
+            out[row["path"]] = (v, max(float(row["unknown"] or 0), float(row["NF"] or 0)))
+    return out
+
+
+def ferplus_relabel(
+    faces: FaceSet, votes_csv: str | Path, classes: tuple[str, ...] = FERPLUS_LABELS
+) -> tuple[FaceSet, np.ndarray]:
+    """The faces of a FER-2013 split with FER+ labels over ``classes`` (FER+'s eight, or a subset).
+
+    Kept: faces whose votes for ``classes`` outnumber their unknown and not-a-face votes, with one
+    most-voted class (ties dropped). Returns the kept faces labelled by that majority, and their
+    vote distributions (rows sum to 1) for soft targets.
+    """
+    if not set(classes) <= set(FERPLUS_LABELS):
+        raise DataError(f"FER+ has no votes for {', '.join(sorted(set(classes) - set(FERPLUS_LABELS)))}")
+    votes = load_votes8(votes_csv)
+    cols = [FERPLUS_LABELS.index(c) for c in classes]
+    keep, labels, dists = [], [], []
+    for i, path in enumerate(faces.paths):
+        entry = votes.get(path.replace("\\", "/"))
+        if entry is None:
+            continue
+        v = entry[0][cols]
+        top = float(v.max())
+        if top <= entry[1] or top == 0 or int((v == top).sum()) > 1:
+            continue
+        keep.append(i)
+        labels.append(int(v.argmax()))
+        dists.append(v / v.sum())
+    if not keep:
+        raise DataError(f"no face of this split has a clear FER+ majority in {votes_csv}")
+    idx = np.asarray(keep)
+    relabelled = FaceSet(
+        faces.images[idx], np.asarray(labels, dtype=np.int64), tuple(faces.paths[i] for i in keep), tuple(classes)
+    )
+    return relabelled, np.stack(dists).astype(np.float32)

@@ -23,6 +23,12 @@ class AugmentConfig:
     hflip: bool = True
     erase_p: float = 0.5
     erase_area: tuple[float, float] = (0.02, 0.2)
+    photometric_p: float = 0.0
+    """Chance that each photometric change (brightness, contrast, blur, noise) hits an image; 0: none."""
+    brightness: float = 0.25
+    contrast: tuple[float, float] = (0.4, 1.6)
+    blur_sigma: float = 1.5
+    noise_std: float = 0.08
 
 
 def random_affine(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
@@ -73,6 +79,40 @@ def random_erase(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> t
     return torch.where(mask, noise, x)
 
 
+def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Blur each image of (B, 1, H, W) with its own Gaussian (``sigma`` (B,), 0 = unchanged)."""
+    b = x.shape[0]
+    radius = max(1, int(math.ceil(3 * float(sigma.max()))))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    s = sigma.clamp(min=1e-3).view(b, 1)
+    k = torch.exp(-(t.view(1, -1) ** 2) / (2 * s**2))
+    k = k / k.sum(dim=1, keepdim=True)
+    rows = F.conv2d(F.pad(x.transpose(0, 1), (radius, radius, 0, 0), mode="replicate"), k.view(b, 1, 1, -1), groups=b)
+    out = F.conv2d(F.pad(rows, (0, 0, radius, radius), mode="replicate"), k.view(b, 1, -1, 1), groups=b)
+    return torch.where((sigma > 0.05).view(b, 1, 1, 1), out.transpose(0, 1), x)
+
+
+def random_photometric(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    """Random brightness, contrast, blur and sensor noise: what real cameras do to a face."""
+    if cfg.photometric_p <= 0:
+        return x
+    b = x.shape[0]
+
+    def hit() -> torch.Tensor:
+        return (torch.rand(b, generator=gen) < cfg.photometric_p).float().view(b, 1, 1, 1)
+
+    def u(lo: float, hi: float) -> torch.Tensor:
+        return (torch.rand(b, generator=gen) * (hi - lo) + lo).view(b, 1, 1, 1)
+
+    x = x + hit() * u(-cfg.brightness, cfg.brightness)
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    x = mean + (x - mean) * (1 + hit() * (u(*cfg.contrast) - 1))
+    x = gaussian_blur(x.clamp(0, 1), (hit() * u(0, cfg.blur_sigma)).view(b))
+    x = x + hit() * u(0, cfg.noise_std) * torch.randn(x.shape, generator=gen)
+    return x.clamp(0, 1)
+
+
 def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
-    """Apply the geometric augmentation, then random erasing, to images scaled to [0, 1]."""
-    return random_erase(random_affine(x, cfg, gen), cfg, gen)
+    """Apply the geometric augmentation, the photometric one (if on), then random erasing, to images
+    scaled to [0, 1]."""
+    return random_erase(random_photometric(random_affine(x, cfg, gen), cfg, gen), cfg, gen)

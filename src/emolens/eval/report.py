@@ -42,13 +42,22 @@ def evaluate(
     *,
     tta: str | None = None,
     threads: int | None = None,
+    ferplus: str | Path | None = None,
 ) -> Evaluation:
     """Score a model (bundled name or .onnx path) on a split of FER-2013 or of your own folders (whose
-    class folders must be among the model's labels), through ONNX Runtime."""
+    class folders must be among the model's labels), through ONNX Runtime.
+
+    With ``ferplus`` (a ``ferplus.csv``), the split's faces are labelled by their FER+ majority over
+    the model's labels instead (ties, and faces voted mostly unknown or not a face, dropped)."""
     from emolens.runtime.recognizer import Recognizer
 
     rec = Recognizer(model, tta=tta, threads=threads)
-    faces = load_split(data, split, size=rec.meta.input_size, classes=rec.labels)
+    if ferplus is not None:
+        from emolens.data.ferplus import ferplus_relabel
+
+        faces, _ = ferplus_relabel(load_split(data, split, size=rec.meta.input_size), ferplus, rec.labels)
+    else:
+        faces = load_split(data, split, size=rec.meta.input_size, classes=rec.labels)
     probs = rec.predict_faces(faces.images)
     metrics = compute_metrics(faces.labels, probs.argmax(1), labels=rec.labels)
     return Evaluation(str(rec.path), split, len(faces), metrics, rec.tta)

@@ -7,7 +7,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 BALANCE_MODES = ("none", "weighted", "sampler")
 PRECISIONS = ("auto", "bf16", "fp32")
+LABEL_SETS = ("data", "ferplus")
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,17 @@ class TrainConfig:
     balance: str = "none"
     ferplus: str | None = None
     ferplus_weight: float = 1.0
+    label_set: str = "data"
+    """``data``: the class folders (FER-2013's labels); ``ferplus``: FER+'s eight emotions, trained on
+    the vote distributions of the faces with a clear majority (needs ``ferplus``)."""
     augment: bool = True
+    photometric: float = 0.0
+    """Chance of each photometric change (brightness, contrast, blur, noise) per face; 0: off."""
+    mixup: float = 0.0
+    cutmix: float = 0.0
+    ema: float = 0.0
+    """Decay of an exponential moving average of the weights (e.g. 0.999); 0: off. When on, the
+    average is what is validated and saved as best.pt."""
     precision: str = "auto"
     seed: int = 0
     threads: int = 0
@@ -59,8 +70,16 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.balance not in BALANCE_MODES:
             raise EmolensError(f"unknown --balance {self.balance!r}; choose one of: {', '.join(BALANCE_MODES)}")
+        if self.label_set not in LABEL_SETS:
+            raise EmolensError(f"unknown --label-set {self.label_set!r}; choose one of: {', '.join(LABEL_SETS)}")
+        if self.label_set == "ferplus" and not self.ferplus:
+            raise EmolensError("--label-set ferplus needs --ferplus ferplus.csv (the votes)")
         if self.precision not in PRECISIONS:
             raise EmolensError(f"unknown --precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+        if not 0 <= self.ema < 1:
+            raise EmolensError(f"--ema must lie in [0, 1), got {self.ema}")
+        if self.mixup < 0 or self.cutmix < 0 or not 0 <= self.photometric <= 1:
+            raise EmolensError("--mixup and --cutmix must be >= 0, --photometric in [0, 1]")
         if self.epochs < 1 or self.batch_size < 1:
             raise EmolensError("--epochs and --batch-size must be at least 1")
 
@@ -162,9 +181,16 @@ def fit(cfg: TrainConfig) -> TrainResult:
     torch.set_flush_denormal(True)
     mcfg = model_config(cfg.arch)
     train = _subset(load_split(cfg.data, "train", size=mcfg.input_size), cfg.limit, cfg.seed)
-    classes = train.classes
-    val = load_split(cfg.data, "val", size=mcfg.input_size, classes=classes)
+    val = load_split(cfg.data, "val", size=mcfg.input_size, classes=train.classes)
     val = _subset(val, cfg.limit // 4 if cfg.limit else 0, cfg.seed)
+    soft: np.ndarray | None = None
+    if cfg.label_set == "ferplus":
+        from emolens.data.ferplus import ferplus_relabel
+
+        assert cfg.ferplus is not None  # checked by TrainConfig
+        train, soft = ferplus_relabel(train, cfg.ferplus)
+        val, _ = ferplus_relabel(val, cfg.ferplus)
+    classes = train.classes
     log.info("train %d faces, val %d faces, arch %s, %d classes", len(train), len(val), cfg.arch, len(classes))
     precision = resolve_precision(cfg.precision)
     if cfg.precision == "auto":
@@ -205,10 +231,17 @@ def fit(cfg: TrainConfig) -> TrainResult:
     )
     gen = torch.Generator().manual_seed(cfg.seed)
     start_epoch, best_acc, best_epoch, rows = 1, -1.0, 0, []
+    ema = None
+    if cfg.ema:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
     last = out / checkpoint.LAST
     if cfg.resume and last.exists():
         state = checkpoint.load(last)
         model.load_state_dict(state["model"])
+        if ema is not None and "ema" in state:
+            ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         gen.set_state(state["generator"])
@@ -222,12 +255,12 @@ def fit(cfg: TrainConfig) -> TrainResult:
     (out / "config.json").write_text(json.dumps({**asdict(cfg), "precision_used": precision}, indent=2))
 
     images = torch.from_numpy(train.images)
-    targets = torch.from_numpy(_targets(train, cfg))
+    targets = torch.from_numpy(soft if soft is not None else _targets(train, cfg))
     counts = train.class_counts()
     class_weight = torch.from_numpy(_class_weights(counts)) if cfg.balance == "weighted" else None
     sample_p = torch.from_numpy(1.0 / np.maximum(counts, 1)[train.labels]) if cfg.balance == "sampler" else None
     val_images = torch.from_numpy(val.images)
-    aug = cfg.aug if cfg.augment else None
+    aug = replace(cfg.aug, photometric_p=cfg.photometric) if cfg.augment else None
 
     t_run = time.time()
     for epoch in range(start_epoch, cfg.epochs + 1):
@@ -264,10 +297,14 @@ def fit(cfg: TrainConfig) -> TrainResult:
             bf16=bf16,
             progress=bar.update if bar is not None else None,
             frozen=frozen,
+            mixup=cfg.mixup,
+            cutmix=cfg.cutmix,
+            after_step=(lambda: ema.update_parameters(model)) if ema is not None else None,
         )
         if bar is not None:
             bar.close()
-        probs = predict(model, val_images, mean=mcfg.mean, std=mcfg.std, bf16=bf16)
+        judged = ema.module if ema is not None else model
+        probs = predict(judged, val_images, mean=mcfg.mean, std=mcfg.std, bf16=bf16)
         val_loss = float(-np.log(np.clip(probs[np.arange(len(val)), val.labels], 1e-7, 1)).mean())
         m = compute_metrics(val.labels, probs.argmax(1), labels=classes)
         row = {
@@ -287,7 +324,7 @@ def fit(cfg: TrainConfig) -> TrainResult:
                 {
                     "arch": cfg.arch,
                     "labels": classes,
-                    "model": model.state_dict(),
+                    "model": judged.state_dict(),
                     "epoch": epoch,
                     "val_acc": best_acc,
                     "config": asdict(cfg),
@@ -302,6 +339,7 @@ def fit(cfg: TrainConfig) -> TrainResult:
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "generator": gen.get_state(),
+                **({"ema": ema.state_dict()} if ema is not None else {}),
                 "epoch": epoch,
                 "best_acc": best_acc,
                 "best_epoch": best_epoch,

@@ -31,6 +31,30 @@ def soft_cross_entropy(
     return per.sum(dim=1).mean()
 
 
+def mix_batch(
+    x: torch.Tensor, y: torch.Tensor, mixup: float, cutmix: float, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup (Zhang et al. 2018) or CutMix (Yun et al. 2019) of a batch with a shuffled copy of
+    itself; the targets mix in the same proportion. With both on, each batch uses one of the two."""
+    if mixup <= 0 and cutmix <= 0:
+        return x, y
+    rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+    use_cut = cutmix > 0 and (mixup <= 0 or rng.random() < 0.5)
+    lam = float(rng.beta(cutmix, cutmix) if use_cut else rng.beta(mixup, mixup))
+    perm = torch.randperm(x.shape[0], generator=gen)
+    if not use_cut:
+        return lam * x + (1 - lam) * x[perm], lam * y + (1 - lam) * y[perm]
+    h, w = x.shape[-2:]
+    ch, cw = int(h * np.sqrt(1 - lam)), int(w * np.sqrt(1 - lam))
+    cy, cx = int(rng.integers(0, h)), int(rng.integers(0, w))
+    y0, y1 = max(cy - ch // 2, 0), min(cy + ch // 2, h)
+    x0, x1 = max(cx - cw // 2, 0), min(cx + cw // 2, w)
+    out = x.clone()
+    out[..., y0:y1, x0:x1] = x[perm][..., y0:y1, x0:x1]
+    lam = 1 - (y1 - y0) * (x1 - x0) / (h * w)
+    return out, lam * y + (1 - lam) * y[perm]
+
+
 def train_epoch(
     model: nn.Module,
     images: torch.Tensor,
@@ -49,10 +73,14 @@ def train_epoch(
     bf16: bool,
     progress: Callable[[int], None] | None = None,
     frozen: Sequence[nn.Module] = (),
+    mixup: float = 0.0,
+    cutmix: float = 0.0,
+    after_step: Callable[[], None] | None = None,
 ) -> tuple[float, float]:
     """Train over ``images[order]`` once; returns (mean loss, accuracy against the argmax target).
 
-    ``frozen`` modules (batch norms of frozen layers) stay in eval mode."""
+    ``frozen`` modules (batch norms of frozen layers) stay in eval mode. ``mixup`` / ``cutmix``:
+    Beta parameters (0 = off). ``after_step`` runs after every optimiser step (weight averaging)."""
     model.train()
     for m in frozen:
         m.eval()
@@ -62,8 +90,9 @@ def train_epoch(
         x = images[idx].float().div_(255).unsqueeze(1)
         if aug is not None:
             x = augment(x, aug, gen)
-        x = to_input(x, mean, std)
         y = targets[idx]
+        x, y = mix_batch(x, y, mixup, cutmix, gen)
+        x = to_input(x, mean, std)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             logits = model(x)
         loss = soft_cross_entropy(logits, y, class_weight, smoothing)
@@ -71,6 +100,8 @@ def train_epoch(
         loss.backward()
         optimizer.step()
         scheduler.step()
+        if after_step is not None:
+            after_step()
         total_loss += float(loss.detach()) * len(idx)
         correct += int((logits.argmax(1) == y.argmax(1)).sum())
         seen += len(idx)
