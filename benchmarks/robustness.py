@@ -9,7 +9,8 @@ the 48x48 faces through ``predict_faces``; ``fer`` (when importable: run this sc
 public ``detect_emotions``, given a box that makes it crop exactly the 48x48 face. Prints a table, writes
 JSON and a plot.
 
-Usage: python benchmarks/robustness.py [--faces 1000] [--out runs/robustness] [--plot docs/images/robustness.png]
+Usage: .venv-fer/bin/python benchmarks/robustness.py [--faces 500] [--out runs/robustness]
+       python benchmarks/robustness.py --replot runs/robustness/robustness.json --plot docs/images/robustness.png
 """
 
 from __future__ import annotations
@@ -154,7 +155,14 @@ def main() -> None:
     ap.add_argument("--no-fer", action="store_true")
     ap.add_argument("--out", default="runs/robustness")
     ap.add_argument("--plot", default=None, help="also write the plot here (e.g. docs/images/robustness.png)")
+    ap.add_argument("--replot", default=None, metavar="JSON", help="only draw the plot of an earlier run's JSON")
     args = ap.parse_args()
+    if args.replot:  # e.g. when the run was made with .venv-fer, which has no matplotlib
+        done = json.loads(Path(args.replot).read_text())
+        names = list(next(iter(done["accuracy"].values())))
+        for path in filter(None, (Path(args.replot).with_suffix(".png"), args.plot)):
+            plot(done["accuracy"], names, Path(path), done["faces"])
+        return
     test = load_split(args.data, "test")
     idx = stratified(test.labels, args.faces, 0)
     faces, truth = test.images[idx], test.labels[idx]
@@ -190,8 +198,11 @@ def main() -> None:
         [np.hstack([CONDITIONS[c](faces[i], np.random.default_rng(1)) for c in CONDITIONS]) for i in range(3)]
     )
     cv2.imwrite(str(out / "examples.png"), cv2.resize(examples, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST))
-    for path in filter(None, (out / "robustness.png", args.plot)):
-        plot(table, names, Path(path), len(faces))
+    try:
+        for path in filter(None, (out / "robustness.png", args.plot)):
+            plot(table, names, Path(path), len(faces))
+    except ImportError:
+        print(f"no matplotlib here: draw the plot with: python {__file__} --replot {out / 'robustness.json'}")
 
 
 def plot(table: dict[str, dict[str, float]], names: list[str], path: Path, n: int) -> None:

@@ -239,3 +239,30 @@ def test_augmentation_mixing_and_weight_averaging_train_and_resume(data: Path, t
     assert not torch.equal(averaged[weight], last["model"][weight])  # the average lags the weights
     with pytest.raises(EmolensError, match="--ema"):
         _cfg(data, tmp_path, ema=1.0)
+
+
+def test_imported_batch_norms_get_real_statistics_without_changing_the_model() -> None:
+    pytest.importorskip("onnx", reason="reading a shipped ONNX model needs onnx (the train extra)")
+    import copy
+
+    import numpy as np
+    import torch
+
+    from emolens.labels import EMOTIONS
+    from emolens.models.registry import create_model
+    from emolens.train.init import initialize, is_identity_bn, load_source, restore_batch_norm_statistics
+    from emolens.train.loop import to_input
+
+    model = create_model("vgg", num_classes=7)
+    initialize(model, "vgg", EMOTIONS, load_source("emolens-vgg-fer2013"))
+    rng = np.random.default_rng(0)
+    faces = torch.from_numpy(rng.integers(0, 256, (96, 48, 48), dtype=np.uint8))
+    x = to_input(faces, 0.5, 0.25)
+    before = copy.deepcopy(model).eval()(x)
+    assert sum(is_identity_bn(m) for m in model.modules()) == 8
+    assert restore_batch_norm_statistics(model, x) == 8
+    assert not any(is_identity_bn(m) for m in model.modules())
+    torch.testing.assert_close(model.eval()(x), before, atol=1e-4, rtol=1e-4)  # the same function in eval
+    bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert float(bn.running_var.mean()) != pytest.approx(1.0, abs=1e-3)  # statistics of real inputs
+    assert restore_batch_norm_statistics(model, x) == 0  # nothing left to do

@@ -203,9 +203,12 @@ def fit(cfg: TrainConfig) -> TrainResult:
     torch.manual_seed(cfg.seed)
     model = create_model(cfg.arch, num_classes=len(classes))
     if cfg.init and not (cfg.resume and (out / checkpoint.LAST).exists()):
-        from emolens.train.init import initialize, load_source
+        from emolens.train.init import initialize, load_source, restore_batch_norm_statistics
+        from emolens.train.loop import to_input
 
         initialize(model, cfg.arch, classes, load_source(cfg.init))
+        sample = torch.from_numpy(train.images[np.random.default_rng(cfg.seed).permutation(len(train))[:2048]])
+        restore_batch_norm_statistics(model, to_input(sample, mcfg.mean, mcfg.std))
     from emolens.train.init import freeze_first_convs
 
     frozen = freeze_first_convs(model, cfg.freeze)

@@ -189,3 +189,60 @@ def freeze_first_convs(model: nn.Module, n: int) -> list[nn.Module]:
                 p.requires_grad_(False)
             frozen_bn.append(nxt)
     return frozen_bn
+
+
+def is_identity_bn(m: nn.Module) -> bool:
+    """A batch norm as :func:`load_source` leaves it after reading folded ONNX weights."""
+    return (
+        isinstance(m, nn.BatchNorm2d)
+        and m.running_mean is not None
+        and m.running_var is not None
+        and bool(torch.all(m.weight == 1))
+        and bool(torch.all(m.running_mean == 0))
+        and bool(torch.allclose(m.running_var, torch.full_like(m.running_var, 1.0 - m.eps)))
+    )
+
+
+@torch.no_grad()
+def restore_batch_norm_statistics(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> int:
+    """Give identity batch norms (read from folded ONNX weights) the statistics of real inputs.
+
+    An identity batch norm computes ``z + b`` in eval mode, but in training it would normalise by
+    the batch's statistics and lose the scale the folding put into the convolution. With the mean
+    ``m`` and variance ``v`` of ``z`` over ``x`` (prepared inputs), ``weight = sqrt(v + eps)`` and
+    ``bias = m + b`` keep eval mode exact and make training start from the same function.
+    Returns the number of batch norms changed.
+    """
+    targets = [m for m in model.modules() if is_identity_bn(m)]
+    if not targets:
+        return 0
+    sums: dict[nn.Module, list[torch.Tensor]] = {m: [] for m in targets}
+
+    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        z = inputs[0].float()
+        sums[module].append(torch.stack([z.sum(dim=(0, 2, 3)), (z * z).sum(dim=(0, 2, 3))]))
+        sums[module].append(torch.tensor([z.numel() / z.shape[1]]).expand(2, z.shape[1]))
+
+    handles = [m.register_forward_hook(hook) for m in targets]
+    was_training = model.training
+    model.eval()
+    try:
+        for s in range(0, len(x), batch_size):
+            model(x[s : s + batch_size])
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    for m in targets:
+        assert isinstance(m, nn.BatchNorm2d) and m.running_mean is not None and m.running_var is not None
+        stats = torch.stack(sums[m][0::2]).sum(dim=0)
+        count = float(torch.stack(sums[m][1::2])[:, 0, 0].sum())
+        mean = stats[0] / count
+        var = (stats[1] / count - mean * mean).clamp(min=0)
+        bias = m.bias.detach().clone()
+        m.running_mean.copy_(mean)
+        m.running_var.copy_(var)
+        m.weight.copy_(torch.sqrt(var + m.eps))
+        m.bias.copy_(mean + bias)
+    log.info("batch-norm statistics of %d imported layers taken from %d training faces", len(targets), len(x))
+    return len(targets)
