@@ -23,22 +23,14 @@ import cv2
 import numpy as np
 
 from emolens.bench import provenance
+from emolens.data.ferplus import FERPLUS8_COLUMNS
 from emolens.eval.report import evaluate
 from emolens.export.onnx import export_checkpoint
 from emolens.info import system_line
 from emolens.train.fit import TrainConfig, fit
 
 FER = Path("../shared/data/fer2013")
-FERPLUS = {
-    "anger": "angry",
-    "disgust": "disgust",
-    "fear": "fear",
-    "happiness": "happy",
-    "sadness": "sad",
-    "surprise": "surprise",
-    "neutral": "neutral",
-    "contempt": "contempt",
-}
+FERPLUS = FERPLUS8_COLUMNS
 
 
 def majority_labels(votes_csv: Path) -> dict[str, str]:

@@ -63,7 +63,8 @@ def soft_targets(
 
 FERPLUS_LABELS: tuple[str, ...] = (*EMOTIONS, "contempt")
 """FER+'s eight emotions, in emolens order (FER-2013's seven, then contempt)."""
-_FERPLUS8 = {**FERPLUS_COLUMNS, "contempt": "contempt"}
+FERPLUS8_COLUMNS: dict[str, str] = {**FERPLUS_COLUMNS, "contempt": "contempt"}
+"""FER+ column -> label, for FER+'s eight emotions."""
 
 
 def load_votes8(csv_path: str | Path) -> dict[str, tuple[np.ndarray, float]]:
@@ -75,12 +76,12 @@ def load_votes8(csv_path: str | Path) -> dict[str, tuple[np.ndarray, float]]:
     out: dict[str, tuple[np.ndarray, float]] = {}
     with csv_path.open(newline="") as fh:
         reader = csv.DictReader(fh)
-        missing = {"path", "unknown", "NF", *_FERPLUS8} - set(reader.fieldnames or ())
+        missing = {"path", "unknown", "NF", *FERPLUS8_COLUMNS} - set(reader.fieldnames or ())
         if missing:
             raise DataError(f"{csv_path}: not a ferplus.csv file, missing column(s) {', '.join(sorted(missing))}")
         for row in reader:
             v = np.zeros(len(FERPLUS_LABELS), dtype=np.float32)
-            for col, label in _FERPLUS8.items():
+            for col, label in FERPLUS8_COLUMNS.items():
                 v[FERPLUS_LABELS.index(label)] = float(row[col] or 0)
             out[row["path"]] = (v, max(float(row["unknown"] or 0), float(row["NF"] or 0)))
     return out

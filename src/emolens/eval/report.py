@@ -6,6 +6,7 @@ import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,8 +64,8 @@ def evaluate(
     return Evaluation(str(rec.path), split, len(faces), metrics, rec.tta)
 
 
-def plot_confusion(metrics: Metrics, path: Path, title: str = "") -> None:
-    """Two panels: counts and row-normalised rates (recall on the diagonal)."""
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend, or a clear error when it is not installed."""
     try:
         import matplotlib
     except ImportError:
@@ -72,6 +73,24 @@ def plot_confusion(metrics: Metrics, path: Path, title: str = "") -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_figure(fig: Any, path: str | Path, dpi: int = 100) -> None:
+    """Render a figure to PNG and write it atomically; the figure is closed either way."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=dpi)
+    finally:
+        plt.close(fig)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+def plot_confusion(metrics: Metrics, path: Path, title: str = "") -> None:
+    """Two panels: counts and row-normalised rates (recall on the diagonal)."""
+    plt = pyplot()
     cm = np.asarray(metrics.confusion, dtype=np.float64)
     rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
@@ -97,12 +116,7 @@ def plot_confusion(metrics: Metrics, path: Path, title: str = "") -> None:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=100)
-    finally:
-        plt.close(fig)
-    write_bytes_atomic(path, buf.getvalue())
+    save_figure(fig, path)
 
 
 def write_report(ev: Evaluation, json_path: Path | None, confusion_png: Path | None) -> None:

@@ -8,7 +8,6 @@ copy written keeps the weights and every other metadata entry; predicted labels 
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from dataclasses import dataclass
@@ -145,13 +144,9 @@ def calibrate_model(
 def plot_reliability(cal: Calibration, path: str | Path, tta: str | None = None) -> None:
     """Reliability diagram (accuracy against confidence per bin, before and after) for one TTA mode
     (default: every mode, one panel each), written atomically as PNG."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise EmolensError("plots need matplotlib: pip install 'emolens[plots]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from emolens.eval.report import pyplot, save_figure
 
+    plt = pyplot()
     modes = [cal.modes[tta]] if tta else list(cal.modes.values())
     fig, axes = plt.subplots(1, len(modes), figsize=(5.5 * len(modes), 5), squeeze=False)
     for ax, m in zip(axes[0], modes, strict=True):
@@ -172,9 +167,4 @@ def plot_reliability(cal: Calibration, path: str | Path, tta: str | None = None)
         ax.set_title(f"{Path(cal.model).stem}, tta {m.tta}")
         ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=100)
-    finally:
-        plt.close(fig)
-    write_bytes_atomic(path, buf.getvalue())
+    save_figure(fig, path)
