@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,23 +24,28 @@ FERPLUS_COLUMNS: dict[str, str] = {
 }
 
 
-def load_votes(csv_path: str | Path) -> dict[str, np.ndarray]:
-    """Read ``ferplus.csv``: path -> vote counts over :data:`EMOTIONS` (float32, length 7)."""
+def _read_votes(
+    csv_path: str | Path, columns: dict[str, str], labels: tuple[str, ...], extra: tuple[str, ...] = ()
+) -> Iterator[tuple[dict[str, str], np.ndarray]]:
+    """Each row of ``ferplus.csv`` with its votes over ``labels`` (float32), after checking the columns."""
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise DataError(f"FER+ votes not found: {csv_path}")
-    votes: dict[str, np.ndarray] = {}
     with csv_path.open(newline="") as fh:
         reader = csv.DictReader(fh)
-        missing = {"path", *FERPLUS_COLUMNS} - set(reader.fieldnames or ())
+        missing = {"path", *columns, *extra} - set(reader.fieldnames or ())
         if missing:
             raise DataError(f"{csv_path}: not a ferplus.csv file, missing column(s) {', '.join(sorted(missing))}")
         for row in reader:
-            v = np.zeros(len(EMOTIONS), dtype=np.float32)
-            for col, label in FERPLUS_COLUMNS.items():
-                v[EMOTIONS.index(label)] = float(row[col] or 0)
-            votes[row["path"]] = v
-    return votes
+            v = np.zeros(len(labels), dtype=np.float32)
+            for col, label in columns.items():
+                v[labels.index(label)] = float(row[col] or 0)
+            yield row, v
+
+
+def load_votes(csv_path: str | Path) -> dict[str, np.ndarray]:
+    """Read ``ferplus.csv``: path -> vote counts over :data:`EMOTIONS` (float32, length 7)."""
+    return {row["path"]: v for row, v in _read_votes(csv_path, FERPLUS_COLUMNS, EMOTIONS)}
 
 
 def soft_targets(
@@ -70,21 +76,10 @@ FERPLUS8_COLUMNS: dict[str, str] = {**FERPLUS_COLUMNS, "contempt": "contempt"}
 def load_votes8(csv_path: str | Path) -> dict[str, tuple[np.ndarray, float]]:
     """Read ``ferplus.csv``: path -> (votes over :data:`FERPLUS_LABELS`, the larger of the
     ``unknown`` and not-a-face ``NF`` counts)."""
-    csv_path = Path(csv_path)
-    if not csv_path.is_file():
-        raise DataError(f"FER+ votes not found: {csv_path}")
-    out: dict[str, tuple[np.ndarray, float]] = {}
-    with csv_path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = {"path", "unknown", "NF", *FERPLUS8_COLUMNS} - set(reader.fieldnames or ())
-        if missing:
-            raise DataError(f"{csv_path}: not a ferplus.csv file, missing column(s) {', '.join(sorted(missing))}")
-        for row in reader:
-            v = np.zeros(len(FERPLUS_LABELS), dtype=np.float32)
-            for col, label in FERPLUS8_COLUMNS.items():
-                v[FERPLUS_LABELS.index(label)] = float(row[col] or 0)
-            out[row["path"]] = (v, max(float(row["unknown"] or 0), float(row["NF"] or 0)))
-    return out
+    return {
+        row["path"]: (v, max(float(row["unknown"] or 0), float(row["NF"] or 0)))
+        for row, v in _read_votes(csv_path, FERPLUS8_COLUMNS, FERPLUS_LABELS, ("unknown", "NF"))
+    }
 
 
 def ferplus_relabel(
