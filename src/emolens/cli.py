@@ -320,7 +320,7 @@ def _bench_models(args: argparse.Namespace) -> int:
         check_writable(args.json)
     rows = bench_models(args.models or None, data=args.data, repeats=args.repeats)
     keys = list(rows[0].faces_per_s) if rows else []
-    head = " ".join(f"{k.replace('b', 'batch ').replace('t', ', threads '):>18s}" for k in keys)
+    head = " ".join(f"{'batch ' + k[1:].replace('t', ', threads '):>18s}" for k in keys)
     print(f"{'model':26s} {'precision':13s} {'tta':5s} {'MB':>5s} {'params':>8s} {'PrivateTest':>11s} {head}")
     for r in rows:
         params = f"{r.params / 1e6:7.2f}M" if r.params else f"{'-':>8s}"
