@@ -26,7 +26,7 @@ from emolens.eval.calibration import (
 )
 from emolens.imageio import write_bytes_atomic
 from emolens.labels import EMOTIONS
-from emolens.runtime.metadata import PREFIX, TTA_MODES
+from emolens.runtime.metadata import PREFIX, TTA_MODES, set_props
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +132,7 @@ def calibrate_model(
     proto = onnx.load(str(base.path))
     props = {p.key: p.value for p in proto.metadata_props}
     props[PREFIX + "temperature"] = json.dumps({k: round(m.temperature, 6) for k, m in modes.items()})
-    del proto.metadata_props[:]
-    for k, v in props.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = k, v
+    set_props(proto, props)
     out = Path(out)
     write_bytes_atomic(out, proto.SerializeToString())
     return Calibration(str(base.path), out, fit_split, report_split, modes)

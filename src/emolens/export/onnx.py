@@ -14,7 +14,7 @@ import numpy as np
 
 from emolens.errors import ModelError
 from emolens.labels import EMOTIONS
-from emolens.runtime.metadata import ModelMeta
+from emolens.runtime.metadata import ModelMeta, set_props
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +93,7 @@ def export_checkpoint(
                 dynamo=False,
             )
         proto = onnx.load(tmp)
-        for k, v in meta.to_props().items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = k, v
+        set_props(proto, meta.to_props())
         proto.producer_name = "emolens"
         onnx.save(proto, tmp)
 

@@ -17,12 +17,14 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from emolens.errors import ModelError
 from emolens.export.schemes import DEFAULT_SCHEME, scheme
+from emolens.runtime.metadata import set_props
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +83,10 @@ def quantize_model(
             weight_type=qtype[sch.weight],
         )
         proto = onnx.load(tmp)
-        del proto.metadata_props[:]
-        props = rec.meta.to_props()
-        props["emolens.precision"] = f"int8-{sch.name}"
-        for k, v in props.items():
-            entry = proto.metadata_props.add()
-            if k == "emolens.version":
-                v += version_suffix
-            elif k == "emolens.name":
-                v = name or out.stem
-            entry.key, entry.value = k, v
+        meta = replace(
+            rec.meta, name=name or out.stem, version=rec.meta.version + version_suffix, precision=f"int8-{sch.name}"
+        )
+        set_props(proto, meta.to_props())
         onnx.save(proto, tmp)
         os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
         os.replace(tmp, out)

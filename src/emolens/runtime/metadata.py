@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from emolens.errors import ModelError
 
@@ -102,3 +103,11 @@ def read_precision(path: str | Path) -> str:
     opts.log_severity_level = 3
     session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     return _precision(dict(session.get_modelmeta().custom_metadata_map))
+
+
+def set_props(proto: Any, props: dict[str, str]) -> None:
+    """Replace the ``metadata_props`` of an ONNX ``ModelProto`` with ``props`` (no onnx import needed)."""
+    del proto.metadata_props[:]
+    for k, v in props.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
