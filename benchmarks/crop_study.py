@@ -24,10 +24,12 @@ import numpy as np
 from emolens.bench import provenance
 from emolens.detect import create_detector
 from emolens.detect.yunet import Landmarks
-from emolens.imageio import read_image, write_json
+from emolens.imageio import read_image
 from emolens.info import system_line
-from emolens.preprocess import Box, align_by_eyes, crop
+from emolens.io import write_json
+from emolens.preprocess import align_by_eyes, crop
 from emolens.runtime.recognizer import Recognizer
+from emolens.types import Box
 from emolens.video.tracking import iou_matrix
 
 MEDIA = Path("../shared/media")

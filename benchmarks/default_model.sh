@@ -12,6 +12,7 @@ W=src/emolens/models/weights
 if [ -f "$RUN/best.pt" ]; then
   "$EMOLENS" export "$RUN/best.pt" --out "$W/emolens-vgg-fer2013-fp32.onnx" --name emolens-vgg-fer2013-fp32 --tta hflip
 fi
+"$EMOLENS" framing "$W/emolens-vgg-fer2013-fp32.onnx" --out "$W/emolens-vgg-fer2013-fp32.onnx"  # FER-2013 framing
 "$EMOLENS" quantize "$W/emolens-vgg-fer2013-fp32.onnx" --out "$W/emolens-vgg-fer2013-int8.onnx" --data "$DATA"
 mkdir -p "$RUN/eval"
 for model in emolens-vgg-fer2013-fp32 emolens-vgg-fer2013-int8; do  # temperature per file, fitted on PublicTest

@@ -27,7 +27,8 @@ from emolens.data.ferplus import FERPLUS8_COLUMNS
 from emolens.eval.report import evaluate
 from emolens.export.onnx import export_checkpoint
 from emolens.info import system_line
-from emolens.train.fit import TrainConfig, fit
+from emolens.train.config import TrainConfig
+from emolens.train.fit import fit
 
 FER = Path("../shared/data/fer2013")
 FERPLUS = FERPLUS8_COLUMNS

@@ -5,8 +5,8 @@ writes them to ``OUT/candidates.csv`` (file, frame, box) and draws numbered cont
 (``OUT/sheet-NN.png``) to label by eye. The labels agreed by looking live in
 ``benchmarks/real_faces.csv`` (file, frame, x, y, w, h, label): never the images themselves.
 
-``evaluate`` crops each labelled face from the media exactly as the pipeline does (the detector's
-box, no margin), and reports for every shipped model (or ``--models``): accuracy on these faces
+``evaluate`` crops each labelled face from the media exactly as the pipeline does (the YuNet box
+framed as the model file says: ``emolens.analysis.crop_faces``), and reports for every shipped model (or ``--models``): accuracy on these faces
 and on FER-2013 PrivateTest side by side, the confusion matrix, and how many neutral faces come
 out as fear or sad.
 
@@ -123,13 +123,15 @@ def load_labelled(path: Path) -> list[dict[str, str]]:
 
 def evaluate(args: argparse.Namespace) -> None:
     rows = load_labelled(Path(args.csv))
+    from emolens.analysis import crop_faces
+
     cache: dict[tuple[str, int], np.ndarray] = {}
-    faces = []
+    located = []
     for r in rows:
         key = (r["file"], int(r["frame"]))
         if key not in cache:
             cache[key] = frame_of(MEDIA / r["file"], key[1])
-        faces.append(crop(cache[key], (int(r["x"]), int(r["y"]), int(r["w"]), int(r["h"]))))
+        located.append((cache[key], (int(r["x"]), int(r["y"]), int(r["w"]), int(r["h"]))))
     truth = np.array([EMOTIONS.index(r["label"]) for r in rows])
     counts = {lab: int((truth == i).sum()) for i, lab in enumerate(EMOTIONS)}
     test = None
@@ -145,9 +147,9 @@ def evaluate(args: argparse.Namespace) -> None:
     report = []
     for name in names:
         rec = Recognizer(name)
-        pred = rec.predict_faces(faces).argmax(1)
+        faces = [crop_faces(img, [box], rec)[0] for img, box in located]  # the model file's framing
         order = [rec.labels.index(lab) for lab in EMOTIONS]
-        pred = np.array([order.index(p) for p in pred])
+        pred = rec.predict_faces(faces)[:, order].argmax(1)
         m = compute_metrics(truth, pred)
         bad = int(np.isin(pred[neutral], [EMOTIONS.index("fear"), EMOTIONS.index("sad")]).sum())
         fer = None

@@ -25,11 +25,11 @@ from typing import Any
 
 from emolens.bench import provenance
 from emolens.detect import Detector, create_detector
-from emolens.imageio import write_json
 from emolens.info import system_line
-from emolens.preprocess import Box
+from emolens.io import write_json
 from emolens.runtime.recognizer import Recognizer
-from emolens.video.pipeline import StreamOptions, stream
+from emolens.types import Box, StreamOptions
+from emolens.video.pipeline import stream
 from emolens.video.tracking import greedy_match, iou_matrix
 
 MEDIA = Path("../shared/media")

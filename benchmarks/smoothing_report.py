@@ -4,7 +4,9 @@ Runs ``emolens.stream`` twice on the same clip, once with ``smoothing=None`` (th
 top class) and once with the default ``SmoothingOptions``, and compares each track's labels with
 ``emolens.video.smoothing.smoothing_report``: switches per second raw vs smoothed, and the lag
 of the smoothed label behind each sustained change of the raw label (one that holds at least
-``--min-duration`` seconds).
+``--min-duration`` seconds). The smoothed labels are the ones the analyzer serves; for the
+comparison with the smoothing of earlier versions, on files and on the live page, see
+``benchmarks/flicker.py``.
 
 Usage: python benchmarks/smoothing_report.py [CLIP] [--detector haar] [--max-frames N] [--json FILE]
 """
@@ -18,10 +20,11 @@ from typing import Any
 
 import emolens
 from emolens.bench import provenance
-from emolens.imageio import write_json
 from emolens.info import system_line
+from emolens.io import write_json
 from emolens.runtime.recognizer import Recognizer
-from emolens.video.smoothing import SmoothingOptions, smoothing_report
+from emolens.types import SmoothingOptions
+from emolens.video.smoothing import smoothing_report
 
 DEFAULT_SMOOTHING = SmoothingOptions()
 
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     smoothed = run(args.clip, rec, DEFAULT_SMOOTHING, args.detector, args.max_frames)
     print(
         f"clip: {args.clip}, model {rec.meta.name}, detector {args.detector}, "
-        f"smoothing alpha {DEFAULT_SMOOTHING.alpha} margin {DEFAULT_SMOOTHING.margin}, "
+        f"smoothing {DEFAULT_SMOOTHING}, "
         f"sustained change: at least {args.min_duration} s"
     )
     if raw.keys() != smoothed.keys():

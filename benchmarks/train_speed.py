@@ -23,11 +23,11 @@ import torch
 
 from emolens.bench import provenance
 from emolens.data.fer2013 import load_split
-from emolens.data.transforms import AugmentConfig
 from emolens.hardware import train_precision
 from emolens.info import system_info
 from emolens.labels import EMOTIONS
 from emolens.models.registry import create_model, list_models, model_config
+from emolens.train.config import AugmentConfig
 from emolens.train.loop import predict, train_epoch
 
 

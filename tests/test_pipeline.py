@@ -11,15 +11,16 @@ import emolens
 from emolens.errors import EmolensError
 from emolens.imageio import read_image
 from emolens.labels import EMOTIONS
-from emolens.runtime.recognizer import Face, Recognizer
+from emolens.runtime.recognizer import Recognizer
+from emolens.types import Face, FrameResult, SmoothingOptions, TrackerOptions
 from emolens.video import pipeline
 from emolens.video.outputs import AnnotatedVideoWriter, CsvWriter, TrackLog, VideoOutputs, summarize, write_timeline
-from emolens.video.pipeline import FrameResult, stream
-from emolens.video.smoothing import SmoothingOptions
+from emolens.video.pipeline import stream
 from emolens.video.tracking import iou_matrix
 
 MAX_FRAMES = 60
 SMILE = range(40, 60)  # frames where the man of pyfeat_single_face.mp4 smiles broadly (he is neutral at frame 0)
+ONE_HIT = TrackerOptions(min_hits=1)  # faces shown from their first detection: for tests of the per-frame mechanics
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,9 @@ def test_one_result_per_frame_in_order(single_face: list[FrameResult]) -> None:
     assert [r.index for r in single_face] == list(range(MAX_FRAMES))
     assert [r.time for r in single_face] == pytest.approx([i / 30 for i in range(MAX_FRAMES)])
     assert all(r.image.shape == (360, 640, 3) for r in single_face)
-    assert [r.detected for r in single_face] == [i % 10 == 0 for i in range(MAX_FRAMES)]
+    # a new face is detected again on each next frame until its track is confirmed (min_hits=3:
+    # frames 0, 1, 2); from then on every 10th frame
+    assert [r.detected for r in single_face] == [i < 3 or (i - 2) % 10 == 0 for i in range(MAX_FRAMES)]
 
 
 def test_single_face_keeps_one_track_id(single_face: list[FrameResult]) -> None:
@@ -102,7 +105,7 @@ def test_faces_of_a_frame_go_to_the_model_in_one_batch(
         return original(faces)
 
     monkeypatch.setattr(rec, "predict_faces", counting)
-    with stream(clip, rec, smoothing=None) as vs:
+    with stream(clip, rec, smoothing=None, tracking=ONE_HIT) as vs:
         results = list(vs)
     assert [len(r.faces) for r in results] == [2, 2, 2, 2]
     assert calls == [2, 2, 2, 2]
@@ -117,7 +120,7 @@ def test_faces_of_a_frame_go_to_the_model_in_one_batch(
 
 def test_detect_every_k_without_follow_keeps_the_last_boxes(rec: Recognizer, media: Path, tmp_path: Path) -> None:
     clip = two_people_clip(tmp_path / "two.avi", media, frames=5)
-    with stream(clip, rec, detect_every=3, follow=None) as vs:
+    with stream(clip, rec, detect_every=3, follow=None, tracking=ONE_HIT) as vs:
         results = list(vs)
     assert [r.detected for r in results] == [True, False, False, True, False]
     assert [len(r.faces) for r in results] == [2] * 5
@@ -129,7 +132,7 @@ def test_detect_every_k_without_follow_keeps_the_last_boxes(rec: Recognizer, med
 def test_detect_every_k_follows_each_face_in_between(rec: Recognizer, media: Path, tmp_path: Path) -> None:
     clip = two_people_clip(tmp_path / "two.avi", media, frames=5)
     stages: list[str] = []
-    with stream(clip, rec, detect_every=3, timing=lambda stage, s: stages.append(stage)) as vs:
+    with stream(clip, rec, detect_every=3, tracking=ONE_HIT, timing=lambda stage, s: stages.append(stage)) as vs:
         results = list(vs)
     assert [r.detected for r in results] == [True, False, False, True, False]
     assert [len(r.faces) for r in results] == [2] * 5
@@ -160,9 +163,9 @@ def test_follow_finds_a_face_that_moved(media: Path) -> None:
 
 def test_detect_scale_gives_boxes_in_frame_pixels(rec: Recognizer, media: Path, tmp_path: Path) -> None:
     clip = two_people_clip(tmp_path / "two.avi", media, frames=1)
-    with stream(clip, rec) as vs:
+    with stream(clip, rec, detect_scale=1.0, tracking=ONE_HIT) as vs:
         full = sorted(f.box for f in next(vs).faces)
-    with stream(clip, rec, detect_scale=0.5) as vs:
+    with stream(clip, rec, detect_scale=0.5, tracking=ONE_HIT) as vs:
         half = sorted(f.box for f in next(vs).faces)
     assert len(full) == len(half) == 2
     assert np.diag(iou_matrix(full, half)).min() > 0.6
@@ -192,7 +195,7 @@ def fake_results(n: int = 10) -> list[FrameResult]:
 
     def face(tid: int, label: str, x: int) -> Face:
         scores = {lab: (0.7 if lab == label else 0.05) for lab in EMOTIONS}
-        return Face((x, 20, 40, 40), label, scores, emolens.valence_of(label), tid, {"raw_label": label})
+        return Face((x, 20, 40, 40), label, scores, emolens.valence_of(label), tid, extra={"raw_label": label})
 
     img = np.full((120, 160, 3), 90, np.uint8)
     out = []
@@ -323,11 +326,12 @@ def test_one_person_keeps_one_track_id_with_the_defaults(rec: Recognizer, media:
 
 
 def test_frame_analyzer_starts_afresh_when_the_frame_size_changes(rec: Recognizer, media: Path) -> None:
+    from emolens.analysis import Analyzer
     from emolens.detect import create_detector
-    from emolens.video.analyzer import FrameAnalyzer
+    from emolens.types import StreamOptions
 
     image = read_image(media / "facerec_two_people.jpg")[:250]
-    analyzer = FrameAnalyzer(rec, create_detector("haar"))
+    analyzer = Analyzer(rec, create_detector("haar"), StreamOptions(tracking=ONE_HIT))
     first = analyzer.process(image, 0)
     second = analyzer.process(image, 1)  # followed, not detected
     assert first.detected and not second.detected and len(second.faces) == 2

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import emolens
-from emolens.errors import EmolensError, ImageError, ModelError
+from emolens.errors import ImageError, ModelError
 from emolens.models.bundled import DEFAULT_MODEL
 
 
@@ -57,8 +57,6 @@ def test_bad_input_is_a_clear_error(rec: emolens.Recognizer) -> None:
         rec.predict_faces(np.zeros((1, 48, 48), np.float64))
     with pytest.raises(ImageError):
         rec.predict_faces(np.zeros((48,), np.uint8))
-    with pytest.raises(EmolensError, match="uint8 image"):
-        rec.analyze(np.zeros((10, 10), np.float32))
 
 
 def test_unknown_model_lists_the_bundled_ones(tmp_path: Path) -> None:
@@ -70,17 +68,6 @@ def test_unknown_model_lists_the_bundled_ones(tmp_path: Path) -> None:
         emolens.Recognizer(bad)
     with pytest.raises(ModelError, match="unknown tta"):
         emolens.Recognizer(tta="tencrop")
-
-
-def test_analyze_finds_and_labels_faces(rec: emolens.Recognizer, media: Path) -> None:
-    from emolens.imageio import read_image
-
-    faces = rec.analyze(read_image(media / "pyfeat_single_face.jpg"))
-    assert len(faces) >= 1
-    f = faces[0]
-    assert f.label in emolens.EMOTIONS and f.valence == emolens.valence_of(f.label)
-    assert sum(f.scores.values()) == pytest.approx(1.0, abs=1e-4)
-    assert f.track_id is None
 
 
 def test_no_torch_is_needed_for_inference() -> None:

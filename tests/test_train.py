@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from emolens.errors import EmolensError
-from emolens.train.fit import TrainConfig, _class_weights, fit
+from emolens.train.config import TrainConfig
+from emolens.train.fit import _class_weights, fit
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:

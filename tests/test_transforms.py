@@ -1,6 +1,7 @@
 import torch
 
-from emolens.data.transforms import AugmentConfig, augment, random_affine, random_erase
+from emolens.data.transforms import augment, random_affine, random_erase
+from emolens.train.config import AugmentConfig
 
 
 def _batch() -> torch.Tensor:

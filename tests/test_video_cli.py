@@ -1,11 +1,13 @@
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -42,6 +44,19 @@ def flat(opts: dict[str, str]) -> list[str]:
     return [x for kv in opts.items() for x in kv]
 
 
+def probe(path: Path) -> tuple[tuple[str, int, int], tuple[str, float] | None]:
+    """(video codec, frames, width) and (sound codec, seconds) or None, as FFmpeg reads the file back."""
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        video = (v.codec_context.name, sum(1 for _ in c.decode(v)), v.codec_context.width)
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return video, None
+        a = c.streams.audio[0]
+        chunks = list(c.decode(a))
+        return video, (a.codec_context.codec.canonical_name, sum(f.samples for f in chunks) / chunks[0].sample_rate)
+
+
 def test_video_writes_consistent_csv_summary_video_and_timeline(media: Path, outdir: Path) -> None:
     pytest.importorskip("matplotlib")
     args = [*flat(outputs(outdir)), "--timeline", str(outdir / "t.png")]
@@ -56,7 +71,10 @@ def test_video_writes_consistent_csv_summary_video_and_timeline(media: Path, out
     assert sorted(p.name for p in outdir.iterdir()) == ["a.mp4", "f.csv", "s.json", "t.png"]  # no temporary files
     summary = json.loads((outdir / "s.json").read_text())
     rows = list(csv.DictReader((outdir / "f.csv").read_text().splitlines()))
-    assert summary["frames"] == 30 and summary["faces"] == len(rows) >= 28
+    # a face on every frame from frame 2 on: it shows once its track is confirmed (3 detections,
+    # TrackerOptions.min_hits), and it is detected on each frame until then
+    assert summary["frames"] == 30 and summary["faces"] == len(rows) >= 30 - 2
+    assert int(rows[0]["frame"]) == 2
     assert summary["fps"] == 30.0 and summary["detector"] == "haar" and summary["labels"] == list(EMOTIONS)
     per_track = Counter(int(row["track_id"]) for row in rows)
     assert {t["track_id"]: t["frames"] for t in summary["tracks"]} == dict(per_track) == {1: len(rows)}
@@ -73,7 +91,11 @@ def test_video_writes_consistent_csv_summary_video_and_timeline(media: Path, out
     cap = cv2.VideoCapture(str(outdir / "a.mp4"))
     assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 30 and cap.get(cv2.CAP_PROP_FRAME_WIDTH) == 640
     cap.release()
+    video, sound = probe(outdir / "a.mp4")
+    assert video == ("h264", 30, 640) and sound is not None  # H.264, with the clip's sound (MP3, copied)
+    assert sound[0] == "mp3" and sound[1] == pytest.approx(30 / 30.0, abs=0.05)  # cut to the 30 frames
     assert cv2.imread(str(outdir / "t.png")) is not None
+    assert "x264" not in r.stderr and "Lsize" not in r.stderr  # no encoder chatter
 
 
 def test_a_truncated_video_is_processed_to_where_it_ends(
@@ -132,6 +154,7 @@ def test_unwritable_outputs(media: Path, outdir: Path, capsys: pytest.CaptureFix
     cases = [
         ({**good, "--csv": str(outdir / "no" / "such" / "f.csv")}, "does not exist"),
         ({**good, "--out": str(outdir / "a.txt")}, "use a video file name"),
+        ({**good, "--out": str(outdir / "a.gif")}, "use a video file name ending in .mp4, .webm"),
         ({**good, "--out": str(outdir)}, "is a folder"),
         ({**good, "--json": good["--csv"]}, "two outputs are the same file"),
         ({**good, "--timeline": str(outdir / "t.bmpx")}, "--timeline"),
@@ -164,7 +187,7 @@ def test_bad_options(
     assert_one_line_error(code, err, "detect_every must be 1 or more")
     code, _, err = run_main(capsys, "video", clip, "--detector", "nope", *outs)
     assert_one_line_error(code, err, "unknown detector 'nope'")
-    code, _, err = run_main(capsys, "video", clip, "--alpha", "0", *outs)
+    code, _, err = run_main(capsys, "video", clip, "--smoothing-alpha", "0", *outs)
     assert_one_line_error(code, err, "alpha")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
     monkeypatch.delenv("EMOLENS_YUNET", raising=False)
@@ -194,3 +217,17 @@ def test_a_video_with_no_faces_gives_an_empty_result(
     rows = list(csv.DictReader((outdir / "f.csv").read_text().splitlines()))
     assert rows == []  # the header only
     assert (outdir / "a.mp4").stat().st_size > 0  # the frames, with nothing drawn on them
+
+
+def test_webm_output_and_progress_bar(media: Path, outdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clip = str(media / "pyfeat_single_face.mp4")
+    common = ["--max-frames", "10", "--detect-scale", "0.5", "--threads", "1"]
+    code, _, err = run_main(capsys, "video", clip, "--out", str(outdir / "a.webm"), *common)
+    assert code == 0, err
+    assert re.search(r"\b0/10 \[", err) and "frame/s" in err  # the bar, on stderr
+    video, sound = probe(outdir / "a.webm")
+    assert video == ("vp9", 10, 640) and sound is not None
+    assert sound[0] == "opus" and sound[1] == pytest.approx(10 / 30.0, abs=0.05)
+    code, _, err = run_main(capsys, "video", clip, "--json", str(outdir / "s.json"), "--no-progress", *common)
+    assert code == 0 and "frame/s" not in err, err
+    assert sorted(p.name for p in outdir.iterdir()) == ["a.webm", "s.json"]

@@ -100,6 +100,63 @@ def test_page_static_files_and_docs_are_public_and_locked_down(secured: TestClie
     assert secured.get("/redoc").status_code == 404
 
 
+def test_head_of_the_page_and_its_link_to_the_docs(secured: TestClient) -> None:
+    head = secured.head("/")
+    get = secured.get("/")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"].startswith("text/html")
+    assert head.headers["content-length"] == str(len(get.content))
+    assert head.headers["content-security-policy"] == CSP  # the same headers as GET
+    assert re.search(r'<a href="docs"[^>]*>', get.text)
+    assert secured.head("/docs").status_code == 200
+    assert secured.head("/api/v1/health").status_code == 405  # the API answers GET only
+
+
+def schema_of(spec: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+    """The component schema an OpenAPI answer refers to."""
+    ref = answer["content"]["application/json"]["schema"]["$ref"]
+    assert ref.startswith("#/components/schemas/")
+    return dict(spec["components"]["schemas"][ref.rsplit("/", 1)[1]])
+
+
+def test_openapi_documents_answers_and_errors_with_schemas(secured: TestClient) -> None:
+    spec = secured.get("/openapi.json").json()
+    paths = spec["paths"]
+    error = spec["components"]["schemas"]["ErrorBody"]
+    assert error["required"] == ["detail"] and error["properties"]["detail"]["type"] == "string"
+    # the analysis of an image: its answer, and each error it can give, in the one error shape
+    analyze = paths["/api/v1/analyze"]["post"]["responses"]
+    result = schema_of(spec, analyze["200"])
+    assert {"width", "height", "faces", "processing_ms", "hint"} <= set(result["properties"])
+    face = spec["components"]["schemas"]["FaceOut"]
+    assert {"number", "box", "label", "confidence", "scores", "valence", "track_id"} == set(face["properties"])
+    for status in ("401", "413", "415", "422"):
+        assert schema_of(spec, analyze[status]) == error, status
+    videos = paths["/api/v1/videos"]["post"]["responses"]
+    assert set(schema_of(spec, videos["202"])["properties"]) >= {"id", "status", "progress", "summary", "links"}
+    for status in ("400", "401", "413", "415", "422", "429"):
+        assert schema_of(spec, videos[status]) == error, status
+    assert "Retry-After" in videos["429"]["headers"]
+    assert "WWW-Authenticate" in videos["401"]["headers"]
+    job = paths["/api/v1/videos/{job_id}"]
+    assert schema_of(spec, job["get"]["responses"]["200"])["title"] == "JobInfo"
+    assert schema_of(spec, job["get"]["responses"]["404"]) == error
+    assert set(job["delete"]["responses"]) == {"204", "401", "404", "503"}
+    mp4 = paths["/api/v1/videos/{job_id}/annotated.mp4"]["get"]["responses"]
+    assert "video/mp4" in mp4["200"]["content"] and "video/mp4" in mp4["206"]["content"] and "416" in mp4
+    timeline = paths["/api/v1/videos/{job_id}/timeline"]["get"]["responses"]
+    assert schema_of(spec, timeline["200"])["title"] == "Timeline"
+    # every API route documents the 401 of the token; none documents FastAPI's own 422 shape, never sent
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            if path.startswith("/api/v1/"):
+                assert schema_of(spec, operation["responses"]["401"]) == error, (method, path)
+            for status, answer in operation["responses"].items():
+                if status.startswith(("4", "5")):
+                    assert schema_of(spec, answer) == error, (method, path, status)
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
 def test_security_headers_on_every_response(secured: TestClient, media: Path) -> None:
     responses = {
         "page": secured.get("/"),
@@ -170,9 +227,11 @@ def test_analyze_a_real_photo(client: TestClient, media: Path) -> None:
     body = r.json()
     img = cv2.imread(str(media / "facerec_two_people.jpg"))
     assert (body["width"], body["height"]) == (img.shape[1], img.shape[0])
-    assert len(body["faces"]) == 2 and body["processing_ms"] > 0
+    assert len(body["faces"]) == 2 and body["processing_ms"] > 0 and body["hint"] is None
+    xs = [face["box"][0] for face in body["faces"]]
+    assert xs == sorted(xs)  # left to right, as numbered
     for face in body["faces"]:
-        assert set(face) == {"box", "label", "confidence", "scores", "valence", "track_id"}
+        assert set(face) == {"number", "box", "label", "confidence", "scores", "valence", "track_id"}
         assert len(face["box"]) == 4 and all(isinstance(v, int) for v in face["box"]) and face["box"][2] > 50
         assert list(face["scores"]) == list(EMOTIONS) and sum(face["scores"].values()) == pytest.approx(1, abs=1e-4)
         assert face["label"] == max(face["scores"], key=face["scores"].get) and face["track_id"] is None
@@ -195,8 +254,9 @@ def test_analyze_bad_inputs(client: TestClient, media: Path) -> None:
     assert "multipart" in detail(client.post("/api/v1/analyze", json={"file": "x"}), 422)
     assert "multipart" in detail(client.post("/api/v1/analyze"), 422)
     assert detail(upload(client, "/api/v1/analyze", b""), 422) == "the file is empty"
-    garbage = detail(upload(client, "/api/v1/analyze", b"hello world\n" * 10), 415)
+    garbage = detail(upload(client, "/api/v1/analyze", b"hello world\n" * 10, name="notes.txt"), 415)
     assert "not a JPEG, PNG, WebP or BMP" in garbage and "match no format the server knows" in garbage
+    assert "video (MP4, MOV, AVI, MKV or WebM)" in garbage  # a text file: say that videos are taken too
     r = upload(client, "/api/v1/analyze", (media / "pyfeat_single_face.mp4").read_bytes())
     assert "mp4 video" in detail(r, 415)
     assert "truncated" in detail(upload(client, "/api/v1/analyze", jpg[: len(jpg) // 2]), 422)
@@ -233,6 +293,7 @@ def test_analyze_limits_are_configurable(recognizer: Recognizer, media: Path) ->
         tiny = cv2.imencode(".png", np.full((20, 20, 3), 128, np.uint8))[1].tobytes()
         r = upload(c, "/api/v1/analyze", tiny)
         assert r.status_code == 200 and r.json()["faces"] == []
+        assert "--detector yunet" in r.json()["hint"]  # no face with Haar: say what to try
 
 
 # ---------------------------------------------------------------------- /videos: input checks (jobs: test_web_jobs)
@@ -242,7 +303,8 @@ def test_video_upload_bad_inputs(recognizer: Recognizer, media: Path, tmp_path: 
     clip = (media / "pyfeat_single_face.mp4").read_bytes()
     with client_for(recognizer, max_video_s=1.0) as c:
         text = b"this is a text file, renamed video.mp4\n" * 20
-        assert "not a video" in detail(upload(c, "/api/v1/videos", text, name="video.mp4"), 415)
+        refused = detail(upload(c, "/api/v1/videos", text, name="video.mp4"), 415)
+        assert "not a video" in refused and "nor an image (JPEG, PNG, WebP or BMP)" in refused
         jpg = (media / "fer_justin.jpg").read_bytes()
         assert "/api/v1/analyze" in detail(upload(c, "/api/v1/videos", jpg, name="video.mp4"), 415)
         assert detail(upload(c, "/api/v1/videos", b"", name="v.mp4"), 422) == "the file is empty"

@@ -85,6 +85,7 @@ def test_a_video_job_end_to_end(recognizer: Recognizer, media: Path, tmp_path: P
         assert info["links"] == {
             "frames_csv": f"/api/v1/videos/{job}/frames.csv",
             "annotated_mp4": f"/api/v1/videos/{job}/annotated.mp4",
+            "timeline": f"/api/v1/videos/{job}/timeline",
         }
         early = c.get(f"/api/v1/videos/{job}/frames.csv")
         assert early.status_code in (200, 409)  # 409 unless the job has already finished
@@ -100,7 +101,9 @@ def test_a_video_job_end_to_end(recognizer: Recognizer, media: Path, tmp_path: P
         assert summary["source"] == "pyfeat_single_face.mp4" and summary["frames"] == 72
         (track,) = summary["tracks"]
         assert track["dominant"] in ("happy", "neutral")  # the clip: neutral turning into a smile
-        assert track["frames"] >= 66
+        # nearly every frame; none before frame 2: the face shows once its track is confirmed
+        # (3 detections, TrackerOptions.min_hits)
+        assert track["frames"] >= 66 - 2
 
         r = c.get(f"/api/v1/videos/{job}/frames.csv")
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
@@ -108,7 +111,7 @@ def test_a_video_job_end_to_end(recognizer: Recognizer, media: Path, tmp_path: P
         rows = list(csv.DictReader(r.text.splitlines()))
         per_frame = Counter(int(row["frame"]) for row in rows)
         assert len(rows) == summary["faces"] == sum(per_frame.values()) == track["frames"]
-        assert max(per_frame.values()) == 1 and set(per_frame) <= set(range(72))
+        assert max(per_frame.values()) == 1 and set(per_frame) <= set(range(2, 72))
         assert {row["track_id"] for row in rows} == {"1"}
         assert all(sum(float(row[e]) for e in EMOTIONS) == pytest.approx(1, abs=1e-3) for row in rows)
 
@@ -121,11 +124,39 @@ def test_a_video_job_end_to_end(recognizer: Recognizer, media: Path, tmp_path: P
         assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 72 and cap.get(cv2.CAP_PROP_FRAME_WIDTH) == 640
         cap.release()
 
+        # range requests, so that the page's player can seek
+        whole = r.content
+        assert r.headers["accept-ranges"] == "bytes"
+        for asked, first, last in [
+            ("bytes=0-99", 0, 99),
+            ("bytes=1000-", 1000, len(whole) - 1),
+            ("bytes=-10", len(whole) - 10, len(whole) - 1),
+        ]:
+            part = c.get(f"/api/v1/videos/{job}/annotated.mp4", headers={"Range": asked})
+            assert part.status_code == 206, asked
+            assert part.headers["content-range"] == f"bytes {first}-{last}/{len(whole)}"
+            assert part.content == whole[first : last + 1] and part.headers["content-length"] == str(last - first + 1)
+        past = c.get(f"/api/v1/videos/{job}/annotated.mp4", headers={"Range": f"bytes={len(whole)}-"})
+        assert past.status_code == 416 and past.headers["content-range"] == f"bytes */{len(whole)}"
+        assert past.json()["detail"]
+
+        # the chart's data: each track's valence over time, as in frames.csv
+        timeline = c.get(f"/api/v1/videos/{job}/timeline").json()
+        (line,) = timeline["tracks"]
+        assert line["track_id"] == track["track_id"] and len(line["times"]) == len(rows)
+        assert line["times"] == [float(row["time"]) for row in rows]
+        happy_minus_negative = [
+            float(row["happy"]) - sum(float(row[e]) for e in ("angry", "disgust", "fear", "sad")) for row in rows
+        ]
+        assert line["valence"] == pytest.approx(happy_minus_negative, abs=1e-3)
+        assert line["labels"] == [row["label"] for row in rows]
+        assert timeline["last_s"] == pytest.approx(track["last_s"], abs=1e-3)
+
         (folder,) = job_folder(c)
         assert sorted(p.name for p in folder.iterdir()) == ["annotated.mp4", "frames.csv", "upload.mp4"]
         assert c.delete(f"/api/v1/videos/{job}").status_code == 204
         assert not folder.exists() and job_folder(c) == []
-        for suffix in ("", "/frames.csv", "/annotated.mp4"):
+        for suffix in ("", "/frames.csv", "/annotated.mp4", "/timeline"):
             assert c.get(f"/api/v1/videos/{job}{suffix}").status_code == 404
         assert c.delete(f"/api/v1/videos/{job}").status_code == 404
 
@@ -268,3 +299,22 @@ def test_video_frames_over_the_pixel_limit_are_refused(recognizer: Recognizer, m
         r = post_video(c, clip)
         assert r.status_code == 413 and "640x360 = 230,400 pixels, more than the limit of 100,000" in r.json()["detail"]
         assert c.get("/api/v1/health").json()["jobs"] == 0
+
+
+def test_cancelling_right_after_the_upload(recognizer: Recognizer, media: Path) -> None:
+    # the page's Cancel comes as soon as the upload answers: whatever the worker is doing with the job
+    # then (not started, just starting, running), the DELETE answers 204, the job is gone, and so are its files
+    with client_for(recognizer) as c:
+        for _ in range(4):
+            r = post_video(c, media / "fer_test.mp4")
+            assert r.status_code == 202, r.text
+            job = r.json()["id"]
+            assert c.delete(f"/api/v1/videos/{job}").status_code == 204
+            assert job_folder(c) == []
+            gone = c.get(f"/api/v1/videos/{job}")
+            assert gone.status_code == 404 and "deleted" in gone.json()["detail"]
+            assert c.get(f"/api/v1/videos/{job}/timeline").status_code == 404
+        assert c.get("/api/v1/health").json()["jobs"] == 0
+        # the worker is free for the next job
+        final = wait_for(c, post_video(c, media / "pyfeat_single_face.mp4").json()["id"], ("done", "failed"))[-1]
+        assert final["status"] == "done"

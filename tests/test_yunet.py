@@ -188,6 +188,7 @@ def test_align_a_tilted_real_face(yunet: YuNetDetector, media: Path) -> None:
 
 def test_stream_with_yunet_aligned_and_downscaled(yunet: YuNetDetector, media: Path, tmp_path: Path) -> None:
     from emolens.runtime.recognizer import Recognizer
+    from emolens.types import TrackerOptions
     from emolens.video.pipeline import stream
     from emolens.video.tracking import iou_matrix
 
@@ -198,7 +199,8 @@ def test_stream_with_yunet_aligned_and_downscaled(yunet: YuNetDetector, media: P
         w.write(img)
     w.release()
     expected = sorted(yunet.detect(img))
-    with stream(clip, Recognizer(threads=1), yunet, detect_scale=0.5, align=True) as vs:
+    one_hit = TrackerOptions(min_hits=1)  # faces shown from their first detection, on every frame
+    with stream(clip, Recognizer(threads=1), yunet, detect_scale=0.5, align=True, tracking=one_hit) as vs:
         results = list(vs)
     assert len(results) == 3
     for r in results:

@@ -3,8 +3,11 @@
 The public API is small and imports nothing heavy until it is used::
 
     import emolens
-    rec = emolens.Recognizer()
+    rec = emolens.Recognizer()                      # cropped faces in, probabilities out
     probs = rec.predict_faces(faces)
+    faces = emolens.analyze_faces(image, rec, boxes=[(x, y, w, h)])   # or a detector
+    for result in emolens.stream("clip.mp4"):        # detect, track, smooth every frame
+        ...
 """
 
 from __future__ import annotations
@@ -17,43 +20,46 @@ from emolens.labels import EMOTIONS, VALENCES, valence_of
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from emolens.analysis import Analyzer, analyze_faces
     from emolens.models.bundled import available_models
-    from emolens.runtime.recognizer import Face, Recognizer
-    from emolens.video.pipeline import StreamOptions, stream
+    from emolens.runtime.recognizer import Recognizer
+    from emolens.types import Face, FrameResult, StreamOptions
+    from emolens.video.pipeline import stream
 
 __all__ = [
     "EMOTIONS",
+    "Analyzer",
     "VALENCES",
     "EmolensError",
     "Face",
+    "FrameResult",
     "Recognizer",
     "StreamOptions",
     "__version__",
+    "analyze_faces",
     "available_models",
     "stream",
     "valence_of",
 ]
 
 
+_LAZY = {
+    "Analyzer": "emolens.analysis",
+    "analyze_faces": "emolens.analysis",
+    "Recognizer": "emolens.runtime.recognizer",
+    "available_models": "emolens.models.bundled",
+    "Face": "emolens.types",
+    "FrameResult": "emolens.types",
+    "StreamOptions": "emolens.types",
+    "stream": "emolens.video.pipeline",
+}
+"""Public names and the module that holds each, imported on first use (nothing heavy at import)."""
+
+
 def __getattr__(name: str) -> Any:
-    if name == "Recognizer":
-        from emolens.runtime.recognizer import Recognizer
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'emolens' has no attribute {name!r}")
+    import importlib
 
-        return Recognizer
-    if name == "available_models":
-        from emolens.models.bundled import available_models
-
-        return available_models
-    if name == "Face":
-        from emolens.runtime.recognizer import Face
-
-        return Face
-    if name == "stream":
-        from emolens.video.pipeline import stream
-
-        return stream
-    if name == "StreamOptions":
-        from emolens.video.pipeline import StreamOptions
-
-        return StreamOptions
-    raise AttributeError(f"module 'emolens' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

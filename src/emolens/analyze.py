@@ -7,23 +7,29 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from emolens.analysis import Analyzer
 from emolens.errors import EmolensError
-from emolens.imageio import check_writable, read_image, write_image, write_json
-from emolens.runtime.recognizer import Recognizer
+from emolens.imageio import read_image, write_image
+from emolens.io import check_writable, write_json
 from emolens.video.draw import draw_faces
 
 log = logging.getLogger(__name__)
 
 
+MISSED_FACE_HINT = "faces that are small, turned or dimly lit are found more often with --detector yunet"
+
+
 def analyze_images(
     paths: Sequence[str | Path],
-    recognizer: Recognizer,
+    analyzer: Analyzer,
     out_dir: str | Path | None = None,
     json_path: str | Path | None = None,
+    detector_name: str | None = None,
 ) -> list[dict[str, Any]]:
     """Recognise the faces of each image; write annotated copies to ``out_dir`` and/or JSON.
 
-    Every image is read before anything is written, so a bad input leaves no partial output.
+    ``detector_name`` is recorded in the JSON (and decides the hint logged for images without a
+    face). Every image is read before anything is written, so a bad input leaves no partial output.
     """
     if not paths:
         raise EmolensError("no image given")
@@ -39,8 +45,10 @@ def analyze_images(
         out.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
     for path, img in images:
-        faces = recognizer.analyze(img)
+        faces = analyzer.image(img)
         log.info("%s: %d face(s)%s", path, len(faces), "".join(f", {f.label} {f.confidence:.2f}" for f in faces))
+        if not faces and detector_name != "yunet":
+            log.warning("%s: no face found; %s", path, MISSED_FACE_HINT)
         entry: dict[str, Any] = {
             "image": str(path),
             "width": img.shape[1],
@@ -56,5 +64,5 @@ def analyze_images(
             entry["annotated"] = str(dest)
         results.append(entry)
     if json_path is not None:
-        write_json(json_path, {"model": recognizer.meta.name, "detector": recognizer.detector_name, "images": results})
+        write_json(json_path, {"model": analyzer.recognizer.meta.name, "detector": detector_name, "images": results})
     return results

@@ -15,7 +15,8 @@ import numpy as np
 from emolens.errors import EmolensError
 from emolens.info import system_info
 from emolens.runtime.recognizer import Recognizer
-from emolens.video.pipeline import STAGES, StreamOptions, stream
+from emolens.types import StreamOptions
+from emolens.video.pipeline import STAGES, stream
 
 if TYPE_CHECKING:
     from emolens.detect.base import Detector

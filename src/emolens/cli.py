@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -13,7 +14,7 @@ from emolens import __version__
 from emolens.errors import EmolensError
 
 if TYPE_CHECKING:
-    from emolens.video.pipeline import StreamOptions
+    from emolens.types import StreamOptions
 
 log = logging.getLogger("emolens")
 
@@ -21,36 +22,11 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _train(args: argparse.Namespace) -> int:
-    from emolens.train.fit import TrainConfig, fit
+    from emolens.options import options_from_args
+    from emolens.train.config import TrainConfig
+    from emolens.train.fit import fit
 
-    cfg = TrainConfig(
-        data=args.data,
-        arch=args.arch,
-        out=args.out,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        warmup_epochs=args.warmup_epochs,
-        label_smoothing=args.label_smoothing,
-        balance=args.balance,
-        ferplus=args.ferplus,
-        ferplus_weight=args.ferplus_weight,
-        label_set=args.label_set,
-        augment=not args.no_augment,
-        photometric=args.photometric,
-        mixup=args.mixup,
-        cutmix=args.cutmix,
-        ema=args.ema,
-        precision=args.precision,
-        seed=args.seed,
-        threads=args.threads,
-        limit=args.limit,
-        init=args.init,
-        freeze=args.freeze,
-        resume=args.resume,
-        progress=not args.no_progress,
-    )
+    cfg = options_from_args(TrainConfig, args)
     res = fit(cfg)
     log.info(
         "best PublicTest accuracy %.4f at epoch %d; weights in %s",
@@ -62,63 +38,11 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from emolens.options import add_options
+    from emolens.train.config import TrainConfig
+
     p = sub.add_parser("train", help="train a CNN on FER-2013 or your own folders (needs the 'train' extra)")
-    p.add_argument(
-        "--data",
-        required=True,
-        help="FER-2013 folder (train/, test/), fer2013.csv, or your own train/, val/, test/ with a folder per class",
-    )
-    p.add_argument("--arch", default="vgg", help="architecture name (see 'emolens models')")
-    p.add_argument("--out", default="runs/train", help="output folder for checkpoints, metrics and curves")
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.05, help="peak learning rate of SGD with Nesterov momentum")
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--warmup-epochs", type=float, default=2.0)
-    p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument(
-        "--balance", default="none", choices=["none", "weighted", "sampler"], help="class-imbalance handling"
-    )
-    p.add_argument("--ferplus", default=None, help="ferplus.csv: train on FER+ vote distributions")
-    p.add_argument("--ferplus-weight", type=float, default=1.0, help="share of the FER+ distribution in the target")
-    p.add_argument(
-        "--label-set",
-        default="data",
-        choices=["data", "ferplus"],
-        help="data: the class folders; ferplus: FER+'s 8 emotions (with contempt) from the --ferplus votes",
-    )
-    p.add_argument("--no-augment", action="store_true")
-    p.add_argument(
-        "--photometric",
-        type=float,
-        default=0.0,
-        metavar="P",
-        help="chance of each photometric change per face: brightness, contrast, blur, noise (default 0: off)",
-    )
-    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA", help="mixup with Beta(ALPHA, ALPHA); 0: off")
-    p.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA", help="CutMix with Beta(ALPHA, ALPHA); 0: off")
-    p.add_argument(
-        "--ema", type=float, default=0.0, metavar="DECAY", help="validate and keep a moving average of the weights"
-    )
-    p.add_argument(
-        "--precision",
-        default="auto",
-        choices=["auto", "bf16", "fp32"],
-        help="bf16 autocast or float32; auto (default): bf16 only where the CPU has native bf16 (AVX512-BF16 or AMX)",
-    )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    p.add_argument("--limit", type=int, default=0, help="train on a random subset of this many faces (0 = all)")
-    p.add_argument(
-        "--init",
-        default=None,
-        metavar="MODEL",
-        help="start from a trained model: a bundled name, an .onnx file or a checkpoint .pt (fine-tuning); "
-        "the head is rebuilt for the data's classes",
-    )
-    p.add_argument("--freeze", type=int, default=0, metavar="N", help="do not train the first N convolutions")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    p.add_argument("--no-progress", action="store_true")
+    add_options(p, TrainConfig, required=("data",))
     p.set_defaults(func=_train)
 
 
@@ -206,7 +130,7 @@ def _quantize(args: argparse.Namespace) -> int:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from emolens.export.calibrate import calibrate_model, plot_reliability
-    from emolens.imageio import check_writable, write_json
+    from emolens.io import check_writable, write_json
 
     for path in (args.out, args.json, args.plot):
         if path:
@@ -228,14 +152,28 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _framing(args: argparse.Namespace) -> int:
+    from emolens.export.framing import write_framing
+    from emolens.options import options_from_args
+    from emolens.runtime.metadata import Framing
+
+    framing = options_from_args(Framing, args)
+    out = write_framing(args.model, args.out, framing)
+    print(f"wrote {out}: {framing}")
+    return 0
+
+
 def _image(args: argparse.Namespace) -> int:
     import json
 
+    from emolens.analysis import Analyzer
     from emolens.analyze import analyze_images
+    from emolens.detect import create_detector
     from emolens.runtime.recognizer import Recognizer
 
-    rec = Recognizer(args.model, detector=args.detector, threads=args.threads, tta=args.tta)
-    results = analyze_images(args.paths, rec, args.out, args.json)
+    rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
+    analyzer = Analyzer(rec, create_detector(args.detector))
+    results = analyze_images(args.paths, analyzer, args.out, args.json, detector_name=args.detector)
     if not args.json:
         print(json.dumps(results, indent=2))
     return 0
@@ -245,8 +183,8 @@ def _bench_faces(args: argparse.Namespace) -> int:
     import json
 
     from emolens.bench import bench_faces
-    from emolens.imageio import write_json
     from emolens.info import system_line
+    from emolens.io import write_json
     from emolens.runtime.recognizer import Recognizer
 
     rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
@@ -266,8 +204,8 @@ def _bench_video(args: argparse.Namespace) -> int:
     import json
 
     from emolens.bench import bench_video
-    from emolens.imageio import check_writable, write_json
     from emolens.info import system_line
+    from emolens.io import check_writable, write_json
     from emolens.runtime.recognizer import Recognizer
 
     if args.json:
@@ -313,8 +251,8 @@ def _bench_video(args: argparse.Namespace) -> int:
 
 def _bench_models(args: argparse.Namespace) -> int:
     from emolens.bench import bench_models, provenance
-    from emolens.imageio import check_writable, write_json
     from emolens.info import system_line
+    from emolens.io import check_writable, write_json
 
     if args.json:
         check_writable(args.json)
@@ -399,6 +337,15 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: one per core)")
     p.set_defaults(func=_calibrate)
 
+    from emolens.options import add_options
+    from emolens.runtime.metadata import DEFAULT_FRAMING, Framing
+
+    p = sub.add_parser("framing", help="store in a model file how faces are cropped for it (needs the 'train' extra)")
+    p.add_argument("model", help="bundled model name or .onnx path")
+    p.add_argument("--out", required=True, help="the .onnx file to write (may be the model itself)")
+    add_options(p, Framing, defaults=dataclasses.asdict(DEFAULT_FRAMING))
+    p.set_defaults(func=_framing)
+
     p = sub.add_parser("image", help="find faces in images, recognise their emotions, write annotated copies")
     p.add_argument("paths", nargs="+", help="image files")
     _add_model_options(p)
@@ -435,58 +382,34 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
 
 
 def _add_stream_options(p: argparse.ArgumentParser) -> None:
-    """The options of :class:`~emolens.video.pipeline.StreamOptions`; unset ones keep its defaults."""
-    from emolens.video.pipeline import StreamOptions
+    """The options of :class:`~emolens.types.StreamOptions` and the option dataclasses inside it,
+    built from their fields; unset ones keep the defaults."""
+    from emolens.options import add_options
+    from emolens.types import FollowOptions, SmoothingOptions, StreamOptions, TrackerOptions
 
-    d = StreamOptions()
-    smooth = d.smoothing
     p.add_argument("--detector", default="haar", help="face detector: haar, or yunet (after 'emolens fetch yunet')")
-    p.add_argument(
-        "--detect-every",
-        type=int,
-        default=d.detect_every,
-        metavar="K",
-        help=f"run the full-frame detector every K-th frame, follow the faces between (default {d.detect_every})",
-    )
-    p.add_argument(
-        "--detect-scale",
-        type=float,
-        default=d.detect_scale,
-        help=f"run it on the frame shrunk by this factor, 0-1 (default {d.detect_scale:g})",
-    )
-    p.add_argument(
+    add_options(p, StreamOptions)
+    follow = p.add_argument_group("following faces between detections")
+    follow.add_argument(
         "--no-follow", action="store_true", help="between detections keep each face's last box instead of following it"
     )
-    p.add_argument("--align", action="store_true", help="level the eyes before recognition (needs --detector yunet)")
-    p.add_argument(
-        "--alpha",
-        type=float,
-        default=smooth.alpha if smooth else 1.0,
-        help="weight of the newest frame in the moving average (1 = off)",
-    )
-    p.add_argument(
-        "--hysteresis",
-        type=float,
-        default=smooth.margin if smooth else 0.0,
-        help="lead a new emotion needs to replace the shown one",
-    )
-    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    add_options(follow, FollowOptions, prefix="follow")
+    smooth = p.add_argument_group("smoothing each track's emotion over time")
+    smooth.add_argument("--no-smoothing", action="store_true", help="each frame's own scores and label")
+    add_options(smooth, SmoothingOptions, prefix="smoothing")
+    add_options(p.add_argument_group("tracking"), TrackerOptions, prefix="tracking")
 
 
 def _stream_options(args: argparse.Namespace) -> StreamOptions:
-    from emolens.video.pipeline import StreamOptions
-    from emolens.video.smoothing import SmoothingOptions
+    from emolens.options import options_from_args
+    from emolens.types import FollowOptions, SmoothingOptions, StreamOptions, TrackerOptions
 
-    smoothing = (
-        SmoothingOptions(alpha=args.alpha, margin=args.hysteresis) if args.alpha < 1.0 or args.hysteresis else None
-    )
-    return StreamOptions().with_changes(
-        detect_every=args.detect_every,
-        detect_scale=args.detect_scale,
-        smoothing=smoothing,
-        align=args.align,
-        max_frames=args.max_frames,
-        **({"follow": None} if args.no_follow else {}),
+    return options_from_args(
+        StreamOptions,
+        args,
+        follow=None if args.no_follow else options_from_args(FollowOptions, args, prefix="follow"),
+        smoothing=None if args.no_smoothing else options_from_args(SmoothingOptions, args, prefix="smoothing"),
+        tracking=options_from_args(TrackerOptions, args, prefix="tracking"),
     )
 
 
@@ -511,7 +434,12 @@ def _video(args: argparse.Namespace) -> int:
         timeline=args.timeline,
         show=args.show,
         progress=not args.no_progress,
+        audio=not args.no_audio,
     )
+    if not summary["tracks"] and args.detector != "yunet":
+        from emolens.analyze import MISSED_FACE_HINT
+
+        log.warning("no face found; %s", MISSED_FACE_HINT)
     if not (args.json or args.csv or args.out or args.timeline):
         print(json.dumps(summary, indent=2))
     return 0
@@ -531,11 +459,16 @@ def _add_video(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--camera", type=int, default=None, metavar="N", help="read camera number N instead")
     _add_model_options(p)
     _add_stream_options(p)
-    p.add_argument("--out", default=None, help="write the annotated video here (.mp4)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="write the annotated video here: .mp4 (H.264, plays in every browser) or .webm (VP9); the sound is kept",
+    )
+    p.add_argument("--no-audio", action="store_true", help="leave the sound out of the annotated video")
     p.add_argument("--csv", default=None, help="write one row per face per frame here")
     p.add_argument("--json", default=None, help="write the per-track summary here (default: print it)")
     p.add_argument(
-        "--timeline", default=None, help="plot each track's emotions over time here (.png; needs matplotlib)"
+        "--timeline", default=None, help="plot each track's emotions over time here (.png, .svg or .pdf)"
     )
     p.add_argument("--show", action="store_true", help="show the annotated frames in a window (q or Esc stops)")
     p.add_argument("--no-progress", action="store_true")
@@ -549,49 +482,20 @@ def _add_video(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from emolens.options import options_from_args
     from emolens.web import ServeOptions, serve
 
-    options = ServeOptions(
-        host=args.host,
-        port=args.port,
-        token=args.token or None,
-        model=args.model,
-        detector=args.detector,
-        max_upload_mb=args.max_upload_mb,
-        max_image_pixels=args.max_image_pixels,
-        max_video_s=args.max_video_s,
-        keep_s=args.keep_s,
-        max_jobs=args.max_jobs,
-        max_live=args.max_live,
-        samples=args.samples,
-    )
+    options = options_from_args(ServeOptions, args, token=args.token or None)
     serve(options, on_ready=lambda url: print(f"emolens: serving on {url}", flush=True), verbose=args.verbose)
     return 0
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from emolens.options import add_options
     from emolens.web.settings import ServeOptions
 
-    d = ServeOptions()
     p = sub.add_parser("serve", help="the web app: live camera, images and videos in a browser (needs the web extra)")
-    p.add_argument("--host", default=d.host, help=f"address to listen on (default {d.host}: this machine only)")
-    p.add_argument("--port", type=int, default=d.port, help=f"port (default {d.port}; 0: any free port)")
-    p.add_argument(
-        "--token",
-        default=os.environ.get("EMOLENS_TOKEN"),
-        help="require this access token on every API request (default: $EMOLENS_TOKEN, else none)",
-    )
-    p.add_argument("--model", default=None, help="bundled model name or .onnx path (default: the bundled default)")
-    p.add_argument("--detector", default=d.detector, help="face detector: haar, or yunet (after 'emolens fetch yunet')")
-    p.add_argument("--max-upload-mb", type=float, default=d.max_upload_mb, help="largest upload, in MB")
-    p.add_argument("--max-image-pixels", type=int, default=d.max_image_pixels, help="largest image or frame, in pixels")
-    p.add_argument("--max-video-s", type=float, default=d.max_video_s, help="longest video, in seconds")
-    p.add_argument(
-        "--keep-s", type=float, default=d.keep_s, help="delete uploaded videos and results this long after their job"
-    )
-    p.add_argument("--max-jobs", type=int, default=d.max_jobs, help="video jobs queued or running at once")
-    p.add_argument("--max-live", type=int, default=d.max_live, help="live camera streams at once")
-    p.add_argument("--samples", default=None, metavar="DIR", help="offer the images and videos of this folder")
+    add_options(p, ServeOptions, defaults={"token": os.environ.get("EMOLENS_TOKEN")})
     p.set_defaults(func=_serve)
 
 

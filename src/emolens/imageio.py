@@ -1,17 +1,14 @@
-"""Reading images and writing outputs safely: clear errors, never a half-written file."""
+"""Reading and writing image files: clear errors, never a half-written file (see :mod:`emolens.io`)."""
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 
 from emolens.errors import EmolensError, ImageError
+from emolens.io import write_bytes_atomic
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -26,31 +23,6 @@ def read_image(path: str | Path) -> np.ndarray:
     return img
 
 
-def check_writable(path: str | Path) -> None:
-    """Raise an :class:`EmolensError` now if ``path`` could not be written later."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise EmolensError(f"cannot write {path}: folder {path.parent} does not exist")
-    if not os.access(path.parent, os.W_OK):
-        raise EmolensError(f"cannot write {path}: folder {path.parent} is not writable")
-
-
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path`` and move it into place."""
-    path = Path(path)
-    check_writable(path)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    # os.open with 0o666 lets the umask decide the permissions, as for any new file
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def write_image(path: str | Path, image: np.ndarray) -> None:
     """Encode by the file's suffix (.jpg, .png, ...) and write atomically."""
     path = Path(path)
@@ -58,7 +30,3 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
     if not ok:
         raise EmolensError(f"cannot encode an image as {path.suffix!r}; use .jpg or .png")
     write_bytes_atomic(path, enc.tobytes())
-
-
-def write_json(path: str | Path, obj: Any) -> None:
-    write_bytes_atomic(path, (json.dumps(obj, indent=2) + "\n").encode())

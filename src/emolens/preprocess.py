@@ -8,9 +8,23 @@ import cv2
 import numpy as np
 
 from emolens.errors import ImageError
+from emolens.runtime.metadata import INTERPOLATIONS
+from emolens.types import Box
 
-Box = tuple[int, int, int, int]
-"""A face box (x, y, w, h) in pixels."""
+__all__ = [
+    "INTERPOLATIONS",
+    "Box",
+    "align_by_eyes",
+    "crop",
+    "crop_face",
+    "expand_box",
+    "eye_angle",
+    "face_region",
+    "faces_to_batch",
+    "normalize",
+    "resize_square",
+    "to_gray",
+]
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
@@ -26,14 +40,22 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     raise ImageError(f"expected a gray (H, W) or BGR (H, W, 3) image, got shape {image.shape}")
 
 
-def resize_square(gray: np.ndarray, size: int) -> np.ndarray:
-    """Resize a gray face to (size, size): area averaging when shrinking, bilinear when growing."""
+def resize_square(gray: np.ndarray, size: int, interpolation: str = "area") -> np.ndarray:
+    """Resize a gray face to (size, size) with one of :data:`INTERPOLATIONS`."""
     if gray.shape == (size, size):
         return gray
     if gray.shape[0] == 0 or gray.shape[1] == 0:
         raise ImageError(f"cannot resize an empty face of shape {gray.shape}")
-    shrink = gray.shape[0] > size or gray.shape[1] > size
-    return cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    if interpolation == "area":
+        shrink = gray.shape[0] > size or gray.shape[1] > size
+        flag = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    elif interpolation == "linear":
+        flag = cv2.INTER_LINEAR
+    elif interpolation == "cubic":
+        flag = cv2.INTER_CUBIC
+    else:
+        raise ImageError(f"unknown interpolation {interpolation!r}; choose one of: {', '.join(INTERPOLATIONS)}")
+    return cv2.resize(gray, (size, size), interpolation=flag)
 
 
 def expand_box(box: Box, margin: float, width: int, height: int) -> Box:
@@ -53,8 +75,37 @@ def crop(image: np.ndarray, box: Box, margin: float = 0.0) -> np.ndarray:
     return image[y : y + h, x : x + w]
 
 
-def faces_to_batch(faces: np.ndarray | Sequence[np.ndarray], size: int) -> np.ndarray:
-    """Stack faces of any size and colour into uint8 (N, size, size) gray.
+def face_region(box: Box, margin: float = 0.0, square: bool = False) -> tuple[int, int, int, int]:
+    """The region (x, y, w, h) to cut for a face: ``box`` made square around its centre (side: the
+    longer one) when ``square``, then grown by ``margin`` of its size on every side. Not clipped:
+    it may reach outside the image (see :func:`crop_face`)."""
+    x, y, w, h = box
+    if square:
+        side = max(w, h)
+        x, y, w, h = x + (w - side) // 2, y + (h - side) // 2, side, side
+    dx, dy = int(round(w * margin)), int(round(h * margin))
+    return x - dx, y - dy, w + 2 * dx, h + 2 * dy
+
+
+def crop_face(image: np.ndarray, box: Box, margin: float = 0.0, square: bool = False) -> np.ndarray:
+    """The face in ``box`` framed as a model expects (see :func:`face_region`).
+
+    Where the region reaches outside the image the border pixels are repeated, so the crop keeps
+    its shape (a square stays square) for faces at the edge of the frame.
+    """
+    x, y, w, h = face_region(box, margin, square)
+    ih, iw = image.shape[:2]
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(iw, x + w), min(ih, y + h)
+    if x1 <= x0 or y1 <= y0:
+        raise ImageError(f"face box {box} lies outside the {iw}x{ih} image")
+    inside = image[y0:y1, x0:x1]
+    if (x0, y0, x1, y1) == (x, y, x + w, y + h):
+        return inside
+    return cv2.copyMakeBorder(inside, y0 - y, y + h - y1, x0 - x, x + w - x1, cv2.BORDER_REPLICATE)
+
+
+def faces_to_batch(faces: np.ndarray | Sequence[np.ndarray], size: int, interpolation: str = "area") -> np.ndarray:
+    """Stack faces of any size and colour into uint8 (N, size, size) gray (resized with ``interpolation``).
 
     ``faces`` is an array (N, H, W) gray or (N, H, W, 3) BGR, or a sequence of single faces.
     """
@@ -74,7 +125,7 @@ def faces_to_batch(faces: np.ndarray | Sequence[np.ndarray], size: int) -> np.nd
         f = np.asarray(f)
         if f.dtype != np.uint8:
             raise ImageError(f"face {i} must be uint8, got dtype {f.dtype}")
-        out[i] = resize_square(to_gray(f), size)
+        out[i] = resize_square(to_gray(f), size, interpolation)
     return out
 
 

@@ -7,28 +7,11 @@ randomness from an explicit ``torch.Generator`` so runs are reproducible.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Strength of each augmentation; zero switches one off."""
-
-    rotate_deg: float = 15.0
-    scale: float = 0.15
-    shift: float = 0.12
-    hflip: bool = True
-    erase_p: float = 0.5
-    erase_area: tuple[float, float] = (0.02, 0.2)
-    photometric_p: float = 0.0
-    """Chance that each photometric change (brightness, contrast, blur, noise) hits an image; 0: none."""
-    brightness: float = 0.25
-    contrast: tuple[float, float] = (0.4, 1.6)
-    blur_sigma: float = 1.5
-    noise_std: float = 0.08
+from emolens.train.config import AugmentConfig
 
 
 def random_affine(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:

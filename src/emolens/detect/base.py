@@ -6,7 +6,7 @@ from typing import Protocol
 
 import numpy as np
 
-from emolens.preprocess import Box
+from emolens.types import Box
 
 
 class Detector(Protocol):

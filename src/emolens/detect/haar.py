@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 
 from emolens.errors import EmolensError
-from emolens.preprocess import Box, to_gray
+from emolens.preprocess import to_gray
+from emolens.types import Box
 
 CASCADE = "haarcascade_frontalface_default.xml"
 

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from emolens.errors import EmolensError, ModelError
-from emolens.preprocess import Box
+from emolens.types import Box
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import numpy as np
 from emolens.data.fer2013 import load_split
 from emolens.errors import EmolensError
 from emolens.eval.metrics import Metrics, compute_metrics
-from emolens.imageio import write_bytes_atomic, write_json
+from emolens.io import write_bytes_atomic, write_json
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def pyplot() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise EmolensError("plots need matplotlib: pip install 'emolens[plots]'") from None
+        raise EmolensError("plots need matplotlib (an emolens dependency): pip install matplotlib") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -24,7 +24,7 @@ from emolens.eval.calibration import (
     negative_log_likelihood,
     reliability,
 )
-from emolens.imageio import write_bytes_atomic
+from emolens.io import write_bytes_atomic
 from emolens.labels import EMOTIONS
 from emolens.runtime.metadata import PREFIX, TTA_MODES, set_props
 

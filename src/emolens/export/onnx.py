@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from emolens.errors import ModelError
+from emolens.io import AtomicFile, write_json
 from emolens.labels import EMOTIONS
-from emolens.runtime.metadata import ModelMeta, set_props
+from emolens.runtime.metadata import DEFAULT_FRAMING, Framing, ModelMeta, set_props
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +33,7 @@ def export_checkpoint(
     name: str | None = None,
     version: str = "1",
     tta: str = "none",
+    framing: Framing = DEFAULT_FRAMING,
     parity_faces: np.ndarray | None = None,
 ) -> ExportResult:
     """Export ``checkpoint`` (a ``best.pt`` or ``last.pt`` of ``emolens train``) to ``out``.
@@ -73,13 +72,15 @@ def export_checkpoint(
         std=mcfg.std,
         tta=tta,
         params=sum(p.numel() for p in net.parameters()),
+        crop_margin=framing.crop_margin,
+        crop_square=framing.crop_square,
+        interpolation=framing.interpolation,
     )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, mcfg.channels, mcfg.input_size, mcfg.input_size)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with AtomicFile(out) as atomic:
+        tmp = str(atomic.path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the TorchScript exporter announces its own deprecation
             torch.onnx.export(
@@ -110,11 +111,6 @@ def export_checkpoint(
             raise ModelError(
                 f"ONNX Runtime and torch disagree by {diff:.2e} (tolerance {PARITY_TOLERANCE:g}); export refused"
             )
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     log.info("exported %s -> %s (max |p_onnx - p_torch| = %.2e)", checkpoint, out, diff)
-    (out.with_suffix(".json")).write_text(json.dumps({**meta.as_dict(), "parity_max_abs_diff": diff}, indent=2))
+    write_json(out.with_suffix(".json"), {**meta.as_dict(), "parity_max_abs_diff": diff})
     return ExportResult(out, meta, diff)

@@ -24,6 +24,7 @@ import numpy as np
 
 from emolens.errors import ModelError
 from emolens.export.schemes import DEFAULT_SCHEME, scheme
+from emolens.io import AtomicFile
 from emolens.runtime.metadata import set_props
 
 log = logging.getLogger(__name__)
@@ -67,10 +68,8 @@ def quantize_model(
     qtype = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    pre = tmp + ".pre.onnx"
-    try:
+    with AtomicFile(out) as atomic, tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as work:
+        tmp, pre = str(atomic.path), os.path.join(work, "pre.onnx")
         quant_pre_process(str(rec.path), pre)
         quantize_static(
             pre,
@@ -88,11 +87,5 @@ def quantize_model(
         )
         set_props(proto, meta.to_props())
         onnx.save(proto, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
-        os.replace(tmp, out)
-    finally:
-        for f in (tmp, pre):
-            if os.path.exists(f):
-                os.unlink(f)
     log.info("quantized %s -> %s (int8 %s)", rec.path, out, sch.name)
     return out

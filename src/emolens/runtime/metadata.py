@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,35 @@ from emolens.errors import ModelError
 
 PREFIX = "emolens."
 TTA_MODES = ("none", "hflip")
+INTERPOLATIONS = ("area", "linear", "cubic")
+"""How faces are resized to a model's input: ``area`` (area averaging when shrinking, bilinear when
+growing), ``linear`` or ``cubic``. A model file names the one it was made for."""
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How a face is cut from an image for a model: the detector's box made square (``crop_square``),
+    grown by ``crop_margin`` of its size on each side, resized with ``interpolation``."""
+
+    crop_margin: float = field(
+        default=0.0, metadata={"help": "grow the face box by this fraction of its size on each side", "metavar": "M"}
+    )
+    crop_square: bool = field(default=False, metadata={"help": "square the face box around its centre (--no-crop-square: keep its shape)"})
+    interpolation: str = field(
+        default="area", metadata={"help": "how faces are resized to the input size", "choices": INTERPOLATIONS}
+    )
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.crop_margin <= 1.0:
+            raise ModelError(f"crop margin must lie in [0, 1], got {self.crop_margin}")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ModelError(f"unknown interpolation {self.interpolation!r}; choose one of: {', '.join(INTERPOLATIONS)}")
+
+
+DEFAULT_FRAMING = Framing(crop_margin=0.1, crop_square=True, interpolation="area")
+"""FER-2013's framing: a face detector's box (Haar's or YuNet's) covers about 82% of a FER-2013 image's
+side, so the crop that matches the training faces is the box squared and grown by about 10% on each
+side (``python benchmarks/real_faces.py framing``; README, "Real faces"). Models trained here get it."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +61,17 @@ class ModelMeta:
     """Number of trained parameters (0: not recorded)."""
     temperature: tuple[tuple[str, float], ...] = ()
     """Fitted temperature per test-time augmentation mode (``emolens calibrate``); none: 1."""
+    crop_margin: float = 0.0
+    """How much a detector's face box is grown on each side, as a fraction of its size, before the
+    face is resized to ``input_size`` (the framing the model was trained on)."""
+    crop_square: bool = False
+    """Whether the box is first made square around its centre (side: its longer one)."""
+    interpolation: str = "area"
+    """How faces are resized to ``input_size`` (see :data:`INTERPOLATIONS`)."""
+
+    @property
+    def framing(self) -> Framing:
+        return Framing(self.crop_margin, self.crop_square, self.interpolation)
 
     def temperature_for(self, tta: str) -> float:
         """The temperature that calibrates this model's probabilities under ``tta`` (1: uncalibrated)."""
@@ -70,6 +110,9 @@ class ModelMeta:
                 precision=_precision(props),
                 params=int(props.get(PREFIX + "params", "0")),
                 temperature=_temperature(props),
+                crop_margin=_crop_margin(props),
+                crop_square=_flag(props.get(PREFIX + "crop_square", "False"), "crop_square"),
+                interpolation=_interpolation(props),
             )
         except (KeyError, ValueError, TypeError) as e:
             raise ModelError(f"{source} is not an emolens model: its metadata lacks or garbles {e}") from None
@@ -83,6 +126,26 @@ def _temperature(props: dict[str, str]) -> tuple[tuple[str, float], ...]:
     if not isinstance(table, dict) or not all(k in TTA_MODES and float(v) > 0 for k, v in table.items()):
         raise ValueError(f"temperature {raw!r}")
     return tuple((k, float(v)) for k, v in sorted(table.items()))
+
+
+def _crop_margin(props: dict[str, str]) -> float:
+    margin = float(props.get(PREFIX + "crop_margin", "0"))
+    if not 0.0 <= margin <= 1.0:
+        raise ValueError(f"crop_margin {margin}")
+    return margin
+
+
+def _flag(raw: str, key: str) -> bool:
+    if raw not in ("True", "False"):
+        raise ValueError(f"{key} {raw!r}")
+    return raw == "True"
+
+
+def _interpolation(props: dict[str, str]) -> str:
+    value = props.get(PREFIX + "interpolation", "area")
+    if value not in INTERPOLATIONS:
+        raise ValueError(f"interpolation {value!r}")
+    return value
 
 
 def _precision(props: dict[str, str]) -> str:

@@ -1,54 +1,25 @@
-"""The Recognizer: faces in, emotion probabilities out, with ONNX Runtime on the CPU."""
+"""The Recognizer: cropped faces in, emotion probabilities out, with ONNX Runtime on the CPU.
+
+It classifies faces and nothing else; finding them in an image is :mod:`emolens.analysis`'s job.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from emolens.errors import ImageError, ModelError
+from emolens.errors import ModelError
 from emolens.eval.calibration import apply_temperature
-from emolens.labels import valence_or_neutral
 from emolens.models.bundled import resolve_model
-from emolens.preprocess import Box, crop, faces_to_batch, normalize
+from emolens.preprocess import faces_to_batch, normalize
 from emolens.runtime.metadata import TTA_MODES, ModelMeta
-
-if TYPE_CHECKING:
-    from emolens.detect.base import Detector
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
-
-
-@dataclass(frozen=True)
-class Face:
-    """One recognised face: box (x, y, w, h), top label, probabilities and valence."""
-
-    box: Box
-    label: str
-    scores: dict[str, float]
-    valence: str
-    track_id: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    @property
-    def confidence(self) -> float:
-        return self.scores[self.label]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "box": list(self.box),
-            "label": self.label,
-            "confidence": self.confidence,
-            "scores": self.scores,
-            "valence": self.valence,
-            "track_id": self.track_id,
-        }
 
 
 class Recognizer:
@@ -68,8 +39,6 @@ class Recognizer:
         *,
         threads: int | None = None,
         tta: str | None = None,
-        detector: str = "haar",
-        margin: float = 0.0,
         temperature: float | None = None,
     ) -> None:
         import onnxruntime as ort
@@ -99,9 +68,6 @@ class Recognizer:
             raise ModelError(f"temperature must be a positive number, not {temperature}")
         self.temperature = temperature if temperature is not None else self.meta.temperature_for(self.tta)
         self._input = self._session.get_inputs()[0].name
-        self.detector_name = detector
-        self.margin = margin
-        self._detector: Detector | None = None
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -109,8 +75,12 @@ class Recognizer:
         return self.meta.labels
 
     def prepare(self, faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
-        """Faces (any size, gray or BGR, uint8) -> the model's normalised input (N, 1, S, S)."""
-        batch = faces_to_batch(faces, self.meta.input_size)
+        """Faces (any size, gray or BGR, uint8) -> the model's normalised input (N, 1, S, S).
+
+        Faces are resized with the model's interpolation; crop them with its framing first
+        (``meta.crop_margin``, ``meta.crop_square``: :func:`emolens.analysis.crop_faces` does).
+        """
+        batch = faces_to_batch(faces, self.meta.input_size, self.meta.interpolation)
         return normalize(batch, self.meta.mean, self.meta.std)
 
     def run(self, x: np.ndarray) -> np.ndarray:
@@ -138,30 +108,3 @@ class Recognizer:
                 out[s : s + len(xb)] = self.run(xb)
         out /= out.sum(axis=1, keepdims=True)
         return apply_temperature(out, self.temperature)
-
-    def faces_from_probs(self, boxes: Sequence[Box], probs: np.ndarray) -> list[Face]:
-        """Wrap boxes and probability rows into :class:`Face` records."""
-        faces = []
-        for box, p in zip(boxes, probs, strict=True):
-            label = self.labels[int(np.argmax(p))]
-            scores = {lab: float(v) for lab, v in zip(self.labels, p, strict=True)}
-            faces.append(Face(box=tuple(int(v) for v in box), label=label, scores=scores, valence=valence_or_neutral(label)))  # type: ignore[arg-type]
-        return faces
-
-    def detector(self) -> Detector:
-        """The face detector used by :meth:`analyze`, created on first use."""
-        if self._detector is None:
-            from emolens.detect import create_detector
-
-            self._detector = create_detector(self.detector_name)
-        return self._detector
-
-    def analyze(self, image_bgr: np.ndarray) -> list[Face]:
-        """Find every face in a BGR (or gray) image and recognise its emotion."""
-        if not isinstance(image_bgr, np.ndarray) or image_bgr.dtype != np.uint8 or image_bgr.ndim not in (2, 3):
-            raise ImageError("analyze() takes a uint8 image array (H, W) or (H, W, 3)")
-        boxes = self.detector().detect(image_bgr)
-        if not boxes:
-            return []
-        crops = [crop(image_bgr, b, self.margin) for b in boxes]
-        return self.faces_from_probs(boxes, self.predict_faces(crops))

@@ -7,7 +7,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,74 +15,15 @@ import numpy as np
 import torch
 
 from emolens.data.fer2013 import FaceSet, load_split
-from emolens.data.transforms import AugmentConfig
 from emolens.errors import EmolensError
 from emolens.eval.metrics import compute_metrics
 from emolens.labels import EMOTIONS
 from emolens.models.registry import create_model, model_config
 from emolens.train import checkpoint
+from emolens.train.config import PRECISIONS, TrainConfig
 from emolens.train.loop import predict, train_epoch
 
 log = logging.getLogger(__name__)
-
-BALANCE_MODES = ("none", "weighted", "sampler")
-PRECISIONS = ("auto", "bf16", "fp32")
-LABEL_SETS = ("data", "ferplus")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a training run; saved as ``config.json`` beside the weights."""
-
-    data: str
-    arch: str = "vgg"
-    out: str = "runs/train"
-    epochs: int = 60
-    batch_size: int = 128
-    lr: float = 0.05
-    weight_decay: float = 5e-4
-    warmup_epochs: float = 2.0
-    label_smoothing: float = 0.0
-    balance: str = "none"
-    ferplus: str | None = None
-    ferplus_weight: float = 1.0
-    label_set: str = "data"
-    """``data``: the class folders (FER-2013's labels); ``ferplus``: FER+'s eight emotions, trained on
-    the vote distributions of the faces with a clear majority (needs ``ferplus``)."""
-    augment: bool = True
-    photometric: float = 0.0
-    """Chance of each photometric change (brightness, contrast, blur, noise) per face; 0: off."""
-    mixup: float = 0.0
-    cutmix: float = 0.0
-    ema: float = 0.0
-    """Decay of an exponential moving average of the weights (e.g. 0.999); 0: off. When on, the
-    average is what is validated and saved as best.pt."""
-    precision: str = "auto"
-    seed: int = 0
-    threads: int = 0
-    limit: int = 0
-    init: str | None = None
-    freeze: int = 0
-    resume: bool = False
-    progress: bool = True
-    aug: AugmentConfig = field(default_factory=AugmentConfig)
-
-    def __post_init__(self) -> None:
-        if self.balance not in BALANCE_MODES:
-            raise EmolensError(f"unknown --balance {self.balance!r}; choose one of: {', '.join(BALANCE_MODES)}")
-        if self.label_set not in LABEL_SETS:
-            raise EmolensError(f"unknown --label-set {self.label_set!r}; choose one of: {', '.join(LABEL_SETS)}")
-        if self.label_set == "ferplus" and not self.ferplus:
-            raise EmolensError("--label-set ferplus needs --ferplus ferplus.csv (the votes)")
-        if self.precision not in PRECISIONS:
-            raise EmolensError(f"unknown --precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
-        if not 0 <= self.ema < 1:
-            raise EmolensError(f"--ema must lie in [0, 1), got {self.ema}")
-        if self.mixup < 0 or self.cutmix < 0 or not 0 <= self.photometric <= 1:
-            raise EmolensError("--mixup and --cutmix must be >= 0, --photometric in [0, 1]")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise EmolensError("--epochs and --batch-size must be at least 1")
-
 
 @dataclass(frozen=True)
 class TrainResult:

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emolens.data.transforms import AugmentConfig, augment
+from emolens.data.transforms import augment
+from emolens.train.config import AugmentConfig
 
 
 def to_input(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:

@@ -9,32 +9,10 @@ keeps its size; the next full detection corrects size and drift, and drops faces
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
-from emolens.errors import EmolensError
-from emolens.preprocess import Box
-
-
-@dataclass(frozen=True)
-class FollowOptions:
-    """``pad``: search window margin on each side, as a fraction of the face size (the face can move
-    this far between two frames). ``face_px``: faces are matched shrunk to about this width (never
-    enlarged). ``min_score``: least correlation (-1 to 1) for the face to count as found."""
-
-    pad: float = 0.5
-    face_px: int = 32
-    min_score: float = 0.6
-
-    def __post_init__(self) -> None:
-        if self.pad <= 0:
-            raise EmolensError(f"pad must be above 0, got {self.pad}")
-        if self.face_px < 8:
-            raise EmolensError(f"face_px must be 8 or more, got {self.face_px}")
-        if not -1.0 <= self.min_score <= 1.0:
-            raise EmolensError(f"min_score must lie in [-1, 1], got {self.min_score}")
+from emolens.types import Box, FollowOptions
 
 
 def search_window(box: Box, width: int, height: int, pad: float) -> Box:

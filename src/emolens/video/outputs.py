@@ -1,159 +1,62 @@
 """What a video run writes: per-face CSV, a JSON summary per track, an annotated video, a timeline plot.
 
-Every writer works on a temporary file beside its destination and moves it into place only on
-``commit()``; ``discard()`` removes it. A failed or interrupted run therefore leaves no partial file.
+Each output has a writer, found by name in :data:`WRITERS` (:func:`get_writer`): ``csv``,
+``json``, ``video`` (H.264 MP4, VP9 WebM; see :mod:`emolens.video.encode`) and ``timeline``
+(PNG, SVG, PDF). A writer takes the frames one by one (:meth:`OutputWriter.write`), completes
+its file at the end of the run (:meth:`OutputWriter.finish`), then moves it into place
+(:meth:`OutputWriter.commit`), or removes it (:meth:`OutputWriter.discard`): it works on an
+:class:`~emolens.io.AtomicFile` beside its destination, so a failed or interrupted run leaves no
+partial file. :class:`VideoOutputs` drives the writers of one run.
 """
 
 from __future__ import annotations
 
 import csv as csvlib
 import io
+import json as jsonlib
 import logging
-import os
-import secrets
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
-import cv2
 import numpy as np
 
 from emolens.errors import EmolensError
-from emolens.imageio import check_writable, write_bytes_atomic
+from emolens.io import AtomicFile
 from emolens.labels import EMOTIONS, valence_of
-from emolens.video.draw import COLORS, draw_faces
-from emolens.video.pipeline import FrameResult
+from emolens.types import FrameResult
+from emolens.video.draw import COLORS, draw_faces, track_color
+from emolens.video.encode import VIDEO_SUFFIXES, VideoEncoder
 from emolens.video.smoothing import smoothing_report, switches_per_second
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "TIMELINE_SUFFIXES",
+    "UNTRACKED",
+    "VIDEO_SUFFIXES",
+    "WRITERS",
+    "AnnotatedVideoWriter",
+    "CsvWriter",
+    "JsonWriter",
+    "OutputWriter",
+    "TimelineWriter",
+    "TrackLog",
+    "TrackSeries",
+    "VideoOutputs",
+    "get_writer",
+    "render_timeline",
+    "summarize",
+    "write_timeline",
+]
+
 UNTRACKED = 0
 """The track id used for faces that carry none (trackers number from 1)."""
 
-
-class TempFile:
-    """A temporary file beside ``dest`` (same suffix), moved onto ``dest`` by :meth:`commit`."""
-
-    def __init__(self, dest: str | Path) -> None:
-        self.dest = Path(dest)
-        check_writable(self.dest)
-        # O_EXCL with mode 0o666: a fresh name, and the umask's permissions (mkstemp would give 0600)
-        for _ in range(100):
-            path = self.dest.parent / f".{self.dest.name}.{secrets.token_hex(4)}.tmp{self.dest.suffix}"
-            try:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            except FileExistsError:
-                continue
-            self.path = path
-            return
-        raise EmolensError(f"cannot create a temporary file beside {self.dest}")  # pragma: no cover
-
-    def commit(self) -> None:
-        os.replace(self.path, self.dest)
-
-    def discard(self) -> None:
-        if self.path.exists():
-            self.path.unlink()
-
-
-class CsvWriter:
-    """One row per face per frame: frame, time, track_id, x, y, w, h, one column per label, label, valence.
-
-    The probability columns hold the (smoothed) scores of each face.
-    """
-
-    def __init__(self, path: str | Path, labels: Sequence[str] = EMOTIONS) -> None:
-        self.labels = tuple(labels)
-        self._tmp = TempFile(path)
-        self._fh: IO[str] = open(self._tmp.path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in commit/discard
-        self._csv = csvlib.writer(self._fh)
-        self._csv.writerow(["frame", "time", "track_id", "x", "y", "w", "h", *self.labels, "label", "valence"])
-        self.rows = 0
-
-    def write(self, result: FrameResult) -> None:
-        for f in result.faces:
-            self._csv.writerow(
-                [
-                    result.index,
-                    f"{result.time:.4f}",
-                    f.track_id if f.track_id is not None else "",
-                    *f.box,
-                    *(f"{f.scores.get(lab, 0.0):.5f}" for lab in self.labels),
-                    f.label,
-                    f.valence,
-                ]
-            )
-            self.rows += 1
-
-    def commit(self) -> None:
-        self._fh.close()
-        self._tmp.commit()
-
-    def discard(self) -> None:
-        self._fh.close()
-        self._tmp.discard()
-
-    def __enter__(self) -> CsvWriter:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.discard()
-
-
-class AnnotatedVideoWriter:
-    """The frames with their faces drawn, encoded by ``cv2.VideoWriter`` (``mp4v`` by default).
-
-    The frame size is that of the first frame; later frames of another size are resized to it.
-    """
-
-    def __init__(self, path: str | Path, fps: float, fourcc: str = "mp4v") -> None:
-        if fps <= 0:
-            raise EmolensError(f"the video frame rate must be positive, got {fps}")
-        self.fps = fps
-        self.fourcc = fourcc
-        self._tmp = TempFile(path)
-        self._writer: cv2.VideoWriter | None = None
-        self._size: tuple[int, int] = (0, 0)
-        self.frames = 0
-
-    def write(self, result: FrameResult) -> None:
-        img = draw_faces(result.image, result.faces)
-        if self._writer is None:
-            self._size = (img.shape[1], img.shape[0])
-            self._writer = cv2.VideoWriter(
-                str(self._tmp.path), cv2.VideoWriter.fourcc(*self.fourcc), self.fps, self._size
-            )
-            if not self._writer.isOpened():
-                raise EmolensError(f"cannot write the video {self._tmp.dest}: OpenCV has no {self.fourcc} encoder")
-        elif (img.shape[1], img.shape[0]) != self._size:
-            img = cv2.resize(img, self._size, interpolation=cv2.INTER_AREA)
-        self._writer.write(img)
-        self.frames += 1
-
-    def _release(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
-
-    def commit(self) -> None:
-        self._release()
-        if self.frames == 0:
-            logger.warning("no frames: %s not written", self._tmp.dest)
-            self._tmp.discard()
-            return
-        self._tmp.commit()
-
-    def discard(self) -> None:
-        self._release()
-        self._tmp.discard()
+TIMELINE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 @dataclass
@@ -200,8 +103,9 @@ def summarize(
     model: str | None = None,
     detector: str | None = None,
 ) -> dict[str, Any]:
-    """Per track: dominant emotion, share of its frames in each emotion, mean scores, first and
-    last time, frames, and label stability (switches per second, raw and smoothed)."""
+    """Per track: its colour (``#rrggbb``, as drawn on the video), dominant emotion, share of its
+    frames in each emotion, mean scores, first and last time, frames, and label stability
+    (switches per second, raw and smoothed)."""
     tracks = []
     for tid in sorted(log.tracks):
         s = log.tracks[tid]
@@ -215,6 +119,7 @@ def summarize(
         tracks.append(
             {
                 "track_id": tid,
+                "color": track_color(tid),
                 "frames": n,
                 "first_s": round(s.times[0], 4),
                 "last_s": round(s.times[-1], 4),
@@ -250,14 +155,13 @@ def _rgb(label: str) -> tuple[float, float, float]:
 def render_timeline(log: TrackLog, fmt: str = "png", max_tracks: int = 12) -> bytes:
     """A plot of each track's (smoothed) emotion probabilities over time, stacked, one row per track.
 
-    The ``max_tracks`` longest tracks are drawn, in id order. Needs matplotlib, imported here only.
+    The ``max_tracks`` longest tracks are drawn, in id order, each row edged in its track's colour.
+    ``fmt``: ``png``, ``svg`` or ``pdf``.
     """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        from matplotlib.patches import Patch
-    except ImportError:
-        raise EmolensError("the timeline needs matplotlib: pip install matplotlib (or emolens[train])") from None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
     ids = sorted(sorted(log.tracks, key=lambda t: -len(log.tracks[t].times))[:max_tracks])
     if len(log.tracks) > len(ids):
         logger.info("timeline: drawing the %d longest of %d tracks", len(ids), len(log.tracks))
@@ -287,6 +191,8 @@ def render_timeline(log: TrackLog, fmt: str = "png", max_tracks: int = 12) -> by
             ax.stackplot(times[seg], p[:, seg], colors=colors, linewidth=0)
         top = Counter(s.labels).most_common(1)[0][0]
         ax.set_ylabel(f"track {ids[k]}\n{top}", rotation=0, ha="right", va="center")
+        ax.spines["left"].set_color(track_color(ids[k]))
+        ax.spines["left"].set_linewidth(6)
         if k < rows - 1:
             ax.set_xticklabels([])
     fig.axes[-1].set_xlabel("time (s)")
@@ -302,13 +208,232 @@ def render_timeline(log: TrackLog, fmt: str = "png", max_tracks: int = 12) -> by
     return buf.getvalue()
 
 
+# ---------------------------------------------------------------------- writers
+
+
+class OutputWriter:
+    """One output file, written through an :class:`~emolens.io.AtomicFile` beside ``path``.
+
+    Every writer takes the same keywords (each uses those it needs): ``labels`` (the probability
+    columns), ``fps`` (the video's frame rate), ``audio`` (a source file whose sound the video
+    keeps). Call :meth:`write` on each frame, :meth:`finish` at the end, then :meth:`commit`; or
+    :meth:`discard` at any time. As a context manager it commits on success, discards on error.
+    """
+
+    name: ClassVar[str] = ""
+    suffixes: ClassVar[tuple[str, ...]] = ()
+    """The file name endings this writer takes (empty: any)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        labels: Sequence[str] = EMOTIONS,
+        fps: float = 30.0,
+        audio: str | Path | None = None,
+    ) -> None:
+        self.check_name(path)
+        self.labels = tuple(labels)
+        self._tmp = AtomicFile(path)
+
+    @classmethod
+    def check_name(cls, path: str | Path) -> None:
+        """Raise an EmolensError when ``path`` does not end in one of :attr:`suffixes`."""
+        if cls.suffixes and Path(path).suffix.lower() not in cls.suffixes:
+            raise EmolensError(f"{path}: use a {cls.name} file name ending in {', '.join(cls.suffixes)}")
+
+    @property
+    def dest(self) -> Path:
+        return self._tmp.dest
+
+    def write(self, result: FrameResult) -> None:
+        """Take one frame (the writers that need only the whole run ignore it)."""
+
+    def finish(self, log: TrackLog, summary: Mapping[str, Any]) -> None:
+        """Complete the temporary file, from the run's ``log`` and ``summary`` where needed."""
+        self._close()
+
+    def _close(self) -> None:
+        """Complete what :meth:`write` began (idempotent)."""
+
+    def commit(self) -> None:
+        """Move the completed file onto its destination."""
+        self._close()
+        self._tmp.commit()
+
+    def discard(self) -> None:
+        """Remove the temporary file; the destination is left as it was."""
+        self._tmp.discard()
+
+    def __enter__(self) -> OutputWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+class CsvWriter(OutputWriter):
+    """One row per face per frame: frame, time, track_id, x, y, w, h, one column per label, label, valence.
+
+    The probability columns hold the (smoothed) scores of each face.
+    """
+
+    name = "csv"
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        labels: Sequence[str] = EMOTIONS,
+        fps: float = 30.0,
+        audio: str | Path | None = None,
+    ) -> None:
+        super().__init__(path, labels=labels)
+        self._fh: IO[str] = open(self._tmp.path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in _close
+        self._csv = csvlib.writer(self._fh)
+        self._csv.writerow(["frame", "time", "track_id", "x", "y", "w", "h", *self.labels, "label", "valence"])
+        self.rows = 0
+
+    def write(self, result: FrameResult) -> None:
+        for f in result.faces:
+            self._csv.writerow(
+                [
+                    result.index,
+                    f"{result.time:.4f}",
+                    f.track_id if f.track_id is not None else "",
+                    *f.box,
+                    *(f"{f.scores.get(lab, 0.0):.5f}" for lab in self.labels),
+                    f.label,
+                    f.valence,
+                ]
+            )
+            self.rows += 1
+
+    def _close(self) -> None:
+        self._fh.close()
+
+    def discard(self) -> None:
+        self._fh.close()
+        super().discard()
+
+
+class JsonWriter(OutputWriter):
+    """The run's summary (:func:`summarize`), as indented JSON."""
+
+    name = "json"
+    _done = False
+
+    def finish(self, log: TrackLog, summary: Mapping[str, Any]) -> None:
+        self._tmp.path.write_text(jsonlib.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        self._done = True
+
+    def commit(self) -> None:
+        if not self._done:
+            raise EmolensError(f"{self.dest}: nothing to write yet (call finish first)")
+        super().commit()
+
+
+class TimelineWriter(OutputWriter):
+    """The plot of :func:`render_timeline`, in the format its name ends in."""
+
+    name = "timeline"
+    suffixes = TIMELINE_SUFFIXES
+    _done = False
+
+    def finish(self, log: TrackLog, summary: Mapping[str, Any]) -> None:
+        self._tmp.path.write_bytes(render_timeline(log, fmt=self.dest.suffix.lstrip(".").lower()))
+        self._done = True
+
+    def commit(self) -> None:
+        if not self._done:
+            raise EmolensError(f"{self.dest}: nothing to write yet (call finish first)")
+        super().commit()
+
+
+class AnnotatedVideoWriter(OutputWriter):
+    """The frames with their faces drawn (:func:`~emolens.video.draw.draw_faces`), encoded by
+    :class:`~emolens.video.encode.VideoEncoder`: H.264 MP4 (or MOV, MKV, AVI), VP9 WebM, with
+    the sound of ``audio`` when given.
+
+    The frame size is that of the first frame; later frames of another size are resized to it.
+    A run without frames writes no file (logged).
+    """
+
+    name = "video"
+    suffixes = VIDEO_SUFFIXES
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        labels: Sequence[str] = EMOTIONS,
+        fps: float = 30.0,
+        audio: str | Path | None = None,
+    ) -> None:
+        super().__init__(path, labels=labels)
+        try:
+            self.encoder = VideoEncoder(self._tmp.path, fps, audio=audio, name=self.dest)
+        except BaseException:
+            self._tmp.discard()
+            raise
+
+    @property
+    def frames(self) -> int:
+        return self.encoder.frames
+
+    def write(self, result: FrameResult) -> None:
+        self.encoder.write(draw_faces(result.image, result.faces), result.time)
+
+    def _close(self) -> None:
+        self.encoder.close()
+
+    def commit(self) -> None:
+        self._close()
+        if self.frames == 0:
+            logger.warning("no frames: %s not written", self.dest)
+            self._tmp.discard()
+            return
+        self._tmp.commit()
+
+    def discard(self) -> None:
+        self.encoder.abort()
+        super().discard()
+
+
+WRITERS: dict[str, type[OutputWriter]] = {
+    "csv": CsvWriter,
+    "json": JsonWriter,
+    "timeline": TimelineWriter,
+    "video": AnnotatedVideoWriter,
+}
+"""Every output writer by name."""
+
+
+def get_writer(name: str) -> type[OutputWriter]:
+    """The writer class called ``name`` (see :data:`WRITERS`); an unknown name is an EmolensError."""
+    try:
+        return WRITERS[name]
+    except KeyError:
+        raise EmolensError(f"unknown output {name!r}; choose from {', '.join(sorted(WRITERS))}") from None
+
+
 def write_timeline(path: str | Path, log: TrackLog) -> None:
-    path = Path(path)
-    write_bytes_atomic(path, render_timeline(log, fmt=path.suffix.lstrip(".").lower() or "png"))
+    """Write the timeline of ``log`` to ``path`` (PNG, SVG or PDF, by its name)."""
+    with TimelineWriter(path, labels=log.labels) as w:
+        w.finish(log, {})
 
 
 class VideoOutputs:
-    """The CSV and annotated video written while frames come, and the summary and timeline at the end."""
+    """The writers of one run: ``out`` (annotated video), ``csv``, ``json`` (summary) and
+    ``timeline``, each None when not asked for, fed frame by frame and completed together.
+
+    ``audio``: the source file whose sound the annotated video keeps (None: silent).
+    """
 
     def __init__(
         self,
@@ -317,50 +442,38 @@ class VideoOutputs:
         fps: float,
         out: str | Path | None = None,
         csv: str | Path | None = None,
+        json: str | Path | None = None,
+        timeline: str | Path | None = None,
+        audio: str | Path | None = None,
     ) -> None:
         self.log = TrackLog(labels)
-        self._csv: CsvWriter | None = None
-        self._video: AnnotatedVideoWriter | None = None
+        self.writers: dict[str, OutputWriter] = {}
         try:
-            self._csv = CsvWriter(csv, labels) if csv is not None else None
-            self._video = AnnotatedVideoWriter(out, fps) if out is not None else None
+            for name, path in (("csv", csv), ("json", json), ("timeline", timeline), ("video", out)):
+                if path is not None:
+                    self.writers[name] = get_writer(name)(path, labels=labels, fps=fps, audio=audio)
         except BaseException:
             self.discard()
             raise
 
     def add(self, result: FrameResult) -> None:
         self.log.add(result)
-        if self._csv is not None:
-            self._csv.write(result)
-        if self._video is not None:
-            self._video.write(result)
+        for w in self.writers.values():
+            w.write(result)
 
-    def commit(
-        self,
-        *,
-        json: str | Path | None = None,
-        timeline: str | Path | None = None,
-        summary: dict[str, Any] | None = None,
-    ) -> None:
-        """Render everything first, then move every file into place."""
-        import json as jsonlib
-
-        blobs: list[tuple[Path, bytes]] = []
-        if json is not None:
-            obj = summary if summary is not None else summarize(self.log)
-            blobs.append((Path(json), (jsonlib.dumps(obj, indent=2) + "\n").encode()))
-        if timeline is not None:
-            path = Path(timeline)
-            blobs.append((path, render_timeline(self.log, fmt=path.suffix.lstrip(".").lower() or "png")))
-        if self._video is not None:
-            self._video.commit()
-        if self._csv is not None:
-            self._csv.commit()
-        for path, data in blobs:
-            write_bytes_atomic(path, data)
+    def commit(self, summary: Mapping[str, Any] | None = None) -> None:
+        """Complete every file first (``summary``: the JSON's content, default :func:`summarize`),
+        then move each into place. A failure completing any of them discards them all."""
+        data = summary if summary is not None else summarize(self.log)
+        try:
+            for w in self.writers.values():
+                w.finish(self.log, data)
+        except BaseException:
+            self.discard()
+            raise
+        for w in self.writers.values():
+            w.commit()
 
     def discard(self) -> None:
-        if self._video is not None:
-            self._video.discard()
-        if self._csv is not None:
-            self._csv.discard()
+        for w in self.writers.values():
+            w.discard()

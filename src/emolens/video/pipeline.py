@@ -2,7 +2,7 @@
 
 :func:`stream` turns a video file, stream URL or camera into :class:`FrameResult` objects, one
 per frame, each holding the faces of that frame with a stable ``track_id`` and smoothed scores
-(the per-frame work is :class:`~emolens.video.analyzer.FrameAnalyzer`'s). :func:`analyze_video`
+(the per-frame work is :class:`~emolens.analysis.Analyzer`'s). :func:`analyze_video`
 runs a stream to the end and writes the outputs the user asked for.
 """
 
@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import cv2
 
+from emolens.analysis import STAGES, Analyzer, StageHook
 from emolens.errors import EmolensError
-from emolens.video.analyzer import STAGES, FrameAnalyzer, FrameResult, StageHook, StreamOptions
+from emolens.types import FrameResult, StreamOptions
 from emolens.video.source import FrameSource, Source, open_source
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "STAGES",
-    "FrameAnalyzer",
+    "Analyzer",
     "FrameResult",
     "StageHook",
     "StreamOptions",
@@ -46,10 +47,10 @@ class VideoStream:
     """An iterator of :class:`FrameResult` over an opened source; close it (or use ``with``) when done.
 
     ``source`` is the :class:`~emolens.video.source.FrameSource` (``fps``, ``frame_count``, ``live``);
-    ``analyzer`` the :class:`FrameAnalyzer` that does the per-frame work.
+    ``analyzer`` the :class:`~emolens.analysis.Analyzer` that does the per-frame work.
     """
 
-    def __init__(self, source: FrameSource, owns_source: bool, analyzer: FrameAnalyzer) -> None:
+    def __init__(self, source: FrameSource, owns_source: bool, analyzer: Analyzer) -> None:
         self.source = source
         self._owns = owns_source
         self.analyzer = analyzer
@@ -134,14 +135,10 @@ def stream(
         log.warning("align needs a detector with eye landmarks (yunet); faces will not be aligned")
     owns = not isinstance(source, FrameSource)
     src = open_source(source) if not isinstance(source, FrameSource) else source
-    return VideoStream(src, owns, FrameAnalyzer(recognizer, det, opts, timing))
+    return VideoStream(src, owns, Analyzer(recognizer, det, opts, timing))
 
 
 # ---------------------------------------------------------------------- end-to-end
-
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
-TIMELINE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def check_display() -> None:
@@ -164,7 +161,8 @@ def check_outputs(
     timeline: str | Path | None = None,
 ) -> None:
     """Fail now, before any frame is read, if an output could not be written later."""
-    from emolens.imageio import check_writable
+    from emolens.io import check_writable
+    from emolens.video.outputs import get_writer
 
     named = {"--out": out, "--csv": csv, "--json": json, "--timeline": timeline}
     given = {k: Path(v) for k, v in named.items() if v is not None}
@@ -175,25 +173,19 @@ def check_outputs(
     resolved = [p.resolve() for p in given.values()]
     if len(set(resolved)) != len(resolved):
         raise EmolensError("two outputs are the same file")
-    if out is not None and Path(out).suffix.lower() not in VIDEO_SUFFIXES:
-        raise EmolensError(f"--out {out}: use a video file name ending in {', '.join(VIDEO_SUFFIXES)}")
-    if timeline is not None:
-        if Path(timeline).suffix.lower() not in TIMELINE_SUFFIXES:
-            raise EmolensError(f"--timeline {timeline}: use a file name ending in {', '.join(TIMELINE_SUFFIXES)}")
-        import importlib.util
-
-        if importlib.util.find_spec("matplotlib") is None:
-            raise EmolensError("--timeline needs matplotlib: pip install matplotlib (or emolens[train])")
+    for flag, name, dest in (("--out", "video", out), ("--timeline", "timeline", timeline)):
+        suffixes = get_writer(name).suffixes
+        if dest is not None and Path(dest).suffix.lower() not in suffixes:
+            raise EmolensError(f"{flag} {dest}: use a {name} file name ending in {', '.join(suffixes)}")
 
 
 def _progress_bar(total: int | None, enabled: bool) -> Any:
+    """A tqdm bar of frames on stderr (cleared when closed), or None when not ``enabled``."""
     if not enabled:
         return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, unit="frame", mininterval=1, leave=False)
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="frame", mininterval=1, leave=False, file=sys.stderr, dynamic_ncols=True)
 
 
 def _show(result: FrameResult) -> bool:
@@ -221,6 +213,7 @@ def analyze_video(
     timeline: str | Path | None = None,
     show: bool = False,
     progress: bool = True,
+    audio: bool = True,
     on_frame: Callable[[int, int | None], None] | None = None,
     **changes: Any,
 ) -> dict[str, Any]:
@@ -228,8 +221,9 @@ def analyze_video(
 
     ``options`` and keyword ``changes`` are those of :func:`stream`. Every output is checked
     before the first frame is read and written under a temporary name that is moved into place
-    only at the end: a failure leaves no partial file. ``progress``: a progress bar on stderr
-    (files only). ``on_frame(frames_done, frames_total_or_None)`` is called after each frame; an
+    only at the end: a failure leaves no partial file. ``out`` is H.264 MP4 (or MOV, MKV, AVI) or
+    VP9 WebM, by its name; with ``audio`` it keeps the sound of a source file. ``progress``: a
+    progress bar on stderr (files only). ``on_frame(frames_done, frames_total_or_None)`` is called after each frame; an
     exception it raises stops the run like any other failure (nothing is written). Interrupting a live source (Ctrl+C, or ``q``
     in the ``show`` window) ends it normally; interrupting a file writes nothing.
     """
@@ -247,7 +241,10 @@ def analyze_video(
         total = min(total, opts.max_frames) if total is not None else opts.max_frames
     stopped = False
     with vs:
-        outputs = VideoOutputs(rec.labels, fps=src.fps or 30.0, out=out, csv=csv)
+        sound = src.name if audio and src.kind == "file" else None
+        outputs = VideoOutputs(
+            rec.labels, fps=src.fps or 30.0, out=out, csv=csv, json=json, timeline=timeline, audio=sound
+        )
         bar = _progress_bar(total, progress and not src.live)
         try:
             try:
@@ -273,7 +270,7 @@ def analyze_video(
                 model=rec.meta.name,
                 detector=detector if isinstance(detector, str) else type(detector).__name__,
             )
-            outputs.commit(json=json, timeline=timeline, summary=summary)
+            outputs.commit(summary)
         except BaseException:
             outputs.discard()
             raise

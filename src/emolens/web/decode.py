@@ -13,6 +13,7 @@ from emolens.errors import EmolensError
 from emolens.web.sniff import HEAD_BYTES, image_size, is_image, jpeg_complete, sniff
 
 ACCEPTED = "JPEG, PNG, WebP or BMP"
+VIDEOS = "MP4, MOV, AVI, MKV or WebM"
 
 
 class BadImage(EmolensError):
@@ -27,8 +28,13 @@ class BadImage(EmolensError):
 def check_kind(kind: str | None) -> str:
     """``kind`` when it is an image format the server decodes; else BadImage 415."""
     if not is_image(kind):
-        what = f"its bytes show a {kind} video" if kind else "its bytes match no format the server knows"
-        raise BadImage(415, f"the file is not a {ACCEPTED} image ({what})")
+        if kind:
+            raise BadImage(415, f"the file is not a {ACCEPTED} image (its bytes show a {kind} video)")
+        raise BadImage(
+            415,
+            f"the file is not a {ACCEPTED} image, nor a video ({VIDEOS}), which the server takes too: "
+            "its bytes match no format the server knows",
+        )
     assert kind is not None
     return kind
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from emolens.preprocess import crop
+from emolens.analysis import analyze_faces
 from emolens.web.decode import decode_image
 
 if TYPE_CHECKING:
@@ -58,11 +58,7 @@ def analyze_image(
     t = time.perf_counter()
     image = decode_image(data, max_pixels)
     with pool.borrow() as detector:
-        boxes = detector.detect(image)
-    faces = []
-    if boxes:
-        crops = [crop(image, box, recognizer.margin) for box in boxes]
-        faces = recognizer.faces_from_probs(boxes, recognizer.predict_faces(crops))
+        faces = analyze_faces(image, recognizer, detector)
     return {
         "width": int(image.shape[1]),
         "height": int(image.shape[0]),

@@ -355,5 +355,9 @@ class JobManager:
             "duration_s": None if job.duration_s is None else round(job.duration_s, 3),
             "summary": job.summary,
             "error": job.error,
-            "links": {"frames_csv": f"{base}/frames.csv", "annotated_mp4": f"{base}/annotated.mp4"},
+            "links": {
+                "frames_csv": f"{base}/frames.csv",
+                "annotated_mp4": f"{base}/annotated.mp4",
+                "timeline": f"{base}/timeline",
+            },
         }

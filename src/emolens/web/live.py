@@ -4,7 +4,7 @@ Each binary message is one JPEG (or PNG) frame, numbered 0, 1, 2, ... as it arri
 task keeps only the newest frame not yet processed (a one-slot buffer): a frame replaced before
 its turn counts as dropped, so a client that sends faster than the server can follow gets
 answers about its latest frames, never a growing queue. The processing runs on a thread of the
-connection's own (its :class:`~emolens.video.analyzer.FrameAnalyzer` and face detector are not
+connection's own (its :class:`~emolens.analysis.Analyzer` and face detector are not
 thread-safe), off the event loop; the Recognizer is shared by all connections.
 """
 
@@ -23,8 +23,8 @@ from emolens.errors import EmolensError
 from emolens.web.decode import decode_image
 
 if TYPE_CHECKING:
+    from emolens.analysis import Analyzer
     from emolens.runtime.recognizer import Recognizer
-    from emolens.video.analyzer import FrameAnalyzer
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class LiveSession:
         self._reset = False
         self._send_lock = asyncio.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emolens-live")
-        self._analyzer: FrameAnalyzer | None = None
+        self._analyzer: Analyzer | None = None
         self._t0 = time.monotonic()
 
     async def run(self) -> None:
@@ -152,12 +152,12 @@ class LiveSession:
             "processing_ms": round((time.perf_counter() - t) * 1000.0, 2),
         }
 
-    def _get_analyzer(self) -> FrameAnalyzer:
+    def _get_analyzer(self) -> Analyzer:
         if self._analyzer is None:
+            from emolens.analysis import Analyzer
             from emolens.detect import create_detector
-            from emolens.video.analyzer import FrameAnalyzer
 
-            self._analyzer = FrameAnalyzer(self.recognizer, create_detector(self.detector))
+            self._analyzer = Analyzer(self.recognizer, create_detector(self.detector))
         return self._analyzer
 
     async def _send(self, message: dict[str, Any]) -> bool:

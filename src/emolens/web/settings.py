@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -37,18 +37,29 @@ class ServeOptions:
     ``samples``: a folder whose images and videos the page offers as samples (None: none).
     """
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    token: str | None = None
-    model: str | None = None
-    detector: str = "haar"
-    max_upload_mb: float = 200
-    max_image_pixels: int = 40_000_000
-    max_video_s: float = 600.0
-    keep_s: float = 600.0
-    max_jobs: int = 4
-    max_live: int = 8
-    samples: str | None = None
+    host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (127.0.0.1: this machine only)"})
+    port: int = field(default=8000, metadata={"help": "port (0: any free port)"})
+    token: str | None = field(
+        default=None,
+        metadata={"help": "require this access token on every API request (default: $EMOLENS_TOKEN, else none)"},
+    )
+    model: str | None = field(
+        default=None, metadata={"help": "bundled model name or .onnx path (default: the bundled default)"}
+    )
+    detector: str = field(
+        default="haar", metadata={"help": "face detector: haar, or yunet (after 'emolens fetch yunet')"}
+    )
+    max_upload_mb: float = field(default=200, metadata={"help": "largest upload, in MB"})
+    max_image_pixels: int = field(default=40_000_000, metadata={"help": "largest image or frame, in pixels"})
+    max_video_s: float = field(default=600.0, metadata={"help": "longest video, in seconds"})
+    keep_s: float = field(
+        default=600.0, metadata={"help": "delete uploaded videos and results this long after their job"}
+    )
+    max_jobs: int = field(default=4, metadata={"help": "video jobs queued or running at once"})
+    max_live: int = field(default=8, metadata={"help": "live camera streams at once"})
+    samples: str | None = field(
+        default=None, metadata={"help": "offer the images and videos of this folder", "metavar": "DIR"}
+    )
 
     def __post_init__(self) -> None:
         if not self.host:

@@ -43,6 +43,10 @@ function setupFiles() {
       csvLink: $("download-csv"),
       mp4Link: $("download-mp4"),
       expires: $("video-expires"),
+      player: $("video-player"),
+      playerNote: $("video-player-note"),
+      chart: $("track-chart"),
+      chartLegend: $("track-legend"),
     },
     status,
   );

@@ -2,7 +2,10 @@
 
 export const EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];
 
-const NEGATIVE = ["angry", "disgust", "fear", "sad"];
+const NEGATIVE = ["angry", "disgust", "fear", "sad", "contempt"]; // as emolens.labels.VALENCE_OF
+const POSITIVE = ["happy"];
+/** A valence at least this far from 0 is called positive or negative; closer, neutral. */
+export const VALENCE_THRESHOLD = 0.15;
 const colorCache = new Map();
 
 /** The colour of an emotion: the CSS custom property --emo-<name> of the page. */
@@ -16,8 +19,22 @@ export function emotionColor(label) {
 
 /** A number in [-1, 1]: P(happy) minus the summed probability of the negative emotions. */
 export function valenceScore(scores) {
-  const negative = NEGATIVE.reduce((sum, name) => sum + (scores[name] || 0), 0);
-  return (scores.happy || 0) - negative;
+  const sum = (names) => names.reduce((total, name) => total + (scores[name] || 0), 0);
+  return Math.max(-1, Math.min(1, sum(POSITIVE) - sum(NEGATIVE)));
+}
+
+/**
+ * Everything the page shows of one valence score, derived from the one rounded value so that they
+ * always agree: value (2 decimals), word (its sign, or neutral near 0), text such as "+0.42",
+ * and position (0..1 along the negative-positive bar).
+ */
+export function valenceReading(score) {
+  const value = Math.round(Math.max(-1, Math.min(1, Number(score) || 0)) * 100) / 100;
+  let word = "neutral";
+  if (value >= VALENCE_THRESHOLD) word = "positive";
+  else if (value <= -VALENCE_THRESHOLD) word = "negative";
+  const text = `${value < 0 ? "−" : "+"}${Math.abs(value).toFixed(2)}`;
+  return { value, word, text, position: (value + 1) / 2 };
 }
 
 /** The largest face (by box area), or null. */

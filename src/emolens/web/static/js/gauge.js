@@ -1,6 +1,6 @@
-// The valence gauge: a marker on a negative-neutral-positive bar, plus the words.
+// The valence gauge: a marker on a negative-neutral-positive bar, the number and the word, all from one value.
 
-import { valenceScore } from "./emotions.js";
+import { valenceReading, valenceScore } from "./emotions.js";
 
 export class ValenceGauge {
   #element;
@@ -12,28 +12,27 @@ export class ValenceGauge {
     this.#element = element;
     this.#marker = element.querySelector(".gauge-marker");
     this.#text = text;
+    this.show(null, "No face yet");
   }
 
-  /** Show the valence of a face (Face JSON), or "no face" for null. */
-  show(face) {
-    if (!face) {
-      this.#set(null, "", "No face in view");
-      return;
-    }
-    const score = valenceScore(face.scores);
-    const signed = `${score >= 0 ? "+" : "−"}${Math.abs(score).toFixed(2)}`;
-    this.#set(score, face.valence, `${face.valence} (${signed}), ${face.label}`);
+  /** Show the valence of a face (Face JSON), or no reading at all for null. */
+  show(face, emptyText = "No face in view") {
+    this.showScore(face ? valenceScore(face.scores) : null, emptyText);
   }
 
-  #set(score, valence, words) {
+  /** Show one valence score in [-1, 1] (null: no reading): marker, number and word come from the same value. */
+  showScore(score, emptyText = "No face in view") {
     const element = this.#element;
-    element.dataset.value = score === null ? "" : score.toFixed(3);
-    element.dataset.valence = valence;
-    element.classList.toggle("empty", score === null);
-    element.setAttribute("aria-valuenow", score === null ? "0" : score.toFixed(2));
+    const reading = score === null ? null : valenceReading(score);
+    element.classList.toggle("empty", reading === null);
+    element.dataset.value = reading ? reading.value.toFixed(2) : "";
+    element.dataset.valence = reading ? reading.word : "";
+    element.dataset.position = reading ? reading.position.toFixed(4) : "";
+    element.setAttribute("aria-valuenow", reading ? String(reading.value) : "0");
+    const words = reading ? `${reading.word} ${reading.text}` : emptyText;
     element.setAttribute("aria-valuetext", words);
-    // CSSOM, not a style attribute: allowed by the page's Content-Security-Policy.
-    if (score !== null) this.#marker.style.left = `${((score + 1) / 2) * 100}%`;
+    // No transition: the marker is where the number says, at once. CSSOM, allowed by the page's CSP.
+    if (reading) this.#marker.style.left = `${reading.position * 100}%`;
     this.#text.textContent = words;
   }
 }

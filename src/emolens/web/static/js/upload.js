@@ -2,7 +2,7 @@
 
 import { postFile } from "./api.js";
 import { percent } from "./emotions.js";
-import { drawFaces } from "./overlay.js";
+import { drawFaces, numberedFaces } from "./overlay.js";
 import { emotionChip, messageOf, showStatus, tableRow } from "./ui.js";
 
 const VIDEO_EXTENSIONS = /\.(mp4|m4v|mov|avi|mkv|webm)$/i;
@@ -101,7 +101,8 @@ export class FileAnalyser {
       if (sequence !== this.#sequence) return;
       this.#showImage(result, bitmap);
       const time = typeof result.processing_ms === "number" ? `, ${Math.round(result.processing_ms)} ms on the server` : "";
-      showStatus(this.#els.status, `${file.name}: ${plural(result.faces.length, "face")} (${result.width}×${result.height}${time}).`, "ok");
+      const hint = result.faces.length === 0 && result.hint ? ` ${capitalised(result.hint)}.` : "";
+      showStatus(this.#els.status, `${file.name}: ${plural(result.faces.length, "face")} (${result.width}×${result.height}${time}).${hint}`, "ok");
     } catch (error) {
       if (sequence === this.#sequence) showStatus(this.#els.status, `${file.name}: ${messageOf(error)}`, "error");
     }
@@ -115,6 +116,10 @@ export class FileAnalyser {
     imageCanvas.setAttribute("aria-label", `The image with ${plural(result.faces.length, "face")} marked`);
     facesBody.replaceChildren(...faceRows(result.faces));
   }
+}
+
+function capitalised(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function drawImageWithFaces(canvas, bitmap, result) {
@@ -134,9 +139,12 @@ function emptyRow(text) {
   return row;
 }
 
+/** One row per face, left to right, numbered as on the picture (what to try instead goes in the status). */
 function faceRows(faces) {
   if (!faces.length) return [emptyRow("No face found.")];
-  return faces.map((face, i) =>
-    tableRow([String(i + 1), emotionChip(face.label), percent(face.confidence), face.valence, face.box.join(", ")]),
-  );
+  return numberedFaces(faces).map((face) => {
+    const row = tableRow([String(face.number), emotionChip(face.label), percent(face.confidence), face.valence, face.box.join(", ")]);
+    row.dataset.number = String(face.number);
+    return row;
+  });
 }

@@ -1,7 +1,9 @@
-// A video analysis job: upload with progress, poll the server every 0.5 s, then the per-track summary.
+// A video analysis job: upload with progress, poll the server every 0.5 s, then the annotated video in a
+// player, each person's valence over time in a chart beneath it (synchronised both ways), and the per-track summary.
 
 import { deleteResource, getJson, postFileWithProgress, withToken } from "./api.js";
 import { percent } from "./emotions.js";
+import { TrackChart, trackColor } from "./trackchart.js";
 import { emotionChip, messageOf, showStatus, tableRow } from "./ui.js";
 
 const POLL_MS = 500;
@@ -25,12 +27,20 @@ export class VideoJobView {
   #failures = 0;
   #sequence = 0; // every start() and discard() takes the next number: an older upload's answer is then stale
   #upload = null; // the upload in flight: { controller (its AbortController), sent (all its bytes are out) }
+  #chart;
 
-  /** els: { section, progress, progressLabel, deleteButton, summary, tracksBody, csvLink, mp4Link, expires } */
+  /** els: { section, progress, progressLabel, deleteButton, summary, tracksBody, csvLink, mp4Link, expires,
+   *  player (a <video>), playerNote, chart (a canvas), chartLegend } */
   constructor(els, status) {
     this.#els = els;
     this.#status = status;
+    this.#chart = new TrackChart(els.chart, els.chartLegend, els.player);
     els.deleteButton.addEventListener("click", () => this.remove());
+    els.player.addEventListener("error", () => {
+      if (!els.player.getAttribute("src")) return;
+      els.playerNote.hidden = false;
+      els.playerNote.textContent = "This browser cannot play the annotated video; download it below.";
+    });
   }
 
   /** Upload a video file and follow its analysis; a newer start() or discard() makes this one stale. */
@@ -71,6 +81,7 @@ export class VideoJobView {
     const job = this.#job;
     this.#job = null;
     this.#els.section.hidden = true;
+    this.#unloadPlayer();
     return job;
   }
 
@@ -100,16 +111,27 @@ export class VideoJobView {
   /** The Cancel / Delete button: delete the job and its files on the server. */
   async remove() {
     const job = this.#job;
-    if (!job) return;
-    clearTimeout(this.#timer);
+    if (!job || job.status === "deleting" || job.status === "deleted") return;
     const cancelling = ACTIVE.has(job.status);
+    // From now on the job being followed is this "deleting" one: a poll already on its way (or one
+    // its answer would schedule) finds another job than the one it asked about, and is ignored.
+    const deleting = { ...job, status: "deleting" };
+    this.#job = deleting;
+    clearTimeout(this.#timer);
+    this.#els.deleteButton.disabled = true;
     try {
       await deleteResource(`api/v1/videos/${job.id}`);
+      if (this.#job !== deleting) return; // another file was chosen meanwhile
       this.#job = { ...job, status: "deleted" };
       this.#render(this.#job);
       showStatus(this.#status, cancelling ? "Analysis cancelled." : "The video and its results were deleted from the server.");
     } catch (error) {
+      if (this.#job !== deleting) return;
+      this.#job = job; // still there: follow it again
+      this.#render(job);
       showStatus(this.#status, `Could not delete: ${messageOf(error)}`, "error");
+    } finally {
+      this.#els.deleteButton.disabled = false;
     }
   }
 
@@ -120,6 +142,19 @@ export class VideoJobView {
     els.deleteButton.hidden = true;
     els.section.dataset.status = "uploading";
     els.tracksBody.replaceChildren();
+    this.#unloadPlayer();
+  }
+
+  /** Stop the player and let go of its file; empty the chart. */
+  #unloadPlayer() {
+    const { player, playerNote } = this.#els;
+    if (player.getAttribute("src")) {
+      player.pause();
+      player.removeAttribute("src");
+      player.load();
+    }
+    playerNote.hidden = true;
+    this.#chart.clear();
   }
 
   #setProgress(value, label) {
@@ -134,7 +169,7 @@ export class VideoJobView {
 
   async #poll() {
     const job = this.#job;
-    if (!job) return;
+    if (!job || !ACTIVE.has(job.status)) return;
     try {
       const fresh = await getJson(`api/v1/videos/${job.id}`);
       if (this.#job !== job) return; // replaced meanwhile
@@ -156,6 +191,7 @@ export class VideoJobView {
 
   #render(job) {
     const els = this.#els;
+    clearTimeout(this.#timer); // at most one poll scheduled, and none once the job has ended
     els.section.dataset.status = job.status;
     els.deleteButton.hidden = job.status === "deleted";
     els.deleteButton.textContent = ACTIVE.has(job.status) ? "Cancel" : "Delete from server";
@@ -171,23 +207,39 @@ export class VideoJobView {
     const summary = job.summary || { tracks: [], frames: job.frames_done };
     const people = summary.tracks.length;
     this.#setProgress(1, `Done: ${summary.frames} frames, ${people} ${people === 1 ? "person" : "people"} tracked.`);
-    this.#renderTracks(summary.tracks);
+    this.#renderTracks(summary.tracks, job.hint);
     this.#setLinks(job);
     this.#els.summary.hidden = false;
     showStatus(this.#status, `${this.#name}: analysis done.`, "ok");
+    this.#showPlayer(job, summary);
   }
 
-  #renderTracks(tracks) {
-    const rows = tracks.map((t) =>
+  /** The annotated video in the player (served with range requests: it can seek), and its chart. */
+  async #showPlayer(job, summary) {
+    const links = job.links || {};
+    if (!links.annotated_mp4) return;
+    this.#els.player.src = withToken(links.annotated_mp4);
+    if (!links.timeline) return;
+    try {
+      const timeline = await getJson(links.timeline);
+      if (this.#job !== job) return; // replaced or deleted meanwhile
+      this.#chart.show(timeline, summary.tracks, job.duration_s);
+    } catch (error) {
+      if (this.#job === job) showStatus(this.#status, `${this.#name}: the chart is missing: ${messageOf(error)}`, "error");
+    }
+  }
+
+  #renderTracks(tracks, hint) {
+    const rows = tracks.map((t, i) =>
       tableRow([
-        `#${t.track_id}`,
+        trackName(t, i),
         mainEmotion(t),
         t.dominant_valence || "–",
         `${Number(t.first_s || 0).toFixed(1)}–${seconds(t.last_s)}`,
         String(t.frames),
       ]),
     );
-    if (!rows.length) rows.push(emptyRow("No face found in the video."));
+    if (!rows.length) rows.push(emptyRow(hint ? `No face found: ${hint.replace(/^no face found: /, "")}.` : "No face found in the video."));
     this.#els.tracksBody.replaceChildren(...rows);
   }
 
@@ -205,6 +257,7 @@ export class VideoJobView {
   #deleted() {
     this.#setProgress(0, "Deleted from the server.");
     this.#els.summary.hidden = true;
+    this.#unloadPlayer();
   }
 
   #fail(message) {
@@ -219,6 +272,17 @@ export class VideoJobView {
 async function cancelJob(job, always = false) {
   if (!job || !(always || ACTIVE.has(job.status))) return;
   await deleteResource(`api/v1/videos/${job.id}`).catch(() => undefined);
+}
+
+/** "#2" with the track's colour, as in the chart and on its boxes in the video. */
+function trackName(track, index) {
+  const wrap = document.createElement("span");
+  const swatch = document.createElement("span");
+  swatch.className = "swatch";
+  swatch.setAttribute("aria-hidden", "true");
+  swatch.style.background = trackColor(track, index); // CSSOM: allowed by the page's Content-Security-Policy
+  wrap.append(swatch, ` #${track.track_id}`);
+  return wrap;
 }
 
 function emptyRow(text) {

@@ -1,0 +1,91 @@
+"""Writing files safely, in one place: never a half-written file, and a clear error before any work.
+
+:class:`AtomicFile` is the one atomic-write helper: it makes a fresh temporary file beside the
+destination (same suffix, so writers that choose their format by suffix still work, and the
+umask's permissions, as for any new file), lets the caller write it by path, then moves it onto
+the destination with :meth:`~AtomicFile.commit`, or removes it with
+:meth:`~AtomicFile.discard`. Used as a context manager it commits on success and discards on
+any exception. Everything else here is built on it. Imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from emolens.errors import EmolensError
+
+__all__ = ["AtomicFile", "check_writable", "write_bytes_atomic", "write_json", "write_text_atomic"]
+
+
+def check_writable(path: str | Path) -> None:
+    """Raise an :class:`EmolensError` now if ``path`` could not be written later."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise EmolensError(f"cannot write {path}: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise EmolensError(f"cannot write {path}: folder {path.parent} is not writable")
+
+
+class AtomicFile:
+    """A temporary file beside ``dest``, moved onto ``dest`` by :meth:`commit` (or removed by :meth:`discard`).
+
+    ``path`` is the temporary file's path: write it by name (``torch.save``, ``cv2.imwrite``, an
+    encoder) or open it. ``mkdir``: create ``dest``'s folder first instead of requiring it.
+    """
+
+    def __init__(self, dest: str | Path, *, mkdir: bool = False) -> None:
+        self.dest = Path(dest)
+        if mkdir:
+            self.dest.parent.mkdir(parents=True, exist_ok=True)
+        check_writable(self.dest)
+        for _ in range(100):
+            path = self.dest.parent / f".{self.dest.name}.{secrets.token_hex(4)}.tmp{self.dest.suffix}"
+            try:
+                # O_EXCL: a fresh name; mode 0o666: the umask decides (mkstemp would give 0600)
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:  # pragma: no cover - 32 random bits
+                continue
+            self.path = path
+            return
+        raise EmolensError(f"cannot create a temporary file beside {self.dest}")  # pragma: no cover
+
+    def commit(self) -> None:
+        """Move the temporary file onto the destination (atomic on one file system)."""
+        os.replace(self.path, self.dest)
+
+    def discard(self) -> None:
+        """Remove the temporary file; the destination is left as it was."""
+        if self.path.exists():
+            self.path.unlink()
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+def write_bytes_atomic(path: str | Path, data: bytes, *, mkdir: bool = False) -> None:
+    """Write ``data`` to ``path`` through an :class:`AtomicFile`."""
+    with AtomicFile(path, mkdir=mkdir) as tmp:
+        tmp.path.write_bytes(data)
+
+
+def write_text_atomic(path: str | Path, text: str, *, mkdir: bool = False) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through an :class:`AtomicFile`."""
+    write_bytes_atomic(path, text.encode("utf-8"), mkdir=mkdir)
+
+
+def write_json(path: str | Path, obj: Any, *, mkdir: bool = False) -> None:
+    """Write ``obj`` as indented JSON to ``path`` through an :class:`AtomicFile`."""
+    write_text_atomic(path, json.dumps(obj, indent=2) + "\n", mkdir=mkdir)

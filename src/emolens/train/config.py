@@ -1,0 +1,122 @@
+"""What defines a training run: :class:`TrainConfig` and its :class:`AugmentConfig`. No torch here.
+
+``emolens train``'s options are built from :class:`TrainConfig`'s fields (:mod:`emolens.options`),
+so the command line and ``emolens.train.fit.fit`` take the same names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from emolens.errors import EmolensError
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Strength of each augmentation; zero switches one off."""
+
+    rotate_deg: float = 15.0
+    scale: float = 0.15
+    shift: float = 0.12
+    hflip: bool = True
+    erase_p: float = 0.5
+    erase_area: tuple[float, float] = (0.02, 0.2)
+    photometric_p: float = 0.0
+    """Chance that each photometric change (brightness, contrast, blur, noise) hits an image; 0: none."""
+    brightness: float = 0.25
+    contrast: tuple[float, float] = (0.4, 1.6)
+    blur_sigma: float = 1.5
+    noise_std: float = 0.08
+
+
+BALANCE_MODES = ("none", "weighted", "sampler")
+PRECISIONS = ("auto", "bf16", "fp32")
+LABEL_SETS = ("data", "ferplus")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run; saved as ``config.json`` beside the weights."""
+
+    data: str = field(
+        metadata={
+            "help": "FER-2013 folder (train/, test/), fer2013.csv, or your own train/, val/, test/ with a folder per class"
+        }
+    )
+    arch: str = field(default="vgg", metadata={"help": "architecture name (see 'emolens models --arch')"})
+    out: str = field(default="runs/train", metadata={"help": "output folder for checkpoints, metrics and curves"})
+    epochs: int = field(default=60, metadata={"help": ""})
+    batch_size: int = field(default=128, metadata={"help": ""})
+    lr: float = field(default=0.05, metadata={"help": "peak learning rate of SGD with Nesterov momentum"})
+    weight_decay: float = field(default=5e-4, metadata={"help": ""})
+    warmup_epochs: float = field(default=2.0, metadata={"help": ""})
+    label_smoothing: float = field(default=0.0, metadata={"help": ""})
+    balance: str = field(default="none", metadata={"help": "class-imbalance handling", "choices": BALANCE_MODES})
+    ferplus: str | None = field(default=None, metadata={"help": "ferplus.csv: train on FER+ vote distributions"})
+    ferplus_weight: float = field(default=1.0, metadata={"help": "share of the FER+ distribution in the target"})
+    label_set: str = field(
+        default="data",
+        metadata={
+            "help": "data: the class folders; ferplus: FER+'s 8 emotions (with contempt) from the --ferplus votes",
+            "choices": LABEL_SETS,
+        },
+    )
+    """``data``: the class folders (FER-2013's labels); ``ferplus``: FER+'s eight emotions, trained on
+    the vote distributions of the faces with a clear majority (needs ``ferplus``)."""
+    augment: bool = field(default=True, metadata={"help": "no geometric augmentation"})
+    photometric: float = field(
+        default=0.0,
+        metadata={
+            "help": "chance of each photometric change per face: brightness, contrast, blur, noise (0: off)",
+            "metavar": "P",
+        },
+    )
+    """Chance of each photometric change (brightness, contrast, blur, noise) per face; 0: off."""
+    mixup: float = field(default=0.0, metadata={"help": "mixup with Beta(ALPHA, ALPHA); 0: off", "metavar": "ALPHA"})
+    cutmix: float = field(default=0.0, metadata={"help": "CutMix with Beta(ALPHA, ALPHA); 0: off", "metavar": "ALPHA"})
+    ema: float = field(
+        default=0.0,
+        metadata={
+            "help": "validate and keep a moving average of the weights with this decay; 0: off",
+            "metavar": "DECAY",
+        },
+    )
+    """Decay of an exponential moving average of the weights (e.g. 0.999); 0: off. When on, the
+    average is what is validated and saved as best.pt."""
+    precision: str = field(
+        default="auto",
+        metadata={
+            "help": "bf16 autocast or float32; auto: bf16 only where the CPU has native bf16 (AVX512-BF16 or AMX)",
+            "choices": PRECISIONS,
+        },
+    )
+    seed: int = field(default=0, metadata={"help": ""})
+    threads: int = field(default=0, metadata={"help": "torch threads (0 = torch's default)"})
+    limit: int = field(default=0, metadata={"help": "train on a random subset of this many faces (0 = all)"})
+    init: str | None = field(
+        default=None,
+        metadata={
+            "help": "start from a trained model: a bundled name, an .onnx file or a checkpoint .pt (fine-tuning); the head is rebuilt for the data's classes",
+            "metavar": "MODEL",
+        },
+    )
+    freeze: int = field(default=0, metadata={"help": "do not train the first N convolutions", "metavar": "N"})
+    resume: bool = field(default=False, metadata={"help": "continue from OUT/last.pt"})
+    progress: bool = field(default=True, metadata={"help": "no progress bar"})
+    aug: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        if self.balance not in BALANCE_MODES:
+            raise EmolensError(f"unknown --balance {self.balance!r}; choose one of: {', '.join(BALANCE_MODES)}")
+        if self.label_set not in LABEL_SETS:
+            raise EmolensError(f"unknown --label-set {self.label_set!r}; choose one of: {', '.join(LABEL_SETS)}")
+        if self.label_set == "ferplus" and not self.ferplus:
+            raise EmolensError("--label-set ferplus needs --ferplus ferplus.csv (the votes)")
+        if self.precision not in PRECISIONS:
+            raise EmolensError(f"unknown --precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+        if not 0 <= self.ema < 1:
+            raise EmolensError(f"--ema must lie in [0, 1), got {self.ema}")
+        if self.mixup < 0 or self.cutmix < 0 or not 0 <= self.photometric <= 1:
+            raise EmolensError("--mixup and --cutmix must be >= 0, --photometric in [0, 1]")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise EmolensError("--epochs and --batch-size must be at least 1")

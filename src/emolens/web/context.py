@@ -1,0 +1,92 @@
+"""What every route shares, and the dependencies that hand it out.
+
+:class:`WebContext` holds the settings, the recogniser, the detector pool, the video jobs and the
+live connection count of one app (``app.state.web``). :func:`require_token` is the one access
+check, for the HTTP routes and the live WebSocket alike: a refused WebSocket is closed with code
+4401 and the same sentence (see :func:`emolens.web.app.create_app`'s error handler).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, HTTPException
+from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
+
+from emolens.web.security import token_matches
+from emolens.web.settings import ServeOptions
+
+if TYPE_CHECKING:
+    from emolens.runtime.recognizer import Recognizer
+    from emolens.web.images import DetectorPool
+    from emolens.web.jobs import JobManager
+
+API = "/api/v1"
+
+bearer = HTTPBearer(auto_error=False, description="the token given to `emolens serve --token`")
+query_token = APIKeyQuery(name="token", auto_error=False, description="the same token in the query string")
+
+NO_TOKEN = "this server needs its access token: send 'Authorization: Bearer <token>' or add ?token=<token>"
+WRONG_TOKEN = "the access token is wrong"
+
+
+@dataclass
+class WebContext:
+    """The state of one app. ``jobs`` exists between startup and shutdown (see :attr:`job_manager`)."""
+
+    options: ServeOptions
+    recognizer: Recognizer
+    pool: DetectorPool
+    jobs: JobManager | None = None
+    live: int = 0
+
+    @property
+    def job_manager(self) -> JobManager:
+        """The video jobs; HTTP 503 while the server starts or stops."""
+        if self.jobs is None:
+            raise HTTPException(503, "the server is starting or stopping; try again in a moment")
+        return self.jobs
+
+
+def get_context(conn: HTTPConnection) -> WebContext:
+    """The :class:`WebContext` of the app serving ``conn`` (a request or a WebSocket)."""
+    context = conn.app.state.web
+    assert isinstance(context, WebContext)
+    return context
+
+
+Context = Annotated[WebContext, Depends(get_context)]
+
+
+def check_token(given: str | None, expected: str | None) -> None:
+    """Nothing when ``expected`` is None or ``given`` matches it; else HTTP 401 saying which."""
+    if expected is None:
+        return
+    if given is None:
+        raise HTTPException(401, NO_TOKEN, headers={"WWW-Authenticate": "Bearer"})
+    if not token_matches(given, expected):
+        raise HTTPException(401, WRONG_TOKEN, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def require_token(
+    context: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    token: Annotated[str | None, Depends(query_token)],
+) -> None:
+    """The access check of every API route and of the WebSocket: ``Authorization: Bearer T`` or ``?token=T``."""
+    check_token(credentials.credentials if credentials is not None else token, context.options.token)
+
+
+async def live_slot(context: Context) -> AsyncIterator[None]:
+    """Holds one of the ``max_live`` places of the live streams while a WebSocket is served (else 429)."""
+    limit = context.options.max_live
+    if context.live >= limit:
+        raise HTTPException(429, f"the server is busy: {limit} live streams at once at most")
+    context.live += 1
+    try:
+        yield
+    finally:
+        context.live -= 1
