@@ -34,3 +34,13 @@ def test_a_cpu_class_listed_as_fp32_faster_loads_float32(monkeypatch: pytest.Mon
 def test_unknown_names_list_the_bundled_ones() -> None:
     with pytest.raises(ModelError, match=f"bundled models: .*{DEFAULT_MODEL}-int8"):
         resolve_model("emolens-nope")
+
+
+def test_short_names_by_purpose_load_their_family() -> None:
+    names = available_models()
+    assert "default" in names and resolve_model("default", AMD) == resolve_model(DEFAULT_MODEL, AMD)
+    for alias, family in bundled.ALIASES.items():
+        # offered only when its family is installed, and then it loads that family
+        assert (alias in names) == (family in names)
+        if family in names:
+            assert resolve_model(alias, AMD) == resolve_model(family, AMD)

@@ -262,10 +262,13 @@ def _bench_models(args: argparse.Namespace) -> int:
     print(f"{'model':26s} {'precision':13s} {'tta':5s} {'MB':>5s} {'params':>8s} {'PrivateTest':>11s} {head}")
     for r in rows:
         params = f"{r.params / 1e6:7.2f}M" if r.params else f"{'-':>8s}"
-        acc = f"{r.test_accuracy:11.4f}" if r.test_accuracy is not None else f"{'-':>11s}"
+        mark = "+" if r.test_labels == "ferplus-majority" else " "
+        acc = f"{r.test_accuracy:10.4f}{mark}" if r.test_accuracy is not None else f"{'-':>11s}"
         speeds = " ".join(f"{v:18.0f}" for v in r.faces_per_s.values())
         print(f"{r.name:26s} {r.precision:13s} {r.tta:5s} {r.size_mb:5.1f} {params} {acc} {speeds}")
     print("faces/s: predict_faces, median call, with each model's own test-time augmentation")
+    if any(r.test_labels == "ferplus-majority" for r in rows):
+        print("+: accuracy on the FER+ majority votes (8 emotions; ties, unknown and not-a-face dropped)")
     print(system_line())
     if args.json:
         write_json(args.json, {**provenance(), "models": [r.as_dict() for r in rows]})

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import cv2
 import numpy as np
 
 from emolens.errors import EmolensError, ModelError
+from emolens.io import AtomicFile
 from emolens.types import Box
 
 log = logging.getLogger(__name__)
@@ -130,22 +130,17 @@ def fetch_yunet(cache: str | Path | None = None, url: str = YUNET_URL, timeout: 
     if not os.access(folder, os.W_OK):
         raise EmolensError(f"cannot write to the cache folder {folder}")
     log.info("downloading %s", url)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{YUNET_FILE}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    with AtomicFile(dest) as tmp:
+        with open(tmp.path, "wb") as fh:
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as resp:
                     while block := resp.read(1 << 16):
                         fh.write(block)
             except OSError as e:
                 raise EmolensError(f"cannot download {url}: {e}") from None
-        digest = sha256_of(tmp)
+        digest = sha256_of(tmp.path)
         if digest != YUNET_SHA256:
             raise EmolensError(f"the download from {url} has sha256 {digest}, expected {YUNET_SHA256}; not installed")
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     log.info("wrote %s", dest)
     return dest
 

@@ -3,7 +3,8 @@
 A shipped model comes as a *family* of two files, ``NAME-int8.onnx`` and ``NAME-fp32.onnx``: the
 same network quantized and in float32. Asking for ``NAME`` loads the variant that is fastest on
 this CPU among those that keep its accuracy (:func:`preferred_variant`); ``NAME-int8`` and
-``NAME-fp32`` load one variant whatever the CPU.
+``NAME-fp32`` load one variant whatever the CPU. A few families also answer to a short name
+for what they are for (:data:`ALIASES`, e.g. ``Recognizer(model="ferplus")``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from emolens.hardware import CpuInfo, cpu_info
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "emolens-vgg-fer2013"
 VARIANTS = ("int8", "fp32")
+ALIASES: dict[str, str] = {"default": DEFAULT_MODEL, "ferplus": "emolens-vgg-ferplus"}
+"""Short names by purpose -> family names; only those whose family is installed are offered."""
 
 # predict_faces on 256 faces with flip TTA, portable int8 (u8s8-rr) against float32, measured by
 # benchmarks/int8_schemes.py and benchmarks/default_model.sh:
@@ -36,8 +39,10 @@ def _family_names() -> list[str]:
 
 
 def available_models() -> list[str]:
-    """Names of the bundled models (``Recognizer(model=NAME)``): each family and its variants."""
-    return sorted({*_family_names(), *(p.stem for p in WEIGHTS_DIR.glob("*.onnx"))})
+    """Names of the bundled models (``Recognizer(model=NAME)``): short names, each family and its variants."""
+    families = _family_names()
+    aliases = {a for a, f in ALIASES.items() if f in families}
+    return sorted({*aliases, *families, *(p.stem for p in WEIGHTS_DIR.glob("*.onnx"))})
 
 
 def preferred_variant(cpu: CpuInfo | None = None) -> str:
@@ -55,6 +60,7 @@ def resolve_model(model: str | Path | None, cpu: CpuInfo | None = None) -> Path:
     """
     if model is None:
         model = DEFAULT_MODEL
+    model = ALIASES.get(str(model), model) if isinstance(model, str) else model
     path = Path(model)
     if path.suffix == ".onnx" or path.exists():
         if not path.is_file():

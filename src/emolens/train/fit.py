@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-import json
+import io
 import logging
 import math
 import time
@@ -17,6 +17,8 @@ import torch
 from emolens.data.fer2013 import FaceSet, load_split
 from emolens.errors import EmolensError
 from emolens.eval.metrics import compute_metrics
+from emolens.eval.report import save_figure
+from emolens.io import write_json, write_text_atomic
 from emolens.labels import EMOTIONS
 from emolens.models.registry import create_model, model_config
 from emolens.train import checkpoint
@@ -92,10 +94,7 @@ def _plot_curves(rows: list[dict[str, float]], path: Path) -> None:
     a2.set_ylabel("accuracy")
     a2.legend()
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path)
 
 
 def resolve_precision(requested: str) -> str:
@@ -196,7 +195,7 @@ def fit(cfg: TrainConfig) -> TrainResult:
             state["rows"],
         )
         log.info("resumed from %s at epoch %d", last, start_epoch)
-    (out / "config.json").write_text(json.dumps({**asdict(cfg), "precision_used": precision}, indent=2))
+    write_json(out / "config.json", {**asdict(cfg), "precision_used": precision})
 
     images = torch.from_numpy(train.images)
     targets = torch.from_numpy(soft if soft is not None else _targets(train, cfg))
@@ -292,10 +291,11 @@ def fit(cfg: TrainConfig) -> TrainResult:
             },
             last,
         )
-        with (out / "metrics.csv").open("w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(row))
-            w.writeheader()
-            w.writerows(rows)
+        table = io.StringIO()
+        w = csv.DictWriter(table, fieldnames=list(row), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        write_text_atomic(out / "metrics.csv", table.getvalue())
         _plot_curves(rows, out / "curves.png")
         log.info(
             "epoch %d/%d  loss %.4f  train acc %.4f  val loss %.4f  val acc %.4f  val macro-F1 %.4f  (%.0f s)",

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the shipped FER+ model family (8 emotions, with contempt) from a training run and measures it:
+# export (fp32, parity-checked, FER-2013 framing), portable int8 quantization, FER+ majority-vote
+# accuracy on PublicTest (selection) and PrivateTest (the FER+ test split; ties, unknown and
+# not-a-face dropped) with and without flip, and predict_faces throughput, with `emolens info`.
+# Usage: bash benchmarks/ferplus_model.sh [RUN_DIR] [DATA]
+# The run: emolens train --data ../shared/data/fer2013 --arch vgg --init emolens-vgg-fer2013 \
+#   --label-set ferplus --ferplus ../shared/data/fer2013/ferplus.csv --epochs 15 --lr 0.02 \
+#   --warmup-epochs 0.5 --label-smoothing 0 --ema 0.999 --photometric 0.3 --seed 0 --threads 2 --out runs/vgg-ferplus8
+set -euo pipefail
+RUN=${1:-runs/vgg-ferplus8}
+DATA=${2:-../shared/data/fer2013}
+VOTES="$DATA/ferplus.csv"
+EMOLENS=${EMOLENS:-emolens}
+W=src/emolens/models/weights
+NAME=emolens-vgg-ferplus
+"$EMOLENS" export "$RUN/best.pt" --out "$W/$NAME-fp32.onnx" --name "$NAME-fp32" --tta hflip
+"$EMOLENS" quantize "$W/$NAME-fp32.onnx" --out "$W/$NAME-int8.onnx" --data "$DATA"
+mkdir -p "$RUN/eval"
+"$EMOLENS" info --json > "$RUN/eval/info.json"
+for model in "$NAME-int8" "$NAME-fp32"; do
+  for tta in none hflip; do
+    for split in val test; do
+      "$EMOLENS" evaluate --model "$model" --data "$DATA" --split "$split" --tta "$tta" --ferplus "$VOTES" \
+        --json "$RUN/eval/$model-$tta-$split.json" --confusion "$RUN/eval/$model-$tta-$split.png"
+    done
+    "$EMOLENS" bench faces --model "$model" --tta "$tta" --faces 256 --repeats 30 --json "$RUN/eval/bench-$model-$tta.json"
+  done
+done
+cat "$RUN/eval/info.json"
