@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the shipped FER+ model family (8 emotions, with contempt) from a training run and measures it:
-# export (fp32, parity-checked, FER-2013 framing), portable int8 quantization, FER+ majority-vote
+# export (fp32, parity-checked, FER-2013 framing), portable int8 quantization, calibration, FER+ majority-vote
 # accuracy on PublicTest (selection) and PrivateTest (the FER+ test split; ties, unknown and
 # not-a-face dropped) with and without flip, and predict_faces throughput, with `emolens info`.
 # Usage: bash benchmarks/ferplus_model.sh [RUN_DIR] [DATA]
@@ -17,6 +17,10 @@ NAME=emolens-vgg-ferplus
 "$EMOLENS" export "$RUN/best.pt" --out "$W/$NAME-fp32.onnx" --name "$NAME-fp32" --tta hflip
 "$EMOLENS" quantize "$W/$NAME-fp32.onnx" --out "$W/$NAME-int8.onnx" --data "$DATA"
 mkdir -p "$RUN/eval"
+for model in "$NAME-fp32" "$NAME-int8"; do  # temperature per file, fitted on PublicTest's FER+ majority labels
+  "$EMOLENS" calibrate "$model" --data "$DATA" --ferplus "$VOTES" --out "$W/$model.onnx" \
+    --json "$RUN/eval/calibration-$model.json" --plot "$RUN/eval/reliability-$model.png"
+done
 "$EMOLENS" info --json > "$RUN/eval/info.json"
 for model in "$NAME-int8" "$NAME-fp32"; do
   for tta in none hflip; do

@@ -80,6 +80,19 @@ def test_bad_boxes_and_images_are_clear_errors(rec: Recognizer) -> None:
     assert analyze_faces(image, rec, boxes=[]) == []
 
 
+def test_an_empty_image_is_an_image_error(rec: Recognizer) -> None:
+    from emolens.detect import create_detector
+
+    detector = create_detector("haar")
+    for empty in (np.zeros((0, 0, 3), np.uint8), np.zeros((0, 10), np.uint8), np.zeros((10, 0, 3), np.uint8)):
+        with pytest.raises(ImageError, match="the image is empty"):
+            analyze_faces(empty, rec, detector)  # once a raw cv2.error
+        with pytest.raises(ImageError, match="the image is empty"):
+            Analyzer(rec, detector).process(empty)
+    with pytest.raises(ImageError, match=r"got shape \(10, 10, 2\)"):
+        analyze_faces(np.zeros((10, 10, 2), np.uint8), rec, detector)
+
+
 def test_stream_frames_take_the_callers_boxes(rec: Recognizer) -> None:
     analyzer = Analyzer(rec, None, emolens.StreamOptions(smoothing=None))
     frame = np.full((120, 160, 3), 128, np.uint8)

@@ -148,3 +148,53 @@ def test_train_logs_its_precision_once(tmp_path: Path) -> None:
     ]
     r = emolens(*args, "--out", str(tmp_path / "run32"), "--precision", "fp32")
     assert r.returncode == 0 and "precision fp32\n" in r.stderr
+
+
+# ---------------------------------------------------------------------- issue 11: decode bombs, unreadable files
+
+
+def test_image_refuses_decode_bombs_with_one_line(tmp_path: Path, media: Path) -> None:
+    from bombs import png16_rgba, progressive_scan_bomb, zero_png
+
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(zero_png(30000, 30000))  # a real 30000x30000 PNG: Haar once tried to allocate 29 GB for it
+    r = emolens("image", str(huge))
+    assert_one_line_error(r, f"cannot read {huge}: the image is 30000x30000 = 900,000,000 pixels, more than the limit of 40,000,000")
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png16_rgba(6000, 6000))
+    assert_one_line_error(emolens("image", str(bomb)), "288,000,000 bytes once decoded, more than the limit of 120,000,000")
+    scans = tmp_path / "scans.jpg"
+    scans.write_bytes(progressive_scan_bomb(2000, 2000, 1000))
+    assert_one_line_error(emolens("image", str(scans)), "the JPEG has more than 100 scans")
+    photo = str(media / "fer_justin.jpg")
+    assert_one_line_error(emolens("image", photo, "--max-pixels", "1000"), "381x384 = 146,304 pixels, more than the limit of 1,000")
+    assert_one_line_error(emolens("image", photo, "--max-pixels", "0"), "the pixel limit must be 1 or more")
+    assert_one_line_error(emolens("image", photo, "--threads", "-1"), "threads must be a whole number")
+
+
+def test_unreadable_inputs_are_one_line_errors() -> None:
+    mem = Path("/proc/self/mem")  # exists, and reading it from its start fails (EIO), even for root
+    if not mem.is_file():
+        pytest.skip("needs Linux's /proc/self/mem")
+    assert_one_line_error(emolens("image", str(mem)), "cannot read /proc/self/mem: Input/output error")
+    assert_one_line_error(emolens("video", str(mem), "--no-progress"), "cannot read /proc/self/mem")
+
+
+def test_permission_denied_inputs_are_one_line_errors(tmp_path: Path, media: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root can read files without read permission")
+    for name, command in (("fer_justin.jpg", "image"), ("pyfeat_single_face.mp4", "video")):
+        locked = tmp_path / name
+        locked.write_bytes((media / name).read_bytes())
+        locked.chmod(0)
+        assert_one_line_error(emolens(command, str(locked)), "Permission denied")
+
+
+def test_outputs_under_a_folder_that_cannot_be_written_are_one_line_errors(media: Path) -> None:
+    sysfs = Path("/sys")  # no one, root included, may create files or folders at the top of sysfs
+    if not sysfs.is_dir():
+        pytest.skip("needs Linux's /sys")
+    r = emolens("image", str(media / "fer_justin.jpg"), "--out", "/sys/emolens-out/annotated")
+    assert_one_line_error(r, "cannot create the --out folder /sys/emolens-out/annotated")
+    r = emolens("video", str(media / "pyfeat_single_face.mp4"), "--out", "/sys/emolens.mp4", "--no-progress")
+    assert_one_line_error(r, "cannot write /sys/emolens.mp4")

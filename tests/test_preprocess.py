@@ -43,3 +43,16 @@ def test_crop_with_margin_is_clipped_to_the_image() -> None:
     assert crop(img, (8, 8, 4, 4)).shape == (2, 2)
     with pytest.raises(ImageError, match="outside"):
         crop(img, (20, 20, 4, 4))
+
+
+def test_one_face_given_as_a_3d_array_is_refused_as_ambiguous() -> None:
+    face = np.zeros((48, 48, 3), np.uint8)  # one BGR face, or 48 gray faces 3 pixels wide?
+    with pytest.raises(ImageError, match=r"\(48, 48, 3\) are ambiguous.*pass a list of faces \(\[face\]\) or an array \(N, H, W, 3\)"):
+        faces_to_batch(face, 48)
+    for channels in (1, 4):
+        with pytest.raises(ImageError, match="ambiguous"):
+            faces_to_batch(np.zeros((48, 48, channels), np.uint8), 48)
+    with pytest.raises(ImageError, match="one gray face"):
+        faces_to_batch(np.zeros((48, 48), np.uint8), 48)
+    assert faces_to_batch([face], 48).shape == faces_to_batch(face[None], 48).shape == (1, 48, 48)
+    assert faces_to_batch(np.zeros((5, 48, 40), np.uint8), 48).shape == (5, 48, 48)  # gray stacks still go

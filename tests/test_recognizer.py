@@ -81,3 +81,20 @@ def test_no_torch_is_needed_for_inference() -> None:
         "assert p.shape == (2, 7)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_one_bgr_face_is_not_read_as_48_gray_faces(rec: emolens.Recognizer) -> None:
+    face = np.random.default_rng(4).integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    with pytest.raises(ImageError, match=r"ambiguous.*\[face\]"):
+        rec.predict_faces(face)  # it once answered 48 rows
+    one = rec.predict_faces([face])
+    assert one.shape == (1, 7)
+    np.testing.assert_allclose(rec.predict_faces(face[None]), one, atol=1e-6)
+
+
+def test_threads_are_checked() -> None:
+    for bad in (-1, -8, True, 1.5, "2"):
+        with pytest.raises(ModelError, match="threads must be a whole number"):
+            emolens.Recognizer(threads=bad)  # type: ignore[arg-type]
+    assert emolens.Recognizer(threads=0).threads == 0  # 0, as None: one per core
+    assert emolens.Recognizer(threads=np.int64(2)).threads == 2  # type: ignore[arg-type]

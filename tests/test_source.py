@@ -91,3 +91,17 @@ def test_camera_and_stream_errors() -> None:
         open_source("98")  # digits that name no file: a camera index
     with pytest.raises(EmolensError, match="cannot open the stream"):
         open_source("http://127.0.0.1:9/nothing.mp4")  # refused at once, nothing is downloaded
+
+
+def test_invalid_camera_numbers_are_refused_before_opencv_sees_them() -> None:
+    """OpenCV crashes (SIGSEGV) on a negative camera index and overflows past a C int."""
+    import emolens
+
+    for source in (-1, np.int64(-3), "99999999999", 2**40):
+        with pytest.raises(EmolensError, match=r"no camera number -?\d+: cameras are numbered from 0"):
+            open_source(source)  # type: ignore[arg-type]
+    for source in (True, 1.5, None, b"0"):
+        with pytest.raises(EmolensError, match="give a video file, a stream URL or a camera number"):
+            open_source(source)  # type: ignore[arg-type]
+    with pytest.raises(EmolensError, match="no camera number -1"):
+        emolens.stream(-1)

@@ -2,8 +2,10 @@ import csv
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -231,3 +233,72 @@ def test_webm_output_and_progress_bar(media: Path, outdir: Path, capsys: pytest.
     code, _, err = run_main(capsys, "video", clip, "--json", str(outdir / "s.json"), "--no-progress", *common)
     assert code == 0 and "frame/s" not in err, err
     assert sorted(p.name for p in outdir.iterdir()) == ["a.webm", "s.json"]
+
+
+def test_a_negative_camera_number_is_one_line_not_a_crash(tmp_path: Path) -> None:
+    # a subprocess: before the check, OpenCV died of SIGSEGV on camera -1
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emolens",
+            "video",
+            "--camera",
+            "-1",
+            "--max-frames",
+            "5",
+            "--csv",
+            str(tmp_path / "f.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert r.stderr.strip().splitlines() == [
+        "emolens: error: no camera number -1: cameras are numbered from 0 (the first camera) up"
+    ], r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_mid_run_leaves_no_partial_or_hidden_files(media: Path, outdir: Path) -> None:
+    """SIGTERM stops `emolens video` as Ctrl+C does: the unfinished outputs are discarded, one line says so."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "emolens",
+            "video",
+            str(media / "fer_woman2.mp4"),
+            *flat(outputs(outdir)),
+            "--threads",
+            "1",
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        # mid-run: the hidden temporary CSV beside f.csv holds rows of frames already analysed
+        while time.monotonic() < deadline and proc.poll() is None:
+            partial = [p for p in outdir.iterdir() if p.name.startswith(".f.csv.") and p.stat().st_size > 2000]
+            if partial:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        assert partial, f"no partial output after 120 s: {sorted(p.name for p in outdir.iterdir())}"
+        assert any(".tmp" in p.name for p in outdir.iterdir())  # the state the issue describes
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 128 + signal.SIGTERM, (proc.returncode, err)
+    assert err.strip().splitlines() == ["emolens: terminated"], err
+    assert out == ""
+    assert sorted(p.name for p in outdir.iterdir()) == []  # no output, and no hidden .tmp file

@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("fastapi", reason="the web extra is not installed (pip install 'emolens[web]')")
 
 from fastapi.testclient import TestClient  # noqa: E402
+from starlette.testclient import WebSocketDenialResponse  # noqa: E402
 from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
 from emolens.labels import EMOTIONS  # noqa: E402
@@ -169,9 +170,10 @@ def test_the_server_drops_frames_instead_of_queueing_them(frames: list[bytes]) -
 def test_the_token_guards_the_websocket(recognizer: Recognizer, frames: list[bytes]) -> None:
     with TestClient(create_app(ServeOptions(token=TOKEN), recognizer), base_url=BASE) as c:
         for url in (STREAM, f"{STREAM}?token=wrong", f"{STREAM}?token="):
-            with c.websocket_connect(url) as ws, pytest.raises(WebSocketDisconnect) as info:
-                ws.receive_text()
-            assert info.value.code == 4401 and "token" in info.value.reason
+            with pytest.raises(WebSocketDenialResponse) as info, c.websocket_connect(url):
+                pass  # refused before the handshake completes: HTTP 401 and the JSON reason
+            assert info.value.status_code == 401 and "token" in info.value.json()["detail"]
+            assert info.value.headers["www-authenticate"] == "Bearer"
         for url, headers in ((f"{STREAM}?token={TOKEN}", {}), (STREAM, {"Authorization": f"Bearer {TOKEN}"})):
             with c.websocket_connect(url, headers=headers) as ws:
                 ws.send_bytes(frames[0])

@@ -65,6 +65,10 @@ StageHook = Callable[[str, float], None]
 def _check_image(image: np.ndarray) -> None:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
         raise ImageError("the analyzer takes a uint8 image array (H, W) or (H, W, 3)")
+    if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
+        raise ImageError(f"the analyzer takes a gray (H, W) or BGR (H, W, 3) image, got shape {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ImageError(f"the image is empty (shape {image.shape}): it has no pixels to analyse")
 
 
 def _check_boxes(boxes: Sequence[Box], width: int, height: int) -> list[Box]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from emolens.analysis import Analyzer
 from emolens.errors import EmolensError
+from emolens.imagecheck import ImageLimits
 from emolens.imageio import read_image, write_image
 from emolens.io import check_writable, write_json
 from emolens.video.draw import draw_faces
@@ -25,15 +27,17 @@ def analyze_images(
     out_dir: str | Path | None = None,
     json_path: str | Path | None = None,
     detector_name: str | None = None,
+    limits: ImageLimits | None = None,
 ) -> list[dict[str, Any]]:
     """Recognise the faces of each image; write annotated copies to ``out_dir`` and/or JSON.
 
     ``detector_name`` is recorded in the JSON (and decides the hint logged for images without a
-    face). Every image is read before anything is written, so a bad input leaves no partial output.
+    face). ``limits``: how large an image may be (see :func:`~emolens.imageio.read_image`; default
+    40 M pixels). Every image is read before anything is written, so a bad input leaves no partial output.
     """
     if not paths:
         raise EmolensError("no image given")
-    images = [(Path(p), read_image(p)) for p in paths]
+    images = [(Path(p), read_image(p, limits)) for p in paths]
     out = Path(out_dir) if out_dir is not None else None
     if out is not None and out.exists() and not out.is_dir():
         raise EmolensError(f"--out {out} exists and is not a folder")
@@ -42,7 +46,12 @@ def analyze_images(
     if json_path is not None and not json_in_out:
         check_writable(json_path)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise EmolensError(f"cannot create the --out folder {out}: {e.strerror or e}") from None
+        if not os.access(out, os.W_OK):
+            raise EmolensError(f"cannot write into the --out folder {out}: it is not writable")
     results: list[dict[str, Any]] = []
     for path, img in images:
         faces = analyzer.image(img)

@@ -6,8 +6,11 @@ import argparse
 import dataclasses
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from emolens import __version__
@@ -135,7 +138,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     for path in (args.out, args.json, args.plot):
         if path:
             check_writable(path)
-    cal = calibrate_model(args.model, args.data, args.out, threads=args.threads)
+    cal = calibrate_model(args.model, args.data, args.out, threads=args.threads, ferplus=args.ferplus)
     print(f"wrote {cal.out}: temperature fitted on PublicTest, ECE and NLL on PrivateTest")
     print(
         f"{'tta':6s} {'T':>6s} {'ECE before':>10s} {'ECE after':>9s} {'NLL before':>10s} {'NLL after':>9s} {'accuracy':>8s}"
@@ -169,11 +172,13 @@ def _image(args: argparse.Namespace) -> int:
     from emolens.analysis import Analyzer
     from emolens.analyze import analyze_images
     from emolens.detect import create_detector
+    from emolens.imagecheck import ImageLimits
     from emolens.runtime.recognizer import Recognizer
 
+    limits = ImageLimits(max_pixels=args.max_pixels)
     rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
     analyzer = Analyzer(rec, create_detector(args.detector))
-    results = analyze_images(args.paths, analyzer, args.out, args.json, detector_name=args.detector)
+    results = analyze_images(args.paths, analyzer, args.out, args.json, detector_name=args.detector, limits=limits)
     if not args.json:
         print(json.dumps(results, indent=2))
     return 0
@@ -283,6 +288,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from emolens.export.schemes import DEFAULT_SCHEME, SCHEMES
+    from emolens.imagecheck import MAX_PIXELS
 
     p = sub.add_parser("models", help="list bundled models (and with --arch, trainable architectures)")
     p.add_argument("--arch", action="store_true", help="also list architectures (imports torch)")
@@ -338,6 +344,9 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--json", default=None, help="write temperatures, ECE, NLL and reliability bins here")
     p.add_argument("--plot", default=None, help="write the reliability diagram here (.png)")
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: one per core)")
+    p.add_argument(
+        "--ferplus", default=None, help="label the faces by their FER+ majority vote (ferplus.csv): for FER+ models"
+    )
     p.set_defaults(func=_calibrate)
 
     from emolens.options import add_options
@@ -355,6 +364,14 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--detector", default="haar", help="face detector (haar)")
     p.add_argument("--out", default=None, help="folder for annotated copies")
     p.add_argument("--json", default=None, help="write the results as JSON to this file (default: print them)")
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=MAX_PIXELS,
+        metavar="N",
+        help=f"refuse images of more than N pixels, or of more decoded bytes than N pixels of 8-bit color "
+        f"(default {MAX_PIXELS:,}, as the web server)",
+    )
     p.set_defaults(func=_image)
 
     p = sub.add_parser("bench", help="speed benchmarks")
@@ -502,6 +519,170 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.set_defaults(func=_serve)
 
 
+def _relax_simulate(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from emolens.io import check_writable, write_json
+    from emolens.options import options_from_args
+    from emolens.relax.report import export_csv, write_report
+    from emolens.relax.scenarios import load_scenario
+    from emolens.relax.simulate import SimulateOptions, read_emotions, simulate
+
+    for path in (args.json, args.csv, args.report):
+        if path:
+            check_writable(path)
+    options = options_from_args(SimulateOptions, args)
+    scenario = load_scenario(args.scenario)
+    sim = simulate(read_emotions(args.emotions, options.label_confidence), scenario, options)
+    if args.json:
+        write_json(args.json, sim.as_dict())
+    if args.csv:
+        export_csv(sim.log, args.csv)
+    if args.report:
+        write_report(sim.log, args.report, title=f"Replay of {Path(args.emotions).name} with {scenario.name}")
+    if not (args.json or args.csv or args.report):
+        print(json.dumps(sim.as_dict(), indent=2))
+    else:
+        last = sim.ticks[-1]
+        print(
+            f"{scenario.name}: {len(sim.ticks)} ticks over {last.t - sim.ticks[0].t:.1f} s, "
+            f"{len(sim.alerts)} alerts ({sum(a.priority == 'high' for a in sim.alerts)} high), "
+            f"states {', '.join(dict.fromkeys(t.state for t in sim.ticks))}"
+        )
+    return 0
+
+
+def _relax_scenarios(args: argparse.Namespace) -> int:
+    from emolens.relax.scenarios import available_scenarios, load_scenario
+
+    for name in args.files or available_scenarios():
+        sc = load_scenario(name)
+        minutes = sum(s.duration_s for s in sc.steps) / 60
+        print(f"{sc.name:18s} {len(sc.steps)} steps, {minutes:4.1f} min  {sc.description}")
+    return 0
+
+
+def _relax_run(args: argparse.Namespace) -> int:
+    from emolens.io import check_writable, write_json
+    from emolens.relax.runner import open_reading_source, relax_run
+
+    if args.json:
+        check_writable(args.json)
+    source = open_reading_source(
+        camera=args.camera,
+        video=args.video,
+        demo=args.demo,
+        readings=args.readings,
+        model=args.model,
+        threads=args.threads,
+        tta=args.tta,
+        detector=args.detector,
+    )
+    summary = relax_run(
+        source,
+        devices=args.devices,
+        chair=args.chair,
+        child=args.child,
+        scenario=args.scenario,
+        store=args.store,
+        duration_s=args.duration,
+        keyboard=not args.no_keyboard,
+    )
+    if args.json:
+        write_json(args.json, summary)
+    for s in summary["sessions"]:
+        print(f"session {s['id']}: {s['scenario']}, {s['duration_s']:.0f} s, {s['outcome']}, {s['alerts']} alerts")
+    return 0
+
+
+def _relax_device(args: argparse.Namespace) -> int:
+    from emolens.relax.agent import run_device_agent
+
+    run_device_agent(
+        args.broker,
+        args.outputs,
+        chair=args.chair,
+        name=args.name,
+        modalities=[m for m in args.modalities.split(",") if m],
+        watchdog_s=args.watchdog_s,
+        heartbeat_s=args.heartbeat_s,
+        pins=args.pin,
+        estop_pin=args.estop_pin,
+    )
+    return 0
+
+
+def _add_relax_devices(relax_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    r = relax_sub.add_parser("run", help="a session: camera -> emotion -> controller -> devices (Esc stops everything)")
+    src = r.add_mutually_exclusive_group(required=True)
+    src.add_argument("--camera", type=int, default=None, metavar="N", help="read camera number N")
+    src.add_argument("--video", default=None, metavar="FILE", help="play a video file as the camera (tests, demos)")
+    src.add_argument("--demo", default=None, metavar="NAME", help="a scripted child instead of a camera: calm, upset, gaps")
+    src.add_argument("--readings", default=None, metavar="FILE.csv", help="replay an emotion CSV (as relax simulate's) in real time")
+    r.add_argument("--devices", default="sim", metavar="sim|mqtt://HOST:PORT", help="the actuators (default: sim)")
+    r.add_argument("--chair", default="chair1", help="the chair's id in the MQTT topics (default: chair1)")
+    r.add_argument("--child", required=True, metavar="ID", help="the child's pseudonymous id (never a name)")
+    r.add_argument(
+        "--scenario", default=None, metavar="NAME|FILE", help="scenario to play (default: the child's learned choice)"
+    )
+    r.add_argument("--store", default=None, metavar="FILE", help="SQLite records: sessions and what each child likes")
+    r.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    r.add_argument("--no-keyboard", action="store_true", help="ignore the terminal's keys")
+    r.add_argument("--json", default=None, metavar="OUT", help="write the sessions, alerts and device states here")
+    r.add_argument("--detector", default="haar", help="face detector: haar, or yunet")
+    _add_model_options(r)
+    r.set_defaults(func=_relax_run)
+
+    r = relax_sub.add_parser("device", help="the device-side agent on the chair's board: MQTT commands -> outputs")
+    r.add_argument("--broker", required=True, metavar="mqtt://HOST:PORT", help="the MQTT broker")
+    r.add_argument("--outputs", default="print", choices=["print", "gpio"], help="print each change, or drive GPIO PWM")
+    r.add_argument(
+        "--watchdog-s", type=float, default=1.0, metavar="W", help="all off without a controller heartbeat for W s (1)"
+    )
+    r.add_argument("--heartbeat-s", type=float, default=0.5, metavar="S", help="this agent's own heartbeat period (0.5)")
+    r.add_argument("--chair", default="chair1", help="the chair's id in the MQTT topics (default: chair1)")
+    r.add_argument("--name", default="agent", help="this agent's name in the topics (default: agent)")
+    r.add_argument("--modalities", default="light,sound,vibration", help="the outputs this board drives")
+    r.add_argument(
+        "--pin", action="append", default=[], metavar="MODALITY=PIN", help="gpio: BCM pin (light=R/G/B for RGB)"
+    )
+    r.add_argument("--estop-pin", type=int, default=None, metavar="PIN", help="gpio: an emergency-stop button to ground")
+    r.set_defaults(func=_relax_device)
+
+
+def _add_relax(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from emolens.options import add_options
+    from emolens.relax.simulate import SimulateOptions
+
+    p = sub.add_parser("relax", help="the adaptive relaxation system: light, sound and vibration driven by emotion")
+    relax_sub = p.add_subparsers(dest="relax", required=True)
+
+    r = relax_sub.add_parser(
+        "simulate", help="replay an emotion timeline (CSV) through the controller with simulated devices"
+    )
+    r.add_argument(
+        "--emotions",
+        required=True,
+        metavar="FILE.csv",
+        help="time,label or time plus the 7 probabilities (optional columns: arousal, event)",
+    )
+    r.add_argument(
+        "--scenario", default="calm-evening", metavar="NAME|FILE", help="shipped scenario name or .toml file (default: calm-evening)"
+    )
+    r.add_argument("--json", default=None, metavar="OUT", help="write ticks and alerts as JSON here (default: print them)")
+    r.add_argument("--csv", default=None, help="also write the session log as CSV here")
+    r.add_argument("--report", default=None, help="also draw the one-page caregiver report here (.png or .pdf)")
+    add_options(r, SimulateOptions)
+    r.set_defaults(func=_relax_simulate)
+
+    r = relax_sub.add_parser("scenarios", help="list the shipped scenarios, or check scenario files")
+    r.add_argument("files", nargs="*", help="scenario .toml files to check (default: list the shipped ones)")
+    r.set_defaults(func=_relax_scenarios)
+
+    _add_relax_devices(relax_sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emolens", description="Real-time facial emotion recognition on CPUs.")
     parser.add_argument("--version", action="version", version=f"emolens {__version__}")
@@ -511,7 +692,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inference(sub)
     _add_video(sub)
     _add_serve(sub)
+    _add_relax(sub)
     return parser
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM while a command runs, so that it stops as on Ctrl+C:
+    unfinished outputs are discarded (no hidden ``.tmp`` file stays), a live source ends normally."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM during the clean-up ends the process at once
+    raise Terminated
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -521,18 +713,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         code: int = args.func(args)
         return code
     except EmolensError as e:
         print(f"emolens: error: {e}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("emolens: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("emolens: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into a program that stopped reading (| head)
         sys.stderr.close()
         return 0
+    except OSError as e:  # a file the command could not read or write (permissions, a read-only or full disk)
+        if e.filename is None:
+            raise
+        print(f"emolens: error: cannot use {e.filename}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,8 @@ class AtomicFile:
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             except FileExistsError:  # pragma: no cover - 32 random bits
                 continue
+            except OSError as e:  # read-only whatever the permission bits say (a read-only mount, /sys), a full disk
+                raise EmolensError(f"cannot write {self.dest}: {e.strerror or e}") from None
             self.path = path
             return
         raise EmolensError(f"cannot create a temporary file beside {self.dest}")  # pragma: no cover

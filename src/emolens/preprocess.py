@@ -107,17 +107,34 @@ def crop_face(image: np.ndarray, box: Box, margin: float = 0.0, square: bool = F
 def faces_to_batch(faces: np.ndarray | Sequence[np.ndarray], size: int, interpolation: str = "area") -> np.ndarray:
     """Stack faces of any size and colour into uint8 (N, size, size) gray (resized with ``interpolation``).
 
-    ``faces`` is an array (N, H, W) gray or (N, H, W, 3) BGR, or a sequence of single faces.
+    ``faces`` is a sequence of single faces (each (H, W) gray, or (H, W, 1), (H, W, 3) BGR or
+    (H, W, 4) BGRA), or an array of several: (N, H, W, C) with C = 1, 3 or 4, or (N, H, W) gray.
+    A 3-D array whose last axis is 1, 3 or 4 long is refused (an :class:`ImageError`): it reads as
+    one face (H, W, C) as well as N gray faces 1, 3 or 4 pixels wide. Pass one face as ``[face]``
+    or ``face[None]``; gray faces that narrow are not faces. A 2-D array (one gray face) is refused too.
     """
     if isinstance(faces, np.ndarray):
         if faces.dtype != np.uint8:
             raise ImageError(f"faces must be uint8 images, got dtype {faces.dtype}")
+        if faces.ndim == 3 and faces.shape[2] in (1, 3, 4):
+            raise ImageError(
+                f"faces of shape {faces.shape} are ambiguous: one face (H, W, {faces.shape[2]}) or "
+                f"{faces.shape[0]} gray faces {faces.shape[2]} pixels wide; pass a list of faces ([face]) "
+                f"or an array (N, H, W, {faces.shape[2]}) (face[None])"
+            )
+        if faces.ndim == 2:
+            raise ImageError(
+                f"faces of shape {faces.shape} are one gray face; pass a list of faces ([face]) "
+                "or an array (N, H, W) (face[None])"
+            )
         if faces.ndim == 3 or (faces.ndim == 4 and faces.shape[3] in (1, 3, 4)):
             if faces.ndim == 3 and faces.shape[1:] == (size, size):
                 return faces
             items: Sequence[np.ndarray] = list(faces)
         else:
-            raise ImageError(f"faces must have shape (N, H, W) or (N, H, W, 3), got {faces.shape}")
+            raise ImageError(
+                f"faces must be a list of faces or an array (N, H, W) or (N, H, W, 3), got shape {faces.shape}"
+            )
     else:
         items = faces
     out = np.empty((len(items), size, size), dtype=np.uint8)

@@ -178,7 +178,9 @@ class StreamOptions:
     matching (None: off). ``smoothing``: moving average and label
     hysteresis per track (None: raw per-frame scores). ``tracking``: the IoU tracker's settings.
     ``align``: rotate each face so its eyes are level (needs a detector with landmarks, such as
-    YuNet). ``max_frames``: stop after this many frames.
+    YuNet). ``max_frames``: stop after this many frames. ``max_pixels``: refuse a video with a
+    frame larger than this (width x height, whatever its header says; see
+    :class:`~emolens.video.source.FrameSource`): the iteration stops with an ImageError.
     """
 
     detect_every: int = field(
@@ -193,6 +195,10 @@ class StreamOptions:
     tracking: TrackerOptions = TrackerOptions()
     align: bool = field(default=False, metadata={"help": "level the eyes before recognition (needs --detector yunet)"})
     max_frames: int | None = field(default=None, metadata={"help": "stop after this many frames"})
+    max_pixels: int | None = field(
+        default=None,
+        metadata={"help": "refuse a video with a frame larger than N pixels (default: no limit)", "metavar": "N"},
+    )
 
     def __post_init__(self) -> None:
         if self.detect_every < 1:
@@ -201,6 +207,8 @@ class StreamOptions:
             raise EmolensError(f"detect_scale must lie in (0, 1], got {self.detect_scale}")
         if self.max_frames is not None and self.max_frames < 0:
             raise EmolensError(f"max_frames must be 0 or more, got {self.max_frames}")
+        if self.max_pixels is not None and self.max_pixels < 1:
+            raise EmolensError(f"max_pixels must be 1 or more, got {self.max_pixels}")
 
     def with_changes(self, **changes: Any) -> StreamOptions:
         """A copy with some fields changed; an unknown name is an EmolensError listing the valid ones."""

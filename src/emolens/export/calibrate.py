@@ -87,17 +87,32 @@ def calibrate_model(
     fit_split: str = "val",
     report_split: str = "test",
     threads: int | None = None,
+    ferplus: str | Path | None = None,
 ) -> Calibration:
-    """Fit a temperature per TTA mode on ``fit_split``, report on ``report_split``, write the copy."""
+    """Fit a temperature per TTA mode on ``fit_split``, report on ``report_split``, write the copy.
+
+    With ``ferplus`` (a ``ferplus.csv``) the faces are labelled by their FER+ majority vote over
+    the model's own labels (for FER+ models, e.g. with contempt); else by FER-2013's labels, which
+    needs a model of FER-2013's seven emotions.
+    """
     import onnx
 
     from emolens.runtime.recognizer import Recognizer
 
     base = Recognizer(model, temperature=1.0, threads=threads)
-    if set(base.labels) != set(EMOTIONS):
-        raise EmolensError(f"{base.path} predicts {base.labels}; FER-2013 calibration needs the labels {EMOTIONS}")
-    order = [base.labels.index(lab) for lab in EMOTIONS]
     sets = {s: load_split(data, s, size=base.meta.input_size) for s in {fit_split, report_split}}
+    if ferplus is not None:
+        from emolens.data.ferplus import ferplus_relabel
+
+        sets = {s: ferplus_relabel(fs, ferplus, base.labels)[0] for s, fs in sets.items()}
+        order = list(range(len(base.labels)))
+    elif set(base.labels) != set(EMOTIONS):
+        raise EmolensError(
+            f"{base.path} predicts {base.labels}; FER-2013 calibration needs the labels {EMOTIONS} "
+            "(calibrate a FER+ model with --ferplus ferplus.csv)"
+        )
+    else:
+        order = [base.labels.index(lab) for lab in EMOTIONS]
     modes: dict[str, ModeCalibration] = {}
     for tta in TTA_MODES:
         rec = Recognizer(base.path, tta=tta, temperature=1.0, threads=threads)

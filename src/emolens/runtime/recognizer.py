@@ -6,6 +6,7 @@ It classifies faces and nothing else; finding them in an image is :mod:`emolens.
 from __future__ import annotations
 
 import logging
+import numbers
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,7 +30,7 @@ class Recognizer:
     as ``emolens-vgg-fer2013`` loads its int8 or float32 variant, whichever is faster on this CPU),
     a path to an ``.onnx`` file, or None for the default model. ``tta`` overrides the model's stored
     test-time augmentation (``"none"`` or ``"hflip"``). ``threads`` caps ONNX Runtime's
-    intra-op threads (None: one per core). ``temperature`` overrides the calibration stored in the
+    intra-op threads (None or 0: one per core; a negative number is a ModelError). ``temperature`` overrides the calibration stored in the
     model (None: the model's, fitted by ``emolens calibrate``; 1: the network's raw probabilities).
     """
 
@@ -43,6 +44,10 @@ class Recognizer:
     ) -> None:
         import onnxruntime as ort
 
+        if threads is not None:
+            if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 0:
+                raise ModelError(f"threads must be a whole number, 1 or more (0 or None: one per core), not {threads!r}")
+            threads = int(threads)
         self.path = resolve_model(model)
         self.threads = threads
         opts = ort.SessionOptions()
@@ -89,7 +94,12 @@ class Recognizer:
         return out.astype(np.float32, copy=False)
 
     def predict_faces(self, faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
-        """Probabilities float32 (N, len(labels)) for cropped faces; rows sum to 1."""
+        """Probabilities float32 (N, len(labels)) for cropped faces; rows sum to 1.
+
+        ``faces``: a list of faces (each gray (H, W) or BGR (H, W, 3)), or an array (N, H, W, 3)
+        BGR or (N, H, W) gray. One face alone is ``[face]`` or ``face[None]``: a 3-D array whose
+        last axis is 1, 3 or 4 long is refused with an ImageError, as it could be one BGR face or
+        N gray faces (see :func:`~emolens.preprocess.faces_to_batch`)."""
         return self.classify(self.prepare(faces))
 
     def classify(self, x: np.ndarray) -> np.ndarray:

@@ -135,6 +135,8 @@ def stream(
         log.warning("align needs a detector with eye landmarks (yunet); faces will not be aligned")
     owns = not isinstance(source, FrameSource)
     src = open_source(source) if not isinstance(source, FrameSource) else source
+    if opts.max_pixels is not None:
+        src.max_pixels = opts.max_pixels
     return VideoStream(src, owns, Analyzer(recognizer, det, opts, timing))
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import numbers
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,7 +15,7 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from emolens.errors import EmolensError
+from emolens.errors import EmolensError, ImageError
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,11 @@ class FrameSource:
 
     ``fps`` and ``frame_count`` are what the container announces (None when unknown, as for
     cameras); a truncated file simply yields fewer frames than announced.
+
+    ``max_pixels`` (None: no limit; set it before iterating): every frame must be at most this
+    large, or the iteration stops with an :class:`~emolens.errors.ImageError`. A file is checked
+    first with :func:`check_frame_sizes` (OpenCV scales every frame to the size the file announced,
+    so the frames it returns cannot show a larger one), then each frame as it comes.
     """
 
     def __init__(self, cap: cv2.VideoCapture, name: str, kind: str) -> None:
@@ -48,6 +56,7 @@ class FrameSource:
         self._first: np.ndarray | None = None
         self._started = False
         self._closed = False
+        self.max_pixels: int | None = None
 
     @property
     def live(self) -> bool:
@@ -77,6 +86,13 @@ class FrameSource:
         return self._frames()
 
     def _frames(self) -> Iterator[Frame]:
+        limit = self.max_pixels
+        if limit is not None and self.kind == "file":
+            try:
+                check_frame_sizes(self.name, limit)
+            except ImageError:
+                self.close()
+                raise
         t0 = time.monotonic()
         index = 0
         img = self._first
@@ -90,6 +106,12 @@ class FrameSource:
                     break
                 if not ok or img is None:
                     break
+            if limit is not None and img.shape[0] * img.shape[1] > limit:
+                h, w = img.shape[:2]
+                self.close()
+                raise ImageError(
+                    f"{self.name}: frame {index} is {w}x{h} = {w * h:,} pixels, more than the limit of {limit:,}"
+                )
             t = index / self.fps if self.fps and not self.live else time.monotonic() - t0
             yield Frame(index, t, img)
             img = None
@@ -112,14 +134,87 @@ class FrameSource:
         self.close()
 
 
-def _camera_index(source: Source) -> int | None:
-    if isinstance(source, bool):
+def check_frame_sizes(path: str | Path, max_pixels: int) -> None:
+    """Raise an :class:`~emolens.errors.ImageError` when a frame of the video file ``path`` is larger
+    than ``max_pixels``, whatever size its header announces.
+
+    A header can announce small frames and the stream carry huge ones: OpenCV then decodes each
+    at its real size and scales it to the announced one, spending the memory and time of the huge
+    frame out of sight. This pass demuxes the file with PyAV and decodes only its key frames (where
+    H.264, HEVC, MPEG-4 and MJPEG can change size), with FFmpeg's own ``max_pixels`` set to twice
+    the limit (FFmpeg counts the padding of aligned rows), so a frame far over the limit is refused
+    before its memory is allocated, and one a little over it is seen once decoded. Files PyAV
+    cannot read are left to OpenCV (no error here). VP9 can change size on other frames too: those
+    are not seen.
+    """
+    import av
+
+    from emolens.imagecheck import read_header
+
+    largest = (0, 0)
+    refused = False  # FFmpeg refused a frame over max_pixels (its size is then not always known)
+
+    def note(width: int, height: int) -> None:
+        nonlocal largest
+        if width * height > largest[0] * largest[1]:
+            largest = (width, height)
+
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError):
+        return
+    with container:
+        if not container.streams.video:
+            return
+        stream = container.streams.video[0]
+        codec = stream.codec_context
+        note(codec.width, codec.height)
+        codec.options = {"max_pixels": str(2 * max_pixels)}
+        codec.skip_frame = "NONKEY"
+        data = b""
+        try:
+            for packet in container.demux(stream):
+                data = bytes(packet)
+                for frame in codec.decode(packet):
+                    note(frame.width, frame.height)
+                note(codec.width, codec.height)
+                if largest[0] * largest[1] > max_pixels:
+                    break
+        except av.FFmpegError as e:  # EINVAL: a picture size over twice max_pixels; else a damaged file
+            if e.errno == errno.EINVAL:
+                refused = True
+                header = read_header(data) if data else None  # an MJPEG frame tells its size
+                if header is not None:
+                    note(header.width, header.height)
+    w, h = largest
+    if w * h > max_pixels:
+        raise ImageError(f"{path}: the video has frames of {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,}")
+    if refused:
+        raise ImageError(f"{path}: the video has a frame of more than the limit of {max_pixels:,} pixels")
+
+
+MAX_CAMERA_INDEX = 2**31 - 1
+"""The largest camera number OpenCV takes (a C int)."""
+
+
+def _camera_index(source: object) -> int | None:
+    """The camera number ``source`` names (an integer, or a string of digits that is not a file);
+    None for a path or URL. An EmolensError for anything else, and for a number OpenCV cannot
+    open safely (a negative one crashes it)."""
+    if isinstance(source, bool) or not isinstance(source, str | os.PathLike | numbers.Integral):
+        raise EmolensError(
+            f"cannot open {type(source).__name__} {source!r:.40}: give a video file, a stream URL "
+            "or a camera number (0 for the first camera)"
+        )
+    if isinstance(source, numbers.Integral):
+        index = int(source)
+    elif isinstance(source, str) and source.isascii() and source.isdigit() and not Path(source).exists():
+        index = int(source, 10)
+    else:
         return None
-    if isinstance(source, int):
-        return source
-    if isinstance(source, str) and source.isdigit() and not Path(source).exists():
-        return int(source)
-    return None
+    if not 0 <= index <= MAX_CAMERA_INDEX:
+        raise EmolensError(f"no camera number {index}: cameras are numbered from 0 (the first camera) up")
+    return index
 
 
 def is_text_file(path: Path, probe: int = 4096) -> bool:
@@ -142,7 +237,8 @@ def open_source(source: Source) -> FrameSource:
     """Open a video file, a stream URL (``rtsp://``, ``http://``...) or a camera index.
 
     Raises an :class:`EmolensError` saying why when the source cannot be opened or decoded.
-    A string of digits that is not an existing file is taken as a camera index.
+    A string of digits that is not an existing file is taken as a camera index; a negative index,
+    or a source of another type, is an EmolensError.
     """
     index = _camera_index(source)
     if index is not None:

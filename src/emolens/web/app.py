@@ -2,16 +2,19 @@
 
 Routes (see the README and ``/docs``): the page at ``/`` and ``/static/``, and under ``/api/v1``,
 behind the token (:func:`~emolens.web.context.require_token`): ``health``, ``analyze`` (one
-image), ``videos`` (background jobs), ``samples`` and the live WebSocket ``stream``. Every error
-is JSON ``{"detail": "<one sentence>"}``; a refused WebSocket is closed with a code and the same
-sentence as its reason.
+image), ``videos`` (background jobs), ``samples``, the live WebSocket ``stream`` and ``relax`` (the
+relaxation operator panel's API; its page is ``/relax``). Every error
+is JSON ``{"detail": "<one sentence>"}``. A WebSocket without its token is refused before the
+handshake completes, with HTTP 401 and that JSON (:func:`refuse_handshake`); one refused for
+another reason (no live place left) is accepted, then closed with a code and the same sentence
+as its reason.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +33,8 @@ from emolens.web.context import API, WebContext, require_token
 from emolens.web.decode import BadImage
 from emolens.web.images import DetectorPool
 from emolens.web.jobs import JobManager, JobsFull
-from emolens.web.routers import health, images, live, pages, samples, videos
+from emolens.web.relax import close_panel
+from emolens.web.routers import health, images, live, pages, relax, samples, videos
 from emolens.web.routers.pages import DOCS_ASSETS, STATIC, docs_csp, docs_html, swagger_assets
 from emolens.web.schemas import error_responses
 from emolens.web.security import Guard
@@ -43,9 +47,8 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 5
 WS_TRY_LATER = 1013  # "try again later" (RFC 6455 registry)
-WS_UNAUTHORIZED = 4401
 WS_REASON_BYTES = 123  # the longest close reason a WebSocket frame carries
-API_ROUTERS = (health.router, images.router, videos.router, samples.router, live.router)
+API_ROUTERS = (health.router, images.router, videos.router, samples.router, live.router, relax.router)
 
 
 def _sentence(exc: RequestValidationError) -> str:
@@ -67,6 +70,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_jobs=options.max_jobs,
         keep_s=options.keep_s,
         max_video_s=options.max_video_s,
+        max_pixels=options.max_image_pixels,
     )
     jobs.start()
     context.jobs = app.state.jobs = jobs
@@ -75,6 +79,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         context.jobs = app.state.jobs = None
         await asyncio.to_thread(jobs.close)
+        await asyncio.to_thread(close_panel, app.state)  # the relaxation chair: every output off
 
 
 def create_app(options: ServeOptions, recognizer: Recognizer | None = None) -> FastAPI:
@@ -107,6 +112,7 @@ def create_app(options: ServeOptions, recognizer: Recognizer | None = None) -> F
     for router in API_ROUTERS:
         api.include_router(router)
     app.include_router(pages.router)
+    app.include_router(relax.page_router)
     app.include_router(api)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
     app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_assets()), name="docs-assets")
@@ -133,9 +139,9 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
 
 
 def ws_close_code(status: int) -> int:
-    """The WebSocket close code for an HTTP error status of a refused connection."""
-    if status == 401:
-        return WS_UNAUTHORIZED
+    """The WebSocket close code for an HTTP error status of a refused connection (4000 + status,
+    but 1013 "try again later" for 429 and 503; a missing token never gets here: it is refused
+    before the handshake)."""
     if status in (429, 503):
         return WS_TRY_LATER
     return 4000 + status if 400 <= status < 600 else 1008
@@ -154,9 +160,27 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(EmolensError, user_error)
 
 
+async def refuse_handshake(
+    websocket: WebSocket, status: int, detail: str, headers: Mapping[str, str] | None = None
+) -> None:
+    """Answer a WebSocket handshake with HTTP ``status`` and ``{"detail": ...}`` instead of accepting it.
+
+    Where the ASGI server lacks the WebSocket denial response extension (uvicorn has it), the
+    handshake is refused by closing before accepting, which the server answers with HTTP 403.
+    """
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(JSONResponse({"detail": detail}, status_code=status, headers=headers))
+    else:
+        await websocket.close(1008, _reason(detail))
+
+
 async def http_error(conn: HTTPConnection, exc: Exception) -> Response | None:
     assert isinstance(exc, StarletteHTTPException)
-    if isinstance(conn, WebSocket):  # refused by a dependency (token, live places): say why in the close frame
+    if isinstance(conn, WebSocket):
+        if exc.status_code == 401:  # no or a wrong token: refused before the handshake completes
+            await refuse_handshake(conn, exc.status_code, str(exc.detail), exc.headers)
+            return None
+        # refused by a dependency (live places): accept, then say why in the close frame
         await conn.accept()
         await conn.close(ws_close_code(exc.status_code), _reason(str(exc.detail)))
         return None

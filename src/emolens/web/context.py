@@ -2,13 +2,15 @@
 
 :class:`WebContext` holds the settings, the recogniser, the detector pool, the video jobs and the
 live connection count of one app (``app.state.web``). :func:`require_token` is the one access
-check, for the HTTP routes and the live WebSocket alike: a refused WebSocket is closed with code
-4401 and the same sentence (see :func:`emolens.web.app.create_app`'s error handler).
+check, for the HTTP routes and the live WebSocket alike: a WebSocket without its token is
+refused before its handshake completes, with HTTP 401 and the same JSON sentence (see
+:func:`emolens.web.app.refuse_handshake`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
@@ -42,6 +44,8 @@ class WebContext:
     pool: DetectorPool
     jobs: JobManager | None = None
     live: int = 0
+    uploads: int = 0
+    """Request bodies of uploads (images and videos) arriving now; see :meth:`uploading`."""
 
     @property
     def job_manager(self) -> JobManager:
@@ -49,6 +53,15 @@ class WebContext:
         if self.jobs is None:
             raise HTTPException(503, "the server is starting or stopping; try again in a moment")
         return self.jobs
+
+    @contextmanager
+    def uploading(self) -> Iterator[None]:
+        """Counts one upload in :attr:`uploads` (shown by ``/health``) while its body arrives."""
+        self.uploads += 1
+        try:
+            yield
+        finally:
+            self.uploads -= 1
 
 
 def get_context(conn: HTTPConnection) -> WebContext:

@@ -2,6 +2,9 @@
 
 Face detectors are not thread-safe (OpenCV's CascadeClassifier), and requests run on a thread
 pool: :class:`DetectorPool` lends each request a detector of its own and keeps a few for reuse.
+A detector keeps buffers the size of the largest image it scanned (OpenCV's cascade keeps its
+image pyramid), so one that scanned an image over ``keep_pixels`` is not kept: its memory goes
+back when the request ends.
 """
 
 from __future__ import annotations
@@ -10,22 +13,29 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from emolens.analysis import analyze_faces
-from emolens.web.decode import decode_image
+from emolens.web.decode import ANALYSIS_PIXELS, DECODES, check_upload, decode_checked_upload, decode_cost
 
 if TYPE_CHECKING:
     from emolens.detect.base import Detector
     from emolens.runtime.recognizer import Recognizer
+    from emolens.types import Box, Face
+
+KEEP_PIXELS = 1920 * 1080
+"""A detector that scanned an image larger than this is not kept for reuse (see :class:`DetectorPool`)."""
 
 
 class DetectorPool:
-    """Detectors by name, one per concurrent user; at most ``keep`` idle ones are kept."""
+    """Detectors by name, one per concurrent user; at most ``keep`` idle ones are kept, and only
+    those that scanned images of at most ``keep_pixels``."""
 
-    def __init__(self, name: str, keep: int = 4) -> None:
+    def __init__(self, name: str, keep: int = 4, keep_pixels: int = KEEP_PIXELS) -> None:
         self.name = name
         self.keep = keep
+        self.keep_pixels = keep_pixels
         self._idle: list[Detector] = []
         self._lock = threading.Lock()
 
@@ -34,8 +44,16 @@ class DetectorPool:
 
         return create_detector(self.name)
 
+    @property
+    def idle(self) -> int:
+        """Detectors kept for reuse now."""
+        with self._lock:
+            return len(self._idle)
+
     @contextmanager
-    def borrow(self) -> Iterator[Detector]:
+    def borrow(self, pixels: int = 0) -> Iterator[Detector]:
+        """A detector for an image of ``pixels``; given back to the pool afterwards unless the image
+        was larger than ``keep_pixels``."""
         with self._lock:
             detector = self._idle.pop() if self._idle else None
         if detector is None:
@@ -43,9 +61,17 @@ class DetectorPool:
         try:
             yield detector
         finally:
-            with self._lock:
-                if len(self._idle) < self.keep:
-                    self._idle.append(detector)
+            if pixels <= self.keep_pixels:
+                with self._lock:
+                    if len(self._idle) < self.keep:
+                        self._idle.append(detector)
+
+
+def _scale_box(box: Box, sx: float, sy: float, width: int, height: int) -> Box:
+    """A box in the pixels of a reduced image -> the same box in the full image's pixels."""
+    x0, y0 = int(round(box[0] * sx)), int(round(box[1] * sy))
+    x1, y1 = min(width, int(round((box[0] + box[2]) * sx))), min(height, int(round((box[1] + box[3]) * sy)))
+    return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
 
 
 def analyze_image(
@@ -53,15 +79,25 @@ def analyze_image(
 ) -> dict[str, Any]:
     """The API's answer for one uploaded image: its size, its faces, and the time taken.
 
-    Raises :class:`~emolens.web.decode.BadImage` for bytes that are not a usable image.
+    The image is analysed at most :data:`~emolens.web.decode.ANALYSIS_PIXELS` large (decoded
+    reduced); its size and the face boxes are those of the full image. The decode and the
+    analysis hold their memory in :data:`~emolens.web.decode.DECODES`. Raises
+    :class:`~emolens.web.decode.BadImage` for bytes that are not a usable image.
     """
     t = time.perf_counter()
-    image = decode_image(data, max_pixels)
-    with pool.borrow() as detector:
-        faces = analyze_faces(image, recognizer, detector)
+    header = check_upload(data, max_pixels)
+    with DECODES.hold(decode_cost(header, ANALYSIS_PIXELS)):
+        decoded = decode_checked_upload(data, header, max_pixels, ANALYSIS_PIXELS)
+        width, height, (sx, sy) = decoded.width, decoded.height, decoded.scale
+        image = decoded.image
+        with pool.borrow(image.shape[0] * image.shape[1]) as detector:
+            faces: list[Face] = analyze_faces(image, recognizer, detector)
+        del decoded, image  # the pixels go before the gate lets the next decode in
+    if (sx, sy) != (1.0, 1.0):
+        faces = [replace(face, box=_scale_box(face.box, sx, sy, width, height)) for face in faces]
     return {
-        "width": int(image.shape[1]),
-        "height": int(image.shape[0]),
+        "width": width,
+        "height": height,
         "faces": [face.as_dict() for face in faces],
         "processing_ms": round((time.perf_counter() - t) * 1000.0, 2),
     }

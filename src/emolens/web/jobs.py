@@ -75,7 +75,11 @@ class Job:
 
 
 class JobManager:
-    """The video jobs of one server: one worker thread, expiry after ``keep_s`` seconds, cleanup on close."""
+    """The video jobs of one server: one worker thread, expiry after ``keep_s`` seconds, cleanup on close.
+
+    ``max_pixels``: a job fails on a video with a frame larger than this, whatever its header
+    announces (see :class:`~emolens.video.source.FrameSource`; None: no limit).
+    """
 
     def __init__(
         self,
@@ -85,12 +89,14 @@ class JobManager:
         max_jobs: int = 4,
         keep_s: float = 600.0,
         max_video_s: float = 600.0,
+        max_pixels: int | None = None,
     ) -> None:
         self.recognizer = recognizer
         self.detector = detector
         self.max_jobs = max_jobs
         self.keep_s = keep_s
         self.max_video_s = max_video_s
+        self.max_pixels = max_pixels
         self.root = Path(tempfile.mkdtemp(prefix="emolens-web-"))
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
@@ -307,6 +313,7 @@ class JobManager:
                 json=None,
                 progress=False,
                 on_frame=on_frame,
+                max_pixels=self.max_pixels,
             )
             summary["source"] = job.filename  # not the server's temporary path
             status = "done"

@@ -6,17 +6,23 @@ its turn counts as dropped, so a client that sends faster than the server can fo
 answers about its latest frames, never a growing queue. The processing runs on a thread of the
 connection's own (its :class:`~emolens.analysis.Analyzer` and face detector are not
 thread-safe), off the event loop; the Recognizer is shared by all connections.
+
+A client that sends nothing (no frame, no command) for ``idle_s`` seconds, while no frame of
+its own is being processed, is closed with code :data:`WS_IDLE` (4408) and a reason saying so,
+which frees its place among the ``max_live`` streams.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from emolens.errors import EmolensError
@@ -28,15 +34,29 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+WS_IDLE = 4408
+"""The close code of a live connection that sent nothing for ``idle_s`` seconds (as HTTP 408, Request Timeout)."""
+
 
 class LiveSession:
-    """One accepted WebSocket connection; :meth:`run` serves it until the client goes."""
+    """One accepted WebSocket connection; :meth:`run` serves it until the client goes, or until
+    it has sent nothing for ``idle_s`` seconds (None: never)."""
 
-    def __init__(self, websocket: WebSocket, recognizer: Recognizer, detector: str, max_pixels: int) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        recognizer: Recognizer,
+        detector: str,
+        max_pixels: int,
+        idle_s: float | None = None,
+    ) -> None:
         self.ws = websocket
         self.recognizer = recognizer
         self.detector = detector
         self.max_pixels = max_pixels
+        self.idle_s = idle_s
+        self._last = time.monotonic()  # the last message from the client, or answer to it
+        self._busy = False  # a frame of this connection is being processed
         self.received = 0
         self.dropped = 0
         self.answered = 0
@@ -66,7 +86,11 @@ class LiveSession:
     async def _read(self) -> None:
         try:
             while True:
-                message = await self.ws.receive()
+                message = await self._receive()
+                if message is None:
+                    await self._close_idle()
+                    return
+                self._last = time.monotonic()
                 if message["type"] == "websocket.disconnect":
                     return
                 data = message.get("bytes")
@@ -79,6 +103,28 @@ class LiveSession:
         finally:
             self._closed = True
             self._ready.set()
+
+    async def _receive(self) -> Message | None:
+        """The client's next message; None once it has been idle for ``idle_s`` seconds (the time
+        its own frame spends being processed does not count)."""
+        if self.idle_s is None:
+            return await self.ws.receive()
+        while True:
+            left = self._last + self.idle_s - time.monotonic()
+            if left <= 0 and not self._busy:
+                return None
+            try:
+                return await asyncio.wait_for(self.ws.receive(), timeout=left if left > 0 else self.idle_s)
+            except TimeoutError:
+                continue
+
+    async def _close_idle(self) -> None:
+        assert self.idle_s is not None
+        log.info("live connection closed after %g s without a message (%d frames)", self.idle_s, self.received)
+        reason = f"nothing received for {self.idle_s:g} s: idle live streams are closed; reconnect to go on"
+        async with self._send_lock:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                await self.ws.close(WS_IDLE, reason)
 
     def _put(self, data: bytes) -> None:
         frame = self.received
@@ -118,6 +164,7 @@ class LiveSession:
             frame, data = self._slot
             self._slot = None
             reset, self._reset = self._reset, False
+            self._busy = True
             try:
                 message = await loop.run_in_executor(self._executor, self._analyse, frame, data, reset)
             except EmolensError as e:
@@ -129,6 +176,9 @@ class LiveSession:
                     "frame": frame,
                     "detail": f"the server failed on this frame ({type(e).__name__})",
                 }
+            finally:
+                self._busy = False
+                self._last = max(self._last, time.monotonic())
             self.answered += 1
             message["received"] = self.received
             message["dropped"] = self.dropped

@@ -23,12 +23,13 @@ ERRORS: dict[int, str] = {
     403: "the request comes from a page of another site",
     404: "no such job, sample or file (unknown, deleted or expired)",
     409: "the video job is not done yet: its files are not ready",
+    408: "the upload's body paused too long or arrived too slowly (the connection is closed)",
     413: "the file (or its frames, or its length) is over the server's limits",
     415: "the file's bytes are not a kind the route accepts",
     416: "the byte range asked for lies outside the file",
     422: "the request is malformed: not a form with one non-empty 'file' field, or a corrupt file",
     429: "too many video jobs are arriving, queued or running (or live streams open); retry after Retry-After seconds",
-    503: "the server is starting or stopping",
+    503: "the server is starting or stopping, or too many images are being decoded at once (retry later)",
 }
 
 
@@ -86,6 +87,9 @@ class Limits(BaseModel):
     max_jobs: int
     max_live: int
     keep_s: float
+    upload_idle_s: float = Field(description="an upload whose body pauses this long gets a 408")
+    upload_min_kb_s: float = Field(description="slowest average upload rate after the first pause allowance (0: none)")
+    live_idle_s: float = Field(description="a live stream that sends nothing this long is closed (code 4408)")
 
 
 class Health(BaseModel):
@@ -95,6 +99,7 @@ class Health(BaseModel):
     detector: str
     live_connections: int
     jobs: int = Field(description="video jobs queued or running")
+    uploads: int = Field(description="uploads (images and videos) arriving now; each video upload holds a job's place")
     limits: Limits
 
 

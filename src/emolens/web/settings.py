@@ -34,7 +34,14 @@ class ServeOptions:
     longest video. ``keep_s``: uploaded videos and their results are deleted this many seconds
     after their job ends. ``max_jobs``: video jobs queued or running at once (beyond: 429). ``max_live``: live
     WebSocket streams at once (beyond: closed with code 1013, "try again later").
+    ``upload_idle_s``: an upload whose body sends nothing for this long is answered 408 and its
+    connection closed (its place among the jobs is freed). ``upload_min_kb_s``: slowest average
+    rate of an upload's body, in kB/s, counted after its first ``upload_idle_s`` seconds (beyond:
+    408; 0: no minimum). ``live_idle_s``: a live WebSocket stream that sends nothing for this
+    long is closed with code 4408 (see :data:`emolens.web.live.WS_IDLE`), freeing its place.
     ``samples``: a folder whose images and videos the page offers as samples (None: none).
+    ``relax_devices``, ``relax_chair``, ``relax_store``: the relaxation panel's (``/relax``)
+    devices (``sim`` or ``mqtt://HOST:PORT``), chair id and SQLite records (None: in memory).
     """
 
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (127.0.0.1: this machine only)"})
@@ -57,8 +64,28 @@ class ServeOptions:
     )
     max_jobs: int = field(default=4, metadata={"help": "video jobs queued or running at once"})
     max_live: int = field(default=8, metadata={"help": "live camera streams at once"})
+    upload_idle_s: float = field(
+        default=30.0, metadata={"help": "answer 408 to an upload whose body pauses this long, in seconds"}
+    )
+    upload_min_kb_s: float = field(
+        default=8.0,
+        metadata={
+            "help": "answer 408 to an upload slower than this, in kB/s, after its first idle allowance (0: none)"
+        },
+    )
+    live_idle_s: float = field(
+        default=60.0, metadata={"help": "close a live stream that sends nothing for this long, in seconds"}
+    )
     samples: str | None = field(
         default=None, metadata={"help": "offer the images and videos of this folder", "metavar": "DIR"}
+    )
+    relax_devices: str = field(
+        default="sim",
+        metadata={"help": "the relaxation panel's devices: sim, or mqtt://HOST:PORT", "metavar": "SPEC"},
+    )
+    relax_chair: str = field(default="chair1", metadata={"help": "the chair's id in the MQTT topics", "metavar": "ID"})
+    relax_store: str | None = field(
+        default=None, metadata={"help": "keep the panel's sessions in this SQLite file", "metavar": "FILE"}
     )
 
     def __post_init__(self) -> None:
@@ -71,10 +98,12 @@ class ServeOptions:
                 raise EmolensError("the token must not be empty or start or end with spaces")
             if any(ord(c) < 0x21 or ord(c) > 0x7E for c in self.token):
                 raise EmolensError("the token must be printable ASCII without spaces (it goes into URLs)")
-        for name in ("max_upload_mb", "max_video_s", "keep_s"):
+        for name in ("max_upload_mb", "max_video_s", "keep_s", "upload_idle_s", "live_idle_s"):
             value = getattr(self, name)
             if not value > 0:
                 raise EmolensError(f"{name} must be positive, got {value}")
+        if not self.upload_min_kb_s >= 0:
+            raise EmolensError(f"upload_min_kb_s must be 0 (no minimum) or more, got {self.upload_min_kb_s}")
         if self.max_image_pixels < 1:
             raise EmolensError(f"max_image_pixels must be positive, got {self.max_image_pixels}")
         if self.max_jobs < 1:
@@ -83,6 +112,11 @@ class ServeOptions:
             raise EmolensError(f"max_live must be 1 or more, got {self.max_live}")
         if self.samples is not None and not Path(self.samples).is_dir():
             raise EmolensError(f"the samples folder {self.samples} does not exist")
+        from emolens.relax.devices.topics import check_name, parse_broker
+
+        if self.relax_devices != "sim":
+            parse_broker(self.relax_devices)
+        check_name("the chair id", self.relax_chair)
 
     @property
     def max_upload_bytes(self) -> int:

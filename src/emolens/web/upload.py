@@ -2,13 +2,19 @@
 
 The body is parsed chunk by chunk: the upload is refused (413) as soon as it passes the size
 limit and (415) as soon as its first bytes show the wrong kind of file, without reading the rest.
-An image goes to memory, a video straight to a file: nothing is held beyond the limit.
+An image goes to memory, a video straight to a file: nothing is held beyond the limit. A body
+that stalls or trickles is cut (408, connection closed; see :class:`Pace`), so that a client
+cannot hold a job's place, or memory, by declaring a long body and going quiet.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import re
-from collections.abc import Callable
+import time
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -18,6 +24,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
+from emolens.web.context import get_context
 from emolens.web.sniff import HEAD_BYTES, SUFFIXES, sniff
 
 FIELD = "file"
@@ -53,6 +60,52 @@ class Upload:
     size: int
     data: bytes | bytearray = b""
     path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How slowly a request body may arrive: no pause longer than ``idle_s`` seconds, and once
+    ``idle_s`` seconds have passed, on average at least ``min_bytes_s`` bytes a second (0: no minimum).
+    """
+
+    idle_s: float
+    min_bytes_s: float = 0.0
+
+    def deadline(self, start: float, received: int) -> float:
+        """The time (as ``start``) by which more than ``received`` bytes must have arrived."""
+        if self.min_bytes_s <= 0:
+            return math.inf
+        return start + self.idle_s + received / self.min_bytes_s
+
+
+async def paced_chunks(request: Request, pace: Pace) -> AsyncGenerator[bytes, None]:
+    """The chunks of ``request``'s body as they arrive; HTTP 408 (with ``Connection: close``) when
+    the client pauses longer than ``pace.idle_s`` or falls below ``pace.min_bytes_s``."""
+    stream = request.stream()
+    start = time.monotonic()
+    received = 0
+    try:
+        while True:
+            now = time.monotonic()
+            by_rate = pace.deadline(start, received) - now
+            wait = min(pace.idle_s, by_rate)
+            try:
+                chunk = await asyncio.wait_for(anext(stream), timeout=max(wait, 0.0))
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                if by_rate < pace.idle_s:
+                    detail = (
+                        f"the upload is too slow: {_kib(received)} in {time.monotonic() - start:.0f} s, "
+                        f"under the minimum of {pace.min_bytes_s / 1024:g} kB/s"
+                    )
+                else:
+                    detail = f"the upload stalled: no data for {pace.idle_s:g} s after {_kib(received)}"
+                raise HTTPException(408, detail, headers={"Connection": "close"}) from None
+            received += len(chunk)
+            yield chunk
+    finally:
+        await stream.aclose()
 
 
 def clean_filename(name: str) -> str:
@@ -170,12 +223,19 @@ def _mib(n: int) -> str:
     return f"{n / (1024 * 1024):.3g} MB"
 
 
+def _kib(n: int) -> str:
+    return f"{n / 1024:.0f} kB"
+
+
 async def receive_file(request: Request, *, limit: int, check: KindCheck, folder: Path | None = None) -> Upload:
     """The form field ``file`` of ``request``: in memory (``folder`` None) or written to
     ``folder/upload.<kind>``. ``check`` vets the kind sniffed from its first bytes.
 
-    Raises HTTPException: 413 past ``limit`` bytes, 422 for a body that is not a form with one
-    non-empty ``file``, and whatever ``check`` raises (415).
+    The body must keep the pace of the server's options (``upload_idle_s``, ``upload_min_kb_s``),
+    and is counted in the app's :attr:`~emolens.web.context.WebContext.uploads` while it arrives.
+
+    Raises HTTPException: 413 past ``limit`` bytes, 408 for a body that stalls or trickles, 422
+    for a body that is not a form with one non-empty ``file``, and whatever ``check`` raises (415).
     """
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
@@ -184,15 +244,19 @@ async def receive_file(request: Request, *, limit: int, check: KindCheck, folder
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
         raise HTTPException(413, f"the upload is larger than the limit of {_mib(limit)}")
+    context = get_context(request)
+    pace = Pace(context.options.upload_idle_s, context.options.upload_min_kb_s * 1024)
     reader = _FormReader(limit, check, folder)
     try:
         parser = MultipartParser(boundary, reader.callbacks())  # type: ignore[arg-type]
         total = 0
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > limit + FORM_OVERHEAD:
-                raise HTTPException(413, f"the upload is larger than the limit of {_mib(limit)}")
-            parser.write(chunk)
+        with context.uploading():
+            async with aclosing(paced_chunks(request, pace)) as chunks:
+                async for chunk in chunks:
+                    total += len(chunk)
+                    if total > limit + FORM_OVERHEAD:
+                        raise HTTPException(413, f"the upload is larger than the limit of {_mib(limit)}")
+                    parser.write(chunk)
         parser.finalize()
     except ClientDisconnect:
         raise HTTPException(400, "the upload was interrupted") from None

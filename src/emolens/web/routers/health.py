@@ -17,6 +17,7 @@ async def health(context: Context) -> Health:
         detector=options.detector,
         live_connections=context.live,
         jobs=context.job_manager.active(),
+        uploads=context.uploads,
         limits=Limits(
             max_upload_mb=options.max_upload_mb,
             max_image_pixels=options.max_image_pixels,
@@ -24,6 +25,9 @@ async def health(context: Context) -> Health:
             max_jobs=options.max_jobs,
             max_live=options.max_live,
             keep_s=options.keep_s,
+            upload_idle_s=options.upload_idle_s,
+            upload_min_kb_s=options.upload_min_kb_s,
+            live_idle_s=options.live_idle_s,
         ),
     )
 

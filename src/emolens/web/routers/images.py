@@ -51,7 +51,7 @@ ROUTES = (
         analyze,
         "faces and emotions of one image (multipart field 'file')",
         methods=("POST",),
-        errors=(400, 413, 415, 422),
+        errors=(400, 408, 413, 415, 422, 503),
         openapi_extra=OPENAPI_BODY,
     ),
 )

@@ -1,8 +1,10 @@
 """``/api/v1/stream``: the live WebSocket (see :mod:`emolens.web.live`).
 
-The token is checked by the API router's dependency, as for every HTTP route, and a place among
-the ``max_live`` streams is held by :func:`~emolens.web.context.live_slot`: a refusal closes the
-connection with 4401 (token) or 1013 (busy, "try again later") and the reason.
+The token is checked by the API router's dependency, as for every HTTP route: without it the
+handshake is refused with HTTP 401 and a JSON reason, before the connection is accepted. A place
+among the ``max_live`` streams is held by :func:`~emolens.web.context.live_slot`: when none is
+left the connection is accepted, then closed with 1013 ("try again later") and the reason. A
+stream that sends nothing for ``live_idle_s`` seconds is closed with 4408, freeing its place.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ async def stream(websocket: WebSocket, context: Context) -> None:
     await websocket.accept()
     options = context.options
     rec = context.recognizer
-    await LiveSession(websocket, rec, options.detector, options.max_image_pixels).run()
+    await LiveSession(websocket, rec, options.detector, options.max_image_pixels, options.live_idle_s).run()
 
 
 router = APIRouter()

@@ -166,7 +166,7 @@ ROUTES = (
         "analyse a video in the background (multipart field 'file')",
         methods=("POST",),
         status_code=202,
-        errors=(400, 413, 415, 422, 429, 503),
+        errors=(400, 408, 413, 415, 422, 429, 503),
         openapi_extra=OPENAPI_BODY,
     ),
     Route(JOB, video_status, "status, progress and (when done) summary of a video job", errors=(404, 503)),
