@@ -4,13 +4,6 @@ then the Escape key), see every output off and the alert, acknowledge it, reset.
 
 from __future__ import annotations
 
-import os
-import queue
-import secrets
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +14,7 @@ pytest.importorskip("fastapi", reason="the web extra is not installed (pip insta
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
-from test_web_e2e import CHROMIUM, SERVER_START_S, _apt_install_chromium, _pump, _wait_healthy  # noqa: E402
+from test_web_e2e import CHROMIUM, _apt_install_chromium, serving  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -38,32 +31,8 @@ def chromium_binary() -> Path:
 @pytest.fixture(scope="module")
 def panel_server() -> Iterator[tuple[str, str]]:
     """`emolens serve --port 0 --token T` (sim devices for the panel): (origin, token)."""
-    token = secrets.token_hex(16)
-    cmd = [sys.executable, "-m", "emolens", "serve", "--port", "0", "--token", token]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    assert proc.stdout is not None
-    lines: list[str] = []
-    found: queue.Queue[str] = queue.Queue()
-    pump = threading.Thread(target=_pump, args=(proc.stdout, lines, found), daemon=True)
-    pump.start()
-    try:
-        try:
-            origin = found.get(timeout=SERVER_START_S)
-        except queue.Empty:
-            origin = ""
-        assert origin, "`emolens serve` printed no address:\n" + "\n".join(lines[-40:])
-        _wait_healthy(origin, token, time.monotonic() + 30)
-        yield origin, token
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        pump.join(timeout=10)
-        proc.stdout.close()
+    with serving() as running:
+        yield running.origin, running.token
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -151,9 +152,9 @@ def _wait_healthy(origin: str, token: str, deadline: float) -> None:
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="session")
-def server() -> Iterator[Server]:
-    """`emolens serve --port 0 --token T` as a subprocess; stopped (terminate + wait) at the end."""
+@contextmanager
+def serving() -> Iterator[Server]:
+    """`emolens serve --port 0 --token T` as a subprocess, healthy; stopped (terminate + wait) at the end."""
     token = secrets.token_hex(16)  # hex: never starts with "-", which argparse would take for an option
     cmd = [sys.executable, "-m", "emolens", "serve", "--port", "0", "--token", token]
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "PYTHONUNBUFFERED": "1"}
@@ -180,6 +181,12 @@ def server() -> Iterator[Server]:
             proc.wait()
         pump.join(timeout=10)
         proc.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    with serving() as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
