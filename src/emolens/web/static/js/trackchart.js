@@ -40,9 +40,17 @@ export class TrackChart {
     this.#video = video;
     for (const type of ["loadedmetadata", "durationchange"]) video.addEventListener(type, () => this.redraw());
     for (const type of ["timeupdate", "seeking", "seeked", "pause", "emptied"]) {
-      video.addEventListener(type, () => this.#drawPlayhead(video.currentTime));
+      video.addEventListener(type, () => {
+        if (type !== "timeupdate") this.#cancelFrames();
+        this.#drawPlayhead(video.currentTime);
+      });
     }
-    video.addEventListener("play", () => this.#followFrames());
+    // follow the frames again once playing (after a play, or a seek while playing)
+    for (const type of ["play", "playing", "seeked"]) {
+      video.addEventListener(type, () => {
+        if (!video.paused) this.#followFrames();
+      });
+    }
     canvas.addEventListener("click", (event) => this.#onClick(event));
     canvas.addEventListener("keydown", (event) => this.#onKey(event));
     new ResizeObserver(() => this.redraw()).observe(canvas);
@@ -114,10 +122,25 @@ export class TrackChart {
     if (this.#frameRequest) return;
     const step = (now, metadata) => {
       this.#frameRequest = 0;
+      // a frame callback that arrives after a pause or during a seek describes an older frame:
+      // the player's own time is the truth then
+      if (video.paused || video.seeking) {
+        this.#drawPlayhead(video.currentTime);
+        return;
+      }
       this.#drawPlayhead(metadata && Number.isFinite(metadata.mediaTime) ? metadata.mediaTime : video.currentTime);
       if (!video.paused && !video.ended) this.#request(step);
     };
     this.#request(step);
+  }
+
+  /** Stop following frames (a pause, a seek): a late callback would draw an older frame's time. */
+  #cancelFrames() {
+    const video = this.#video;
+    if (!this.#frameRequest) return;
+    if ("cancelVideoFrameCallback" in video) video.cancelVideoFrameCallback(this.#frameRequest);
+    else cancelAnimationFrame(this.#frameRequest);
+    this.#frameRequest = 0;
   }
 
   #request(step) {
