@@ -34,7 +34,7 @@ from conftest import MEDIA, need
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
 pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e '.[web]')")
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -833,3 +833,72 @@ def test_text_files_and_faceless_images_get_useful_messages(desktop: Tab, server
     assert page.text_content("#faces-table tbody tr.empty") == "No face found."
     # the refused text file (415) is the only console error expected
     assert all("415" in e for e in desktop.errors), desktop.errors
+
+
+# ---------------------------------------------------------------------- the relaxation panel
+# Start a simulated session (sim devices, a demo child), press the emergency stop (the button,
+# then the Escape key), see every output off and the alert, acknowledge it, reset. In this module
+# so that it shares the one browser of the session (two Playwright sync sessions cannot coexist).
+
+
+@pytest.fixture
+def panel(browser: Browser, server: Server) -> Iterator[Page]:
+    tabs = _open(browser, server, 1280, 900)
+    tab = next(tabs)
+    try:
+        tab.page.goto(f"{server.origin}/relax?token={server.token}")
+        yield tab.page
+        assert tab.errors == [], tab.errors  # CSP violations and script errors show here
+    finally:
+        tabs.close()
+
+
+def start_session(page: Page, child: str) -> None:
+    expect(page.locator("#source option")).to_have_count(3)  # the options are loaded
+    page.fill("#child", child)
+    page.select_option("#scenario", "calm-evening")
+    page.select_option("#source", "demo:calm")
+    page.click("#start")
+    expect(page.locator("#mode")).to_have_attribute("data-mode", "running")
+    # the stimulus rises: the light's device reports a level above zero
+    page.wait_for_function(
+        "() => Number(document.querySelector('#outputs tr[data-modality=light]')?.dataset.reported || 0) > 0"
+    )
+    expect(page.locator("#devices-summary")).to_have_attribute("data-all-off", "false")
+    expect(page.locator("#face")).to_have_attribute("data-face", "true")
+
+
+def expect_all_off_with_alert(page: Page, count: int) -> None:
+    expect(page.locator("#devices-summary")).to_have_attribute("data-all-off", "true", timeout=3_000)
+    expect(page.locator("#devices-summary")).to_have_attribute("data-estop", "true")
+    for m in ("light", "sound", "vibration"):
+        expect(page.locator(f"#outputs tr[data-modality={m}]")).to_have_attribute("data-reported", "0")
+    expect(page.locator("#mode")).to_have_attribute("data-mode", "estop")
+    alerts = page.locator("#alerts li[data-kind=emergency_stop][data-priority=high]")
+    expect(alerts).to_have_count(count)
+    expect(page.locator("#alarm")).to_be_visible()
+    expect(page.locator("#alarm")).to_have_attribute("data-priority", "high")
+
+
+def test_relax_panel_emergency_stop_button_and_escape(panel: Page) -> None:
+    page = panel
+    start_session(page, "kid-e2e")
+    page.click("#estop")
+    expect_all_off_with_alert(page, 1)
+    expect(page.locator("#start")).to_be_disabled()
+    # acknowledge the alert: the alarm banner goes
+    page.click("#alerts li[data-acknowledged=false] button.ack")
+    expect(page.locator("#alerts li[data-kind=emergency_stop]").first).to_have_attribute("data-acknowledged", "true")
+    expect(page.locator("#alarm")).to_be_hidden()
+    expect(page.locator("#unack")).to_have_attribute("data-count", "0")
+    # reset: nothing restarts by itself
+    page.click("#reset")
+    expect(page.locator("#connection")).to_have_text("Emergency stop reset. Nothing plays until a new start.")
+    expect(page.locator("#mode")).to_have_attribute("data-mode", "idle")
+    expect(page.locator("#devices-summary")).to_have_attribute("data-all-off", "true")
+    expect(page.locator("#history tr[data-outcome='emergency stop']")).to_have_count(1)
+    # a new session, stopped by the Escape key this time (focus in a form field, as on a touch screen)
+    start_session(page, "kid-e2e")
+    page.focus("#child")
+    page.keyboard.press("Escape")
+    expect_all_off_with_alert(page, 2)
