@@ -23,14 +23,14 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-from emolens.info import system_line
+from emolens.bench import describe_machine, machine_record
 from emolens.io import write_json
+from emolens.relax.devices import heartbeating
 from emolens.relax.devices.mqtt import MqttDevices
 from emolens.relax.types import Command, all_off
 
@@ -86,41 +86,32 @@ def main(argv: list[str] | None = None) -> int:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )  # fmt: skip
         devices = MqttDevices(url, heartbeat_s=0.05, silent_s=5.0)
-        stop = threading.Event()
-
-        def beat() -> None:
-            while not stop.wait(0.05):
-                devices.heartbeat(time.monotonic())
-
-        beater = threading.Thread(target=beat, daemon=True)
-        beater.start()
         try:
-            if not devices.wait(lambda s: all(o.seen_at is not None for o in s.outputs.values()), 30):
-                sys.exit("the device agent did not report its outputs within 30 s")
-            time.sleep(0.3)  # it has heard the controller's heartbeat by now
-            times: list[float] = []
-            seq = 0
-            for i in range(args.trials + 20):
-                seq += 1
-                level = 0.3 + 0.5 * ((i % 10) / 10)
-                devices.send([Command(m, level, {}, seq) for m in ("light", "sound", "vibration")])
-                on = devices.wait(lambda s, v=level: all(o.reported == v for o in s.outputs.values()), 10)
-                if not on:
-                    sys.exit(f"trial {i}: the outputs did not come on")
-                seq += 1
-                t0 = time.perf_counter()
-                devices.estop(True)  # what RelaxSession.emergency_stop does
-                devices.send(all_off(seq))
-                off = devices.wait(lambda s: all(o.reported == 0.0 for o in s.outputs.values()), 10)
-                t1 = time.perf_counter()
-                if not off:
-                    sys.exit(f"trial {i}: the outputs did not go off within 10 s")
-                if i >= 20:  # the first ones warm up
-                    times.append(t1 - t0)
-                devices.estop(False)
+            with heartbeating(devices, 0.05):
+                if not devices.wait(lambda s: all(o.seen_at is not None for o in s.outputs.values()), 30):
+                    sys.exit("the device agent did not report its outputs within 30 s")
+                time.sleep(0.3)  # it has heard the controller's heartbeat by now
+                times: list[float] = []
+                seq = 0
+                for i in range(args.trials + 20):
+                    seq += 1
+                    level = 0.3 + 0.5 * ((i % 10) / 10)
+                    devices.send([Command(m, level, {}, seq) for m in ("light", "sound", "vibration")])
+                    on = devices.wait(lambda s, v=level: all(o.reported == v for o in s.outputs.values()), 10)
+                    if not on:
+                        sys.exit(f"trial {i}: the outputs did not come on")
+                    seq += 1
+                    t0 = time.perf_counter()
+                    devices.estop(True)  # what RelaxSession.emergency_stop does
+                    devices.send(all_off(seq))
+                    off = devices.wait(lambda s: all(o.reported == 0.0 for o in s.outputs.values()), 10)
+                    t1 = time.perf_counter()
+                    if not off:
+                        sys.exit(f"trial {i}: the outputs did not go off within 10 s")
+                    if i >= 20:  # the first ones warm up
+                        times.append(t1 - t0)
+                    devices.estop(False)
         finally:
-            stop.set()
-            beater.join()
             devices.close()
             agent.terminate()
             agent.wait(10)
@@ -137,10 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         f"p50 {q['p50']:.2f} ms, p95 {q['p95']:.2f} ms, p99 {q['p99']:.2f} ms, max {q['max']:.2f} ms "
         f"({'meets' if q['p99'] < TARGET_P99_MS else 'MISSES'} the p99 < {TARGET_P99_MS:g} ms target)"
     )
-    line = system_line()
-    print(line)
-    load = os.getloadavg()
-    print(f"load average while measuring: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
+    machine = machine_record()
+    print(describe_machine(machine))
     if args.json:
         write_json(
             args.json,
@@ -153,8 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                 "latency_ms": q,
                 "target_p99_ms": TARGET_P99_MS,
                 "meets_target": q["p99"] < TARGET_P99_MS,
-                "system": line,
-                "load_average": list(load),
+                **machine,
             },
         )
         print(f"wrote {args.json}")

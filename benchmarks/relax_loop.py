@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,8 +23,8 @@ import cv2
 import numpy as np
 
 from emolens.analysis import Analyzer
+from emolens.bench import describe_machine, machine_record
 from emolens.detect import create_detector
-from emolens.info import system_line
 from emolens.io import write_json
 from emolens.relax.devices import create_devices
 from emolens.relax.runner import RelaxSession
@@ -111,10 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"frame -> device command: p50 {t['p50']:.2f} ms, p95 {t['p95']:.2f} ms, p99 {t['p99']:.2f} ms")
     print(f"  analysis:               p50 {a['p50']:.2f} ms, p95 {a['p95']:.2f} ms")
     print(f"  controller + devices:   p50 {c['p50']:.3f} ms, p95 {c['p95']:.3f} ms")
-    line = system_line()
-    print(line)
-    load = os.getloadavg()
-    print(f"load average while measuring: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
+    machine = machine_record()
+    print(describe_machine(machine))
     if args.json:
         write_json(
             args.json,
@@ -129,8 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                 "threads": args.threads,
                 "devices": args.devices,
                 "latency_ms": res,
-                "system": line,
-                "load_average": list(load),
+                **machine,
             },
         )
         print(f"wrote {args.json}")

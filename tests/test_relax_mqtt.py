@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 
 from emolens.errors import EmolensError
 from emolens.relax.agent import DeviceAgent, PrintOutputs
-from emolens.relax.devices import DevicesState, create_devices
+from emolens.relax.devices import DevicesState, create_devices, heartbeating
 from emolens.relax.devices.mqtt import MqttDevices
 from emolens.relax.devices.topics import Topics
 from emolens.relax.runner import RelaxRunner, RelaxSession
@@ -303,28 +302,19 @@ def test_gpio_agent_with_its_own_estop_button(broker: Broker, devices: MqttDevic
     button = Button(4, pin_factory=factory)
     button.when_pressed = agent.press_estop
     agent.start()
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(0.05):
-            devices.heartbeat(time.monotonic())
-
-    beater = threading.Thread(target=beat, daemon=True)
-    beater.start()
     try:
-        time.sleep(0.2)
-        devices.send([Command("vibration", 0.6, {"pattern": "steady"}, 1), Command("light", 0.3, {}, 1)])
-        assert devices.wait(reported("vibration", 0.6), 5)
-        assert factory.pin(13).state == pytest.approx(0.6) and factory.pin(18).state == pytest.approx(0.3)
-        factory.pin(4).drive_low()  # the button is pressed
-        assert factory.pin(13).state == 0.0 and factory.pin(18).state == 0.0
-        assert devices.wait(lambda s: s.estop and all_reported_off(s), 5)
-        devices.send([Command("vibration", 0.6, {}, 2)])  # refused: latched
-        devices.send(all_off(2))
-        time.sleep(0.3)
-        assert factory.pin(13).state == 0.0
+        with heartbeating(devices, 0.05):
+            time.sleep(0.2)
+            devices.send([Command("vibration", 0.6, {"pattern": "steady"}, 1), Command("light", 0.3, {}, 1)])
+            assert devices.wait(reported("vibration", 0.6), 5)
+            assert factory.pin(13).state == pytest.approx(0.6) and factory.pin(18).state == pytest.approx(0.3)
+            factory.pin(4).drive_low()  # the button is pressed
+            assert factory.pin(13).state == 0.0 and factory.pin(18).state == 0.0
+            assert devices.wait(lambda s: s.estop and all_reported_off(s), 5)
+            devices.send([Command("vibration", 0.6, {}, 2)])  # refused: latched
+            devices.send(all_off(2))
+            time.sleep(0.3)
+            assert factory.pin(13).state == 0.0
     finally:
-        stop.set()
-        beater.join()
         button.close()
         agent.close()

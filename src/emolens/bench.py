@@ -79,6 +79,27 @@ def provenance() -> dict[str, Any]:
     }
 
 
+def machine_record() -> dict[str, Any]:
+    """The machine's line and the load average while a benchmark measured, for its JSON record:
+    ``{"system": ..., "load_average": [1, 5, 15 min]}`` (:func:`describe_machine` prints it)."""
+    import os
+
+    from emolens.info import system_line
+
+    return {"system": system_line(), "load_average": list(os.getloadavg())}
+
+
+def describe_machine(record: dict[str, Any]) -> str:
+    """Two lines for a benchmark's output: the machine, and the load average while measuring."""
+    import os
+
+    load = record["load_average"]
+    return (
+        f"{record['system']}\n"
+        f"load average while measuring: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs"
+    )
+
+
 def bench_faces(
     recognizer: Recognizer, faces: int = 256, face_size: int = 48, repeats: int = 30, warmup: int = 3, seed: int = 0
 ) -> FaceBench:

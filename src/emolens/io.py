@@ -15,11 +15,11 @@ import os
 import secrets
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from emolens.errors import EmolensError
 
-__all__ = ["AtomicFile", "check_writable", "write_bytes_atomic", "write_json", "write_text_atomic"]
+__all__ = ["AtomicFile", "Committable", "check_writable", "write_bytes_atomic", "write_json", "write_text_atomic"]
 
 
 def check_writable(path: str | Path) -> None:
@@ -31,7 +31,35 @@ def check_writable(path: str | Path) -> None:
         raise EmolensError(f"cannot write {path}: folder {path.parent} is not writable")
 
 
-class AtomicFile:
+_C = TypeVar("_C", bound="Committable")
+
+
+class Committable:
+    """Something written on the side that is moved into place by :meth:`commit` or dropped by :meth:`discard`.
+
+    As a context manager it commits on success and discards on any exception. Subclasses:
+    :class:`AtomicFile`, and the video output writers built on it.
+    """
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+class AtomicFile(Committable):
     """A temporary file beside ``dest``, moved onto ``dest`` by :meth:`commit` (or removed by :meth:`discard`).
 
     ``path`` is the temporary file's path: write it by name (``torch.save``, ``cv2.imwrite``, an
@@ -64,17 +92,6 @@ class AtomicFile:
         """Remove the temporary file; the destination is left as it was."""
         if self.path.exists():
             self.path.unlink()
-
-    def __enter__(self) -> AtomicFile:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.discard()
 
 
 def write_bytes_atomic(path: str | Path, data: bytes, *, mkdir: bool = False) -> None:

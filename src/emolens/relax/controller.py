@@ -35,9 +35,7 @@ from typing import Literal
 
 from emolens.labels import VALENCE_OF
 from emolens.relax.scenarios import Scenario
-from emolens.relax.types import MODALITIES, Alert, Command, Modality, Priority, Reading, all_off
-
-_MODS: tuple[Modality, ...] = ("light", "sound", "vibration")  # MODALITIES, typed
+from emolens.relax.types import MODALITIES, Alert, Command, Priority, Reading, all_off
 
 __all__ = [
     "FAULT_PRIORITY",
@@ -357,7 +355,7 @@ def face_back(s: State, now: float, sc: Scenario) -> Change:
 
 def _targets(s: State, now: float, sc: Scenario) -> tuple[float, ...]:
     out = []
-    for i, m in enumerate(_MODS):
+    for i, m in enumerate(MODALITIES):
         lim = sc.limits(m)
         cur = s.output[i]
         if s.mode == "running":
@@ -386,7 +384,7 @@ def _commands(s: State, sc: Scenario) -> tuple[Command, ...]:
         return all_off(s.seq)
     current = sc.steps[min(s.step_index, len(sc.steps) - 1)]
     out = []
-    for i, m in enumerate(_MODS):
+    for i, m in enumerate(MODALITIES):
         level = s.output[i]
         out.append(Command(m, level, current.params(m) if level > 0 else {}, s.seq))
     return tuple(out)
@@ -512,7 +510,7 @@ def step(
         targets = _targets(s, now, sc)
         light, sound, vibration = (
             ramp(s.output[i], targets[i], dt, sc.limits(m).ramp_up_per_s, sc.limits(m).ramp_down_per_s)
-            for i, m in enumerate(_MODS)
+            for i, m in enumerate(MODALITIES)
         )
         output = (light, sound, vibration)
     s = replace(s, output=output, seq=s.seq + 1, last_time=now)

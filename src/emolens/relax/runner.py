@@ -247,7 +247,7 @@ class RelaxSession:
         if now - self._last_sample >= SAMPLE_S or outcome.action not in ("none", "neutral_hold", "fault"):
             self._last_sample = now
             intensity = self.state.intensity()
-            point = {
+            point: dict[str, Any] = {
                 "t": round(now - (rec.t0 if rec else self.t0), 3),
                 "mode": self.state.mode,
                 "action": outcome.action,

@@ -422,7 +422,7 @@ def scenario_from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> S
     if "limits" not in data:
         ck.fail("limits", "missing ([limits.light], [limits.sound] and [limits.vibration])")
     ck.unknown(lim, MODALITIES, "limits")
-    limits = {m: _limits(ck, lim, m) for m in MODALITIES} if "limits" in data else {
+    limits: dict[str, Limits] = {m: _limits(ck, lim, m) for m in MODALITIES} if "limits" in data else {
         m: Limits(1.0, 1.0, 1.0, 0.0) for m in MODALITIES
     }
     rules = _rules(ck, data)

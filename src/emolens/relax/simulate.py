@@ -251,7 +251,7 @@ def simulate(
         if on_commands is not None:
             on_commands(now, out.commands)
         outputs = devices.state().outputs
-        levels = {m: round(min(1.0, max(0.0, float(outputs[m].intensity))), 6) for m in MODALITIES}
+        levels: dict[str, float] = {m: round(min(1.0, max(0.0, float(outputs[m].intensity))), 6) for m in MODALITIES}
         t = round(now, 6)
         ticks.append(Tick(t, state.mode, levels, out.action))
         alerts.extend(out.alerts)

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-MODALITIES = ("light", "sound", "vibration")
+Modality = Literal["light", "sound", "vibration"]
+MODALITIES: tuple[Modality, ...] = ("light", "sound", "vibration")
 """The actuators of the chair, in a fixed order."""
 
-Modality = Literal["light", "sound", "vibration"]
 Priority = Literal["high", "medium", "low"]
 PRIORITIES: tuple[Priority, ...] = ("high", "medium", "low")
 
@@ -62,7 +62,7 @@ ALL_OFF_PARAMS: dict[str, Any] = {}
 
 def all_off(seq: int = 0) -> tuple[Command, ...]:
     """The safe state of every actuator: off."""
-    return tuple(Command(m, 0.0, ALL_OFF_PARAMS, seq) for m in MODALITIES)  # type: ignore[arg-type]
+    return tuple(Command(m, 0.0, ALL_OFF_PARAMS, seq) for m in MODALITIES)
 
 
 @dataclass(frozen=True)

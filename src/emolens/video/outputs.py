@@ -19,13 +19,12 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, ClassVar
 
 import numpy as np
 
 from emolens.errors import EmolensError
-from emolens.io import AtomicFile
+from emolens.io import AtomicFile, Committable
 from emolens.labels import EMOTIONS, valence_of
 from emolens.types import FrameResult
 from emolens.video.draw import COLORS, draw_faces, track_color
@@ -211,7 +210,7 @@ def render_timeline(log: TrackLog, fmt: str = "png", max_tracks: int = 12) -> by
 # ---------------------------------------------------------------------- writers
 
 
-class OutputWriter:
+class OutputWriter(Committable):
     """One output file, written through an :class:`~emolens.io.AtomicFile` beside ``path``.
 
     Every writer takes the same keywords (each uses those it needs): ``labels`` (the probability
@@ -264,17 +263,6 @@ class OutputWriter:
     def discard(self) -> None:
         """Remove the temporary file; the destination is left as it was."""
         self._tmp.discard()
-
-    def __enter__(self) -> OutputWriter:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.discard()
 
 
 class CsvWriter(OutputWriter):

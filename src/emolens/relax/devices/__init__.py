@@ -14,8 +14,10 @@ emergency stop at device level), ``state`` (what each output runs and what is wr
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -136,6 +138,25 @@ class Devices(Protocol):
         """Every output off, then let go of the devices."""
 
 
+@contextlib.contextmanager
+def heartbeating(devices: Devices, every_s: float = 0.05, clock: Clock = time.monotonic) -> Iterator[None]:
+    """Call ``devices.heartbeat`` every ``every_s`` seconds from a background thread while the block
+    runs: a controller that is alive but not looping (a benchmark, a test waiting on the devices)."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            devices.heartbeat(clock())
+
+    beater = threading.Thread(target=beat, name="relax-heartbeat", daemon=True)
+    beater.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beater.join()
+
+
 def create_devices(spec: str, *, chair: str = "chair1", clock: Clock = time.monotonic, **options: Any) -> Devices:
     """The devices named by ``spec``: ``sim`` or ``mqtt://HOST:PORT``.
 
@@ -154,4 +175,4 @@ def create_devices(spec: str, *, chair: str = "chair1", clock: Clock = time.mono
     raise EmolensError(f"unknown devices {spec!r}: use 'sim' or 'mqtt://HOST:PORT'")
 
 
-__all__ = ["Clock", "Devices", "DevicesState", "Fault", "OutputState", "create_devices", "empty_outputs"]
+__all__ = ["Clock", "Devices", "DevicesState", "Fault", "OutputState", "create_devices", "empty_outputs", "heartbeating"]

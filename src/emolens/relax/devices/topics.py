@@ -148,7 +148,7 @@ def command_from(payload: dict[str, Any], modality: str) -> Command:
     params = payload.get("params", {})
     if not isinstance(params, dict):
         raise ValueError("params must be a JSON object")
-    mod: Modality = modality  # type: ignore[assignment]
+    mod: Modality = modality
     return Command(mod, float(intensity), params, seq)
 
 

@@ -18,17 +18,7 @@ async def health(context: Context) -> Health:
         live_connections=context.live,
         jobs=context.job_manager.active(),
         uploads=context.uploads,
-        limits=Limits(
-            max_upload_mb=options.max_upload_mb,
-            max_image_pixels=options.max_image_pixels,
-            max_video_s=options.max_video_s,
-            max_jobs=options.max_jobs,
-            max_live=options.max_live,
-            keep_s=options.keep_s,
-            upload_idle_s=options.upload_idle_s,
-            upload_min_kb_s=options.upload_min_kb_s,
-            live_idle_s=options.live_idle_s,
-        ),
+        limits=Limits(**{name: getattr(options, name) for name in Limits.model_fields}),
     )
 
 

@@ -136,7 +136,7 @@ export class LiveSession {
     try {
       socket = await connect(streamUrl());
     } catch (event) {
-      throw new Error(event.code === 4401 ? TOKEN_HINT : await connectionProblem());
+      throw new Error(await connectionProblem());
     }
     socket.addEventListener("message", (event) => this.#onMessage(event.data));
     socket.addEventListener("close", (event) => this.#onClose(event));
@@ -204,10 +204,7 @@ export class LiveSession {
   #onClose(event) {
     if (!this.#running) return;
     this.stop();
-    if (event.code === 4401) this.#callbacks.onEnded(TOKEN_HINT, "error");
-    else {
-      const why = event.reason ? `: ${event.reason}` : "";
-      this.#callbacks.onEnded(`The server closed the live stream${why}. Press Start camera to reconnect.`, "error");
-    }
+    const why = event.reason ? `: ${event.reason}` : "";
+    this.#callbacks.onEnded(`The server closed the live stream${why}. Press Start camera to reconnect.`, "error");
   }
 }
