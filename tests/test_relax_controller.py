@@ -386,3 +386,75 @@ def test_a_clock_going_back_changes_nothing() -> None:
 def test_modes_are_the_documented_ones() -> None:
     assert MODES == ("idle", "running", "paused", "holding", "safe", "halted", "estop")
     assert State().mode == "idle"
+
+
+# ------------------------------------------------------------------ the wristband (issue 13)
+
+BODY = make_scenario(rules={"halt_arousal": 0.9, "warn_arousal": 0.6})
+
+
+def body(t: float, arousal: float, *, seen: float | None = None) -> Reading:
+    """A body-only reading: the wristband's stress, no face."""
+    return Reading(time=t, arousal=arousal, arousal_time=seen)
+
+
+def test_stress_over_the_threshold_halts_without_a_face() -> None:
+    d = Driver(BODY)
+    d.start()
+    d.run(2, lambda t: face(t))
+    out = d.tick(body(d.t + DT, 0.95))
+    assert d.state.mode == "halted" and "stress at 0.95" in out.alerts[0].message
+    assert "no_face" not in [e.kind for e in out.events]  # a body-only reading says nothing about the face
+
+
+def test_stale_stress_is_never_used() -> None:
+    d = Driver(BODY)
+    d.start()
+    d.run(2, lambda t: face(t))
+    t = d.t + DT
+    out = d.tick(replace(face(t), arousal=0.95, arousal_time=t - BODY.safety.stale_after_s - 0.5))
+    assert d.state.mode == "running" and [e.kind for e in out.events] == ["stale_arousal"]
+    # a fresh one that then goes quiet stops counting after stale_after_s
+    d.tick(face(d.t + DT, arousal=0.7))
+    assert d.state.arousal == 0.7
+    d.run(BODY.safety.stale_after_s + 1, lambda t: face(t))
+    assert d.state.arousal == 0.7 and d.state.mode == "running"
+    assert "stress_warning" in d.actions()  # while it was fresh
+    d.tick(face(d.t + DT, "happy"))
+    assert not d.state.stress_warned  # stale: the episode is over
+
+
+def test_a_calm_face_with_rising_stress_warns_once_per_episode() -> None:
+    d = Driver(BODY)
+    d.start()
+    d.run(4, lambda t: face(t, arousal=0.3))
+    level = d.state.level
+    rising = [0.4, 0.5, 0.58, 0.62, 0.7, 0.75, 0.7, 0.65]
+    outs = [d.tick(face(d.t + DT, arousal=a)) for a in rising]
+    warned = [i for i, o in enumerate(outs) if "stress_warning" in o.action]
+    assert warned == [rising.index(0.62)]
+    alert = outs[warned[0]].alerts[0]
+    assert (alert.kind, alert.priority) == ("stress_warning", "medium") and "0.62" in alert.message
+    assert d.state.level == pytest.approx(level - BODY.rules.lower_step)
+    # inside the hysteresis band the episode goes on; below it a new rise warns again
+    d.tick(face(d.t + DT, arousal=0.55))
+    assert d.state.stress_warned
+    d.tick(face(d.t + DT, arousal=0.45))
+    assert not d.state.stress_warned
+    assert "stress_warning" in d.tick(face(d.t + DT, arousal=0.66)).action
+
+
+def test_no_rise_while_stressed_and_no_warning_for_a_negative_face() -> None:
+    d = Driver(BODY)
+    d.start()
+    d.run(20, lambda t: face(t, "happy", arousal=0.7))
+    acts = d.actions()
+    assert acts.count("stress_warning") == 1 and "positive_raise" not in acts
+    d2 = Driver(BODY)
+    d2.start()
+    d2.run(4, lambda t: face(t, "sad", 0.5, arousal=0.7))
+    assert "stress_warning" not in d2.actions() and "negative_lower" in d2.actions()
+    d3 = Driver(BODY)  # the same happy face without stress rises
+    d3.start()
+    d3.run(20, lambda t: face(t, "happy", arousal=0.3))
+    assert "positive_raise" in d3.actions()

@@ -289,3 +289,27 @@ def test_escape_key_stops_everything_in_a_terminal() -> None:
             proc.kill()
             proc.wait()
         os.close(primary)
+
+
+def test_the_wristband_feed_reaches_the_controller_and_the_panel() -> None:
+    from emolens.relax.body import BodyFeed
+
+    sim = SimDevices()
+    scenario = load_scenario("calm-evening")
+    assert scenario.rules.halt_arousal is not None
+    session = RelaxSession(sim, scenario, child="c1", source_name="demo:calm")
+    feed = BodyFeed(session.clock)
+    runner = RelaxRunner(session, DemoReadings("calm", fps=20), tick_s=0.05, body=feed)
+    session.start()
+    run_for(runner, 0.5)
+    assert session.snapshot()["body"] is None
+    feed.put(0.2, 0.3)
+    run_for(runner, 0.3)
+    snap = session.snapshot()
+    assert snap["body"]["stress"] == 0.2 and snap["body"]["fresh"] and snap["reading"]["has_face"]
+    assert snap["timeline"][-1]["stress"] == 0.2
+    feed.put(scenario.rules.halt_arousal + 0.05)
+    run_for(runner, 0.3)
+    assert session.state.mode == "halted" and "adverse_reaction" in kinds(session)
+    runner.close()
+    assert sim.state().all_off

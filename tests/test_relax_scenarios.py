@@ -144,3 +144,9 @@ def test_the_readme_example_scenario_is_valid() -> None:
     block = section[section.index("```toml\n") + len("```toml\n") :]
     sc = parse_scenario(block[: block.index("```")], "README")
     assert sc.name == "my-scenario" and len(sc.steps) == 1
+
+
+def test_the_stress_warning_sits_below_the_halt() -> None:
+    assert make_scenario(rules={"halt_arousal": 0.9, "warn_arousal": 0.6}).rules.warn_arousal == 0.6
+    with pytest.raises(ScenarioError, match="warn_arousal: must be below halt_arousal"):
+        make_scenario(rules={"halt_arousal": 0.6, "warn_arousal": 0.7})

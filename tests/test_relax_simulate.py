@@ -240,3 +240,23 @@ def test_the_readme_example_is_what_simulate_prints(tmp_path: Path, capsys: pyte
     assert table and set(table) <= rows
     for a in data["alerts"]:
         assert json.dumps(a) in readme
+
+
+def test_rule_calm_face_rising_stress_warns_then_halts(tmp_path: Path) -> None:
+    """Issue 13's fusion rule through ``relax simulate``: a physiological column beside the face."""
+    toml = SCENARIO_TOML.replace("sustained_negative_s = 10.0", "sustained_negative_s = 10.0\nwarn_arousal = 0.6\nhalt_arousal = 0.85")
+    scenario = tmp_path / "body.toml"
+    scenario.write_text(toml)
+    lines = ["time,label,arousal,event"]
+    for t in range(40):
+        stress = 0.3 if t < 10 else min(0.95, 0.3 + 0.04 * (t - 10))  # 0.62 at 18 s, 0.86 at 24 s
+        lines.append(f"{t},neutral,{stress:.2f},")
+    csv = tmp_path / "body.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    data = run(csv, scenario, tmp_path)
+    warn, halt = first(data, "stress_warning"), first(data, "negative_halt")
+    assert warn == 18.0 and halt == 24.0
+    assert level(data, warn + 1) < level(data, warn - 1)
+    kinds = [(a["kind"], a["priority"], a["t"]) for a in data["alerts"]]
+    assert kinds == [("stress_warning", "medium", 18.0), ("adverse_reaction", "high", 24.0)]
+    assert "stress at 0.86" in data["alerts"][1]["message"]

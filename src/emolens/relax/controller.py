@@ -18,7 +18,7 @@ Modes (:data:`MODES`):
 
 Every rule is a named transition (a pure function below) and its name is the step's ``action``:
 ``neutral_hold``, ``positive_raise``, ``negative_lower``, ``negative_halt``, ``advance``,
-``extend``, ``finish``, ``no_reading_hold``, ``no_reading_fade``, ``face_back``, ``fault_safe``,
+``extend``, ``finish``, ``stress_warning``, ``no_reading_hold``, ``no_reading_fade``, ``face_back``, ``fault_safe``,
 ``start``, ``pause``, ``resume``, ``stop``, ``estop``, ``reset``.
 
 Every output change is rate-limited by the scenario's ramp limits (per second of the controller's
@@ -117,7 +117,9 @@ class State:
 
     ``output``: the intensities last commanded (light, sound, vibration); ``level``: the adaptive
     gain on the step's own intensities (1 = as written); ``last_fresh``: when the newest usable
-    reading was observed; ``grace_from``: when running last began (the data clock starts there).
+    reading was observed; ``grace_from``: when running last began (the data clock starts there);
+    ``arousal``, ``arousal_at``: the newest wristband reading and when it was observed;
+    ``stress_warned``: the early warning of this stress episode was given.
     """
 
     mode: Mode = "idle"
@@ -133,6 +135,9 @@ class State:
     mode_since: float = 0.0
     last_decision: float = 0.0
     negative_since: float | None = None
+    arousal: float | None = None
+    arousal_at: float | None = None
+    stress_warned: bool = False
     safe_reason: str = ""
     faults: frozenset[str] = frozenset()
     seq: int = 0
@@ -190,6 +195,13 @@ def _observed(r: Reading, now: float) -> float:
 
 def _fresh(s: State, now: float, sc: Scenario) -> bool:
     return s.last_fresh is not None and now - s.last_fresh <= sc.safety.stale_after_s
+
+
+def fresh_arousal(s: State, now: float, sc: Scenario) -> float | None:
+    """The wristband's stress if its reading is no older than ``stale_after_s`` (the face's rule), else None."""
+    if s.arousal is None or s.arousal_at is None or now - s.arousal_at > sc.safety.stale_after_s:
+        return None
+    return s.arousal
 
 
 def _enter(s: State, mode: Mode, now: float, **changes: object) -> State:
@@ -285,6 +297,21 @@ def negative_halt(s: State, reason: str, now: float, sc: Scenario) -> Change:
     to 0) and raise a high-priority caregiver alert. Only a new start plays again."""
     alert = Alert(now, "adverse_reaction", "high", f"stimulus halted: {reason}; see to the child")
     return Change(_enter(s, "halted", now, negative_since=None), "negative_halt", (alert,))
+
+
+def stress_warning(s: State, arousal: float, now: float, sc: Scenario) -> Change:
+    """The early warning: a calm face with stress at or above ``warn_arousal``. Lower the level by
+    one step and tell the caregivers (medium priority), once per stress episode."""
+    level = max(sc.rules.min_level, s.level - sc.rules.lower_step)
+    valence = f"{s.valence:+.2f}" if s.valence is not None else "unknown"
+    alert = Alert(
+        now,
+        "stress_warning",
+        "medium",
+        f"early warning: stress at {arousal:.2f} (threshold {sc.rules.warn_arousal:g}) while the face looks calm "
+        f"(valence {valence}); stimulus lowered",
+    )
+    return Change(replace(s, level=level, last_decision=now, stress_warned=True), "stress_warning", (alert,))
 
 
 def neutral_hold(s: State, now: float, sc: Scenario) -> Change:
@@ -446,11 +473,18 @@ def step(
     # the reading: used only with a face, when no older than stale_after_s and newer than the last one
     usable = False
     neg_prob = 0.0
-    arousal: float | None = None
+    if reading is not None and reading.arousal is not None and math.isfinite(reading.arousal):
+        body_seen = _observed(reading, now) if reading.arousal_time is None else min(reading.arousal_time, now)
+        if now - body_seen > sc.safety.stale_after_s:
+            events.append(Event(now, "stale_arousal", f"{now - body_seen:.3f} s old"))
+        elif s.arousal_at is None or body_seen >= s.arousal_at:
+            s = replace(s, arousal=min(1.0, max(0.0, reading.arousal)), arousal_at=body_seen)
+    arousal = fresh_arousal(s, now, sc)
     if reading is not None:
         seen = _observed(reading, now)
         if not reading.has_face:
-            events.append(Event(now, "no_face"))
+            if reading.arousal is None:
+                events.append(Event(now, "no_face"))
         elif now - seen > sc.safety.stale_after_s:
             events.append(Event(now, "stale_reading", f"{now - seen:.3f} s old"))
         elif s.last_fresh is not None and seen < s.last_fresh:
@@ -458,20 +492,22 @@ def step(
         else:
             usable = True
             neg_prob = negative_probability(reading.probs)
-            arousal = reading.arousal
             s = replace(s, last_fresh=seen, valence=_reading_valence(reading))
 
     if usable and (s.mode == "holding" or (s.mode == "safe" and s.safe_reason == "no_reading")):
         apply(face_back(s, now, sc))
 
+    r = sc.rules
+    if s.stress_warned and (arousal is None or r.warn_arousal is None or arousal < r.warn_arousal - r.warn_hysteresis):
+        s = replace(s, stress_warned=False)  # the stress episode is over
+    stressed = arousal is not None and r.warn_arousal is not None and arousal >= r.warn_arousal
+    if s.mode == "running" and r.halt_arousal is not None and arousal is not None and arousal >= r.halt_arousal:
+        apply(negative_halt(s, f"stress at {arousal:.2f} (threshold {r.halt_arousal:g})", now, sc))
     if s.mode == "running":
-        r = sc.rules
         if usable:
             reason = ""
             if neg_prob >= r.halt_negative_prob:
                 reason = f"negative emotions at {neg_prob:.2f} (threshold {r.halt_negative_prob:g})"
-            elif r.halt_arousal is not None and arousal is not None and arousal >= r.halt_arousal:
-                reason = f"stress at {arousal:.2f} (threshold {r.halt_arousal:g})"
             elif s.valence is not None and s.valence <= r.negative_valence:
                 since = s.negative_since if s.negative_since is not None else now
                 s = replace(s, negative_since=since)
@@ -487,8 +523,13 @@ def step(
         data_from = max(s.last_fresh if s.last_fresh is not None else -math.inf, s.grace_from)
         if not fresh and now - data_from > sc.safety.stale_after_s:
             apply(no_reading_hold(s, now, sc))
+        elif (
+            usable and stressed and not s.stress_warned and s.valence is not None and s.valence > r.negative_valence
+        ):
+            assert arousal is not None
+            apply(stress_warning(s, arousal, now, sc))
         elif fresh and s.valence is not None and now - s.last_decision >= sc.rules.decide_every_s:
-            if s.valence >= sc.rules.positive_valence:
+            if s.valence >= sc.rules.positive_valence and not stressed:
                 apply(positive_raise(s, now, sc))
             elif s.valence <= sc.rules.negative_valence:
                 apply(negative_lower(s, now, sc))

@@ -38,7 +38,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from emolens.errors import EmolensError
-from emolens.relax.controller import Fault, Operator, Outcome, State, step
+from emolens.relax.body import BodyFeed, with_body
+from emolens.relax.controller import Fault, Operator, Outcome, State, fresh_arousal, step
 from emolens.relax.devices import Clock, Devices, DevicesState
 from emolens.relax.report import EmotionPoint, OperatorRecord, SessionLog, StimulusPoint
 from emolens.relax.scenarios import Scenario
@@ -53,6 +54,10 @@ SAMPLE_S = 0.25
 """The timeline and the session log keep one point per this many seconds."""
 TIMELINE_S = 600.0
 ENDED_MODES = ("idle",)
+
+
+def _rounded(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
 
 
 def _iso(t: float | None = None) -> str:
@@ -210,8 +215,8 @@ class RelaxSession:
             outcome = step(self.state, reading, now, self.scenario, inputs)
             self.state = outcome.state
             self.last = outcome
-            if reading is not None:
-                self.reading = reading
+            if reading is not None and (reading.has_face or reading.arousal is None):
+                self.reading = reading  # the face's last reading (a body-only one says nothing of it)
             self.devices_state = dstate
             self.ticks += 1
         try:
@@ -252,6 +257,7 @@ class RelaxSession:
                 "mode": self.state.mode,
                 "action": outcome.action,
                 "valence": self.reading.valence if self.reading is not None and self.reading.has_face else None,
+                "stress": _rounded(fresh_arousal(self.state, now, self.scenario)),
                 **{m: round(intensity[m], 4) for m in MODALITIES},
             }
             self.timeline.append(point)
@@ -318,7 +324,8 @@ class RelaxSession:
     # ------------------------------------------------------------------ what the panel shows
 
     def snapshot(self) -> dict[str, Any]:
-        """The panel's view: mode, child, scenario, intensities, the last reading, the devices,
+        """The panel's view: mode, child, scenario, intensities, the last reading, the wristband's
+        stress (``body``: None without one; ``fresh``: the controller uses it), the devices,
         alerts (newest first), the timeline of the current session, and the past sessions."""
         with self._lock:
             s = self.state
@@ -343,6 +350,13 @@ class RelaxSession:
                     "has_face": reading.has_face,
                     "valence": reading.valence,
                     "probs": {k: round(v, 4) for k, v in reading.probs.items()},
+                },
+                "body": None
+                if s.arousal is None or s.arousal_at is None
+                else {
+                    "stress": round(s.arousal, 4),
+                    "age_s": round(max(0.0, self.clock() - s.arousal_at), 3),
+                    "fresh": fresh_arousal(s, self.clock(), self.scenario) is not None,
                 },
                 "devices": self.devices.state().as_dict(),
                 "alerts": [a.as_dict(self.t0) for a in reversed(self.alerts[-100:])],
@@ -387,14 +401,25 @@ def session_summary(log_: SessionLog) -> dict[str, Any]:
 class RelaxRunner:
     """Runs a :class:`RelaxSession` over a reading source: poll, tick, repeat, at least every ``tick_s``.
 
+    ``body``: a wristband's readings (:class:`~emolens.relax.body.BodyFeed`, on the session's
+    clock), added to the face's at each tick.
+
     The source may be swapped between sessions (:meth:`set_source`); without one the loop still
     ticks (heartbeats, the safe state). :meth:`start_thread` runs it in a thread of its own;
     :meth:`close` stops the loop, ends the recording and switches every device off.
     """
 
-    def __init__(self, session: RelaxSession, source: ReadingSource | None = None, *, tick_s: float = 0.05) -> None:
+    def __init__(
+        self,
+        session: RelaxSession,
+        source: ReadingSource | None = None,
+        *,
+        tick_s: float = 0.05,
+        body: BodyFeed | None = None,
+    ) -> None:
         self.session = session
         self.tick_s = tick_s
+        self.body = body
         self._source = source
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -429,6 +454,8 @@ class RelaxRunner:
             except Exception as e:  # a source bug is a recogniser fault: the chair goes safe
                 faults = (Fault("recognizer_error", f"{type(e).__name__}: {e}"),)
                 self._stop.wait(self.tick_s)
+        if self.body is not None:
+            reading = with_body(reading, self.body.take(), self.session.clock())
         return self.session.tick(reading, faults)
 
     def run(self, until: Callable[[RelaxSession], bool] | None = None) -> None:

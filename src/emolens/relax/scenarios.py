@@ -105,8 +105,14 @@ class Rules:
     lowers it by ``lower_step``, otherwise it holds; the level stays in [``min_level``,
     ``max_level``] (1 = the step's own intensities). The stimulus halts at once, with a
     high-priority alert, when the negative emotions' probability reaches ``halt_negative_prob``,
-    when the valence stays negative for ``sustained_negative_s`` seconds, or when an arousal
-    (stress) reading reaches ``halt_arousal`` (if set).
+    when the valence stays negative for ``sustained_negative_s`` seconds, or when a fresh arousal
+    (stress) reading from a wristband reaches ``halt_arousal`` (if set; with or without a face).
+
+    ``warn_arousal`` (if set, below ``halt_arousal``) is the early warning of a calm face with
+    rising stress: a fresh stress reading at or above it while the face is not negative lowers the
+    level by one step and raises a medium-priority alert, once per episode (the episode ends when
+    stress falls ``warn_hysteresis`` below the threshold); while stress stays that high the level
+    never rises.
     """
 
     decide_every_s: float = 3.0
@@ -119,6 +125,8 @@ class Rules:
     halt_negative_prob: float = 0.85
     sustained_negative_s: float = 15.0
     halt_arousal: float | None = None
+    warn_arousal: float | None = None
+    warn_hysteresis: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -326,6 +334,11 @@ def _rules(ck: _Checker, data: Mapping[str, Any]) -> Rules:
     arousal = None
     if "halt_arousal" in table:
         arousal = ck.number(table, "halt_arousal", where, None, lo=0.0, hi=1.0)
+    warn = None
+    if "warn_arousal" in table:
+        warn = ck.number(table, "warn_arousal", where, None, lo=0.0, hi=1.0)
+        if warn is not None and arousal is not None and warn >= arousal:
+            ck.fail(f"{where}.warn_arousal", f"must be below halt_arousal ({arousal:g}), got {warn:g}")
     r = Rules(
         decide_every_s=ck.number(table, "decide_every_s", where, d.decide_every_s, lo=0.0, hi=600.0, positive=True),
         positive_valence=ck.number(table, "positive_valence", where, d.positive_valence, lo=0.0, hi=1.0),
@@ -339,6 +352,8 @@ def _rules(ck: _Checker, data: Mapping[str, Any]) -> Rules:
             table, "sustained_negative_s", where, d.sustained_negative_s, lo=0.0, hi=3600.0, positive=True
         ),
         halt_arousal=arousal,
+        warn_arousal=warn,
+        warn_hysteresis=ck.number(table, "warn_hysteresis", where, d.warn_hysteresis, lo=0.0, hi=0.5),
     )
     return r
 

@@ -25,8 +25,11 @@ class Reading:
     """One observation of the child at ``time`` (seconds, the controller's clock).
 
     ``probs``: calibrated, smoothed emotion probabilities by label (empty when no face was seen);
-    ``valence``: -1 (negative) to +1 (positive), None without a face; ``arousal``: 0 to 1 from a
-    wristband, when there is one; ``age_s``: how old the underlying frame was when read.
+    ``valence``: -1 (negative) to +1 (positive), None without a face; ``arousal``: 0 to 1, the
+    stress probability from a wristband, when there is one; ``age_s``: how old the underlying frame
+    was when read; ``arousal_time``: when the wristband's reading was observed, on the controller's
+    clock (None: with the face, at ``time - age_s``). A reading with an arousal and no
+    probabilities is a body-only reading: it says nothing about the face.
     """
 
     time: float
@@ -34,6 +37,7 @@ class Reading:
     valence: float | None = None
     arousal: float | None = None
     age_s: float = 0.0
+    arousal_time: float | None = None
 
     @property
     def has_face(self) -> bool:
