@@ -9,10 +9,11 @@ import sys
 import pytest
 
 from emolens.errors import EmolensError
+from emolens.mqtt import parse_broker
 from emolens.relax.agent import GpioOutputs, PrintOutputs, output_line, parse_pins
 from emolens.relax.devices import Fault, create_devices
 from emolens.relax.devices.sim import SimDevices
-from emolens.relax.devices.topics import Topics, command_from, parse_broker
+from emolens.relax.devices.topics import Topics, command_from
 from emolens.relax.types import Command, all_off
 
 

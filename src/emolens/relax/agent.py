@@ -31,18 +31,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from emolens.errors import EmolensError
-from emolens.relax.devices.mqtt import connect, make_client
+from emolens.mqtt import QOS, connect, decode, encode, make_client
 from emolens.relax.devices.topics import (
     ESTOP_RESET,
     ESTOP_STOP,
     OFFLINE,
     ONLINE,
-    QOS,
     Topics,
     check_name,
     command_from,
-    decode,
-    encode,
 )
 from emolens.relax.types import MODALITIES, Alert, Priority
 

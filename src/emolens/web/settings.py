@@ -112,7 +112,8 @@ class ServeOptions:
             raise EmolensError(f"max_live must be 1 or more, got {self.max_live}")
         if self.samples is not None and not Path(self.samples).is_dir():
             raise EmolensError(f"the samples folder {self.samples} does not exist")
-        from emolens.relax.devices.topics import check_name, parse_broker
+        from emolens.mqtt import parse_broker
+        from emolens.relax.devices.topics import check_name
 
         if self.relax_devices != "sim":
             parse_broker(self.relax_devices)

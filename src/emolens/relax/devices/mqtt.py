@@ -22,62 +22,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from emolens.errors import EmolensError
+from emolens.mqtt import QOS, connect, decode, encode, make_client, parse_broker
 from emolens.relax.devices import Clock, DevicesState, Fault, empty_outputs
 from emolens.relax.devices.topics import (
     ESTOP_RESET,
     ESTOP_STOP,
     OFFLINE,
     ONLINE,
-    QOS,
     Topics,
     alert_from,
-    decode,
-    encode,
-    parse_broker,
-    set_nodelay,
 )
 from emolens.relax.types import MODALITIES, Alert, Command, all_off
 
 if TYPE_CHECKING:
-    import paho.mqtt.client as mqtt
+    pass
 
 log = logging.getLogger(__name__)
 
 MAX_ALERTS = 50
-
-
-def make_client(client_id: str, will: tuple[str, str] | None = None) -> mqtt.Client:
-    """A paho MQTT 3.1.1 client with a clean session, TCP no-delay, a quick reconnect and ``will``
-    (topic, payload) as its retained last will."""
-    try:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-    except ImportError:
-        raise EmolensError("MQTT devices need paho-mqtt: pip install 'emolens[relax]'") from None
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True, protocol=mqtt.MQTTv311
-    )
-    client.on_socket_open = lambda _client, _userdata, sock: set_nodelay(sock)
-    client.reconnect_delay_set(min_delay=1, max_delay=2)
-    if will is not None:
-        client.will_set(will[0], will[1], qos=QOS, retain=True)
-    return client
-
-
-def connect(client: mqtt.Client, url: str, *, keepalive_s: int, timeout_s: float, connected: threading.Event) -> None:
-    """Connect ``client`` to the broker at ``url``, start its network thread and wait up to
-    ``timeout_s`` for ``connected`` (set by its on_connect); an EmolensError when that fails."""
-    host, port = parse_broker(url)
-    try:
-        client.connect(host, port, keepalive=keepalive_s)
-    except OSError as e:
-        raise EmolensError(f"cannot reach the MQTT broker at {host}:{port}: {e.strerror or e}") from None
-    client.loop_start()
-    if not connected.wait(timeout_s):
-        client.loop_stop()
-        client.disconnect()
-        raise EmolensError(f"the MQTT broker at {host}:{port} did not accept the connection within {timeout_s:g} s")
 
 
 @dataclass

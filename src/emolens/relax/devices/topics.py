@@ -25,25 +25,19 @@ on ``estop``; after an ``estop`` it refuses any output above zero until ``reset`
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import re
-import socket
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from emolens.errors import EmolensError
 from emolens.relax.types import MODALITIES, PRIORITIES, Alert, Command, Modality
 
 ROOT = "emolens/relax"
-QOS = 1
 ONLINE = "online"
 OFFLINE = "offline"
 ESTOP_STOP = "stop"
 ESTOP_RESET = "reset"
-DEFAULT_PORT = 1883
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -99,38 +93,6 @@ class Topics:
         empty when the topic is not this chair's."""
         prefix = self.base + "/"
         return tuple(topic[len(prefix) :].split("/")) if topic.startswith(prefix) else ()
-
-
-def parse_broker(url: str) -> tuple[str, int]:
-    """``mqtt://HOST[:PORT]`` as ``(host, port)`` (port 1883 by default); an EmolensError when malformed."""
-    parts = urlsplit(url)
-    if parts.scheme != "mqtt" or not parts.hostname:
-        raise EmolensError(f"a broker is given as mqtt://HOST:PORT, got {url!r}")
-    try:
-        port = parts.port or DEFAULT_PORT
-    except ValueError:
-        raise EmolensError(f"the port of {url!r} is not a number from 1 to 65535") from None
-    if parts.path not in ("", "/") or parts.query or parts.username:
-        raise EmolensError(f"a broker is given as mqtt://HOST:PORT, without a path or user, got {url!r}")
-    return parts.hostname, port
-
-
-def set_nodelay(sock: Any) -> None:
-    """Switch Nagle's algorithm off on a TCP socket, so that small messages leave at once."""
-    with contextlib.suppress(AttributeError, OSError):  # a WebSocket wrapper, or not TCP: nothing to do
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def encode(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
-
-
-def decode(raw: bytes) -> dict[str, Any]:
-    """A JSON object; ValueError for anything else."""
-    value = json.loads(raw.decode("utf-8"))
-    if not isinstance(value, dict):
-        raise ValueError("not a JSON object")
-    return value
 
 
 def command_from(payload: dict[str, Any], modality: str) -> Command:

@@ -1,0 +1,80 @@
+"""``emolens watch SOURCE|--camera N``: print one JSON line per emotion event and send them on."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+from emolens.errors import EmolensError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["add_parser"]
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from emolens.cli import _stream_options
+    from emolens.event.sinks import JsonlSink, Sink, open_sink
+    from emolens.event.types import EventOptions
+    from emolens.event.watch import watch
+    from emolens.options import options_from_args
+    from emolens.runtime.recognizer import Recognizer
+
+    if (args.source is None) == (args.camera is None):
+        raise EmolensError("give either a video file or URL, or --camera N (not both)")
+    source = args.source if args.source is not None else args.camera
+    event_options = options_from_args(EventOptions, args)
+    stream_options = _stream_options(args)
+    rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
+    event_options.watched(rec.labels)
+    sinks: list[Sink] = []
+    try:
+        if not args.quiet:
+            sinks.append(JsonlSink("-"))
+        if args.jsonl:
+            sinks.append(JsonlSink(args.jsonl))
+        for url in args.mqtt or ():
+            sinks.append(open_sink(url))
+        secret = args.webhook_secret or os.environ.get("EMOLENS_WEBHOOK_SECRET") or None
+        for url in args.webhook or ():
+            if not url.startswith(("http://", "https://")):
+                raise EmolensError(f"--webhook takes an http:// or https:// URL, got {url!r}")
+            sinks.append(open_sink(url, secret=secret, timeout_s=args.webhook_timeout_s))
+    except BaseException:
+        for sink in sinks:
+            sink.close()
+        raise
+    result = watch(source, rec, args.detector, stream_options, sinks=sinks, event_options=event_options)
+    print(json.dumps({"summary": result}), file=sys.stderr)
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from emolens.cli import _add_model_options, _add_stream_options
+    from emolens.event.types import EventOptions
+    from emolens.options import add_options
+
+    p = sub.add_parser(
+        "watch",
+        help="emotion events of a video, stream or camera: one JSON line each, also to MQTT, webhooks or a file",
+    )
+    p.add_argument("source", nargs="?", default=None, help="video file or stream URL (or use --camera)")
+    p.add_argument("--camera", type=int, default=None, metavar="N", help="watch camera number N instead")
+    p.add_argument("--mqtt", action="append", metavar="mqtt://HOST:PORT/PREFIX", help="publish to this broker (topic prefix default emolens/events)")
+    p.add_argument("--webhook", action="append", metavar="URL", help="POST each event to this URL (repeatable)")
+    p.add_argument(
+        "--webhook-secret",
+        default=None,
+        metavar="S",
+        help="sign webhook bodies with HMAC-SHA256 (header X-Emolens-Signature; default: $EMOLENS_WEBHOOK_SECRET)",
+    )
+    p.add_argument("--webhook-timeout-s", type=float, default=2.0, help="seconds to wait for a webhook's answer (default: 2)")
+    p.add_argument("--jsonl", default=None, metavar="FILE", help="append the events to this file, one JSON line each")
+    p.add_argument("--quiet", action="store_true", help="do not print the events")
+    _add_model_options(p)
+    _add_stream_options(p)
+    add_options(p.add_argument_group("event rules"), EventOptions)
+    p.set_defaults(func=_watch)

@@ -1,0 +1,100 @@
+"""Events of a video file, stream or camera, for Python code and for ``emolens watch``.
+
+:func:`events` runs the analysis (:func:`emolens.video.pipeline.stream`: detect, track, smooth),
+passes each frame's result through the event rules (:class:`~emolens.event.rules.EventRules`) and
+yields the events as they happen; ``on_event`` and ``sinks`` get each one too. At the end of the
+stream everyone still in view leaves. :func:`watch` does the same to the end and returns what each
+sink delivered: the body of ``emolens watch``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from emolens.event.rules import EventRules
+from emolens.event.sinks import CallbackSink, Sink
+from emolens.event.types import Event, EventOptions
+
+if TYPE_CHECKING:
+    from emolens.detect import Detector
+    from emolens.runtime.recognizer import Recognizer
+    from emolens.types import StreamOptions
+    from emolens.video.source import FrameSource, Source
+
+log = logging.getLogger(__name__)
+
+__all__ = ["events", "source_name", "watch"]
+
+
+def source_name(source: object) -> str:
+    """How events name their source: ``camera:N`` for a camera number, else the path or URL."""
+    return f"camera:{source}" if isinstance(source, int) else str(source)
+
+
+def events(
+    source: Source | FrameSource,
+    recognizer: Recognizer | None = None,
+    detector: str | Detector = "haar",
+    options: StreamOptions | None = None,
+    *,
+    event_options: EventOptions | None = None,
+    on_event: Callable[[Event], Any] | None = None,
+    sinks: Sequence[Sink] = (),
+    name: str | None = None,
+    **changes: Any,
+) -> Iterator[Event]:
+    """Iterate the events of ``source`` (a video file, stream URL or camera number) as they happen.
+
+    ``recognizer``, ``detector``, ``options`` and ``changes`` are those of
+    :func:`~emolens.video.pipeline.stream`; ``event_options`` the rules' thresholds
+    (:class:`~emolens.event.types.EventOptions`); ``on_event`` is called with each event, and each
+    of ``sinks`` gets it (they are not closed here). ``name``: the events' ``source`` (default:
+    the path, URL or ``camera:N``). Bad input fails before the first event.
+    """
+    from emolens.video.pipeline import stream
+
+    video = stream(source, recognizer, detector, options, **changes)
+    outputs: list[Sink] = [*sinks, *([CallbackSink(on_event)] if on_event is not None else [])]
+    rules = EventRules(event_options, name if name is not None else source_name(source), video.recognizer.labels)
+    return _run(video, rules, outputs)
+
+
+def _run(video: Any, rules: EventRules, outputs: Sequence[Sink]) -> Iterator[Event]:
+    with video:
+        for result in video:
+            for event in rules.frame(result):
+                for sink in outputs:
+                    sink.send(event)
+                yield event
+    for event in rules.end():
+        for sink in outputs:
+            sink.send(event)
+        yield event
+
+
+def watch(
+    source: Source | FrameSource,
+    recognizer: Recognizer | None = None,
+    detector: str | Detector = "haar",
+    options: StreamOptions | None = None,
+    *,
+    sinks: Sequence[Sink] = (),
+    event_options: EventOptions | None = None,
+    name: str | None = None,
+    **changes: Any,
+) -> dict[str, Any]:
+    """Send every event of ``source`` to ``sinks`` until the stream ends (or Ctrl-C), close the sinks
+    and return ``{"events": count, "by_kind": {...}, "sinks": {name: stats}}``."""
+    count: dict[str, int] = {}
+    try:
+        for event in events(source, recognizer, detector, options, event_options=event_options, sinks=sinks, name=name, **changes):
+            count[event.kind] = count.get(event.kind, 0) + 1
+    finally:
+        for sink in sinks:
+            try:
+                sink.close()
+            except Exception as e:  # one sink failing to close must not hide the others
+                log.error("closing %s failed: %s", sink.name, e)
+    return {"events": sum(count.values()), "by_kind": count, "sinks": {s.name: s.stats() for s in sinks}}
