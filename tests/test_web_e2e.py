@@ -447,6 +447,12 @@ def test_live_camera_draws_faces_chart_and_gauge(desktop: Tab, server: Server, t
     assert_valence_card_agrees(read_valence_card(page))
 
     assert number(page, "#overlay", "frames") >= 2
+    # the events card lists what happened, newest first: at least the person who came into view
+    assert number(page, "#events", "count") >= 1
+    items = page.locator("#events li")
+    kinds = [items.nth(i).get_attribute("data-kind") for i in range(items.count())]
+    assert kinds[-1] == "person_entered", kinds
+    assert re.match(r"\d+\.\d s · person \d+ · came into view, \w+", items.nth(len(kinds) - 1).text_content() or "")
     save_screenshot(page, tmp_path / "live.png")
 
     page.get_by_role("button", name="Stop").click()

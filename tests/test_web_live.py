@@ -93,6 +93,14 @@ def test_frames_of_a_real_clip_get_faces_with_a_stable_track_id(client: TestClie
             msg = receive(ws)
             assert msg["type"] == "result" and msg["frame"] == i and len(msg["faces"]) == (1 if i == 17 else 0), msg
         assert msg["faces"][0]["track_id"] not in {f[0]["track_id"] for f in faces if f}  # ids are never reused
+        # the events of the stream: the person entered on the frame its track was confirmed; after the
+        # reset the rules start afresh and the new track enters again
+        events = [(m["frame"], e["kind"], e["track_id"]) for m in results for e in m["events"]]
+        first = faces[2][0]["track_id"]
+        assert (2, "person_entered", first) in events
+        assert [k for _, k, _ in events].count("person_entered") == 1
+        assert [(e["kind"], e["track_id"]) for e in msg["events"]] == [("person_entered", msg["faces"][0]["track_id"])]
+        assert msg["events"][0]["source"] == "live" and msg["events"][0]["frame"] == 17
     deadline = time.monotonic() + 5
     while client.get("/api/v1/health").json()["live_connections"] and time.monotonic() < deadline:
         time.sleep(0.02)

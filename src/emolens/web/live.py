@@ -1,4 +1,8 @@
-"""The live WebSocket session: browser frames in, faces with track ids and smoothed emotions out.
+"""The live WebSocket session: browser frames in, faces with track ids, smoothed emotions and events out.
+
+Each result message carries the frame's ``events`` (:mod:`emolens.event`: people entering and
+leaving, emotion changes that held...), from rules of the connection's own; a reset starts them
+afresh.
 
 Each binary message is one JPEG (or PNG) frame, numbered 0, 1, 2, ... as it arrives. A reader
 task keeps only the newest frame not yet processed (a one-slot buffer): a frame replaced before
@@ -30,6 +34,8 @@ from emolens.web.decode import decode_image
 
 if TYPE_CHECKING:
     from emolens.analysis import Analyzer
+    from emolens.event.rules import EventRules
+    from emolens.event.types import EventOptions
     from emolens.runtime.recognizer import Recognizer
 
 log = logging.getLogger(__name__)
@@ -49,12 +55,14 @@ class LiveSession:
         detector: str,
         max_pixels: int,
         idle_s: float | None = None,
+        event_options: EventOptions | None = None,
     ) -> None:
         self.ws = websocket
         self.recognizer = recognizer
         self.detector = detector
         self.max_pixels = max_pixels
         self.idle_s = idle_s
+        self.event_options = event_options
         self._last = time.monotonic()  # the last message from the client, or answer to it
         self._busy = False  # a frame of this connection is being processed
         self.received = 0
@@ -67,6 +75,7 @@ class LiveSession:
         self._send_lock = asyncio.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emolens-live")
         self._analyzer: Analyzer | None = None
+        self._rules: EventRules | None = None
         self._t0 = time.monotonic()
 
     async def run(self) -> None:
@@ -193,14 +202,25 @@ class LiveSession:
             analyzer.reset()
         image = decode_image(data, self.max_pixels)
         result = analyzer.process(image, frame, time.monotonic() - self._t0)
+        events = self._get_rules(reset).frame(result)
         return {
             "type": "result",
             "frame": frame,
             "width": int(image.shape[1]),
             "height": int(image.shape[0]),
             "faces": [face.as_dict() for face in result.faces],
+            "events": [e.as_dict() for e in events],
             "processing_ms": round((time.perf_counter() - t) * 1000.0, 2),
         }
+
+    def _get_rules(self, reset: bool) -> EventRules:
+        if self._rules is None:
+            from emolens.event.rules import EventRules
+
+            self._rules = EventRules(self.event_options, "live", self.recognizer.labels)
+        elif reset:
+            self._rules.reset()
+        return self._rules
 
     def _get_analyzer(self) -> Analyzer:
         if self._analyzer is None:

@@ -26,7 +26,7 @@ async function showServerInfo(analyser) {
 function setupLive() {
   const timeline = new Timeline($("timeline"), $("legend"));
   const gauge = new ValenceGauge($("valence"), $("valence-text"));
-  const ids = ["video", "overlay", "stage", "status", "start", "stop", "mirror", "fps", "rtt", "proc", "dropped"];
+  const ids = ["video", "overlay", "stage", "status", "start", "stop", "mirror", "fps", "rtt", "proc", "dropped", "events"];
   return new LivePanel(Object.fromEntries(ids.map((id) => [id, $(id)])), timeline, gauge);
 }
 

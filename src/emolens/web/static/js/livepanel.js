@@ -1,6 +1,7 @@
 // The "Live camera" card: Start/Stop, the overlay on the video, the statistics, and feeding the chart and gauge.
 
 import { mainFace } from "./emotions.js";
+import { EventList } from "./events.js";
 import { LiveSession } from "./live.js";
 import { drawFaces, faceText } from "./overlay.js";
 import { LiveStats } from "./stats.js";
@@ -30,15 +31,17 @@ export class LivePanel {
   #timeline;
   #gauge;
   #stats;
+  #events;
   #session;
   #showingFrameError = false;
 
-  /** els: { video, overlay, stage, status, start, stop, mirror, fps, rtt, proc, dropped } */
+  /** els: { video, overlay, stage, status, start, stop, mirror, fps, rtt, proc, dropped, events } */
   constructor(els, timeline, gauge) {
     this.#els = els;
     this.#timeline = timeline;
     this.#gauge = gauge;
     this.#stats = new LiveStats({ fps: els.fps, rtt: els.rtt, proc: els.proc, dropped: els.dropped });
+    this.#events = new EventList(els.events);
     this.#session = new LiveSession(els.video, {
       onResult: (message, rtt) => this.#onResult(message, rtt),
       onFrameError: (detail) => this.#onFrameError(detail),
@@ -56,6 +59,7 @@ export class LivePanel {
     showStatus(status, "Starting the camera…");
     this.#stats.reset();
     this.#timeline.clear();
+    this.#events.clear();
     try {
       await this.#session.start();
     } catch (error) {
@@ -88,6 +92,7 @@ export class LivePanel {
     const main = mainFace(message.faces);
     this.#timeline.add(main ? main.scores : null);
     this.#gauge.show(main);
+    this.#events.add(message.events || []);
     if (this.#showingFrameError) showStatus(this.#els.status, ON_TEXT, "ok");
     this.#showingFrameError = false;
   }
