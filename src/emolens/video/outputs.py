@@ -26,7 +26,7 @@ import numpy as np
 from emolens.errors import EmolensError
 from emolens.io import AtomicFile, Committable
 from emolens.labels import EMOTIONS, valence_of
-from emolens.types import FrameResult
+from emolens.types import Face, FrameResult
 from emolens.video.draw import COLORS, draw_faces, track_color
 from emolens.video.encode import VIDEO_SUFFIXES, VideoEncoder
 from emolens.video.smoothing import smoothing_report, switches_per_second
@@ -66,6 +66,18 @@ class TrackSeries:
     labels: list[str] = field(default_factory=list)
     raw_labels: list[str] = field(default_factory=list)
     probs: list[list[float]] = field(default_factory=list)
+    fused_labels: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VoicePoint:
+    """One voice window for the summary and the timeline: its span, label, and probabilities over
+    the face's labels (None for silence and non-speech)."""
+
+    start_s: float
+    end_s: float
+    label: str
+    probs: list[float] | None
 
 
 class TrackLog:
@@ -77,6 +89,8 @@ class TrackLog:
         self.frames = 0
         self.faces = 0
         self.first_time: float | None = None
+        self.voice: list[VoicePoint] | None = None
+        """The voice windows of the run, when it listened (set by the caller)."""
         self.last_time: float | None = None
 
     def add(self, result: FrameResult) -> None:
@@ -91,6 +105,9 @@ class TrackLog:
             s.labels.append(f.label)
             s.raw_labels.append(str(f.extra.get("raw_label", f.label)))
             s.probs.append([f.scores.get(lab, 0.0) for lab in self.labels])
+            fused = f.extra.get("fused")
+            if fused is not None:
+                s.fused_labels.append(fused.label)
             self.faces += 1
 
 
@@ -130,6 +147,7 @@ def summarize(
                 "label_switches_per_s": round(switches_per_second(s.times, s.labels), 4),
                 "raw_label_switches_per_s": round(rep.raw_switches_per_s, 4),
                 "smoothing_lags_s": [None if x is None else round(x, 4) for x in rep.lags_s],
+                **_fused_share(s, log.labels),
             }
         )
     return {
@@ -146,13 +164,42 @@ def summarize(
     }
 
 
+def _fused_share(s: TrackSeries, labels: Sequence[str]) -> dict[str, Any]:
+    """With the voice: the track's dominant fused emotion and the share of its frames in each."""
+    if not s.fused_labels:
+        return {}
+    counts = Counter(s.fused_labels)
+    n = len(s.fused_labels)
+    return {
+        "fused_dominant": max(labels, key=lambda lab: counts[lab]),
+        "fused_share": {lab: round(counts[lab] / n, 5) for lab in labels},
+    }
+
+
 def _rgb(label: str) -> tuple[float, float, float]:
     b, g, r = COLORS.get(label, (128, 128, 128))
     return (r / 255.0, g / 255.0, b / 255.0)
 
 
+def _voice_row(ax: Any, voice: Sequence[VoicePoint], colors: Sequence[tuple[float, float, float]]) -> None:
+    """The voice's emotions (over the face's labels) at each window's centre; silence left blank."""
+    speech = [v for v in voice if v.probs is not None]
+    ax.set_ylabel("voice", rotation=0, ha="right", va="center")
+    if not speech:
+        ax.text(0.5, 0.5, "no speech", ha="center", va="center", transform=ax.transAxes)
+        return
+    hop = min((b.start_s - a.start_s for a, b in zip(voice, voice[1:], strict=False) if b.start_s > a.start_s), default=0.5)
+    for v in speech:
+        mid = (v.start_s + v.end_s) / 2
+        bottom = 0.0
+        for p, c in zip(v.probs or (), colors, strict=False):
+            ax.bar(mid, p, width=hop, bottom=bottom, color=c, linewidth=0)
+            bottom += p
+
+
 def render_timeline(log: TrackLog, fmt: str = "png", max_tracks: int = 12) -> bytes:
-    """A plot of each track's (smoothed) emotion probabilities over time, stacked, one row per track.
+    """A plot of each track's (smoothed) emotion probabilities over time, stacked, one row per track,
+    and a last row for the voice when the run listened (its windows' emotions, silence blank).
 
     The ``max_tracks`` longest tracks are drawn, in id order, each row edged in its track's colour.
     ``fmt``: ``png``, ``svg`` or ``pdf``.
@@ -164,7 +211,7 @@ def render_timeline(log: TrackLog, fmt: str = "png", max_tracks: int = 12) -> by
     ids = sorted(sorted(log.tracks, key=lambda t: -len(log.tracks[t].times))[:max_tracks])
     if len(log.tracks) > len(ids):
         logger.info("timeline: drawing the %d longest of %d tracks", len(ids), len(log.tracks))
-    rows = max(1, len(ids))
+    rows = max(1, len(ids)) + (1 if log.voice is not None else 0)
     fig = Figure(figsize=(10, 1.2 + 1.4 * rows))
     FigureCanvasAgg(fig)
     t0 = log.first_time or 0.0
@@ -175,6 +222,9 @@ def render_timeline(log: TrackLog, fmt: str = "png", max_tracks: int = 12) -> by
         ax.set_xlim(t0, t1)
         ax.set_ylim(0, 1)
         ax.set_yticks([])
+        if log.voice is not None and k == rows - 1:
+            _voice_row(ax, log.voice, colors)
+            continue
         if not ids:
             ax.text(0.5, 0.5, "no faces", ha="center", va="center", transform=ax.transAxes)
             continue
@@ -230,6 +280,7 @@ class OutputWriter(Committable):
         labels: Sequence[str] = EMOTIONS,
         fps: float = 30.0,
         audio: str | Path | None = None,
+        voice: bool = False,
     ) -> None:
         self.check_name(path)
         self.labels = tuple(labels)
@@ -280,11 +331,16 @@ class CsvWriter(OutputWriter):
         labels: Sequence[str] = EMOTIONS,
         fps: float = 30.0,
         audio: str | Path | None = None,
+        voice: bool = False,
     ) -> None:
         super().__init__(path, labels=labels)
+        self.voice = voice
         self._fh: IO[str] = open(self._tmp.path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in _close
         self._csv = csvlib.writer(self._fh)
-        self._csv.writerow(["frame", "time", "track_id", "x", "y", "w", "h", *self.labels, "label", "valence"])
+        header = ["frame", "time", "track_id", "x", "y", "w", "h", *self.labels, "label", "valence"]
+        if voice:
+            header += ["voice_label", "voice_speech", *(f"fused_{lab}" for lab in self.labels), "fused_label"]
+        self._csv.writerow(header)
         self.rows = 0
 
     def write(self, result: FrameResult) -> None:
@@ -298,9 +354,22 @@ class CsvWriter(OutputWriter):
                     *(f"{f.scores.get(lab, 0.0):.5f}" for lab in self.labels),
                     f.label,
                     f.valence,
+                    *(self._voice_columns(f) if self.voice else ()),
                 ]
             )
             self.rows += 1
+
+    def _voice_columns(self, f: Face) -> list[str]:
+        """The voice's window at this frame (empty outside the sound) and the fused scores."""
+        fused = f.extra.get("fused")
+        label = f.extra.get("voice_label")
+        speech = f.extra.get("voice_speech")
+        return [
+            label or "",
+            "" if speech is None else f"{speech:.4f}",
+            *(("" if fused is None else f"{fused.probs.get(lab, 0.0):.5f}") for lab in self.labels),
+            "" if fused is None else fused.label,
+        ]
 
     def _close(self) -> None:
         self._fh.close()
@@ -362,6 +431,7 @@ class AnnotatedVideoWriter(OutputWriter):
         labels: Sequence[str] = EMOTIONS,
         fps: float = 30.0,
         audio: str | Path | None = None,
+        voice: bool = False,
     ) -> None:
         super().__init__(path, labels=labels)
         try:
@@ -420,7 +490,9 @@ class VideoOutputs:
     """The writers of one run: ``out`` (annotated video), ``csv``, ``json`` (summary) and
     ``timeline``, each None when not asked for, fed frame by frame and completed together.
 
-    ``audio``: the source file whose sound the annotated video keeps (None: silent).
+    ``audio``: the source file whose sound the annotated video keeps (None: silent). ``voice``:
+    the faces carry the voice's window and the fused scores (:mod:`emolens.fusion`), which the CSV
+    gets as columns.
     """
 
     def __init__(
@@ -433,13 +505,14 @@ class VideoOutputs:
         json: str | Path | None = None,
         timeline: str | Path | None = None,
         audio: str | Path | None = None,
+        voice: bool = False,
     ) -> None:
         self.log = TrackLog(labels)
         self.writers: dict[str, OutputWriter] = {}
         try:
             for name, path in (("csv", csv), ("json", json), ("timeline", timeline), ("video", out)):
                 if path is not None:
-                    self.writers[name] = get_writer(name)(path, labels=labels, fps=fps, audio=audio)
+                    self.writers[name] = get_writer(name)(path, labels=labels, fps=fps, audio=audio, voice=voice)
         except BaseException:
             self.discard()
             raise

@@ -13,7 +13,8 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -22,10 +23,12 @@ import cv2
 
 from emolens.analysis import STAGES, Analyzer, StageHook
 from emolens.errors import EmolensError
+from emolens.fusion import FusionOptions, VoiceTrack, fuse
 from emolens.types import FrameResult, StreamOptions
 from emolens.video.source import FrameSource, Source, open_source
 
 if TYPE_CHECKING:
+    from emolens.audio.recognizer import VoiceRecognizer
     from emolens.detect.base import Detector
     from emolens.runtime.recognizer import Recognizer
 
@@ -203,6 +206,54 @@ def _close_windows() -> None:
         cv2.destroyAllWindows()
 
 
+def _listen(
+    voice: VoiceRecognizer | bool, src: FrameSource, labels: Sequence[str], fusion: FusionOptions
+) -> tuple[VoiceTrack | None, dict[str, Any]]:
+    """The voice windows of ``src``'s sound, and the summary's ``voice`` section; (None, why) when
+    there is nothing to hear (a camera, a stream, a file without sound), said once in the log."""
+    from emolens.audio.decode import NoAudioError, decode_audio
+    from emolens.audio.recognizer import VoiceRecognizer
+
+    if src.kind != "file":
+        log.warning("--audio listens to files only (not to %s): going on with the face alone", src.kind)
+        return None, {"available": False, "reason": f"the source is a {src.kind}, not a file"}
+    vr = voice if isinstance(voice, VoiceRecognizer) else VoiceRecognizer()
+    try:
+        sound = decode_audio(src.name, vr.features.sample_rate)
+    except NoAudioError as e:
+        log.warning("%s: going on with the face alone", e)
+        return None, {"available": False, "reason": str(e)}
+    windows = vr.windows(sound.samples, sound.sample_rate, fusion.window_s, fusion.hop_s)
+    track = VoiceTrack(windows, vr.labels, labels)
+    info: dict[str, Any] = {
+        "available": True,
+        "model": vr.meta.name,
+        "duration_s": round(sound.duration_s, 3),
+        "face_skill": fusion.face_skill,
+        "voice_skill": fusion.voice_skill,
+        **track.summary(),
+    }
+    return track, info
+
+
+def with_voice(result: FrameResult, heard: VoiceTrack, fusion: FusionOptions) -> FrameResult:
+    """``result`` with each face's ``extra`` holding the voice's window at its time
+    (``voice_label``, ``voice_speech``) and the fused scores (``fused``: a :class:`~emolens.fusion.Fused`)."""
+    found = heard.at(result.time)
+    window, probs = found if found is not None else (None, None)
+    faces = []
+    for f in result.faces:
+        fused = fuse(f.scores, probs, window.speech if window is not None else 0.0, fusion, heard.face_labels)
+        extra = {
+            **f.extra,
+            "voice_label": None if window is None else window.label,
+            "voice_speech": None if window is None else window.speech,
+            "fused": fused,
+        }
+        faces.append(replace(f, extra=extra))
+    return replace(result, faces=faces)
+
+
 def analyze_video(
     source: Source,
     recognizer: Recognizer | None = None,
@@ -216,6 +267,8 @@ def analyze_video(
     show: bool = False,
     progress: bool = True,
     audio: bool = True,
+    voice: VoiceRecognizer | bool = False,
+    fusion: FusionOptions | None = None,
     on_frame: Callable[[int, int | None], None] | None = None,
     **changes: Any,
 ) -> dict[str, Any]:
@@ -228,8 +281,14 @@ def analyze_video(
     progress bar on stderr (files only). ``on_frame(frames_done, frames_total_or_None)`` is called after each frame; an
     exception it raises stops the run like any other failure (nothing is written). Interrupting a live source (Ctrl+C, or ``q``
     in the ``show`` window) ends it normally; interrupting a file writes nothing.
+
+    ``voice``: also listen (a :class:`~emolens.audio.recognizer.VoiceRecognizer`, or True for the
+    bundled one): the file's sound is judged window by window, each face's scores are fused with
+    the voice's (:mod:`emolens.fusion`, ``fusion`` its options), the CSV gains the voice and fused
+    columns, the summary a ``voice`` section and each track its fused shares, the timeline a voice
+    row. A file without an audio track says so once and goes on with the face alone.
     """
-    from emolens.video.outputs import VideoOutputs, summarize
+    from emolens.video.outputs import VideoOutputs, VoicePoint, summarize
 
     check_outputs(out, csv, json, timeline)
     if show:
@@ -244,13 +303,23 @@ def analyze_video(
     stopped = False
     with vs:
         sound = src.name if audio and src.kind == "file" else None
+        fusion = fusion or FusionOptions()
+        heard, voice_info = _listen(voice, src, rec.labels, fusion) if voice else (None, None)
         outputs = VideoOutputs(
-            rec.labels, fps=src.fps or 30.0, out=out, csv=csv, json=json, timeline=timeline, audio=sound
-        )
+            rec.labels, fps=src.fps or 30.0, out=out, csv=csv, json=json, timeline=timeline, audio=sound,
+            voice=heard is not None,
+        )  # fmt: skip
+        if heard is not None:
+            outputs.log.voice = [
+                VoicePoint(w.start_s, w.end_s, w.label, None if p is None else [p[k] for k in rec.labels])
+                for w, p in zip(heard.windows, heard.as_face, strict=True)
+            ]
         bar = _progress_bar(total, progress and not src.live)
         try:
             try:
                 for result in vs:
+                    if heard is not None:
+                        result = with_voice(result, heard, fusion)
                     outputs.add(result)
                     if bar is not None:
                         bar.update(1)
@@ -272,6 +341,8 @@ def analyze_video(
                 model=rec.meta.name,
                 detector=detector if isinstance(detector, str) else type(detector).__name__,
             )
+            if voice_info is not None:
+                summary["voice"] = voice_info
             outputs.commit(summary)
         except BaseException:
             outputs.discard()
