@@ -95,7 +95,7 @@ def main() -> None:
     val = load_split(args.data, "val").images
     info = system_info()
     results = []
-    for arch in args.arch or list_models():
+    for arch in args.arch or [a for a in list_models() if model_config(a).input_kind == "image"]:  # faces only
         for prec in precisions:
             r = time_arch(arch, prec == "bf16", tr.images, tr.labels, val, args)
             results.append({"arch": arch, "precision": prec, **r})

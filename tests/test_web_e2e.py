@@ -29,7 +29,9 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import MEDIA, need
+from conftest import MEDIA, SHARED, need
+from emolens.audio.labels import SPEECH_EMOTIONS
+from emolens.labels import EMOTIONS
 
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
 pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e '.[web]')")
@@ -108,6 +110,24 @@ def write_y4m(src: Path, dst: Path, width: int = 640, height: int = 360) -> Path
 def fake_camera(tmp_path_factory: pytest.TempPathFactory) -> Path:
     clip = need(MEDIA / CLIP)
     return write_y4m(clip, tmp_path_factory.mktemp("camera") / "camera.y4m")
+
+
+@pytest.fixture(scope="session")
+def fake_microphone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A WAV the browser's fake microphone plays in a loop: RAVDESS sentences of a test-split actor."""
+    import wave
+
+    from emolens.audio.decode import decode_audio
+
+    folder = need(SHARED / "data" / "ravdess-speech-16k" / "Actor_22")
+    samples = np.concatenate([decode_audio(p, 16000).samples for p in sorted(folder.glob("03-01-0[345]-02-*.flac"))[:4]])
+    path = tmp_path_factory.mktemp("microphone") / "speech.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.clip(np.round(samples * 32767), -32768, 32767).astype("<i2").tobytes())
+    return path
 
 
 @dataclass
@@ -190,7 +210,7 @@ def server() -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
-def browser(fake_camera: Path, chromium: Path) -> Iterator[Browser]:  # no ../shared: skip before any install
+def browser(fake_camera: Path, fake_microphone: Path, chromium: Path) -> Iterator[Browser]:  # no ../shared: skip before any install
     args = [
         "--no-sandbox",
         "--disable-gpu",
@@ -202,6 +222,7 @@ def browser(fake_camera: Path, chromium: Path) -> Iterator[Browser]:  # no ../sh
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={fake_camera}",
+        f"--use-file-for-fake-audio-capture={fake_microphone}",
     ]
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=str(chromium), headless=True, args=args)
@@ -221,7 +242,7 @@ class Tab:
 
 def _open(browser: Browser, server: Server, width: int, height: int, init_script: str | None = None) -> Iterator[Tab]:
     context = browser.new_context(viewport={"width": width, "height": height})
-    context.grant_permissions(["camera"], origin=server.origin)
+    context.grant_permissions(["camera", "microphone"], origin=server.origin)
     if init_script:
         context.add_init_script(init_script)
     page = context.new_page()
@@ -458,6 +479,35 @@ def test_live_camera_draws_faces_chart_and_gauge(desktop: Tab, server: Server, t
     page.get_by_role("button", name="Stop").click()
     page.wait_for_function("() => document.querySelector('#status').textContent.includes('Camera off')")
     assert page.is_enabled("#start")
+    assert desktop.errors == [], desktop.errors
+
+
+def test_live_microphone_shows_the_voice_and_the_fusion(desktop: Tab, server: Server) -> None:
+    """Opt-in: with "Listen too" the fake microphone's speech is judged and fused with the face."""
+    page = desktop.page
+    page.goto(server.page_url)
+    assert page.text_content("#voice-text") == "off" and not page.is_checked("#listen")  # off by default
+    page.check("#listen")
+    page.get_by_role("button", name="Start camera").click()
+    try:
+        wait_number(page, "#overlay", "faces", 0, FIRST_FACE_MS)
+    except Exception:
+        raise AssertionError(f"status: {page.text_content('#status')!r}, errors {desktop.errors}") from None
+    try:
+        page.wait_for_function("() => document.querySelector('#voice-text').dataset.state === 'on'", timeout=20_000)
+    except Exception:
+        raise AssertionError(f"voice: {page.text_content('#voice-text')!r}, errors {desktop.errors}, {server.log()}") from None
+    voice = page.get_attribute("#voice-text", "data-label")
+    assert voice in (*SPEECH_EMOTIONS, "silence", "non-speech"), voice
+    # a judgement with an emotion is fused with the face: wait for one
+    try:
+        page.wait_for_function("() => document.querySelector('#fused-text').dataset.label !== ''", timeout=20_000)
+    except Exception:
+        raise AssertionError(f"voice: {page.text_content('#voice-text')!r} fused {page.text_content('#fused-text')!r} faces {page.get_attribute('#overlay', 'data-faces')}, errors {desktop.errors}") from None
+    assert page.get_attribute("#fused-text", "data-label") in EMOTIONS
+    assert re.fullmatch(r"\w+ \d+%", page.text_content("#fused-text") or "")
+    page.get_by_role("button", name="Stop").click()
+    page.wait_for_function("() => document.querySelector('#status').textContent.includes('Camera off')")
     assert desktop.errors == [], desktop.errors
 
 

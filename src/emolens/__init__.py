@@ -21,7 +21,13 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from emolens.analysis import Analyzer, analyze_faces
+    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.batch.run import analyze_videos
+    from emolens.batch.types import BatchSummary
+    from emolens.event.types import Event, EventOptions
+    from emolens.event.watch import events
     from emolens.models.bundled import available_models
+    from emolens.physio.recognizer import PhysioRecognizer
     from emolens.runtime.recognizer import Recognizer
     from emolens.types import Face, FrameResult, StreamOptions
     from emolens.video.pipeline import stream
@@ -30,14 +36,21 @@ __all__ = [
     "EMOTIONS",
     "Analyzer",
     "VALENCES",
+    "BatchSummary",
     "EmolensError",
+    "Event",
+    "EventOptions",
     "Face",
     "FrameResult",
+    "PhysioRecognizer",
     "Recognizer",
     "StreamOptions",
+    "VoiceRecognizer",
     "__version__",
     "analyze_faces",
+    "analyze_videos",
     "available_models",
+    "events",
     "stream",
     "valence_of",
 ]
@@ -46,12 +59,19 @@ __all__ = [
 _LAZY = {
     "Analyzer": "emolens.analysis",
     "analyze_faces": "emolens.analysis",
+    "analyze_videos": "emolens.batch.run",
+    "BatchSummary": "emolens.batch.types",
     "Recognizer": "emolens.runtime.recognizer",
     "available_models": "emolens.models.bundled",
     "Face": "emolens.types",
     "FrameResult": "emolens.types",
     "StreamOptions": "emolens.types",
+    "PhysioRecognizer": "emolens.physio.recognizer",
     "stream": "emolens.video.pipeline",
+    "events": "emolens.event.watch",
+    "Event": "emolens.event.types",
+    "EventOptions": "emolens.event.types",
+    "VoiceRecognizer": "emolens.audio.recognizer",
 }
 """Public names and the module that holds each, imported on first use (nothing heavy at import)."""
 

@@ -32,7 +32,7 @@ def _train(args: argparse.Namespace) -> int:
     cfg = options_from_args(TrainConfig, args)
     res = fit(cfg)
     log.info(
-        "best PublicTest accuracy %.4f at epoch %d; weights in %s",
+        "best validation accuracy %.4f at epoch %d; weights in %s",
         res.best_val_accuracy,
         res.best_epoch,
         res.out / "best.pt",
@@ -94,8 +94,13 @@ def _info(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from emolens.data.audio import is_audio_data
     from emolens.eval.report import evaluate, write_report
 
+    if is_audio_data(args.data):  # RAVDESS or audio folders: a speech model
+        from emolens.audio.cli import evaluate_command
+
+        return evaluate_command(args)
     ev = evaluate(args.model, args.data, args.split, tta=args.tta, threads=args.threads, ferplus=args.ferplus)
     write_report(ev, Path(args.json) if args.json else None, Path(args.confusion) if args.confusion else None)
     m = ev.metrics
@@ -112,7 +117,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from emolens.export.onnx import export_checkpoint
+    from emolens.export.speech import export_speech_checkpoint, is_speech_checkpoint
 
+    if is_speech_checkpoint(args.checkpoint):
+        speech = export_speech_checkpoint(args.checkpoint, args.out, name=args.name, version=args.version)
+        print(f"wrote {speech.path} (speech model; parity with torch: max abs difference {speech.max_abs_diff:.2e})")
+        return 0
     res = export_checkpoint(args.checkpoint, args.out, name=args.name, version=args.version, tta=args.tta)
     print(f"wrote {res.path} (parity with torch: max abs difference {res.max_abs_diff:.2e})")
     return 0
@@ -298,11 +308,14 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--json", action="store_true", help="print the facts as JSON")
     p.set_defaults(func=_info)
 
-    p = sub.add_parser("evaluate", help="score a model on a FER-2013 split")
+    p = sub.add_parser("evaluate", help="score a model on a FER-2013 split (or a speech model on RAVDESS)")
     _add_model_options(p)
-    p.add_argument("--data", required=True, help="FER-2013 folder or fer2013.csv")
+    p.add_argument("--data", required=True, help="FER-2013 folder or fer2013.csv; or speech: RAVDESS or audio folders")
     p.add_argument(
-        "--split", default="test", choices=["train", "val", "test"], help="test = PrivateTest, val = PublicTest"
+        "--split",
+        default="test",
+        choices=["train", "val", "test"],
+        help="test = PrivateTest, val = PublicTest (RAVDESS: test = actors 21-24, val = 19-20)",
     )
     p.add_argument("--json", default=None, help="write the report as JSON")
     p.add_argument("--confusion", default=None, help="write the confusion matrix (counts and normalised) as PNG")
@@ -436,6 +449,8 @@ def _stream_options(args: argparse.Namespace) -> StreamOptions:
 def _video(args: argparse.Namespace) -> int:
     import json
 
+    from emolens.fusion import FusionOptions
+    from emolens.options import options_from_args
     from emolens.runtime.recognizer import Recognizer
     from emolens.video.pipeline import analyze_video
 
@@ -443,6 +458,11 @@ def _video(args: argparse.Namespace) -> int:
         raise EmolensError("give either a video file or URL, or --camera N (not both)")
     source = args.source if args.source is not None else args.camera
     rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
+    voice = None
+    if args.audio:
+        from emolens.audio.recognizer import VoiceRecognizer
+
+        voice = VoiceRecognizer(args.speech_model, threads=args.threads)
     summary = analyze_video(
         source,
         rec,
@@ -455,6 +475,8 @@ def _video(args: argparse.Namespace) -> int:
         show=args.show,
         progress=not args.no_progress,
         audio=not args.no_audio,
+        voice=voice or False,
+        fusion=options_from_args(FusionOptions, args, prefix="fusion"),
     )
     if not summary["tracks"] and args.detector != "yunet":
         from emolens.analyze import MISSED_FACE_HINT
@@ -474,6 +496,9 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _add_video(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from emolens.fusion import FusionOptions
+    from emolens.options import add_options
+
     p = sub.add_parser("video", help="recognise every face of a video file, stream or camera, frame by frame")
     p.add_argument("source", nargs="?", default=None, help="video file or stream URL (or use --camera)")
     p.add_argument("--camera", type=int, default=None, metavar="N", help="read camera number N instead")
@@ -485,6 +510,12 @@ def _add_video(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="write the annotated video here: .mp4 (H.264, plays in every browser) or .webm (VP9); the sound is kept",
     )
     p.add_argument("--no-audio", action="store_true", help="leave the sound out of the annotated video")
+    listen = p.add_argument_group("the voice (files with sound)")
+    listen.add_argument(
+        "--audio", action="store_true", help="also listen: the voice's emotion per window, fused with each face's"
+    )
+    listen.add_argument("--speech-model", default=None, metavar="M", help="speech model name or .onnx (default: bundled)")
+    add_options(listen, FusionOptions, prefix="fusion")
     p.add_argument("--csv", default=None, help="write one row per face per frame here")
     p.add_argument("--json", default=None, help="write the per-track summary here (default: print it)")
     p.add_argument(
@@ -588,6 +619,7 @@ def _relax_run(args: argparse.Namespace) -> int:
         store=args.store,
         duration_s=args.duration,
         keyboard=not args.no_keyboard,
+        physio=args.physio,
     )
     if args.json:
         write_json(args.json, summary)
@@ -627,6 +659,12 @@ def _add_relax_devices(relax_sub: argparse._SubParsersAction) -> None:  # type: 
         "--scenario", default=None, metavar="NAME|FILE", help="scenario to play (default: the child's learned choice)"
     )
     r.add_argument("--store", default=None, metavar="FILE", help="SQLite records: sessions and what each child likes")
+    r.add_argument(
+        "--physio",
+        default=None,
+        metavar="mqtt://HOST:PORT",
+        help="the child's wristband: its samples on emolens/physio/<child>/+ of this broker add stress to the readings",
+    )
     r.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
     r.add_argument("--no-keyboard", action="store_true", help="ignore the terminal's keys")
     r.add_argument("--json", default=None, metavar="OUT", help="write the sessions, alerts and device states here")
@@ -684,6 +722,11 @@ def _add_relax(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from emolens.audio.cli import add_parser as add_audio_parser
+    from emolens.batch.cli import add_batch_parser
+    from emolens.event.cli import add_parser as add_watch_parser
+    from emolens.physio.cli import add_parser as add_physio_parser
+
     parser = argparse.ArgumentParser(prog="emolens", description="Real-time facial emotion recognition on CPUs.")
     parser.add_argument("--version", action="version", version=f"emolens {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -691,6 +734,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_inference(sub)
     _add_video(sub)
+    add_batch_parser(sub)
+    add_audio_parser(sub)
+    add_watch_parser(sub)
+    add_physio_parser(sub)
     _add_serve(sub)
     _add_relax(sub)
     return parser

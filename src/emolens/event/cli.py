@@ -30,24 +30,42 @@ def _watch(args: argparse.Namespace) -> int:
     stream_options = _stream_options(args)
     rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
     event_options.watched(rec.labels)
+    voice = None
+    if args.audio:
+        from emolens.audio.recognizer import VoiceRecognizer
+
+        voice = VoiceRecognizer(args.speech_model, threads=args.threads)
+    band = feed = None
+    if args.physio:
+        from emolens.relax.body import BodyFeed
+        from emolens.relax.physio_mqtt import PhysioSubscriber
+
+        feed = BodyFeed()
+        band = PhysioSubscriber(args.physio, args.child, feed)
     sinks: list[Sink] = []
     try:
-        if not args.quiet:
-            sinks.append(JsonlSink("-"))
-        if args.jsonl:
-            sinks.append(JsonlSink(args.jsonl))
-        for url in args.mqtt or ():
-            sinks.append(open_sink(url))
-        secret = args.webhook_secret or os.environ.get("EMOLENS_WEBHOOK_SECRET") or None
-        for url in args.webhook or ():
-            if not url.startswith(("http://", "https://")):
-                raise EmolensError(f"--webhook takes an http:// or https:// URL, got {url!r}")
-            sinks.append(open_sink(url, secret=secret, timeout_s=args.webhook_timeout_s))
-    except BaseException:
-        for sink in sinks:
-            sink.close()
-        raise
-    result = watch(source, rec, args.detector, stream_options, sinks=sinks, event_options=event_options)
+        try:
+            if not args.quiet:
+                sinks.append(JsonlSink("-"))
+            if args.jsonl:
+                sinks.append(JsonlSink(args.jsonl))
+            for url in args.mqtt or ():
+                sinks.append(open_sink(url))
+            secret = args.webhook_secret or os.environ.get("EMOLENS_WEBHOOK_SECRET") or None
+            for url in args.webhook or ():
+                if not url.startswith(("http://", "https://")):
+                    raise EmolensError(f"--webhook takes an http:// or https:// URL, got {url!r}")
+                sinks.append(open_sink(url, secret=secret, timeout_s=args.webhook_timeout_s))
+        except BaseException:
+            for sink in sinks:
+                sink.close()
+            raise
+        result = watch(
+            source, rec, args.detector, stream_options, sinks=sinks, event_options=event_options, voice=voice or False, body=feed
+        )
+    finally:
+        if band is not None:
+            band.close()
     print(json.dumps({"summary": result}), file=sys.stderr)
     return 0
 
@@ -74,6 +92,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--webhook-timeout-s", type=float, default=2.0, help="seconds to wait for a webhook's answer (default: 2)")
     p.add_argument("--jsonl", default=None, metavar="FILE", help="append the events to this file, one JSON line each")
     p.add_argument("--quiet", action="store_true", help="do not print the events")
+    p.add_argument("--audio", action="store_true", help="also listen to a file's voice: voice_emotion_changed events")
+    p.add_argument("--speech-model", default=None, metavar="M", help="speech model name or .onnx (default: bundled)")
+    p.add_argument(
+        "--physio",
+        default=None,
+        metavar="mqtt://HOST:PORT",
+        help="a wristband publishing on emolens/physio/<--child>/+ of this broker: stress_changed events",
+    )
+    p.add_argument("--child", default="child1", metavar="ID", help="whose wristband (default: child1)")
     _add_model_options(p)
     _add_stream_options(p)
     add_options(p.add_argument_group("event rules"), EventOptions)

@@ -10,6 +10,7 @@ gets the events those rules make, so the same stream gives the same events every
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,15 +25,8 @@ EventKind = Literal[
     "voice_emotion_changed",
     "stress_changed",
 ]
-EVENT_KINDS: tuple[EventKind, ...] = (
-    "person_entered",
-    "person_left",
-    "emotion_changed",
-    "emotion_sustained",
-    "valence_changed",
-    "voice_emotion_changed",
-    "stress_changed",
-)
+EVENT_KINDS: tuple[EventKind, ...] = typing.get_args(EventKind)
+"""Every kind of event, in the order of :data:`EventKind`."""
 
 __all__ = ["EVENT_KINDS", "Event", "EventKind", "EventOptions"]
 

@@ -16,9 +16,13 @@ from typing import TYPE_CHECKING, Any
 from emolens.event.rules import EventRules
 from emolens.event.sinks import CallbackSink, Sink
 from emolens.event.types import Event, EventOptions
+from emolens.fusion import FusionOptions
 
 if TYPE_CHECKING:
+    from emolens.audio.recognizer import VoiceRecognizer
     from emolens.detect import Detector
+    from emolens.fusion import VoiceTrack
+    from emolens.relax.body import BodyFeed
     from emolens.runtime.recognizer import Recognizer
     from emolens.types import StreamOptions
     from emolens.video.source import FrameSource, Source
@@ -43,6 +47,8 @@ def events(
     on_event: Callable[[Event], Any] | None = None,
     sinks: Sequence[Sink] = (),
     name: str | None = None,
+    voice: VoiceRecognizer | bool = False,
+    body: BodyFeed | None = None,
     **changes: Any,
 ) -> Iterator[Event]:
     """Iterate the events of ``source`` (a video file, stream URL or camera number) as they happen.
@@ -52,19 +58,48 @@ def events(
     (:class:`~emolens.event.types.EventOptions`); ``on_event`` is called with each event, and each
     of ``sinks`` gets it (they are not closed here). ``name``: the events' ``source`` (default:
     the path, URL or ``camera:N``). Bad input fails before the first event.
+
+    ``voice``: also listen to a file's sound (a :class:`~emolens.audio.recognizer.VoiceRecognizer`,
+    or True for the bundled one): ``voice_emotion_changed`` events from its windows, in step with
+    the frames (a file without sound says so once). ``body``: a wristband's readings
+    (:class:`~emolens.relax.body.BodyFeed`, fed e.g. by a
+    :class:`~emolens.relax.physio_mqtt.PhysioSubscriber`): ``stress_changed`` events.
     """
-    from emolens.video.pipeline import stream
+    from emolens.video.pipeline import hear_file, stream
 
     video = stream(source, recognizer, detector, options, **changes)
     outputs: list[Sink] = [*sinks, *([CallbackSink(on_event)] if on_event is not None else [])]
-    rules = EventRules(event_options, name if name is not None else source_name(source), video.recognizer.labels)
-    return _run(video, rules, outputs)
+    labels = video.recognizer.labels
+    rules = EventRules(event_options, name if name is not None else source_name(source), labels)
+    heard = None
+    if voice:
+        try:
+            heard, _ = hear_file(voice, video.source, labels, FusionOptions())
+        except BaseException:
+            video.close()
+            raise
+    return _run(video, rules, outputs, heard, body)
 
 
-def _run(video: Any, rules: EventRules, outputs: Sequence[Sink]) -> Iterator[Event]:
+def _run(
+    video: Any, rules: EventRules, outputs: Sequence[Sink], heard: VoiceTrack | None, body: BodyFeed | None
+) -> Iterator[Event]:
+    last_window: object = None
     with video:
         for result in video:
-            for event in rules.frame(result):
+            made = rules.frame(result)
+            if heard is not None:
+                found = heard.at(result.time)
+                if found is not None and found[0] is not last_window:
+                    last_window = found[0]
+                    w = found[0]
+                    probs = {} if w.probs is None else {k: float(p) for k, p in zip(heard.voice_labels, w.probs, strict=True)}
+                    made += rules.voice(result.time, w.label, probs)
+            if body is not None:
+                reading = body.take()
+                if reading is not None:
+                    made += rules.stress(result.time, reading.stress)
+            for event in made:
                 for sink in outputs:
                     sink.send(event)
                 yield event
@@ -83,13 +118,17 @@ def watch(
     sinks: Sequence[Sink] = (),
     event_options: EventOptions | None = None,
     name: str | None = None,
+    voice: VoiceRecognizer | bool = False,
+    body: BodyFeed | None = None,
     **changes: Any,
 ) -> dict[str, Any]:
     """Send every event of ``source`` to ``sinks`` until the stream ends (or Ctrl-C), close the sinks
     and return ``{"events": count, "by_kind": {...}, "sinks": {name: stats}}``."""
     count: dict[str, int] = {}
     try:
-        for event in events(source, recognizer, detector, options, event_options=event_options, sinks=sinks, name=name, **changes):
+        for event in events(
+            source, recognizer, detector, options, event_options=event_options, sinks=sinks, name=name, voice=voice, body=body, **changes
+        ):
             count[event.kind] = count.get(event.kind, 0) + 1
     finally:
         for sink in sinks:

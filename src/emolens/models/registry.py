@@ -12,7 +12,13 @@ from emolens.errors import ModelError
 if TYPE_CHECKING:
     from torch import nn
 
-ARCH_MODULES = ("emolens.models.seed", "emolens.models.vgg", "emolens.models.resnet", "emolens.models.compact")
+ARCH_MODULES = (
+    "emolens.models.seed",
+    "emolens.models.vgg",
+    "emolens.models.resnet",
+    "emolens.models.compact",
+    "emolens.models.speech",
+)
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,9 @@ class ModelConfig:
     mean: float = 0.5
     std: float = 0.25
     description: str = ""
+    input_kind: str = "image"
+    """``image``: a face of ``input_size`` pixels (the fields above apply); ``audio``: a log-mel
+    spectrogram (1, n_mels, frames), set by :class:`emolens.audio.features.FeatureConfig`."""
 
 
 @dataclass(frozen=True)

@@ -677,12 +677,16 @@ def relax_run(
     store: str | None = None,
     duration_s: float | None = None,
     keyboard: bool = True,
+    physio: str | None = None,
 ) -> dict[str, Any]:
     """``emolens relax run``: one session of ``child`` from ``source`` to ``devices``; returns a
-    summary (the sessions, every alert, the devices' last state)."""
+    summary (the sessions, every alert, the devices' last state). ``physio``: the broker
+    (``mqtt://HOST:PORT``) on which the child's wristband publishes its samples
+    (:class:`~emolens.relax.physio_mqtt.PhysioSubscriber`): its stress joins the face's readings."""
     from emolens.relax.devices import create_devices
 
     db = None
+    band = None
     if store is not None:
         from emolens.relax.store import Store
 
@@ -698,7 +702,14 @@ def relax_run(
             source_name=source.name,
             on_session_end=store_session(db) if db is not None else None,
         )
-        runner = RelaxRunner(session, source)
+        feed = None
+        if physio is not None:
+            from emolens.relax.physio_mqtt import PhysioSubscriber
+
+            feed = BodyFeed(session.clock)
+            band = PhysioSubscriber(physio, child, feed)
+            log.info("wristband: samples of %s from %s", band.topic, physio)
+        runner = RelaxRunner(session, source, body=feed)
         run_session(runner, duration_s=duration_s, keyboard=keyboard)
         return {
             "child": child,
@@ -708,8 +719,11 @@ def relax_run(
             "alerts": [a.as_dict(session.t0) for a in session.alerts],
             "devices": session.devices_state.as_dict(),
             "final_mode": session.state.mode,
+            "wristband": None if band is None else band.stats(),
         }
     finally:
         source.close()
+        if band is not None:
+            band.close()
         if db is not None:
             db.close()

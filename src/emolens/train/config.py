@@ -47,7 +47,10 @@ class TrainConfig:
     out: str = field(default="runs/train", metadata={"help": "output folder for checkpoints, metrics and curves"})
     epochs: int = field(default=60, metadata={"help": ""})
     batch_size: int = field(default=128, metadata={"help": ""})
-    lr: float = field(default=0.05, metadata={"help": "peak learning rate of SGD with Nesterov momentum"})
+    lr: float = field(
+        default=0.05,
+        metadata={"help": "peak learning rate: of SGD with Nesterov momentum for faces, of AdamW for speech (try 0.002)"},
+    )
     weight_decay: float = field(default=5e-4, metadata={"help": ""})
     warmup_epochs: float = field(default=2.0, metadata={"help": ""})
     label_smoothing: float = field(default=0.0, metadata={"help": ""})
@@ -103,6 +106,10 @@ class TrainConfig:
     freeze: int = field(default=0, metadata={"help": "do not train the first N convolutions", "metavar": "N"})
     resume: bool = field(default=False, metadata={"help": "continue from OUT/last.pt"})
     progress: bool = field(default=True, metadata={"help": "no progress bar"})
+    crop_s: float = field(
+        default=3.0,
+        metadata={"help": "speech: longest random training crop in seconds (each batch: 2/3 of it to all of it)"},
+    )
     aug: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -118,5 +125,7 @@ class TrainConfig:
             raise EmolensError(f"--ema must lie in [0, 1), got {self.ema}")
         if self.mixup < 0 or self.cutmix < 0 or not 0 <= self.photometric <= 1:
             raise EmolensError("--mixup and --cutmix must be >= 0, --photometric in [0, 1]")
+        if not 0.5 <= self.crop_s <= 30:
+            raise EmolensError(f"--crop-s must lie in [0.5, 30] seconds, got {self.crop_s}")
         if self.epochs < 1 or self.batch_size < 1:
             raise EmolensError("--epochs and --batch-size must be at least 1")

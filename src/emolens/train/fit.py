@@ -74,7 +74,7 @@ def _lr_lambda(total_steps: int, warmup_steps: int) -> Any:
     return f
 
 
-def _plot_curves(rows: list[dict[str, float]], path: Path) -> None:
+def _plot_curves(rows: list[dict[str, float]], path: Path, val_name: str = "PublicTest") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,12 +83,12 @@ def _plot_curves(rows: list[dict[str, float]], path: Path) -> None:
     ep = [r["epoch"] for r in rows]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
     a1.plot(ep, [r["train_loss"] for r in rows], label="train")
-    a1.plot(ep, [r["val_loss"] for r in rows], label="val (PublicTest)")
+    a1.plot(ep, [r["val_loss"] for r in rows], label=f"val ({val_name})")
     a1.set_xlabel("epoch")
     a1.set_ylabel("loss")
     a1.legend()
     a2.plot(ep, [r["train_acc"] for r in rows], label="train")
-    a2.plot(ep, [r["val_acc"] for r in rows], label="val (PublicTest)")
+    a2.plot(ep, [r["val_acc"] for r in rows], label=f"val ({val_name})")
     a2.plot(ep, [r["val_macro_f1"] for r in rows], label="val macro-F1", linestyle="--")
     a2.set_xlabel("epoch")
     a2.set_ylabel("accuracy")
@@ -111,7 +111,16 @@ def resolve_precision(requested: str) -> str:
 
 
 def fit(cfg: TrainConfig) -> TrainResult:
-    """Train ``cfg.arch`` on the ``train`` split, select on ``val``; checkpoints every epoch."""
+    """Train ``cfg.arch`` on the ``train`` split, select on ``val``; checkpoints every epoch.
+
+    Speech data (RAVDESS, or ``train/<class>/`` audio folders) or a speech architecture goes to
+    :func:`emolens.train.speech.fit_speech`."""
+    from emolens.data.audio import is_audio_data
+
+    if model_config(cfg.arch).input_kind == "audio" or is_audio_data(cfg.data):
+        from emolens.train.speech import fit_speech
+
+        return fit_speech(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:

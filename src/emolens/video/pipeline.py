@@ -206,7 +206,7 @@ def _close_windows() -> None:
         cv2.destroyAllWindows()
 
 
-def _listen(
+def hear_file(
     voice: VoiceRecognizer | bool, src: FrameSource, labels: Sequence[str], fusion: FusionOptions
 ) -> tuple[VoiceTrack | None, dict[str, Any]]:
     """The voice windows of ``src``'s sound, and the summary's ``voice`` section; (None, why) when
@@ -304,7 +304,7 @@ def analyze_video(
     with vs:
         sound = src.name if audio and src.kind == "file" else None
         fusion = fusion or FusionOptions()
-        heard, voice_info = _listen(voice, src, rec.labels, fusion) if voice else (None, None)
+        heard, voice_info = hear_file(voice, src, rec.labels, fusion) if voice else (None, None)
         outputs = VideoOutputs(
             rec.labels, fps=src.fps or 30.0, out=out, csv=csv, json=json, timeline=timeline, audio=sound,
             voice=heard is not None,

@@ -74,10 +74,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     jobs.start()
     context.jobs = app.state.jobs = jobs
+    if options.physio_mqtt is not None:
+        from emolens.relax.body import BodyFeed
+        from emolens.relax.physio_mqtt import PhysioSubscriber
+
+        feed = BodyFeed()
+        try:
+            context.band = await asyncio.to_thread(PhysioSubscriber, options.physio_mqtt, options.physio_child, feed)
+        except BaseException:
+            await asyncio.to_thread(jobs.close)
+            raise
+        context.body = feed
     try:
         yield
     finally:
         context.jobs = app.state.jobs = None
+        if context.band is not None:
+            context.band.close()
+            context.band = context.body = None
         await asyncio.to_thread(jobs.close)
         await asyncio.to_thread(close_panel, app.state)  # the relaxation chair: every output off
 

@@ -9,9 +9,10 @@ refused before its handshake completes, with HTTP 401 and the same JSON sentence
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException
@@ -22,6 +23,9 @@ from emolens.web.security import token_matches
 from emolens.web.settings import ServeOptions
 
 if TYPE_CHECKING:
+    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.relax.body import BodyFeed
+    from emolens.relax.physio_mqtt import PhysioSubscriber
     from emolens.runtime.recognizer import Recognizer
     from emolens.web.images import DetectorPool
     from emolens.web.jobs import JobManager
@@ -46,6 +50,21 @@ class WebContext:
     live: int = 0
     uploads: int = 0
     """Request bodies of uploads (images and videos) arriving now; see :meth:`uploading`."""
+    body: BodyFeed | None = None
+    """The wristband's readings, when ``physio_mqtt`` is set (between startup and shutdown)."""
+    band: PhysioSubscriber | None = None
+    _voice: VoiceRecognizer | None = None
+    _voice_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def voice_recognizer(self) -> VoiceRecognizer:
+        """The speech model of the live page's microphone, loaded on first use and then shared (an
+        EmolensError, for the page to show, when it cannot be loaded)."""
+        with self._voice_lock:
+            if self._voice is None:
+                from emolens.audio.recognizer import VoiceRecognizer
+
+                self._voice = VoiceRecognizer(self.options.speech_model, threads=1)
+            return self._voice
 
     @property
     def job_manager(self) -> JobManager:

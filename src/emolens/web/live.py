@@ -19,13 +19,17 @@ which frees its place among the ``max_live`` streams.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -34,11 +38,26 @@ from emolens.web.decode import decode_image
 
 if TYPE_CHECKING:
     from emolens.analysis import Analyzer
+    from emolens.audio.recognizer import VoiceRecognizer
     from emolens.event.rules import EventRules
     from emolens.event.types import EventOptions
+    from emolens.relax.body import BodyFeed
     from emolens.runtime.recognizer import Recognizer
 
 log = logging.getLogger(__name__)
+
+_EMPTY = np.zeros(0, np.float32)
+
+BODY_FRESH_S = 2.0
+"""A wristband reading older than this is shown as stale (the relaxation controller's default rule)."""
+VOICE_WINDOW_S = 2.0
+"""The microphone's last seconds that are judged (the speech model's window)."""
+VOICE_EVERY_S = 0.5
+"""How much new sound makes the next judgement."""
+MIN_VOICE_S = 1.0
+"""Less sound than this is not judged yet."""
+MAX_CHUNK_S = 1.0
+"""The longest microphone chunk one message may carry."""
 
 WS_IDLE = 4408
 """The close code of a live connection that sent nothing for ``idle_s`` seconds (as HTTP 408, Request Timeout)."""
@@ -56,6 +75,8 @@ class LiveSession:
         max_pixels: int,
         idle_s: float | None = None,
         event_options: EventOptions | None = None,
+        voice: Callable[[], VoiceRecognizer] | None = None,
+        body: BodyFeed | None = None,
     ) -> None:
         self.ws = websocket
         self.recognizer = recognizer
@@ -63,6 +84,8 @@ class LiveSession:
         self.max_pixels = max_pixels
         self.idle_s = idle_s
         self.event_options = event_options
+        self.voice = voice
+        self.body = body
         self._last = time.monotonic()  # the last message from the client, or answer to it
         self._busy = False  # a frame of this connection is being processed
         self.received = 0
@@ -76,6 +99,11 @@ class LiveSession:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emolens-live")
         self._analyzer: Analyzer | None = None
         self._rules: EventRules | None = None
+        self._audio: np.ndarray = _EMPTY
+        self._rate = 16000
+        self._heard_new = 0
+        self._voice_due = False
+        self._last_face: dict[str, float] | None = None
         self._t0 = time.monotonic()
 
     async def run(self) -> None:
@@ -151,15 +179,47 @@ class LiveSession:
         if isinstance(command, dict) and command.get("type") == "reset":
             self._reset = True  # applied on the processing thread, before the next frame
             return
+        if isinstance(command, dict) and command.get("type") == "audio":
+            problem = self._take_audio(command)
+            if problem:
+                await self._send({"type": "voice", "error": problem})
+            return
         await self._send(
             {
                 "type": "error",
                 "frame": None,
-                "detail": 'unknown message: send frames as binary JPEG or PNG images, or {"type": "reset"}',
+                "detail": 'unknown message: send frames as binary JPEG or PNG images, {"type": "reset"}, '
+                'or {"type": "audio", "rate": HZ, "pcm": BASE64_INT16}',
             }
         )
 
     # ------------------------------------------------------------------ processing
+
+    def _take_audio(self, command: dict[str, Any]) -> str:
+        """Add a microphone chunk to the last ``VOICE_WINDOW_S`` seconds kept; "" or what is wrong."""
+        if self.voice is None:
+            return "this server does not listen to microphones"
+        rate, pcm = command.get("rate"), command.get("pcm")
+        if not isinstance(rate, int) or isinstance(rate, bool) or not 8000 <= rate <= 48000:
+            return "audio: 'rate' must be a whole number of Hz from 8000 to 48000"
+        if not isinstance(pcm, str) or len(pcm) > 4 * (2 * rate * MAX_CHUNK_S + 2) // 3 + 4:
+            return f"audio: 'pcm' must be base64 of at most {MAX_CHUNK_S:g} s of 16-bit mono samples"
+        try:
+            raw = base64.b64decode(pcm, validate=True)
+        except (ValueError, binascii.Error):
+            return "audio: 'pcm' is not valid base64"
+        if len(raw) % 2:
+            return "audio: 'pcm' must hold whole 16-bit samples"
+        chunk = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+        if rate != self._rate:
+            self._audio, self._rate = chunk[:0], rate
+        keep = int(rate * VOICE_WINDOW_S)
+        self._audio = np.concatenate([self._audio, chunk])[-keep:]
+        self._heard_new += len(chunk)
+        if self._heard_new >= rate * VOICE_EVERY_S:
+            self._voice_due = True
+            self._ready.set()
+        return ""
 
     async def _process(self) -> None:
         loop = asyncio.get_running_loop()
@@ -168,6 +228,17 @@ class LiveSession:
             self._ready.clear()
             if self._closed:
                 return
+            if self._voice_due:
+                self._voice_due = False
+                try:
+                    voice = await loop.run_in_executor(self._executor, self._hear)
+                except EmolensError as e:
+                    voice = {"type": "voice", "error": str(e)}
+                except Exception as e:  # a bug: say so, keep the connection
+                    log.exception("live voice failed")
+                    voice = {"type": "voice", "error": f"the server failed on the sound ({type(e).__name__})"}
+                if voice is not None and not await self._send(voice):
+                    return
             if self._slot is None:
                 continue
             frame, data = self._slot
@@ -203,6 +274,8 @@ class LiveSession:
         image = decode_image(data, self.max_pixels)
         result = analyzer.process(image, frame, time.monotonic() - self._t0)
         events = self._get_rules(reset).frame(result)
+        main = max(result.faces, key=lambda f: f.box[2] * f.box[3], default=None)
+        self._last_face = None if main is None else dict(main.scores)
         return {
             "type": "result",
             "frame": frame,
@@ -210,8 +283,47 @@ class LiveSession:
             "height": int(image.shape[0]),
             "faces": [face.as_dict() for face in result.faces],
             "events": [e.as_dict() for e in events],
+            "body": self._body(),
             "processing_ms": round((time.perf_counter() - t) * 1000.0, 2),
         }
+
+    def _hear(self) -> dict[str, Any] | None:
+        """Judge the last seconds of the microphone, on the connection's thread: the voice's emotion
+        (or silence, non-speech), fused with the largest face of the last frame, and voice events."""
+        from emolens.fusion import fuse, voice_as_face
+
+        assert self.voice is not None
+        vr = self.voice()
+        x, rate = self._audio, self._rate
+        if self._heard_new < rate * VOICE_EVERY_S or len(x) < rate * MIN_VOICE_S:
+            return None  # judged already (a late wake-up), or not enough sound yet
+        self._heard_new = 0
+        seconds = len(x) / rate
+        w = vr.windows(x, rate, window_s=seconds, hop_s=seconds)[-1]
+        t = time.monotonic() - self._t0
+        probs = None if w.probs is None else {k: float(p) for k, p in zip(vr.labels, w.probs, strict=True)}
+        as_face = None if w.probs is None else voice_as_face(w.probs.tolist(), vr.labels, self.recognizer.labels)
+        fused = fuse(self._last_face, as_face, w.speech, labels=self.recognizer.labels)
+        events = self._get_rules(False).voice(t, w.label, probs or {})
+        return {
+            "type": "voice",
+            "t": round(t, 3),
+            "seconds": round(seconds, 3),
+            "label": w.label,
+            "speech": round(w.speech, 4),
+            "probs": None if probs is None else {k: round(v, 4) for k, v in probs.items()},
+            "fused": None if fused is None else {"label": fused.label, "probs": {k: round(v, 4) for k, v in fused.probs.items()}},
+            "events": [e.as_dict() for e in events],
+        }
+
+    def _body(self) -> dict[str, object] | None:
+        """The wristband's latest reading (stress, arousal, age, quality, fresh), None without one."""
+        latest = self.body.latest if self.body is not None else None
+        if latest is None:
+            return None
+        out = latest.as_dict(time.monotonic())
+        out["fresh"] = latest.seen_at >= time.monotonic() - BODY_FRESH_S
+        return out
 
     def _get_rules(self, reset: bool) -> EventRules:
         if self._rules is None:

@@ -12,13 +12,16 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException
 from starlette.requests import HTTPConnection
 
 from emolens.errors import EmolensError
 from emolens.web.settings import ServeOptions
+
+if TYPE_CHECKING:
+    from emolens.relax.body import BodyFeed
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ class RelaxPanel:
     """One chair driven from the panel (see the module). Raises an EmolensError when its devices
     cannot be reached."""
 
-    def __init__(self, options: ServeOptions) -> None:
+    def __init__(self, options: ServeOptions, body: BodyFeed | None = None) -> None:
         from emolens.relax.devices import create_devices
         from emolens.relax.runner import RelaxRunner, RelaxSession, store_session
         from emolens.relax.scenarios import available_scenarios, load_scenario
@@ -53,7 +56,7 @@ class RelaxPanel:
             child="",
             on_session_end=store_session(self.store) if self.store is not None else None,
         )
-        self.runner = RelaxRunner(self.session, None, tick_s=0.05)
+        self.runner = RelaxRunner(self.session, None, tick_s=0.05, body=body)
         self.runner.start_thread()
         log.info("relaxation panel: devices %s, chair %s", options.relax_devices, options.relax_chair)
 
@@ -116,7 +119,7 @@ def get_panel(conn: HTTPConnection) -> RelaxPanel:
             panel = getattr(state, "relax", None)
             if panel is None:
                 try:
-                    panel = RelaxPanel(state.web.options)
+                    panel = RelaxPanel(state.web.options, state.web.body)
                 except EmolensError as e:
                     raise HTTPException(503, f"the relaxation devices cannot be used: {e}") from None
                 state.relax = panel

@@ -42,6 +42,11 @@ class ServeOptions:
     ``samples``: a folder whose images and videos the page offers as samples (None: none).
     ``relax_devices``, ``relax_chair``, ``relax_store``: the relaxation panel's (``/relax``)
     devices (``sim`` or ``mqtt://HOST:PORT``), chair id and SQLite records (None: in memory).
+    ``physio_mqtt``, ``physio_child``: a wristband publishing on ``emolens/physio/<child>/+`` of
+    this broker (:mod:`emolens.physio.mqtt`); its stress is shown on the live page beside the face
+    and joins the relaxation panel's readings (None: no wristband).
+    ``speech_model``: the model that hears the live page's microphone when the user switches it on
+    (loaded on first use; None: the bundled one).
     """
 
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (127.0.0.1: this machine only)"})
@@ -87,6 +92,15 @@ class ServeOptions:
     relax_store: str | None = field(
         default=None, metadata={"help": "keep the panel's sessions in this SQLite file", "metavar": "FILE"}
     )
+    physio_mqtt: str | None = field(
+        default=None,
+        metadata={"help": "read a wristband's samples from this MQTT broker (emolens physio topics)", "metavar": "mqtt://HOST:PORT"},
+    )
+    physio_child: str = field(default="child1", metadata={"help": "whose wristband: the child id in its topics", "metavar": "ID"})
+    speech_model: str | None = field(
+        default=None,
+        metadata={"help": "speech model for the live page's microphone (default: the bundled one)", "metavar": "M"},
+    )
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -118,6 +132,9 @@ class ServeOptions:
         if self.relax_devices != "sim":
             parse_broker(self.relax_devices)
         check_name("the chair id", self.relax_chair)
+        if self.physio_mqtt is not None:
+            parse_broker(self.physio_mqtt)
+        check_name("the child id", self.physio_child)
 
     @property
     def max_upload_bytes(self) -> int:

@@ -19,7 +19,16 @@ async def stream(websocket: WebSocket, context: Context) -> None:
     await websocket.accept()
     options = context.options
     rec = context.recognizer
-    await LiveSession(websocket, rec, options.detector, options.max_image_pixels, options.live_idle_s).run()
+    session = LiveSession(
+        websocket,
+        rec,
+        options.detector,
+        options.max_image_pixels,
+        options.live_idle_s,
+        voice=context.voice_recognizer,
+        body=context.body,
+    )
+    await session.run()
 
 
 router = APIRouter()

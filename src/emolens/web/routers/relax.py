@@ -73,11 +73,18 @@ class ReadingView(BaseModel):
     probs: dict[str, float]
 
 
+class BodyView(BaseModel):
+    stress: float = Field(description="the wristband's stress probability, 0 to 1")
+    age_s: float
+    fresh: bool = Field(description="young enough for the controller to use (stale_after_s)")
+
+
 class TimelinePoint(BaseModel):
     t: float
     mode: str
     action: str
     valence: float | None
+    stress: float | None = Field(default=None, description="the wristband's stress while fresh")
     light: float
     sound: float
     vibration: float
@@ -109,6 +116,7 @@ class RelaxStatus(BaseModel):
     intensity: dict[str, float] = Field(description="light, sound and vibration commanded now, 0 to 1")
     level: float
     reading: ReadingView | None
+    body: BodyView | None = Field(default=None, description="the wristband (serve --physio-mqtt); None without one")
     devices: DevicesView
     alerts: list[AlertView] = Field(description="newest first")
     unacknowledged: int

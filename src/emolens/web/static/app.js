@@ -26,8 +26,9 @@ async function showServerInfo(analyser) {
 function setupLive() {
   const timeline = new Timeline($("timeline"), $("legend"));
   const gauge = new ValenceGauge($("valence"), $("valence-text"));
-  const ids = ["video", "overlay", "stage", "status", "start", "stop", "mirror", "fps", "rtt", "proc", "dropped", "events"];
-  return new LivePanel(Object.fromEntries(ids.map((id) => [id, $(id)])), timeline, gauge);
+  const ids = ["video", "overlay", "stage", "status", "start", "stop", "mirror", "listen", "fps", "rtt", "proc", "dropped", "events"];
+  const els = Object.fromEntries(ids.map((id) => [id, $(id)]));
+  return new LivePanel({ ...els, voiceText: $("voice-text"), fusedText: $("fused-text"), bodyText: $("body-text") }, timeline, gauge);
 }
 
 function setupFiles() {

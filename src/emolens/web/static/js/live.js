@@ -1,24 +1,30 @@
 // The live camera: frames go to the server over a WebSocket, at most one in flight; results come back.
 
-import { TOKEN_HINT, getJson, streamUrl } from "./api.js";
+import { getJson, streamUrl } from "./api.js";
+import { Microphone } from "./mic.js";
 
 const MAX_SIDE = 640; // longer side of the frames sent, in pixels
 const JPEG_QUALITY = 0.8;
 const REPLY_TIMEOUT_MS = 1000; // send the next frame anyway when a reply takes longer than this
 
-/** Ask for the camera; throws an Error whose message tells the user what to do. */
-export async function openCamera() {
+/** Ask for the camera (and the microphone when listen); throws an Error whose message tells the user what to do. */
+export async function openCamera(listen = false) {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     throw new Error(
       "This browser gives no camera access to this page (cameras need https or http://127.0.0.1). " +
         "You can still analyse a file below.",
     );
   }
+  const video = { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: "user" };
+  if (listen) {
+    try {
+      return await navigator.mediaDevices.getUserMedia({ video, audio: { channelCount: 1, echoCancellation: true } });
+    } catch {
+      // no microphone, or refused: go on with the camera alone (the page says so)
+    }
+  }
   try {
-    return await navigator.mediaDevices.getUserMedia({
-      video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: "user" },
-      audio: false,
-    });
+    return await navigator.mediaDevices.getUserMedia({ video, audio: false });
   } catch (error) {
     throw new Error(cameraErrorMessage(error));
   }
@@ -81,8 +87,8 @@ function grabFrame(video, canvas) {
 }
 
 /**
- * One live session: camera + WebSocket. Callbacks:
- * onResult(message, rttMs), onFrameError(detail), onEnded(message, kind) when it stops by itself.
+ * One live session: camera (+ microphone when asked) + WebSocket. Callbacks:
+ * onResult(message, rttMs), onFrameError(detail), onVoice(message), onEnded(message, kind) when it stops by itself.
  */
 export class LiveSession {
   #video;
@@ -95,6 +101,8 @@ export class LiveSession {
   #waitingFor = -1; // frame number whose reply gates the next send; -1: none
   #timer = 0;
   #running = false;
+  #mic = null;
+  listening = false; // the microphone runs
 
   constructor(video, callbacks) {
     this.#video = video;
@@ -105,12 +113,20 @@ export class LiveSession {
     return this.#running;
   }
 
-  /** Start the camera and the stream; throws an Error with a readable message. */
-  async start() {
-    this.#stream = await openCamera();
+  /** Start the camera (and with listen the microphone) and the stream; throws an Error with a readable message. */
+  async start(listen = false) {
+    this.#stream = await openCamera(listen);
     try {
       await this.#showVideo();
       this.#socket = await this.#openSocket();
+      if (listen && this.#stream.getAudioTracks().length) {
+        const socket = this.#socket;
+        this.#mic = new Microphone(new MediaStream(this.#stream.getAudioTracks()), (text) => {
+          if (socket.readyState === WebSocket.OPEN) socket.send(text);
+        });
+        await this.#mic.start();
+        this.listening = true;
+      }
     } catch (error) {
       this.#release();
       throw error;
@@ -145,6 +161,9 @@ export class LiveSession {
 
   #release() {
     clearTimeout(this.#timer);
+    if (this.#mic) this.#mic.stop();
+    this.#mic = null;
+    this.listening = false;
     if (this.#socket && this.#socket.readyState <= WebSocket.OPEN) this.#socket.close(1000, "stopped");
     this.#socket = null;
     if (this.#stream) this.#stream.getTracks().forEach((track) => track.stop());
@@ -189,6 +208,10 @@ export class LiveSession {
       return;
     }
     const rtt = this.#roundTrip(message.frame);
+    if (message.type === "voice") {
+      this.#callbacks.onVoice(message);
+      return;
+    }
     if (message.type === "result") this.#callbacks.onResult(message, rtt);
     else if (message.type === "error") this.#callbacks.onFrameError(message.detail || "the server refused a frame");
     if (typeof message.frame === "number") this.#releaseSlot(message.frame);

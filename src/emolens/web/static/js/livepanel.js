@@ -35,7 +35,7 @@ export class LivePanel {
   #session;
   #showingFrameError = false;
 
-  /** els: { video, overlay, stage, status, start, stop, mirror, fps, rtt, proc, dropped, events } */
+  /** els: { video, overlay, stage, status, start, stop, mirror, listen, fps, rtt, proc, dropped, events, voiceText, fusedText } */
   constructor(els, timeline, gauge) {
     this.#els = els;
     this.#timeline = timeline;
@@ -45,6 +45,7 @@ export class LivePanel {
     this.#session = new LiveSession(els.video, {
       onResult: (message, rtt) => this.#onResult(message, rtt),
       onFrameError: (detail) => this.#onFrameError(detail),
+      onVoice: (message) => this.#onVoice(message),
       onEnded: (message, kind) => this.#showStopped(message, kind),
     });
     els.start.addEventListener("click", () => this.#start());
@@ -60,8 +61,9 @@ export class LivePanel {
     this.#stats.reset();
     this.#timeline.clear();
     this.#events.clear();
+    this.#showVoice("off", "", "–", "");
     try {
-      await this.#session.start();
+      await this.#session.start(this.#els.listen.checked);
     } catch (error) {
       this.#setState("off");
       showStatus(status, messageOf(error), "error");
@@ -70,6 +72,10 @@ export class LivePanel {
     stage.style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`; // CSSOM: allowed by the CSP
     this.#setState("on");
     showStatus(status, ON_TEXT, "ok");
+    if (this.#els.listen.checked) {
+      if (this.#session.listening) this.#showVoice("listening", "", "listening…", "");
+      else this.#showVoice("off", "", "no microphone: the face alone", "");
+    }
   }
 
   #stop() {
@@ -93,8 +99,45 @@ export class LivePanel {
     this.#timeline.add(main ? main.scores : null);
     this.#gauge.show(main);
     this.#events.add(message.events || []);
+    this.#showBody(message.body);
     if (this.#showingFrameError) showStatus(this.#els.status, ON_TEXT, "ok");
     this.#showingFrameError = false;
+  }
+
+  /** A judgement of the microphone's last seconds: the voice's emotion, or silence, and the fusion. */
+  #onVoice(message) {
+    if (message.error) {
+      this.#showVoice("error", "", message.error, "");
+      return;
+    }
+    const voice = message.probs ? `${message.label} ${Math.round(100 * message.probs[message.label])}%` : message.label;
+    const fused = message.fused ? `${message.fused.label} ${Math.round(100 * message.fused.probs[message.fused.label])}%` : "–";
+    this.#showVoice("on", message.label, voice, message.fused ? message.fused.label : "", fused);
+    this.#events.add(message.events || []);
+  }
+
+  /** The wristband's stress beside the face's valence: "stress 23% · arousal 0.48", or why not. */
+  #showBody(body) {
+    const el = this.#els.bodyText;
+    if (!body) {
+      el.dataset.state = "off";
+      el.dataset.stress = "";
+      el.textContent = "no wristband";
+      return;
+    }
+    el.dataset.state = body.fresh ? "on" : "stale";
+    el.dataset.stress = body.stress.toFixed(3);
+    const arousal = body.arousal === null ? "" : ` · arousal ${body.arousal.toFixed(2)}`;
+    el.textContent = `stress ${Math.round(100 * body.stress)}%${arousal}${body.fresh ? "" : " (stale)"}`;
+  }
+
+  #showVoice(state, label, text, fusedLabel, fusedText = "–") {
+    const { voiceText, fusedText: fusedEl } = this.#els;
+    voiceText.dataset.state = state;
+    voiceText.dataset.label = label;
+    voiceText.textContent = text;
+    fusedEl.dataset.label = fusedLabel;
+    fusedEl.textContent = fusedText;
   }
 
   #onFrameError(detail) {

@@ -156,10 +156,28 @@ function render(s) {
   $("stop").disabled = ["idle", "estop"].includes(s.mode);
   $("estop").dataset.latched = String(latched);
   renderReading(s.reading);
+  renderBody(s.body);
   renderDevices(s);
   renderAlerts(s.alerts, s.unacknowledged);
   renderTimeline(s.timeline);
   renderHistory(s.sessions);
+}
+
+/** The wristband's stress (the body's side), beside the face's valence; "stale" once the controller ignores it. */
+function renderBody(b) {
+  const bar = $("stress");
+  if (!b) {
+    bar.dataset.value = "";
+    bar.dataset.fresh = "";
+    bar.firstElementChild.style.width = "0";
+    $("stress-text").textContent = "no wristband";
+    return;
+  }
+  bar.dataset.value = b.stress.toFixed(3);
+  bar.dataset.fresh = String(b.fresh);
+  bar.setAttribute("aria-valuenow", b.stress.toFixed(2));
+  bar.firstElementChild.style.width = pct(b.stress);
+  $("stress-text").textContent = b.fresh ? `${Math.round(100 * b.stress)}%` : `${Math.round(100 * b.stress)}% (stale)`;
 }
 
 function renderReading(r) {

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds and measures a speech emotion model from a training run (issue 14): export (fp32, parity-checked,
+# feature settings in the file), an int8 copy (dynamic: int8 weights of the LSTM and matrix products),
+# accuracy, macro-F1, the 4-class figure (neutral+calm, happy, sad, angry) and the confusion matrix on
+# RAVDESS actors 19-20 (selection) and 21-24 (the report), and the speed of VoiceRecognizer, with `emolens info`.
+# Usage: [THREADS=N] bash benchmarks/speech_model.sh [RUN_DIR] [DATA]
+# The run (about 35-70 s an epoch on 2 AMD EPYC cores; 1,080 utterances of actors 01-18, selected on 19-20):
+#   emolens train --data ../shared/data/ravdess-speech-16k --arch speech_crnn --epochs 80 --batch-size 32 \
+#     --lr 0.002 --weight-decay 0.05 --warmup-epochs 3 --label-smoothing 0.1 --balance weighted --ema 0.995 \
+#     --seed 0 --threads 2 --no-progress --out runs/speech-crnn
+set -euo pipefail
+RUN=${1:-runs/speech-crnn}
+DATA=${2:-../shared/data/ravdess-speech-16k}
+EMOLENS=${EMOLENS:-emolens}
+PYTHON=${PYTHON:-python}
+THREADS=${THREADS:-0}  # ONNX Runtime threads for the evaluations (0: one per core)
+NAME=emolens-speech-ravdess
+mkdir -p "$RUN/eval"
+"$EMOLENS" export "$RUN/best.pt" --out "$RUN/$NAME-fp32.onnx" --name "$NAME-fp32"
+"$PYTHON" -c 'import sys; from emolens.export.speech import quantize_speech; quantize_speech(sys.argv[1], sys.argv[2])' \
+  "$RUN/$NAME-fp32.onnx" "$RUN/$NAME-int8.onnx"
+"$EMOLENS" info --json > "$RUN/eval/info.json"
+for variant in fp32 int8; do
+  for split in val test; do
+    "$EMOLENS" evaluate --model "$RUN/$NAME-$variant.onnx" --data "$DATA" --split "$split" --threads "$THREADS" \
+      --json "$RUN/eval/$NAME-$variant-$split.json" --confusion "$RUN/eval/$NAME-$variant-$split.png"
+  done
+  "$PYTHON" - "$RUN/$NAME-$variant.onnx" "$DATA" "$THREADS" <<'EOF'
+import sys, time
+from pathlib import Path
+import numpy as np
+from emolens.audio.decode import decode_audio
+from emolens.audio.recognizer import VoiceRecognizer
+rec = VoiceRecognizer(sys.argv[1], threads=int(sys.argv[3]))
+files = sorted(Path(sys.argv[2]).glob("Actor_21/*.flac"))
+x = np.concatenate([decode_audio(f).samples for f in files])[: 16000 * 60]
+rec.predict(x[:48000], 16000)
+t = [time.perf_counter()]
+for _ in range(20):
+    rec.predict(x[:48000], 16000)
+    t.append(time.perf_counter())
+print(f"{rec.meta.name}: predict on 3 s of speech: p50 {np.median(np.diff(t)) * 1000:.1f} ms")
+t0 = time.perf_counter()
+wins = rec.windows(x, 16000)
+s = time.perf_counter() - t0
+speech = sum(w.probs is not None for w in wins)
+print(f"{rec.meta.name}: windows() on {len(x) / 16000:.0f} s of actor 21 ({len(wins)} windows, {speech} speech): {s:.2f} s")
+EOF
+done
+cat "$RUN/eval/info.json"

@@ -1,0 +1,143 @@
+"""Analyse the speech of a file window by window, and write what was found (JSON, CSV, timeline)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emolens.audio import MAX_DURATION_S
+from emolens.audio.decode import DecodedAudio, decode_audio
+from emolens.audio.labels import NON_SPEECH, SILENCE
+from emolens.audio.recognizer import VoiceRecognizer, VoiceWindow
+from emolens.io import write_text_atomic
+
+
+@dataclass(frozen=True)
+class AudioAnalysis:
+    """The windows of one recording and where they came from."""
+
+    source: str
+    audio: DecodedAudio
+    model: str
+    labels: tuple[str, ...]
+    window_s: float
+    hop_s: float
+    windows: tuple[VoiceWindow, ...]
+
+    @property
+    def speech_windows(self) -> list[VoiceWindow]:
+        return [w for w in self.windows if w.probs is not None]
+
+    def summary(self) -> dict[str, object]:
+        """Counts by kind of window, and over the speech windows: the mean probabilities, the
+        emotion they point to, and the share of windows each emotion won."""
+        speech = self.speech_windows
+        mean = np.mean([w.probs for w in speech if w.probs is not None], axis=0) if speech else None
+        won = [w.label for w in speech]
+        return {
+            "source": self.source,
+            "duration_s": round(self.audio.duration_s, 3),
+            "source_rate": self.audio.source_rate,
+            "channels": self.audio.channels,
+            "codec": self.audio.codec,
+            "model": self.model,
+            "labels": list(self.labels),
+            "window_s": self.window_s,
+            "hop_s": self.hop_s,
+            "windows": len(self.windows),
+            "speech_windows": len(speech),
+            "silence_windows": sum(w.label == SILENCE for w in self.windows),
+            "non_speech_windows": sum(w.label == NON_SPEECH for w in self.windows),
+            "emotion": None if mean is None else self.labels[int(np.argmax(mean))],
+            "mean_probs": None
+            if mean is None
+            else {k: round(float(p), 4) for k, p in zip(self.labels, mean, strict=True)},
+            "share": {k: round(won.count(k) / len(won), 4) for k in self.labels} if won else None,
+        }
+
+    def as_dict(self) -> dict[str, object]:
+        return {**self.summary(), "per_window": [w.as_dict(self.labels) for w in self.windows]}
+
+
+def analyze_audio(
+    path: str | Path,
+    recognizer: VoiceRecognizer,
+    *,
+    window_s: float = 2.0,
+    hop_s: float = 0.5,
+    max_duration_s: float | None = MAX_DURATION_S,
+) -> AudioAnalysis:
+    """Decode the sound of ``path`` (an audio file or a video's audio track) and judge it window by window."""
+    audio = decode_audio(path, recognizer.features.sample_rate, max_duration_s=max_duration_s)
+    windows = recognizer.windows(audio.samples, audio.sample_rate, window_s=window_s, hop_s=hop_s)
+    return AudioAnalysis(str(path), audio, recognizer.meta.name, recognizer.labels, window_s, hop_s, tuple(windows))
+
+
+def windows_csv(analysis: AudioAnalysis) -> str:
+    """One row per window: times, label, confidence, voice-activity cues, a probability per label."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        [
+            "start_s",
+            "end_s",
+            "label",
+            "confidence",
+            "speech",
+            "level_db",
+            "clipped",
+            *(f"p_{k}" for k in analysis.labels),
+        ]
+    )
+    for win in analysis.windows:
+        probs = [f"{p:.4f}" for p in win.probs] if win.probs is not None else [""] * len(analysis.labels)
+        conf = f"{float(win.probs.max()):.4f}" if win.probs is not None else ""
+        w.writerow(
+            [
+                f"{win.start_s:.3f}",
+                f"{win.end_s:.3f}",
+                win.label,
+                conf,
+                f"{win.speech:.4f}",
+                f"{win.vad.level_db:.2f}",
+                f"{win.clipped:.5f}",
+                *probs,
+            ]
+        )
+    return buf.getvalue()
+
+
+def write_csv(analysis: AudioAnalysis, path: str | Path) -> None:
+    write_text_atomic(path, windows_csv(analysis))
+
+
+def plot_timeline(analysis: AudioAnalysis, path: str | Path) -> None:
+    """Each emotion's probability at each window's centre, with silence and non-speech shaded (PNG)."""
+    from emolens.eval.report import pyplot, save_figure
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(11, 4))
+    centres = np.array([(w.start_s + w.end_s) / 2 for w in analysis.windows])
+    probs = np.array(
+        [w.probs if w.probs is not None else np.full(len(analysis.labels), np.nan) for w in analysis.windows]
+    )
+    for j, lab in enumerate(analysis.labels):
+        ax.plot(centres, probs[:, j], marker=".", label=lab)
+    step = analysis.hop_s / 2
+    for w, c in zip(analysis.windows, centres, strict=True):
+        if w.probs is None:
+            ax.axvspan(c - step, c + step, color="0.85" if w.label == SILENCE else "tab:orange", alpha=0.3, linewidth=0)
+    ax.set_xlim(0, max(analysis.audio.duration_s, 1e-3))
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("time (s), window centres; grey: silence, orange: non-speech")
+    ax.set_ylabel("probability")
+    ax.set_title(
+        f"{Path(analysis.source).name}: {analysis.model}, windows of {analysis.window_s:g} s every {analysis.hop_s:g} s"
+    )
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)

@@ -1,0 +1,122 @@
+"""``emolens audio``: the emotion of speech in a file, window by window; and ``emolens evaluate`` on speech data.
+
+Argument parsing and printing only; the work is :mod:`emolens.audio.analyze` and
+:mod:`emolens.audio.evaluate`. Errors are :class:`~emolens.errors.EmolensError` (the main CLI prints
+one line and exits non-zero).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from emolens.audio import MAX_DURATION_S
+from emolens.errors import EmolensError
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``emolens audio`` to the main parser's subcommands."""
+    p = sub.add_parser(
+        "audio", help="the emotion of speech in an audio file or a video's sound, window by window (speech model)"
+    )
+    p.add_argument("file", help="audio file (wav, flac, mp3, ogg ...) or video with a sound track")
+    p.add_argument(
+        "--model", default=None, help="speech model: .onnx path from 'emolens train' on speech, or a bundled name"
+    )
+    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: one per core)")
+    p.add_argument("--window", type=_positive, default=2.0, metavar="S", help="window length in seconds (default 2)")
+    p.add_argument(
+        "--hop", type=_positive, default=0.5, metavar="S", help="step between windows in seconds (default 0.5)"
+    )
+    p.add_argument(
+        "--max-duration",
+        type=_positive,
+        default=MAX_DURATION_S,
+        metavar="S",
+        help=f"refuse files with more than S seconds of sound (default {MAX_DURATION_S:g})",
+    )
+    p.add_argument(
+        "--json", default=None, metavar="OUT", help="write the summary and every window here (default: print them)"
+    )
+    p.add_argument("--csv", default=None, metavar="OUT", help="write one row per window here")
+    p.add_argument("--plot", default=None, metavar="OUT.png", help="plot the emotions over time here")
+    p.set_defaults(func=run_audio)
+
+
+def run_audio(args: argparse.Namespace) -> int:
+    from emolens.audio.analyze import analyze_audio, plot_timeline, write_csv
+    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.io import check_writable, write_json
+
+    for path in (args.json, args.csv, args.plot):
+        if path:
+            check_writable(path)
+    rec = VoiceRecognizer(args.model, threads=args.threads)
+    analysis = analyze_audio(args.file, rec, window_s=args.window, hop_s=args.hop, max_duration_s=args.max_duration)
+    if args.json:
+        write_json(args.json, analysis.as_dict())
+    if args.csv:
+        write_csv(analysis, args.csv)
+    if args.plot:
+        plot_timeline(analysis, args.plot)
+    if not (args.json or args.csv or args.plot):
+        print(json.dumps(analysis.as_dict(), indent=2))
+    else:
+        s = analysis.summary()
+        print(
+            f"{args.file}: {s['duration_s']} s, {s['windows']} windows: {s['speech_windows']} speech, "
+            f"{s['silence_windows']} silence, {s['non_speech_windows']} non-speech; emotion {s['emotion'] or '-'}"
+        )
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """``emolens evaluate --data SPEECH_DATA``: accuracy, macro-F1, 4-class accuracy, confusion matrix."""
+    from pathlib import Path
+
+    from emolens.audio.evaluate import evaluate_speech
+    from emolens.eval.report import plot_confusion
+    from emolens.io import check_writable, write_json
+
+    if args.ferplus or args.tta:
+        raise EmolensError("--ferplus and --tta are for face models; a speech evaluation takes neither")
+    for path in (args.json, args.confusion):
+        if path:
+            check_writable(path)
+    ev = evaluate_speech(args.model, args.data, args.split, threads=args.threads)
+    m = ev.metrics
+    print(f"{ev.model} on {ev.data} ({ev.split}: {ev.utterances} utterances, {len(ev.per_speaker)} speakers)")
+    print(
+        f"accuracy {m.accuracy:.4f}  macro-P {m.macro_precision:.4f}  macro-R {m.macro_recall:.4f}  macro-F1 {m.macro_f1:.4f}"
+    )
+    if ev.four_class is not None:
+        f = ev.four_class
+        print(
+            f"4-class (neutral+calm, happy, sad, angry; {sum(sum(r) for r in f.confusion)} utterances): "
+            f"accuracy {f.accuracy:.4f}  macro-F1 {f.macro_f1:.4f}"
+        )
+    print("per speaker: " + "  ".join(f"{s} {a:.3f}" for s, a in ev.per_speaker.items()))
+    print(f"{'class':10s} {'precision':>9s} {'recall':>7s} {'f1':>6s} {'support':>7s}")
+    for lab, c in m.per_class.items():
+        print(f"{lab:10s} {c['precision']:9.4f} {c['recall']:7.4f} {c['f1']:6.4f} {c['support']:7.0f}")
+    width = max(len(lab) for lab in m.labels)
+    print("confusion (rows: true, columns: predicted)")
+    print(" " * (width + 1) + " ".join(f"{lab[:5]:>5s}" for lab in m.labels))
+    for lab, row in zip(m.labels, m.confusion, strict=True):
+        print(f"{lab:{width}s} " + " ".join(f"{v:5d}" for v in row))
+    if args.json:
+        write_json(args.json, ev.as_dict())
+    if args.confusion:
+        plot_confusion(
+            m,
+            Path(args.confusion),
+            f"{Path(ev.model).stem} on {ev.split}: accuracy {m.accuracy:.4f}, macro-F1 {m.macro_f1:.4f}",
+        )
+    return 0

@@ -1,0 +1,96 @@
+"""Score a speech model on a split of RAVDESS (or audio folders): 8-class and 4-class figures.
+
+Each utterance is judged whole by :meth:`VoiceRecognizer.predict` (no voice-activity gate: every
+utterance of the data is speech). The four-class figure keeps the utterances of neutral, calm,
+happy, sad and angry, merges neutral and calm, and takes the most probable of the four groups
+(the probabilities of neutral and calm added), so a calm utterance judged neutral counts as right.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emolens.audio.labels import FOUR_CLASS, FOUR_CLASSES
+from emolens.errors import EmolensError
+from emolens.eval.metrics import Metrics, compute_metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SpeechEvaluation:
+    model: str
+    data: str
+    split: str
+    utterances: int
+    metrics: Metrics
+    four_class: Metrics | None
+    """None when the model's labels do not hold the four classes."""
+    per_speaker: dict[str, float]
+    """Accuracy per speaker (RAVDESS actor)."""
+    seconds: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "model": self.model,
+            "data": self.data,
+            "split": self.split,
+            "utterances": self.utterances,
+            **self.metrics.as_dict(),
+            "four_class": None if self.four_class is None else self.four_class.as_dict(),
+            "per_speaker_accuracy": self.per_speaker,
+            "seconds": self.seconds,
+        }
+
+
+def four_class(probs: np.ndarray, y_true: np.ndarray, labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(true, predicted) indices into :data:`FOUR_CLASSES` for the utterances of those classes."""
+    if not set(FOUR_CLASS) <= set(labels):
+        return None
+    groups = np.array([FOUR_CLASSES.index(FOUR_CLASS[lab]) if lab in FOUR_CLASS else -1 for lab in labels])
+    keep = groups[y_true] >= 0
+    merged = np.zeros((len(probs), len(FOUR_CLASSES)), dtype=np.float64)
+    for j, g in enumerate(groups):
+        if g >= 0:
+            merged[:, g] += probs[:, j]
+    return groups[y_true[keep]], merged[keep].argmax(axis=1)
+
+
+def evaluate_speech(
+    model: str | Path | None, data: str | Path, split: str = "test", *, threads: int | None = None
+) -> SpeechEvaluation:
+    """Score ``model`` on ``split`` of ``data`` (RAVDESS: test = actors 21-24, val = 19-20)."""
+    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.data.audio import load_audio_split
+
+    rec = VoiceRecognizer(model, threads=threads)
+    ds = load_audio_split(data, split, sample_rate=rec.features.sample_rate, classes=rec.labels)
+    if len(ds) == 0:
+        raise EmolensError(f"no utterances in {data} ({split})")
+    t0 = time.time()
+    probs = np.stack([rec.predict(w, ds.sample_rate) for w in ds.waveforms])
+    seconds = time.time() - t0
+    pred = probs.argmax(axis=1)
+    metrics = compute_metrics(ds.labels, pred, labels=rec.labels)
+    four = four_class(probs, ds.labels, rec.labels)
+    per_speaker = {
+        s: float((pred[idx] == ds.labels[idx]).mean())
+        for s in sorted(set(ds.speakers))
+        for idx in [np.array([i for i, sp in enumerate(ds.speakers) if sp == s])]
+    }
+    log.info("%s on %s (%s): accuracy %.4f in %.1f s", rec.path.name, data, split, metrics.accuracy, seconds)
+    return SpeechEvaluation(
+        str(rec.path),
+        str(data),
+        split,
+        len(ds),
+        metrics,
+        None if four is None else compute_metrics(four[0], four[1], labels=FOUR_CLASSES),
+        per_speaker,
+        seconds,
+    )

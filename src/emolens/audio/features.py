@@ -1,0 +1,291 @@
+"""Waveform -> log-mel spectrogram in NumPy, with the loudness and feature normalisation of speech models.
+
+The whole chain, as a speech model file records it (:class:`FeatureConfig`, stored in the file):
+
+1. **mono float32** at the model's rate: channels averaged (:func:`to_mono`), other rates resampled
+   with FFmpeg's resampler through PyAV (:func:`resample`);
+2. **loudness**: the waveform is scaled so that its *active level* (the RMS of its frames within
+   30 dB of its loudest ones, a much simplified ITU-T P.56) is ``loudness_dbfs``; silence is not
+   amplified by more than ``max_gain_db`` (:func:`normalize_loudness`);
+3. **power spectrogram**: periodic Hann window of ``win_length`` samples centred in ``n_fft``,
+   frames every ``hop_length`` samples, the signal padded by ``n_fft // 2`` zeros at each end
+   (``torch.stft(..., center=True, pad_mode="constant")``), so ``1 + len // hop_length`` frames;
+4. **mel**: triangular filters with peak 1 (no area normalisation) between ``f_min`` and
+   ``f_max``, centres evenly spaced on the HTK mel scale ``2595 log10(1 + f / 700)`` (or
+   Slaney's, ``mel_scale="slaney"``): torchaudio's ``melscale_fbanks(norm=None)``;
+5. **log**: natural log of mel power plus ``log_offset``;
+6. **feature normalisation** (``feature_norm="utterance"``): each mel band minus its mean over
+   the input, divided by one standard deviation over the whole result (:func:`normalize_features`);
+   a speaker's (or a long file's) statistics may be given instead (:func:`feature_stats`).
+
+NumPy and PyAV only (no torch, no librosa); every function is pure.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from emolens.errors import DataError, ModelError
+
+MEL_SCALES = ("htk", "slaney")
+FEATURE_NORMS = ("utterance", "none")
+MAX_CHANNELS = 16
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """How a waveform becomes a speech model's input; stored in the model file (``emolens.audio``)."""
+
+    sample_rate: int = 16000
+    n_fft: int = 512
+    win_length: int = 400
+    """25 ms at 16 kHz."""
+    hop_length: int = 160
+    """10 ms at 16 kHz: 100 frames a second."""
+    n_mels: int = 64
+    f_min: float = 50.0
+    f_max: float = 8000.0
+    mel_scale: str = "htk"
+    log_offset: float = 1e-6
+    loudness_dbfs: float = -23.0
+    """Target active level of the waveform (dB re full scale) before the spectrogram."""
+    max_gain_db: float = 40.0
+    """The most the loudness normalisation amplifies (a quiet room stays quiet)."""
+    feature_norm: str = "utterance"
+    """``utterance``: band means removed, one standard deviation divided out, per input; ``none``."""
+
+    def __post_init__(self) -> None:
+        if self.sample_rate < 1000 or self.n_fft < 16 or self.hop_length < 1 or self.n_mels < 1:
+            raise ModelError(f"implausible feature settings: {self}")
+        if not 0 < self.win_length <= self.n_fft:
+            raise ModelError(f"win_length must lie in [1, n_fft={self.n_fft}], got {self.win_length}")
+        if not 0 <= self.f_min < self.f_max <= self.sample_rate / 2:
+            raise ModelError(f"need 0 <= f_min < f_max <= sample_rate / 2, got {self.f_min}, {self.f_max}")
+        if self.mel_scale not in MEL_SCALES:
+            raise ModelError(f"unknown mel scale {self.mel_scale!r}; known: {', '.join(MEL_SCALES)}")
+        if self.feature_norm not in FEATURE_NORMS:
+            raise ModelError(f"unknown feature normalisation {self.feature_norm!r}; known: {', '.join(FEATURE_NORMS)}")
+        if not self.log_offset > 0:
+            raise ModelError(f"log_offset must be positive, got {self.log_offset}")
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> FeatureConfig:
+        """The settings stored in a model file; unknown keys are refused (a newer format)."""
+        raw: Any = json.loads(text)
+        if not isinstance(raw, dict):
+            raise ValueError("audio settings are not a JSON object")
+        unknown = set(raw) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown audio settings {sorted(unknown)}")
+        return cls(**raw)
+
+
+def to_mono(waveform: np.ndarray) -> np.ndarray:
+    """Samples as mono float32 in [-1, 1] units.
+
+    Accepts (n,), or (n, channels) / (channels, n) with at most :data:`MAX_CHANNELS` channels
+    (the shorter axis is the channels'; (n, c) when both are as long), channels averaged.
+    Integer samples are scaled to [-1, 1) (int16 by 32768, int32 by 2**31, unsigned around their
+    middle, as 8-bit WAV).
+    Non-finite samples are a DataError.
+    """
+    x = np.asarray(waveform)
+    if np.issubdtype(x.dtype, np.unsignedinteger):
+        half = float(2 ** (8 * x.dtype.itemsize - 1))
+        x = (x.astype(np.float64) - half).astype(np.float32) / np.float32(half)
+    elif np.issubdtype(x.dtype, np.integer):
+        x = x.astype(np.float32) / np.float32(-np.iinfo(x.dtype).min)
+    elif np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32, copy=False)
+    else:
+        raise DataError(f"a waveform must hold numbers, not {x.dtype}")
+    if x.ndim == 2:
+        if x.size == 0:
+            x = np.zeros(0, np.float32)
+        else:
+            channel_axis = 1 if x.shape[1] <= x.shape[0] else 0
+            if x.shape[channel_axis] > MAX_CHANNELS:
+                raise DataError(f"a waveform has at most {MAX_CHANNELS} channels; got an array of shape {x.shape}")
+            x = x.mean(axis=channel_axis, dtype=np.float32)
+    elif x.ndim != 1:
+        raise DataError(f"a waveform is (n,) or (n, channels); got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise DataError("the waveform has NaN or infinite samples")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def resample(waveform: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """Mono float32 samples at ``rate`` -> at ``target`` Hz, with FFmpeg's resampler (libswresample,
+    through PyAV: a windowed-sinc filter with its default settings). Any rates (8 kHz, 44.1 kHz,
+    48 kHz ...); the output has about ``len * target / rate`` samples."""
+    if rate == target:
+        return waveform
+    if rate <= 0 or target <= 0:
+        raise DataError(f"sample rates must be positive, got {rate} -> {target}")
+    import av
+
+    x = np.ascontiguousarray(waveform, dtype=np.float32)
+    rs = av.AudioResampler(format="fltp", layout="mono", rate=target)
+    out: list[np.ndarray] = []
+    step = 1 << 16
+    for start in range(0, len(x), step):
+        frame = av.AudioFrame.from_ndarray(x[None, start : start + step], format="fltp", layout="mono")
+        frame.sample_rate = rate
+        out.extend(f.to_ndarray()[0] for f in rs.resample(frame))
+    out.extend(f.to_ndarray()[0] for f in rs.resample(None))
+    y = np.concatenate(out) if out else np.zeros(0, np.float32)
+    want = int(round(len(x) * target / rate))
+    if len(y) < want:
+        y = np.pad(y, (0, want - len(y)))
+    return np.ascontiguousarray(y[:want], dtype=np.float32)
+
+
+def frame_rms_db(waveform: np.ndarray, frame: int, hop: int | None = None) -> np.ndarray:
+    """RMS level (dB re full scale, floored at -120) of consecutive frames (the last partial one dropped;
+    one frame when shorter)."""
+    hop = hop or frame
+    x = waveform if len(waveform) >= frame else np.pad(waveform, (0, frame - len(waveform)))
+    n = 1 + (len(x) - frame) // hop
+    idx = np.arange(frame)[None, :] + hop * np.arange(n)[:, None]
+    power = np.mean(np.square(x[idx], dtype=np.float64), axis=1)
+    db: np.ndarray = 10 * np.log10(np.maximum(power, 1e-12))
+    return db
+
+
+def active_level_db(waveform: np.ndarray, sample_rate: int, *, window_db: float = 30.0) -> float:
+    """The level (dB re full scale) of the active part of a waveform: the power mean of its 20 ms
+    frames within ``window_db`` of its 95th-percentile frame (-120 for digital silence)."""
+    if len(waveform) == 0:
+        return -120.0
+    db = frame_rms_db(waveform, max(1, sample_rate // 50))
+    top = float(np.percentile(db, 95))
+    active = db[db >= top - window_db]
+    return float(10 * np.log10(np.mean(10 ** (active / 10))))
+
+
+def normalize_loudness(waveform: np.ndarray, sample_rate: int, target_dbfs: float, max_gain_db: float) -> np.ndarray:
+    """Scale ``waveform`` so that its :func:`active_level_db` is ``target_dbfs`` (gain at most ``max_gain_db``)."""
+    if len(waveform) == 0:
+        return waveform
+    gain_db = min(target_dbfs - active_level_db(waveform, sample_rate), max_gain_db)
+    return (waveform * np.float32(10 ** (gain_db / 20))).astype(np.float32, copy=False)
+
+
+def hz_to_mel(f: np.ndarray | float, scale: str = "htk") -> np.ndarray:
+    f = np.asarray(f, dtype=np.float64)
+    if scale == "htk":
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+    # Slaney (Auditory Toolbox): linear below 1 kHz, logarithmic above
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, math.log(6.4) / 27.0
+    return np.where(f >= min_log_hz, min_log_mel + np.log(np.maximum(f, 1e-9) / min_log_hz) / logstep, f / f_sp)
+
+
+def mel_to_hz(m: np.ndarray, scale: str = "htk") -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    if scale == "htk":
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, math.log(6.4) / 27.0
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+
+def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
+    """Triangular mel filters float32 (n_mels, n_fft // 2 + 1), peak 1, on ``cfg.mel_scale``."""
+    freqs = np.linspace(0, cfg.sample_rate / 2, cfg.n_fft // 2 + 1)
+    mels = np.linspace(hz_to_mel(cfg.f_min, cfg.mel_scale), hz_to_mel(cfg.f_max, cfg.mel_scale), cfg.n_mels + 2)
+    pts = mel_to_hz(mels, cfg.mel_scale)
+    lower = (freqs[None, :] - pts[:-2, None]) / (pts[1:-1, None] - pts[:-2, None])
+    upper = (pts[2:, None] - freqs[None, :]) / (pts[2:, None] - pts[1:-1, None])
+    fb: np.ndarray = np.maximum(0.0, np.minimum(lower, upper)).astype(np.float32)
+    return fb
+
+
+def stft_window(cfg: FeatureConfig) -> np.ndarray:
+    """The periodic Hann window of ``win_length`` samples, centred in ``n_fft`` zeros (as torch.stft pads it)."""
+    n = cfg.win_length
+    hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
+    left = (cfg.n_fft - n) // 2
+    return np.pad(hann, (left, cfg.n_fft - n - left)).astype(np.float32)
+
+
+def frame_count(samples: int, cfg: FeatureConfig) -> int:
+    """Number of spectrogram frames of ``samples`` samples."""
+    return 1 + samples // cfg.hop_length
+
+
+def power_spectrogram(waveform: np.ndarray, cfg: FeatureConfig, *, chunk: int = 4096) -> np.ndarray:
+    """|STFT|^2 float32 (n_fft // 2 + 1, frames); centred frames, zero padding (see the module docstring)."""
+    pad = cfg.n_fft // 2
+    x = np.pad(np.asarray(waveform, dtype=np.float32), (pad, pad))
+    n = frame_count(len(waveform), cfg)
+    window = stft_window(cfg)
+    out = np.empty((cfg.n_fft // 2 + 1, n), dtype=np.float32)
+    frames = np.lib.stride_tricks.sliding_window_view(x, cfg.n_fft)[:: cfg.hop_length]
+    for s in range(0, n, chunk):  # bounded memory on long files
+        spec = np.fft.rfft(frames[s : s + chunk] * window, axis=1)
+        out[:, s : s + chunk] = (spec.real**2 + spec.imag**2).T
+    return out
+
+
+def log_mel(waveform: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """Log-mel spectrogram float32 (n_mels, frames) of mono samples at ``cfg.sample_rate``, without
+    loudness or feature normalisation (steps 3-5 of the module docstring)."""
+    mel = mel_filterbank(cfg) @ power_spectrogram(waveform, cfg)
+    out: np.ndarray = np.log(mel + np.float32(cfg.log_offset)).astype(np.float32, copy=False)
+    return out
+
+
+@dataclass(frozen=True)
+class FeatureStats:
+    """What :func:`normalize_features` removes: a mean per mel band and one standard deviation."""
+
+    mean: np.ndarray
+    std: float
+
+
+STD_FLOOR = 1e-3
+
+
+def feature_stats(logmels: Sequence[np.ndarray]) -> FeatureStats:
+    """The statistics of one input or of many (e.g. all utterances of one speaker, all windows of a file)."""
+    cat = np.concatenate([np.asarray(m, dtype=np.float64) for m in logmels], axis=1)
+    mean = cat.mean(axis=1)
+    std = float(np.sqrt(np.mean((cat - mean[:, None]) ** 2)))
+    return FeatureStats(mean.astype(np.float32), max(std, STD_FLOOR))
+
+
+def normalize_features(logmel: np.ndarray, mode: str = "utterance", stats: FeatureStats | None = None) -> np.ndarray:
+    """Normalise a log-mel (n_mels, frames): ``utterance``: with its own :func:`feature_stats`, or with
+    ``stats`` when given (a speaker's); ``none``: unchanged."""
+    if mode == "none":
+        return logmel
+    if mode != "utterance":
+        raise ModelError(f"unknown feature normalisation {mode!r}; known: {', '.join(FEATURE_NORMS)}")
+    st = stats if stats is not None else feature_stats([logmel])
+    out: np.ndarray = ((logmel - st.mean[:, None]) / np.float32(st.std)).astype(np.float32, copy=False)
+    return out
+
+
+def prepare_waveform(waveform: np.ndarray, sample_rate: int, cfg: FeatureConfig) -> np.ndarray:
+    """Any waveform -> mono float32 at ``cfg.sample_rate`` with its loudness normalised (steps 1-2)."""
+    x = resample(to_mono(waveform), sample_rate, cfg.sample_rate)
+    return normalize_loudness(x, cfg.sample_rate, cfg.loudness_dbfs, cfg.max_gain_db)
+
+
+def features(waveform: np.ndarray, sample_rate: int, cfg: FeatureConfig) -> np.ndarray:
+    """The whole chain: any waveform -> the normalised log-mel float32 (n_mels, frames) a model takes."""
+    return normalize_features(log_mel(prepare_waveform(waveform, sample_rate, cfg), cfg), cfg.feature_norm)

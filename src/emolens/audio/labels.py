@@ -1,0 +1,25 @@
+"""The speech emotion labels, defined once for the audio side of the package.
+
+RAVDESS (Livingstone & Russo 2018) codes eight emotions in its file names; a speech model's
+columns follow :data:`SPEECH_EMOTIONS` (its file stores the order it was trained with, which is
+what callers should read: :attr:`emolens.audio.recognizer.VoiceRecognizer.labels`).
+"""
+
+from __future__ import annotations
+
+SPEECH_EMOTIONS: tuple[str, ...] = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
+"""RAVDESS's eight emotions, in the order of its emotion codes 01-08."""
+
+RAVDESS_CODES: dict[str, str] = {f"{i + 1:02d}": name for i, name in enumerate(SPEECH_EMOTIONS)}
+"""RAVDESS emotion code (the third field of a file name) -> label."""
+
+FOUR_CLASS: dict[str, str] = {"neutral": "neutral", "calm": "neutral", "happy": "happy", "sad": "sad", "angry": "angry"}
+"""The common four-class reduction (neutral+calm, happy, sad, angry); other emotions are left out."""
+
+FOUR_CLASSES: tuple[str, ...] = ("neutral", "happy", "sad", "angry")
+
+SILENCE = "silence"
+"""The label of a window without enough sound to judge (no emotion is claimed)."""
+NON_SPEECH = "non-speech"
+"""The label of a window with sound that does not look like speech (music, noise, tones)."""
+NOT_EMOTIONS: tuple[str, ...] = (SILENCE, NON_SPEECH)

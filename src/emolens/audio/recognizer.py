@@ -1,0 +1,220 @@
+"""The VoiceRecognizer: speech in, emotion probabilities out, with ONNX Runtime on the CPU.
+
+The features are computed the way the model file says (:class:`~emolens.audio.metadata.VoiceModelMeta`),
+in NumPy; long recordings are cut into overlapping windows, each gated by the voice-activity
+detector (:mod:`emolens.audio.vad`) before the network judges its emotion.
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emolens.audio.features import FeatureConfig, features, resample, to_mono
+from emolens.audio.labels import NON_SPEECH, SILENCE
+from emolens.audio.metadata import VoiceModelMeta
+from emolens.audio.vad import SPEECH, VadConfig, VadResult, classify, frame_features
+from emolens.errors import DataError, ModelError
+from emolens.eval.calibration import apply_temperature
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SPEECH_MODEL = "emolens-speech-ravdess"
+"""The bundled speech model's name."""
+SPEECH_WEIGHTS = Path(__file__).parent / "weights"
+"""Where the shipped speech models live (apart from the face models of :mod:`emolens.models.bundled`)."""
+MAX_BATCH = 64
+CLIP_LEVEL = 0.999
+
+
+@dataclass(frozen=True)
+class VoiceWindow:
+    """One window of a recording: its emotion ``label`` and ``probs`` (over the recognizer's labels),
+    or ``label`` ``silence`` / ``non-speech`` with ``probs`` None (no emotion is claimed); the
+    voice-activity verdict ``vad``; ``clipped``: share of its samples at full scale."""
+
+    start_s: float
+    end_s: float
+    label: str
+    probs: np.ndarray | None
+    vad: VadResult
+    clipped: float
+
+    @property
+    def speech(self) -> float:
+        """The voice-activity detector's speech score in [0, 1]."""
+        return self.vad.speech
+
+    def as_dict(self, labels: tuple[str, ...]) -> dict[str, object]:
+        return {
+            "start_s": round(self.start_s, 3),
+            "end_s": round(self.end_s, 3),
+            "label": self.label,
+            "confidence": None if self.probs is None else round(float(self.probs.max()), 4),
+            "probs": None
+            if self.probs is None
+            else {k: round(float(p), 4) for k, p in zip(labels, self.probs, strict=True)},
+            "speech": round(self.vad.speech, 4),
+            "level_db": round(self.vad.level_db, 2),
+            "clipped": round(self.clipped, 5),
+            "vad": self.vad.as_dict(),
+        }
+
+
+def resolve_speech_model(model: str | Path | None) -> Path:
+    """A speech model file from a bundled name, a path, or None for the bundled default."""
+    from emolens.models.bundled import resolve_model
+
+    name = DEFAULT_SPEECH_MODEL if model is None else model
+    if isinstance(name, str) and (SPEECH_WEIGHTS / f"{name}.onnx").is_file():
+        return SPEECH_WEIGHTS / f"{name}.onnx"
+    if model is None:
+        raise ModelError(
+            "no speech model is installed: train one ('emolens train --data RAVDESS_FOLDER --arch speech_crnn "
+            "--out runs/speech') and give its runs/speech/best.onnx as the model"
+        )
+    return resolve_model(model)
+
+
+def window_spans(duration_s: float, window_s: float, hop_s: float) -> list[tuple[float, float]]:
+    """Windows of ``window_s`` every ``hop_s`` from 0; the last one ends at ``duration_s`` (all of it
+    is covered); one window when the sound is no longer than a window."""
+    if not (window_s > 0 and hop_s > 0):
+        raise DataError(f"window and hop must be positive, got {window_s} and {hop_s}")
+    if duration_s <= window_s:
+        return [(0.0, max(duration_s, 0.0))]
+    spans = []
+    start = 0.0
+    while start + window_s < duration_s - 1e-9:
+        spans.append((start, start + window_s))
+        start += hop_s
+    spans.append((duration_s - window_s, duration_s))
+    return spans
+
+
+def _check_rate(sample_rate: object) -> int:
+    rate = int(sample_rate) if isinstance(sample_rate, numbers.Integral) and not isinstance(sample_rate, bool) else 0
+    if not 1000 <= rate <= 768000:
+        raise DataError(f"sample_rate must be a whole number of Hz between 1000 and 768000, not {sample_rate!r}")
+    return rate
+
+
+class VoiceRecognizer:
+    """Recognise the emotion of speech with an emolens speech model (ONNX).
+
+    ``model``: a bundled name, a path to an ``.onnx`` file made by ``emolens train`` on speech, or
+    None for the bundled default (none is shipped yet: a ModelError says how to train one).
+    ``threads`` caps ONNX Runtime's threads (None or 0: one per core). ``vad``: the thresholds of the
+    voice-activity detector used by :meth:`windows`.
+    """
+
+    def __init__(
+        self, model: str | Path | None = None, *, threads: int | None = None, vad: VadConfig | None = None
+    ) -> None:
+        import onnxruntime as ort
+
+        if threads is not None:
+            if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 0:
+                raise ModelError(
+                    f"threads must be a whole number, 1 or more (0 or None: one per core), not {threads!r}"
+                )
+            threads = int(threads)
+        self.path = resolve_speech_model(model)
+        self.threads = threads
+        self.vad = vad or VadConfig()
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # ORT raises its own exception types for unreadable files
+            raise ModelError(f"cannot load model {self.path}: {str(e).splitlines()[0]}") from None
+        self.meta = VoiceModelMeta.from_props(dict(self._session.get_modelmeta().custom_metadata_map), str(self.path))
+        self._input = self._session.get_inputs()[0].name
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The label order of the probabilities returned."""
+        return self.meta.labels
+
+    @property
+    def features(self) -> FeatureConfig:
+        """How this model's input is made (read from the model file)."""
+        return self.meta.features
+
+    def _input_from(self, x: np.ndarray) -> np.ndarray:
+        """Mono samples at the model's rate -> its input (1, 1, n_mels, frames), padded to ``min_seconds``."""
+        cfg = self.features
+        shortest = int(self.meta.min_seconds * cfg.sample_rate)
+        if len(x) < shortest:
+            x = np.pad(x, (0, shortest - len(x)))
+        return features(x, cfg.sample_rate, cfg)[None, None]
+
+    def prepare(self, waveform: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Any waveform (mono (n,) or multichannel (n, c), float or integer samples, any rate) -> the
+        network's input float32 (1, 1, n_mels, frames). Sound shorter than ``meta.min_seconds`` is
+        padded with silence."""
+        rate = _check_rate(sample_rate)
+        x = resample(to_mono(waveform), rate, self.features.sample_rate)
+        return self._input_from(x)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities float32 (N, len(labels)) for prepared input (N, 1, n_mels, frames), calibrated."""
+        out: np.ndarray = self._session.run(None, {self._input: np.ascontiguousarray(x, dtype=np.float32)})[0]
+        p = out.astype(np.float32, copy=False)
+        p /= p.sum(axis=1, keepdims=True)
+        return apply_temperature(p, self.meta.temperature)
+
+    def predict(self, waveform: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Emotion probabilities float32 (len(labels),), summing to 1, for one utterance as a whole.
+
+        No voice-activity gate: silence and noise get probabilities too (:meth:`windows` gates them)."""
+        probs: np.ndarray = self.run(self.prepare(waveform, sample_rate))[0]
+        return probs
+
+    def windows(
+        self, waveform: np.ndarray, sample_rate: int, window_s: float = 2.0, hop_s: float = 0.5
+    ) -> list[VoiceWindow]:
+        """Judge a recording window by window (see :func:`window_spans`): each window is silence,
+        non-speech, or speech with the emotion probabilities of its sound."""
+        rate = _check_rate(sample_rate)
+        cfg = self.features
+        x = resample(to_mono(waveform), rate, cfg.sample_rate)
+        frames = frame_features(x, cfg.sample_rate)
+        spans = window_spans(len(x) / cfg.sample_rate, window_s, hop_s)
+        verdicts: list[tuple[float, float, VadResult, float]] = []
+        todo: list[tuple[int, np.ndarray]] = []
+        for i, (a, b) in enumerate(spans):
+            seg = x[int(round(a * cfg.sample_rate)) : int(round(b * cfg.sample_rate))]
+            verdict = classify(frames.slice(a, b), self.vad)
+            clipped = float(np.mean(np.abs(seg) >= CLIP_LEVEL)) if len(seg) else 0.0
+            verdicts.append((a, b, verdict, clipped))
+            if verdict.label == SPEECH:
+                todo.append((i, self._input_from(seg)))
+        probs: dict[int, np.ndarray] = {}
+        by_len: dict[int, list[tuple[int, np.ndarray]]] = {}
+        for i, inp in todo:
+            by_len.setdefault(inp.shape[-1], []).append((i, inp))
+        for group in by_len.values():
+            for s in range(0, len(group), MAX_BATCH):
+                part = group[s : s + MAX_BATCH]
+                p = self.run(np.concatenate([inp for _, inp in part]))
+                probs.update((i, row) for (i, _), row in zip(part, p, strict=True))
+        out = []
+        for i, (a, b, verdict, clipped) in enumerate(verdicts):
+            if i in probs:
+                label = self.labels[int(np.argmax(probs[i]))]
+            else:
+                label = SILENCE if verdict.label == SILENCE else NON_SPEECH
+            out.append(VoiceWindow(a, b, label, probs.get(i), verdict, clipped))
+        if any(w.clipped > 0.01 for w in out):
+            log.warning("the sound is clipped (samples at full scale) in places: emotions there are less reliable")
+        return out

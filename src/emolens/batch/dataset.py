@@ -1,0 +1,155 @@
+"""The whole run as one data set: a Parquet file with one row per face per frame, and a CSV with one row per video.
+
+:func:`write_dataset` gathers the per-frame tables of the videos done (``videos/<id>.csv``, as
+``emolens video --csv`` writes them) into ``faces.parquet``: ``video_id``, ``frame``, ``time``,
+``track_id``, the box ``x``, ``y``, ``w``, ``h``, one probability column per label of the model,
+``label`` and ``valence``. It counts each video's labels on the way, for the summary table and
+the overview. pyarrow is imported only here, and only when used (:func:`require_pyarrow` says
+how to install it). Both files are written through an :class:`~emolens.io.AtomicFile`.
+"""
+
+from __future__ import annotations
+
+import csv as csvlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emolens.batch.manifest import DONE, Record
+from emolens.errors import EmolensError
+from emolens.io import AtomicFile
+from emolens.labels import EMOTIONS
+
+__all__ = ["DatasetStats", "require_pyarrow", "write_dataset", "write_video_table"]
+
+ROWS_PER_GROUP = 1 << 20
+"""Rows gathered before they are written as one Parquet row group."""
+
+_HEAD = ("frame", "time", "track_id", "x", "y", "w", "h")
+_TAIL = ("label", "valence")
+
+
+def require_pyarrow() -> None:
+    """Raise an EmolensError saying how to install pyarrow when it is missing."""
+    try:
+        import pyarrow  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        raise EmolensError(
+            "a batch run writes its data set with pyarrow, which is not installed: pip install 'emolens[batch]'"
+        ) from None
+
+
+@dataclass(frozen=True)
+class DatasetStats:
+    """What :func:`write_dataset` wrote: the labels (probability columns), the rows, and per video
+    id the count of each label over its rows."""
+
+    labels: tuple[str, ...]
+    rows: int
+    label_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def _labels_of(path: Path) -> tuple[str, ...]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        header = next(csvlib.reader(fh), [])
+    if tuple(header[: len(_HEAD)]) != _HEAD or tuple(header[-len(_TAIL) :]) != _TAIL:
+        raise EmolensError(f"{path} is not a per-frame table of emolens (columns {', '.join(header[:4])}...)")
+    return tuple(header[len(_HEAD) : -len(_TAIL)])
+
+
+def _schema(labels: Sequence[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("video_id", pa.string()),
+            ("frame", pa.int64()),
+            ("time", pa.float64()),
+            ("track_id", pa.int64()),
+            ("x", pa.int32()),
+            ("y", pa.int32()),
+            ("w", pa.int32()),
+            ("h", pa.int32()),
+            *((lab, pa.float32()) for lab in labels),
+            ("label", pa.string()),
+            ("valence", pa.string()),
+        ]
+    )
+
+
+def _read(path: Path, video_id: str, schema: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    types = {f.name: f.type for f in schema if f.name != "video_id"}
+    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False))
+    if table.schema.names != schema.names[1:]:
+        raise EmolensError(f"{path}: its columns differ from the other videos' (another model?)")
+    ids = pa.array([video_id] * table.num_rows, pa.string())
+    return table.add_column(0, "video_id", ids).cast(schema)
+
+
+def write_dataset(videos: Sequence[tuple[str, Path]], dest: str | Path) -> DatasetStats:
+    """Write the per-frame tables ``videos`` ((id, csv path), in order) as one Parquet file ``dest``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    labels = _labels_of(videos[0][1]) if videos else EMOTIONS
+    schema = _schema(labels)
+    counts: dict[str, dict[str, int]] = {}
+    rows = 0
+    with AtomicFile(dest) as tmp:
+        writer = pq.ParquetWriter(tmp.path, schema, compression="zstd")
+        try:
+            buffer: list[Any] = []
+            buffered = 0
+            for vid, path in videos:
+                table = _read(path, vid, schema)
+                counts[vid] = {str(k): int(v) for k, v in Counter(table.column("label").to_pylist()).items()}
+                rows += table.num_rows
+                buffer.append(table)
+                buffered += table.num_rows
+                if buffered >= ROWS_PER_GROUP:
+                    writer.write_table(pa.concat_tables(buffer))
+                    buffer, buffered = [], 0
+            writer.write_table(pa.concat_tables(buffer) if buffer else schema.empty_table())
+        finally:
+            writer.close()
+    return DatasetStats(labels, rows, counts)
+
+
+def write_video_table(records: Sequence[Record], stats: DatasetStats, dest: str | Path) -> None:
+    """One row per video: id, path, state, error, its figures, its dominant label and the share of its
+    rows (faces over frames) in each label."""
+    head = [
+        "video_id", "path", "state", "error", "frames", "duration_s", "faces", "tracks",
+        "seconds", "cpu_seconds", "frames_per_s", "dominant",
+    ]  # fmt: skip
+    with AtomicFile(dest) as tmp, open(tmp.path, "w", newline="", encoding="utf-8") as fh:
+        w = csvlib.writer(fh)
+        w.writerow([*head, *(f"share_{lab}" for lab in stats.labels)])
+        for r in records:
+            counts = stats.label_counts.get(r.id, {}) if r.state == DONE else {}
+            total = sum(counts.values())
+            dominant = max(counts, key=lambda k: counts[k]) if total else ""
+            duration = r.duration_s
+            w.writerow(
+                [
+                    r.id,
+                    r.path,
+                    r.state,
+                    r.error or "",
+                    r.frames,
+                    "" if duration is None else f"{duration:.3f}",
+                    r.faces,
+                    r.tracks,
+                    f"{r.seconds:.3f}",
+                    f"{r.cpu_seconds:.3f}",
+                    f"{r.frames / r.seconds:.2f}" if r.seconds > 0 and r.frames else "",
+                    dominant,
+                    *(f"{counts.get(lab, 0) / total:.5f}" if total else "" for lab in stats.labels),
+                ]
+            )

@@ -1,0 +1,176 @@
+"""Export a speech training checkpoint to ONNX with its feature settings; int8 weights optionally.
+
+The graph takes the normalised log-mel (N, 1, n_mels, frames), frames of any number (4 or more),
+and returns probabilities (N, K). The labels and the whole feature chain go into the metadata
+(:class:`~emolens.audio.metadata.VoiceModelMeta`). The export is checked against torch on
+generated sounds of several lengths and refused if they disagree by ``PARITY_TOLERANCE`` or more.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emolens.audio.features import FeatureConfig
+from emolens.audio.labels import SPEECH_EMOTIONS
+from emolens.audio.metadata import KIND, VoiceModelMeta
+from emolens.errors import ModelError
+from emolens.io import AtomicFile, write_json
+from emolens.runtime.metadata import set_props
+
+log = logging.getLogger(__name__)
+
+PARITY_TOLERANCE = 1e-4
+PARITY_SECONDS = (0.3, 1.7, 3.0, 4.6)
+
+
+@dataclass(frozen=True)
+class SpeechExportResult:
+    path: Path
+    meta: VoiceModelMeta
+    max_abs_diff: float
+
+
+def is_speech_state(state: dict[str, Any]) -> bool:
+    """Whether a loaded checkpoint holds a speech model."""
+    if state.get("kind") == KIND:
+        return True
+    from emolens.models.registry import model_config
+
+    arch = state.get("arch")
+    return isinstance(arch, str) and model_config(arch).input_kind == "audio"
+
+
+def is_speech_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` (a ``.pt`` of ``emolens train``) holds a speech model; False when unreadable."""
+    from emolens.train import checkpoint as ckpt
+
+    path = Path(path)
+    if not path.is_file():
+        return False
+    try:
+        return is_speech_state(ckpt.load(path))
+    except Exception:  # not a checkpoint: the face export reports it
+        return False
+
+
+def _parity_sounds(seed: int = 0, rate: int = 16000) -> list[np.ndarray]:
+    """Noise bursts with a syllable-like envelope, of :data:`PARITY_SECONDS` lengths."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in PARITY_SECONDS:
+        t = np.arange(int(s * rate)) / rate
+        env = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)
+        out.append((rng.normal(0, 0.1, len(t)) * env + 0.1 * np.sin(2 * np.pi * 150 * t)).astype(np.float32))
+    return out
+
+
+def export_speech_state(
+    state: dict[str, Any], out: str | Path, *, name: str | None = None, version: str = "1", source: str = "checkpoint"
+) -> SpeechExportResult:
+    """Export a loaded speech checkpoint (``state``: arch, labels, model, features) to ``out``."""
+    import onnx
+    import torch
+    from torch import nn
+
+    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.models.registry import create_model
+
+    arch = state["arch"]
+    labels = tuple(state.get("labels", SPEECH_EMOTIONS))
+    feats = FeatureConfig(**state.get("features", {}))
+    net = create_model(arch, num_classes=len(labels), n_mels=feats.n_mels)
+    net.load_state_dict(state["model"])
+    model = nn.Sequential(net, nn.Softmax(dim=1)).eval()
+    meta = VoiceModelMeta(
+        name=name or arch,
+        version=version,
+        arch=arch,
+        labels=labels,
+        features=feats,
+        params=sum(p.numel() for p in net.parameters()),
+        train_seconds=float(state.get("crop_s", 3.0)),
+    )
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dummy = torch.zeros(1, 1, feats.n_mels, 300)
+    with AtomicFile(out) as atomic:
+        tmp = str(atomic.path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter announces its own deprecation
+            torch.onnx.export(
+                model,
+                (dummy,),
+                tmp,
+                input_names=["input"],
+                output_names=["probs"],
+                dynamic_axes={"input": {0: "batch", 3: "frames"}, "probs": {0: "batch"}},
+                opset_version=17,
+                dynamo=False,
+            )
+        model.eval()  # the exporter puts the modules back in the mode it found them in
+        proto = onnx.load(tmp)
+        set_props(proto, meta.to_props())
+        proto.producer_name = "emolens"
+        onnx.save(proto, tmp)
+        rec = VoiceRecognizer(tmp, threads=1)
+        diff = 0.0
+        for sound in _parity_sounds(rate=feats.sample_rate):
+            x = rec.prepare(sound, feats.sample_rate)
+            with torch.no_grad():
+                ref = model(torch.from_numpy(x)).numpy()
+            diff = max(diff, float(np.abs(ref - rec.run(x)).max()))
+        if diff >= PARITY_TOLERANCE:
+            raise ModelError(
+                f"ONNX Runtime and torch disagree by {diff:.2e} (tolerance {PARITY_TOLERANCE:g}); export refused"
+            )
+    log.info("exported %s -> %s (max |p_onnx - p_torch| = %.2e)", source, out, diff)
+    write_json(out.with_suffix(".json"), {**meta.as_dict(), "parity_max_abs_diff": diff})
+    return SpeechExportResult(out, meta, diff)
+
+
+def export_speech_checkpoint(
+    checkpoint: str | Path, out: str | Path, *, name: str | None = None, version: str = "1"
+) -> SpeechExportResult:
+    """Export ``checkpoint`` (a speech ``best.pt`` or ``last.pt`` of ``emolens train``) to ``out``."""
+    from emolens.train import checkpoint as ckpt
+
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        raise ModelError(f"checkpoint not found: {checkpoint}")
+    state = ckpt.load(checkpoint)
+    if not is_speech_state(state):
+        raise ModelError(f"{checkpoint} holds a face model; export it with emolens.export.onnx")
+    return export_speech_state(state, out, name=name, version=version, source=str(checkpoint))
+
+
+def quantize_speech(model: str | Path, out: str | Path, *, name: str | None = None) -> Path:
+    """An int8 copy of a speech model: int8 weights of its matrix products and LSTM, activations
+    quantized on the fly (ONNX Runtime's dynamic quantization; the convolutions stay float32).
+    No calibration data needed."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from emolens.audio.recognizer import VoiceRecognizer
+
+    rec = VoiceRecognizer(model, threads=1)
+    if rec.meta.precision != "fp32":
+        raise ModelError(f"{rec.path} is already quantized ({rec.meta.precision}); quantize its float32 model")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with AtomicFile(out) as atomic:
+        tmp = str(atomic.path)
+        quantize_dynamic(
+            str(rec.path), tmp, op_types_to_quantize=["MatMul", "Gemm", "LSTM"], weight_type=QuantType.QInt8
+        )
+        proto = onnx.load(tmp)
+        meta = replace(rec.meta, name=name or out.stem, version=rec.meta.version + "-int8", precision="int8-dynamic")
+        set_props(proto, meta.to_props())
+        onnx.save(proto, tmp)
+    log.info("quantized %s -> %s (int8 weights, dynamic)", rec.path, out)
+    return out

@@ -1,0 +1,93 @@
+"""A small convolutional-recurrent network for speech emotion: log-mel in, emotion logits out.
+
+Log-mel (B, 1, n_mels, T) -> four convolution blocks (3x3, BatchNorm, ReLU, max-pooling; the
+frequency axis pooled 16-fold, time 4-fold: 40 ms a step) -> a linear projection per time step
+-> a bidirectional LSTM over time -> attention pooling (a learned score per step, softmax over
+time, the weighted mean of the LSTM's outputs) -> dropout -> classes. Any number of frames of 4
+or more; ONNX export keeps the time axis dynamic.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from emolens.models.layers import init_weights
+from emolens.models.registry import ModelConfig, register_model
+
+TIME_STRIDE = 4
+"""Frames per LSTM step (the convolutions' pooling over time)."""
+FREQ_STRIDE = 16
+
+
+def _block(cin: int, cout: int, pool: tuple[int, int]) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(pool),
+    )
+
+
+class AttentionPool(nn.Module):
+    """Weighted mean over time with weights softmax(v . tanh(W h_t))."""
+
+    def __init__(self, dim: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.score = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, D)
+        w = torch.softmax(self.score(h), dim=1)
+        return (w * h).sum(dim=1)
+
+
+class SpeechCRNN(nn.Module):
+    def __init__(
+        self,
+        num_classes: int = 8,
+        n_mels: int = 64,
+        widths: tuple[int, int, int, int] = (32, 64, 128, 128),
+        hidden: int = 128,
+        dropout: float = 0.3,
+    ) -> None:
+        super().__init__()
+        if n_mels % FREQ_STRIDE:
+            raise ValueError(f"n_mels must be a multiple of {FREQ_STRIDE}, got {n_mels}")
+        pools = ((2, 2), (2, 2), (2, 1), (2, 1))
+        chans = (1, *widths)
+        self.cnn = nn.Sequential(*(_block(chans[i], chans[i + 1], pools[i]) for i in range(4)))
+        self.proj = nn.Sequential(nn.Linear(widths[-1] * (n_mels // FREQ_STRIDE), hidden), nn.ReLU(inplace=True))
+        self.drop = nn.Dropout(dropout * 0.5)
+        self.rnn = nn.LSTM(hidden, hidden, batch_first=True, bidirectional=True)
+        self.pool = AttentionPool(2 * hidden)
+        classifier = nn.Linear(2 * hidden, num_classes)
+        self.head = nn.Sequential(nn.Dropout(dropout), classifier)
+        init_weights(self, linear="kaiming")
+        nn.init.normal_(classifier.weight, 0, 0.01)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.cnn(x)  # (B, C, F', T')
+        h = h.permute(0, 3, 1, 2).flatten(2)  # (B, T', C * F')
+        h = self.drop(self.proj(h))
+        # the recurrent part in float32 also under bf16 autocast (LSTM kernels take one dtype)
+        with torch.autocast(device_type="cpu", enabled=False):
+            h, _ = self.rnn(h.float())
+            return self.head(self.pool(h))
+
+
+SPEECH_CONFIG = ModelConfig(
+    input_size=64,
+    channels=1,
+    mean=0.0,
+    std=1.0,
+    description="speech: log-mel -> 4 conv blocks -> BiLSTM -> attention pooling (~0.6M parameters)",
+    input_kind="audio",
+)
+"""``input_size`` is the number of mel bands it is built for by default; the model file's
+feature settings (:class:`emolens.audio.features.FeatureConfig`) are what count."""
+
+
+@register_model("speech_crnn", SPEECH_CONFIG)
+def speech_crnn(num_classes: int = 8, n_mels: int = 64) -> nn.Module:
+    """Speech CRNN: log-mel -> CNN -> BiLSTM -> attention pooling."""
+    return SpeechCRNN(num_classes, n_mels=n_mels)

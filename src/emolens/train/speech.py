@@ -1,0 +1,322 @@
+"""The speech path of ``emolens train``: RAVDESS (or audio folders) -> a speech CRNN, selected on
+held-out speakers, checkpointed every epoch, exported to ONNX at the end.
+
+It keeps the face engine's structure and records (:mod:`emolens.train.fit`): the same
+:class:`~emolens.train.config.TrainConfig`, warm-up and cosine schedule, precision choice, class
+balancing, mixup, weight averaging, ``metrics.csv``, ``curves.png``, ``config.json`` and the
+``best.pt`` / ``last.pt`` checkpoints (``--resume`` continues from ``last.pt``), with what differs
+for sound: AdamW instead of SGD (recurrent layers), random crops of ``crop_s`` seconds with audio
+augmentation (:mod:`emolens.train.speech_features`) for training, whole utterances through the
+run-time NumPy features (computed once) for validation, gradient clipping, and ``best.onnx``
+written from ``best.pt`` when the run ends.
+
+Splits: RAVDESS by actor (train 01-18, select on 19-20; 21-24 are never read here), or the
+``train/`` and ``val/`` folders.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from emolens.audio.features import FeatureConfig, features
+from emolens.data.audio import AudioSet, load_audio_split
+from emolens.errors import EmolensError
+from emolens.eval.metrics import compute_metrics
+from emolens.io import write_json, write_text_atomic
+from emolens.models.registry import create_model, model_config
+from emolens.train import checkpoint
+from emolens.train.config import TrainConfig
+from emolens.train.fit import TrainResult, _class_weights, _lr_lambda, _plot_curves, resolve_precision
+from emolens.train.loop import mix_batch, soft_cross_entropy
+from emolens.train.speech_features import (
+    AudioAugmentConfig,
+    TorchFeatures,
+    augment_waveforms,
+    crop_batch,
+    crop_samples,
+    spec_augment,
+)
+
+log = logging.getLogger(__name__)
+
+KIND = "speech"
+MAX_GRAD_NORM = 5.0
+ADAMW_LR_WARNING = 0.01
+
+
+def _check_options(cfg: TrainConfig) -> None:
+    """Refuse the face-only options rather than ignore them."""
+    face_only = {
+        "--ferplus": cfg.ferplus is not None,
+        "--label-set ferplus": cfg.label_set != "data",
+        "--photometric": cfg.photometric > 0,
+        "--freeze": cfg.freeze > 0,
+        "--init": cfg.init is not None,
+    }
+    used = [k for k, v in face_only.items() if v]
+    if used:
+        raise EmolensError(f"{', '.join(used)}: not available for speech models (face training only)")
+    if model_config(cfg.arch).input_kind != "audio":
+        raise EmolensError(f"{cfg.data} is speech data; train a speech architecture on it (--arch speech_crnn)")
+    if cfg.lr > ADAMW_LR_WARNING:
+        log.warning("--lr %g is high for AdamW (speech models); about 0.002 is usual", cfg.lr)
+
+
+def _subset(data: AudioSet, limit: int, seed: int) -> AudioSet:
+    """A random subset of at most ``limit`` utterances (0 = all)."""
+    if limit <= 0 or limit >= len(data):
+        return data
+    idx = np.sort(np.random.default_rng(seed).permutation(len(data))[:limit])
+    return data.subset(idx)
+
+
+def utterance_inputs(data: AudioSet, fcfg: FeatureConfig, min_seconds: float = 0.5) -> list[torch.Tensor]:
+    """Each utterance whole, through the run-time features: (1, 1, n_mels, frames) tensors."""
+    shortest = int(min_seconds * fcfg.sample_rate)
+    out = []
+    for w in data.waveforms:
+        w = np.pad(w, (0, max(0, shortest - len(w))))
+        out.append(torch.from_numpy(features(w, data.sample_rate, fcfg))[None, None])
+    return out
+
+
+@torch.no_grad()
+def predict_utterances(model: torch.nn.Module, inputs: list[torch.Tensor], bf16: bool = False) -> np.ndarray:
+    """Softmax probabilities (N, K), one utterance at a time (no padding changes what the network hears)."""
+    model.eval()
+    rows = []
+    for x in inputs:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            rows.append(F.softmax(model(x).float(), dim=1))
+    return torch.cat(rows).numpy()
+
+
+def _train_epoch(
+    model: torch.nn.Module,
+    data: AudioSet,
+    targets: torch.Tensor,
+    order: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    feats: TorchFeatures,
+    cfg: TrainConfig,
+    aug: AudioAugmentConfig | None,
+    gen: torch.Generator,
+    class_weight: torch.Tensor | None,
+    bf16: bool,
+    ema: torch.optim.swa_utils.AveragedModel | None,
+    progress: Any,
+) -> tuple[float, float]:
+    model.train()
+    total, correct, seen = 0.0, 0, 0
+    rate = data.sample_rate
+    for start in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):  # the last partial batch dropped
+        idx = order[start : start + cfg.batch_size]
+        length = crop_samples(cfg.crop_s, rate, gen)
+        x = crop_batch([data.waveforms[int(i)] for i in idx], length, gen, aug)
+        if aug is not None:
+            x = augment_waveforms(x, aug, rate, gen)
+        spec = feats(x)
+        if aug is not None:
+            spec = spec_augment(spec, aug, gen)
+        y = targets[idx]
+        spec, y = mix_batch(spec, y, cfg.mixup, cfg.cutmix, gen)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(spec)
+        loss = soft_cross_entropy(logits, y, class_weight, cfg.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
+        optimizer.step()
+        scheduler.step()
+        if ema is not None:
+            ema.update_parameters(model)
+        total += float(loss.detach()) * len(idx)
+        correct += int((logits.argmax(1) == y.argmax(1)).sum())
+        seen += len(idx)
+        if progress is not None:
+            progress.update(len(idx))
+    return total / max(seen, 1), correct / max(seen, 1)
+
+
+def fit_speech(cfg: TrainConfig) -> TrainResult:
+    """Train ``cfg.arch`` (a speech architecture) on ``cfg.data``'s train speakers, select on val."""
+    _check_options(cfg)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.set_flush_denormal(True)
+    fcfg = FeatureConfig()
+    train = _subset(load_audio_split(cfg.data, "train", sample_rate=fcfg.sample_rate), cfg.limit, cfg.seed)
+    val = load_audio_split(cfg.data, "val", sample_rate=fcfg.sample_rate, classes=train.classes)
+    val = _subset(val, cfg.limit // 4 if cfg.limit else 0, cfg.seed)
+    classes = train.classes
+    log.info(
+        "train %d utterances (%d speakers), val %d (%d speakers), arch %s, %d classes",
+        len(train),
+        len(set(train.speakers)),
+        len(val),
+        len(set(val.speakers)),
+        cfg.arch,
+        len(classes),
+    )
+    precision = resolve_precision(cfg.precision)
+    log.info("precision %s", precision)
+    bf16 = precision == "bf16"
+
+    torch.manual_seed(cfg.seed)
+    model = create_model(cfg.arch, num_classes=len(classes), n_mels=fcfg.n_mels)
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
+    )
+    steps_per_epoch = len(train) // cfg.batch_size
+    if steps_per_epoch == 0:
+        raise EmolensError(f"only {len(train)} training utterances: fewer than one batch of {cfg.batch_size}")
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _lr_lambda(steps_per_epoch * cfg.epochs, int(steps_per_epoch * cfg.warmup_epochs))
+    )
+    gen = torch.Generator().manual_seed(cfg.seed)
+    ema = None
+    if cfg.ema:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+    start_epoch, best_acc, best_epoch, rows = 1, -1.0, 0, []
+    last = out / checkpoint.LAST
+    if cfg.resume and last.exists():
+        state = checkpoint.load(last)
+        if state.get("kind") != KIND:
+            raise EmolensError(f"{last} is not a speech checkpoint; give another --out")
+        model.load_state_dict(state["model"])
+        if ema is not None and "ema" in state:
+            ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        start_epoch, best_acc, best_epoch, rows = (
+            state["epoch"] + 1,
+            state["best_acc"],
+            state["best_epoch"],
+            state["rows"],
+        )
+        log.info("resumed from %s at epoch %d", last, start_epoch)
+    aug = AudioAugmentConfig() if cfg.augment else None
+    write_json(
+        out / "config.json",
+        {
+            **asdict(cfg),
+            "precision_used": precision,
+            "features": asdict(fcfg),
+            "audio_augment": asdict(aug) if aug else None,
+        },
+    )
+    common = {"arch": cfg.arch, "kind": KIND, "labels": classes, "features": asdict(fcfg), "crop_s": cfg.crop_s}
+
+    feats = TorchFeatures(fcfg)
+    targets = torch.nn.functional.one_hot(torch.from_numpy(train.labels), len(classes)).float()
+    counts = train.class_counts()
+    class_weight = torch.from_numpy(_class_weights(counts)) if cfg.balance == "weighted" else None
+    sample_p = torch.from_numpy(1.0 / np.maximum(counts, 1)[train.labels]) if cfg.balance == "sampler" else None
+    t_feat = time.time()
+    val_inputs = utterance_inputs(val, fcfg)
+    log.debug("validation features in %.1f s", time.time() - t_feat)
+
+    t_run = time.time()
+    for epoch in range(start_epoch, cfg.epochs + 1):
+        t0 = time.time()
+        if sample_p is not None:
+            order = torch.multinomial(sample_p, len(train), replacement=True, generator=gen)
+        else:
+            order = torch.randperm(len(train), generator=gen)
+        bar = None
+        if cfg.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(
+                total=steps_per_epoch * cfg.batch_size, desc=f"epoch {epoch}/{cfg.epochs}", unit="utt", leave=False
+            )
+        train_loss, train_acc = _train_epoch(
+            model, train, targets, order, optimizer, scheduler, feats, cfg, aug, gen, class_weight, bf16, ema, bar
+        )
+        if bar is not None:
+            bar.close()
+        judged = ema.module if ema is not None else model
+        probs = predict_utterances(judged, val_inputs, bf16)
+        val_loss = float(-np.log(np.clip(probs[np.arange(len(val)), val.labels], 1e-7, 1)).mean())
+        m = compute_metrics(val.labels, probs.argmax(1), labels=classes)
+        row = {
+            "epoch": epoch,
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": train_loss,
+            "train_acc": train_acc,
+            "val_loss": val_loss,
+            "val_acc": m.accuracy,
+            "val_macro_f1": m.macro_f1,
+            "seconds": time.time() - t0,
+        }
+        rows.append(row)
+        if m.accuracy > best_acc:
+            best_acc, best_epoch = m.accuracy, epoch
+            checkpoint.save_atomic(
+                {**common, "model": judged.state_dict(), "epoch": epoch, "val_acc": best_acc, "config": asdict(cfg)},
+                out / checkpoint.BEST,
+            )
+        checkpoint.save_atomic(
+            {
+                **common,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "generator": gen.get_state(),
+                **({"ema": ema.state_dict()} if ema is not None else {}),
+                "epoch": epoch,
+                "best_acc": best_acc,
+                "best_epoch": best_epoch,
+                "rows": rows,
+                "config": asdict(cfg),
+            },
+            last,
+        )
+        table = io.StringIO()
+        w = csv.DictWriter(table, fieldnames=list(row), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        write_text_atomic(out / "metrics.csv", table.getvalue())
+        _plot_curves(rows, out / "curves.png", val_name="held-out speakers")
+        log.info(
+            "epoch %d/%d  loss %.4f  train acc %.4f  val loss %.4f  val acc %.4f  val macro-F1 %.4f  (%.0f s)",
+            epoch,
+            cfg.epochs,
+            train_loss,
+            train_acc,
+            val_loss,
+            m.accuracy,
+            m.macro_f1,
+            row["seconds"],
+        )
+    seconds = sum(r["seconds"] for r in rows)
+    log.info(
+        "best val accuracy %.4f at epoch %d; %.0f s in all (%.0f s this session)",
+        best_acc,
+        best_epoch,
+        seconds,
+        time.time() - t_run,
+    )
+    if (out / checkpoint.BEST).exists():
+        from emolens.export.speech import export_speech_checkpoint
+
+        export_speech_checkpoint(out / checkpoint.BEST, out / "best.onnx", name=f"speech-{cfg.arch}")
+    return TrainResult(out, best_epoch, best_acc, len(rows), seconds)

@@ -1,0 +1,163 @@
+"""``emolens audio`` and ``emolens evaluate`` on speech: outputs, summaries, and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audio_support import music_like, speech_like, speech_model, write_audio, write_ravdess
+from conftest import MEDIA, need
+from emolens.audio.labels import SPEECH_EMOTIONS
+from emolens.cli import main
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return speech_model(tmp_path_factory.mktemp("speech"))
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rate = 48000
+    x = np.concatenate([speech_like(3.0, sr=rate), np.zeros(2 * rate, np.float32), music_like(3.0, sr=rate)])
+    return write_audio(tmp_path_factory.mktemp("rec") / "talk.flac", np.stack([x, 0.5 * x], axis=1), sr=rate)
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, pattern: str) -> None:
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("emolens: error:"), err
+    assert pattern in lines[0], lines[0]
+
+
+def test_audio_writes_json_csv_and_a_timeline(
+    capsys: pytest.CaptureFixture[str], model: Path, recording: Path, tmp_path: Path
+) -> None:
+    j, c, png = tmp_path / "a.json", tmp_path / "a.csv", tmp_path / "a.png"
+    code, out, _ = run_main(
+        capsys,
+        "audio",
+        str(recording),
+        "--model",
+        str(model),
+        "--threads",
+        "1",
+        "--json",
+        str(j),
+        "--csv",
+        str(c),
+        "--plot",
+        str(png),
+    )
+    assert code == 0 and "windows:" in out
+    report = json.loads(j.read_text())
+    assert (
+        report["source_rate"] == 48000
+        and report["channels"] == 2
+        and report["duration_s"] == pytest.approx(8.0, abs=0.01)
+    )
+    assert report["labels"] == list(SPEECH_EMOTIONS) and report["windows"] == len(report["per_window"]) == 13
+    assert report["speech_windows"] >= 3 and report["silence_windows"] >= 1 and report["non_speech_windows"] >= 1
+    assert report["emotion"] in SPEECH_EMOTIONS and sum(report["mean_probs"].values()) == pytest.approx(1.0, abs=1e-3)
+    with c.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 13 and rows[0]["start_s"] == "0.000" and rows[0]["p_neutral"] != ""
+    assert any(r["label"] == "silence" and r["p_neutral"] == "" for r in rows)
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_audio_prints_everything_without_outputs(
+    capsys: pytest.CaptureFixture[str], model: Path, recording: Path
+) -> None:
+    code, out, _ = run_main(capsys, "audio", str(recording), "--model", str(model), "--window", "3", "--hop", "1.5")
+    assert code == 0
+    report = json.loads(out)
+    assert report["window_s"] == 3.0 and [w["start_s"] for w in report["per_window"]] == [0.0, 1.5, 3.0, 4.5, 5.0]
+
+
+def test_audio_errors_are_one_line(
+    capsys: pytest.CaptureFixture[str], model: Path, recording: Path, tmp_path: Path
+) -> None:
+    code, _, err = run_main(
+        capsys, "audio", str(recording), "--model", str(model), "--json", str(tmp_path / "no" / "a.json")
+    )
+    assert_one_line_error(code, err, "does not exist")
+    code, _, err = run_main(capsys, "audio", str(tmp_path / "none.wav"), "--model", str(model))
+    assert_one_line_error(code, err, "not found")
+    code, _, err = run_main(capsys, "audio", str(recording))
+    assert_one_line_error(code, err, "no speech model is bundled yet")
+    code, _, err = run_main(capsys, "audio", str(recording), "--model", "emolens-vgg-fer2013-fp32")
+    assert_one_line_error(code, err, "not a speech model")
+    code, _, err = run_main(capsys, "audio", str(recording), "--model", str(model), "--max-duration", "5")
+    assert_one_line_error(code, err, "more than 5 s")
+    with pytest.raises(SystemExit):
+        main(["audio", str(recording), "--window", "0"])
+    capsys.readouterr()
+
+
+def test_audio_on_videos(capsys: pytest.CaptureFixture[str], model: Path) -> None:
+    code, _, err = run_main(capsys, "audio", str(need(MEDIA / "fer_woman2.mp4")), "--model", str(model))
+    assert_one_line_error(code, err, "has no audio track")
+    code, out, _ = run_main(
+        capsys, "audio", str(need(MEDIA / "facerec_short_hamilton_clip.mp4")), "--model", str(model)
+    )
+    assert code == 0 and json.loads(out)["codec"] == "aac"
+
+
+def test_evaluate_on_speech_data(capsys: pytest.CaptureFixture[str], model: Path, tmp_path: Path) -> None:
+    data = write_ravdess(tmp_path / "ravdess", actors=(21,), per_emotion=1, seconds=0.8)
+    j, png = tmp_path / "ev.json", tmp_path / "cm.png"
+    code, out, _ = run_main(
+        capsys,
+        "evaluate",
+        "--model",
+        str(model),
+        "--data",
+        str(data),
+        "--threads",
+        "1",
+        "--json",
+        str(j),
+        "--confusion",
+        str(png),
+    )
+    assert code == 0
+    assert "accuracy" in out and "4-class (neutral+calm, happy, sad, angry; 5 utterances)" in out and "confusion" in out
+    report = json.loads(j.read_text())
+    assert report["utterances"] == 8 and report["split"] == "test" and list(report["per_speaker_accuracy"]) == ["21"]
+    assert sum(map(sum, report["confusion"])) == 8 and report["four_class"]["labels"] == [
+        "neutral",
+        "happy",
+        "sad",
+        "angry",
+    ]
+    assert png.is_file()
+    code, _, err = run_main(capsys, "evaluate", "--model", str(model), "--data", str(data), "--split", "val")
+    assert_one_line_error(code, err, "no RAVDESS speech of the val actors")
+    code, _, err = run_main(capsys, "evaluate", "--model", str(model), "--data", str(data), "--tta", "hflip")
+    assert_one_line_error(code, err, "for face models")
+
+
+def test_four_class_merges_neutral_and_calm() -> None:
+    from emolens.audio.evaluate import four_class
+
+    labels = SPEECH_EMOTIONS
+    probs = np.zeros((3, 8))
+    probs[0, [0, 1]] = [0.3, 0.3]  # neutral + calm beat happy's 0.4
+    probs[0, 2] = 0.4
+    probs[1, 5] = 1.0  # a fearful utterance: left out
+    probs[2, 4] = 1.0
+    got = four_class(probs, np.array([1, 5, 4]), labels)
+    assert got is not None
+    assert got[0].tolist() == [0, 3] and got[1].tolist() == [0, 3]
+    assert four_class(probs[:, :2], np.array([0, 1, 1]), ("calm", "angry")) is None

@@ -1,0 +1,162 @@
+"""The NumPy feature chain: log-mel against torch.stft and an independent mel filterbank, resampling,
+mono conversion, loudness and feature normalisation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from audio_support import SR, noise, speech_like, tone
+from emolens.audio.features import (
+    FeatureConfig,
+    active_level_db,
+    feature_stats,
+    features,
+    log_mel,
+    mel_filterbank,
+    normalize_features,
+    normalize_loudness,
+    resample,
+    to_mono,
+)
+from emolens.errors import DataError, ModelError
+
+
+def reference_filterbank(sr: int, n_fft: int, n_mels: int, f_min: float, f_max: float) -> np.ndarray:
+    """HTK mel triangles built bin by bin, straight from the textbook definition."""
+
+    def mel(f: float) -> float:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+
+    def hz(m: float) -> float:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
+    edges = [hz(mel(f_min) + i * (mel(f_max) - mel(f_min)) / (n_mels + 1)) for i in range(n_mels + 2)]
+    fb = np.zeros((n_mels, n_fft // 2 + 1))
+    for m in range(n_mels):
+        left, centre, right = edges[m], edges[m + 1], edges[m + 2]
+        for k in range(n_fft // 2 + 1):
+            f = k * sr / n_fft
+            if left < f <= centre:
+                fb[m, k] = (f - left) / (centre - left)
+            elif centre < f < right:
+                fb[m, k] = (right - f) / (right - centre)
+    return fb
+
+
+def test_the_mel_filterbank_matches_the_textbook_definition() -> None:
+    cfg = FeatureConfig()
+    ref = reference_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max)
+    np.testing.assert_allclose(mel_filterbank(cfg), ref, atol=1e-5)
+
+
+def test_log_mel_agrees_with_torch_stft_and_the_reference_filterbank() -> None:
+    import torch
+
+    cfg = FeatureConfig()
+    x = speech_like(2.3, seed=4)
+    spec = torch.stft(
+        torch.from_numpy(x),
+        n_fft=cfg.n_fft,
+        hop_length=cfg.hop_length,
+        win_length=cfg.win_length,
+        window=torch.hann_window(cfg.win_length, periodic=True),
+        center=True,
+        pad_mode="constant",
+        return_complex=True,
+    )
+    power = spec.abs().numpy().astype(np.float64) ** 2
+    fb = reference_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max)
+    ref = np.log(fb @ power + cfg.log_offset)
+    got = log_mel(x, cfg)
+    assert got.shape == ref.shape == (cfg.n_mels, 1 + len(x) // cfg.hop_length)
+    assert got.dtype == np.float32
+    loud = ref > np.log(1e-3)  # near the floor the log magnifies float32 rounding
+    np.testing.assert_allclose(got[loud], ref[loud], atol=2e-3)
+    np.testing.assert_allclose(got, ref, atol=0.05)
+
+
+def test_slaney_scale_and_config_round_trip() -> None:
+    cfg = FeatureConfig(mel_scale="slaney", n_mels=40)
+    fb = mel_filterbank(cfg)
+    assert fb.shape == (40, 257) and fb.min() >= 0 and fb.max() <= 1 and (fb.max(axis=1) > 0.5).all()
+    centres = np.argmax(fb, axis=1)
+    assert (np.diff(centres) >= 0).all()  # low to high frequency
+    assert FeatureConfig.from_json(cfg.to_json()) == cfg
+    with pytest.raises(ValueError, match="unknown audio settings"):
+        FeatureConfig.from_json(json.dumps({**json.loads(cfg.to_json()), "dither": 1}))
+    for bad in ({"mel_scale": "bark"}, {"f_max": 9000.0}, {"win_length": 1024}, {"feature_norm": "global"}):
+        with pytest.raises(ModelError):
+            FeatureConfig(**bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000])
+def test_any_rate_resamples_to_16k_keeping_pitch_and_level(rate: int) -> None:
+    x = tone(1.5, sr=rate, freq=440.0, amp=0.5)
+    y = resample(x, rate, SR)
+    assert y.dtype == np.float32 and abs(len(y) - 1.5 * SR) <= 1
+    spectrum = np.abs(np.fft.rfft(y))
+    assert abs(np.argmax(spectrum) * SR / len(y) - 440.0) < 2
+    assert abs(y[2000:-2000].std() * np.sqrt(2) - 0.5) < 0.01
+    assert resample(x[:0], rate, SR).shape == (0,)
+
+
+def test_to_mono_takes_every_layout_and_refuses_garbage() -> None:
+    left = speech_like(0.5)
+    stereo = np.stack([left, np.zeros_like(left)], axis=1)
+    np.testing.assert_allclose(to_mono(stereo), left / 2, atol=1e-7)
+    np.testing.assert_allclose(to_mono(stereo.T), left / 2, atol=1e-7)
+    pcm = (left * 32767).astype(np.int16)
+    np.testing.assert_allclose(to_mono(pcm), left, atol=1e-4)
+    assert to_mono(np.full(10, 128, np.uint8)).max() == 0
+    assert to_mono(np.zeros((0, 2))).shape == (0,)
+    with pytest.raises(DataError, match="NaN"):
+        to_mono(np.array([0.0, np.nan]))
+    with pytest.raises(DataError, match="shape"):
+        to_mono(np.zeros((2, 3, 4)))
+    with pytest.raises(DataError, match="channels"):
+        to_mono(np.zeros((40, 40)))
+    with pytest.raises(DataError, match="numbers"):
+        to_mono(np.array(["a", "b"]))
+
+
+def test_loudness_normalisation_reaches_the_target_and_spares_silence() -> None:
+    for amp in (0.001, 0.05, 0.9):
+        x = speech_like(2.0, amp=amp)
+        y = normalize_loudness(x, SR, -23.0, 60.0)
+        assert abs(active_level_db(y, SR) + 23.0) < 0.1
+    quiet = noise(1.0, amp=1e-4)
+    assert active_level_db(normalize_loudness(quiet, SR, -23.0, 20.0), SR) == pytest.approx(
+        active_level_db(quiet, SR) + 20.0, abs=0.01
+    )
+    silence = np.zeros(SR, np.float32)
+    assert not normalize_loudness(silence, SR, -23.0, 40.0).any()
+    assert normalize_loudness(silence[:0], SR, -23.0, 40.0).shape == (0,)
+
+
+def test_feature_normalisation_per_utterance_and_per_speaker() -> None:
+    cfg = FeatureConfig()
+    lm = log_mel(speech_like(2.0), cfg)
+    z = normalize_features(lm)
+    np.testing.assert_allclose(z.mean(axis=1), 0, atol=1e-4)
+    assert z.std() == pytest.approx(1.0, abs=1e-3)
+    flat = normalize_features(np.full((64, 50), -13.8, np.float32))
+    assert np.isfinite(flat).all() and not flat.any()
+    other = log_mel(speech_like(2.0, seed=9), cfg)
+    stats = feature_stats([lm, other])
+    both = np.concatenate([normalize_features(lm, stats=stats), normalize_features(other, stats=stats)], axis=1)
+    np.testing.assert_allclose(both.mean(axis=1), 0, atol=1e-4)
+    assert normalize_features(lm, "none") is lm
+
+
+def test_the_whole_chain_ignores_the_recording_level_and_takes_any_input() -> None:
+    cfg = FeatureConfig()
+    x = speech_like(1.5)
+    a = features(x, SR, cfg)
+    np.testing.assert_allclose(features(x * 0.03, SR, cfg), a, atol=1e-3)  # within max_gain_db (40 dB)
+    np.testing.assert_allclose(features(np.stack([x, x], axis=1), SR, cfg), a, atol=1e-4)
+    for short in (np.zeros(0, np.float32), np.zeros(10, np.float32), x[:100]):
+        out = features(short, SR, cfg)
+        assert out.shape[0] == 64 and np.isfinite(out).all()

@@ -1,0 +1,141 @@
+"""The speech model's export round trip and the VoiceRecognizer: any rate, any layout, any length."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from audio_support import SR, music_like, speech_checkpoint, speech_like, speech_model
+from emolens.audio.features import FeatureConfig, resample
+from emolens.audio.labels import NON_SPEECH, SILENCE, SPEECH_EMOTIONS
+from emolens.audio.recognizer import VoiceRecognizer, window_spans
+from emolens.errors import DataError, ModelError
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return speech_model(tmp_path_factory.mktemp("speech"))
+
+
+@pytest.fixture(scope="module")
+def rec(model: Path) -> VoiceRecognizer:
+    return VoiceRecognizer(model, threads=1)
+
+
+def test_export_matches_torch_and_stores_the_feature_settings(model: Path, rec: VoiceRecognizer) -> None:
+    import torch
+
+    from emolens.models import create_model
+    from emolens.train import checkpoint
+
+    props = {p.key: p.value for p in onnx.load(str(model)).metadata_props}
+    assert props["emolens.kind"] == "speech" and props["emolens.name"] == "test-speech"
+    assert FeatureConfig.from_json(props["emolens.audio"]) == FeatureConfig() == rec.features
+    assert rec.labels == SPEECH_EMOTIONS and rec.meta.params > 500_000
+    net = create_model("speech_crnn", num_classes=8)
+    net.load_state_dict(checkpoint.load(model.with_suffix(".pt"))["model"])
+    net.eval()
+    for seconds in (0.7, 2.0, 5.3):  # a dynamic time axis
+        x = rec.prepare(speech_like(seconds, seed=int(seconds * 10)), SR)
+        assert x.shape == (1, 1, 64, 1 + int(seconds * SR) // 160)
+        with torch.no_grad():
+            ref = torch.softmax(net(torch.from_numpy(x)), 1).numpy()
+        np.testing.assert_allclose(rec.run(x), ref, atol=1e-5)
+    assert model.with_suffix(".json").is_file()
+
+
+def test_predict_gives_probabilities_for_any_input(rec: VoiceRecognizer) -> None:
+    x = speech_like(2.5)
+    p = rec.predict(x, SR)
+    assert p.dtype == np.float32 and p.shape == (8,) and p.sum() == pytest.approx(1.0, abs=1e-5)
+    assert p.max() < 0.999  # a random head, but not a saturated one
+    np.testing.assert_allclose(rec.predict(np.stack([x, x], axis=1), SR), p, atol=1e-5)
+    np.testing.assert_allclose(rec.predict((x * 32767).astype(np.int16), SR), p, atol=1e-3)
+    for rate in (44100, 48000):  # the same sound at another rate: nearly the same judgement
+        q = rec.predict(resample(x, SR, rate), rate)
+        assert q.sum() == pytest.approx(1.0, abs=1e-5) and np.abs(q - p).max() < 0.02
+    narrow = rec.predict(resample(x, SR, 8000), 8000)  # telephone band: no sound above 4 kHz
+    assert narrow.sum() == pytest.approx(1.0, abs=1e-5)
+    for odd in (np.zeros(0, np.float32), np.zeros(SR, np.float32), x[:800], np.clip(x * 50, -1, 1)):
+        q = rec.predict(odd, SR)
+        assert np.isfinite(q).all() and q.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_bad_rates_and_arrays_are_data_errors(rec: VoiceRecognizer) -> None:
+    for rate in (0, 16000.5, True, 10**7):
+        with pytest.raises(DataError, match="sample_rate"):
+            rec.predict(np.zeros(100, np.float32), rate)  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="NaN"):
+        rec.predict(np.full(100, np.nan, np.float32), SR)
+
+
+def test_windows_label_silence_and_non_speech_and_judge_speech(rec: VoiceRecognizer) -> None:
+    x = np.concatenate([speech_like(3.0), np.zeros(3 * SR, np.float32), music_like(3.0)])
+    wins = rec.windows(x, SR, window_s=2.0, hop_s=0.5)
+    assert [(w.start_s, w.end_s) for w in wins] == window_spans(9.0, 2.0, 0.5)
+    by_start = {w.start_s: w for w in wins}
+    assert by_start[0.0].label in SPEECH_EMOTIONS and by_start[0.0].probs is not None
+    assert by_start[0.0].probs.sum() == pytest.approx(1.0, abs=1e-5)
+    assert by_start[3.5].label == SILENCE and by_start[3.5].probs is None
+    assert by_start[7.0].label == NON_SPEECH and by_start[7.0].probs is None
+    # the first window's probabilities are predict()'s on the same stretch of sound
+    np.testing.assert_allclose(by_start[0.0].probs, rec.predict(x[: 2 * SR], SR), atol=1e-5)
+    d = by_start[0.0].as_dict(rec.labels)
+    assert d["label"] == by_start[0.0].label and set(d["probs"]) == set(SPEECH_EMOTIONS)  # type: ignore[arg-type]
+    assert rec.windows(np.zeros(0, np.float32), SR)[0].label == SILENCE
+    short = rec.windows(speech_like(1.0, sr=8000), 8000)
+    assert len(short) == 1 and short[0].end_s == pytest.approx(1.0)
+
+
+def test_window_spans_cover_the_sound() -> None:
+    assert window_spans(1.0, 2.0, 0.5) == [(0.0, 1.0)]
+    assert window_spans(3.2, 2.0, 1.0) == [(0.0, 2.0), (1.0, 3.0), (pytest.approx(1.2), 3.2)]
+    with pytest.raises(DataError):
+        window_spans(3.0, 0.0, 1.0)
+
+
+def test_models_that_are_not_speech_models_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not a speech model .a face model"):
+        VoiceRecognizer("emolens-vgg-fer2013-fp32")
+    with pytest.raises(ModelError, match="no speech model is bundled yet"):
+        VoiceRecognizer()
+    with pytest.raises(ModelError, match="not found"):
+        VoiceRecognizer(tmp_path / "none.onnx")
+    with pytest.raises(ModelError, match="threads"):
+        VoiceRecognizer("x.onnx", threads=-1)
+
+
+def test_int8_copy_is_close(model: Path, rec: VoiceRecognizer, tmp_path: Path) -> None:
+    from emolens.export.speech import quantize_speech
+
+    q = VoiceRecognizer(quantize_speech(model, tmp_path / "q.onnx"), threads=1)
+    assert q.meta.precision == "int8-dynamic" and q.labels == rec.labels
+    x = speech_like(2.0, seed=5)
+    assert np.abs(q.predict(x, SR) - rec.predict(x, SR)).max() < 0.05
+
+
+def test_export_refuses_face_checkpoints_and_cli_exports_speech(tmp_path: Path) -> None:
+    from emolens.cli import main
+    from emolens.export.speech import export_speech_checkpoint, is_speech_checkpoint
+    from emolens.models import create_model
+    from emolens.train import checkpoint
+
+    face = tmp_path / "face.pt"
+    checkpoint.save_atomic({"arch": "compact", "model": create_model("compact").state_dict()}, face)
+    assert not is_speech_checkpoint(face) and not is_speech_checkpoint(tmp_path / "none.pt")
+    with pytest.raises(ModelError, match="face model"):
+        export_speech_checkpoint(face, tmp_path / "f.onnx")
+    ckpt = speech_checkpoint(tmp_path / "s.pt", labels=("calm", "angry"))
+    assert is_speech_checkpoint(ckpt)
+    assert main(["export", str(ckpt), "--out", str(tmp_path / "s.onnx"), "--name", "two"]) == 0
+    two = VoiceRecognizer(tmp_path / "s.onnx")
+    assert two.labels == ("calm", "angry") and two.meta.name == "two"
+
+
+def test_voice_recognizer_is_public_and_lazy() -> None:
+    import emolens
+
+    assert "VoiceRecognizer" in emolens.__all__ and emolens.VoiceRecognizer is VoiceRecognizer

@@ -1,0 +1,162 @@
+"""Speech data loading, the torch feature chain and augmentations, and a short training run."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from audio_support import SR, speech_like, tone, write_audio, write_ravdess
+from conftest import SHARED, need
+from emolens.audio.features import FeatureConfig, features
+from emolens.audio.labels import SPEECH_EMOTIONS
+from emolens.data.audio import audio_layout, is_audio_data, list_split, load_audio_split
+from emolens.errors import DataError, EmolensError
+from emolens.train.config import TrainConfig
+from emolens.train.speech_features import (
+    AudioAugmentConfig,
+    TorchFeatures,
+    augment_waveforms,
+    crop_batch,
+    spec_augment,
+)
+
+RAVDESS = SHARED / "data" / "ravdess-speech-16k"
+
+
+@pytest.fixture(scope="module")
+def ravdess_like(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_ravdess(tmp_path_factory.mktemp("ravdess"), actors=(1, 2, 19, 21))
+
+
+def test_ravdess_splits_by_actor(ravdess_like: Path) -> None:
+    assert audio_layout(ravdess_like) == "ravdess" and is_audio_data(ravdess_like)
+    speakers = {split: {s for _, _, s in list_split(ravdess_like, split)} for split in ("train", "val", "test")}
+    assert speakers == {"train": {"01", "02"}, "val": {"19"}, "test": {"21"}}
+    train = load_audio_split(ravdess_like, "train")
+    assert len(train) == 32 and train.classes == SPEECH_EMOTIONS and train.sample_rate == SR
+    assert train.class_counts().tolist() == [4] * 8
+    assert all(w.dtype == np.float32 and w.ndim == 1 for w in train.waveforms)
+
+
+def test_the_real_ravdess_protocol() -> None:
+    root = need(RAVDESS)
+    counts = {}
+    actors: dict[str, set[str]] = {}
+    for split in ("train", "val", "test"):
+        files = list_split(root, split)
+        counts[split] = len(files)
+        actors[split] = {a for _, _, a in files}
+    assert counts == {"train": 1080, "val": 120, "test": 240}
+    assert actors["val"] == {"19", "20"} and actors["test"] == {"21", "22", "23", "24"}
+    assert not actors["train"] & (actors["val"] | actors["test"])
+
+
+def test_audio_folders_and_what_is_not_speech_data(tmp_path: Path) -> None:
+    for split in ("train", "val"):
+        for name in ("calm", "angry"):
+            d = tmp_path / "own" / split / name
+            d.mkdir(parents=True)
+            write_audio(d / "a.wav", tone(0.3))
+    assert audio_layout(tmp_path / "own") == "folders"
+    ds = load_audio_split(tmp_path / "own", "val")
+    assert ds.classes == ("calm", "angry") and len(ds) == 2
+    with pytest.raises(DataError, match="no 'test' folder"):
+        list_split(tmp_path / "own", "test")
+    (tmp_path / "faces" / "train" / "happy").mkdir(parents=True)
+    assert not is_audio_data(tmp_path / "faces") and not is_audio_data(tmp_path / "missing")
+    with pytest.raises(DataError, match="no speech data"):
+        list_split(tmp_path / "faces", "train")
+    with pytest.raises(DataError, match="not among"):
+        load_audio_split(tmp_path / "own", "train", classes=("calm", "sad"))
+
+
+def test_torch_features_match_the_numpy_chain() -> None:
+    cfg = FeatureConfig()
+    xs = [speech_like(2.0, seed=i, amp=0.02 * (i + 1)) for i in range(3)]
+    ref = np.stack([features(x, SR, cfg) for x in xs])
+    got = TorchFeatures(cfg)(torch.from_numpy(np.stack(xs))).numpy()[:, 0]
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, atol=5e-4)
+
+
+def test_augmentations_keep_shapes_and_follow_the_generator() -> None:
+    waves = [speech_like(1.5, seed=i) for i in range(4)] + [speech_like(0.3, seed=9)]
+    aug = AudioAugmentConfig(speed_p=1.0, reverb_p=1.0, noise_p=1.0)
+
+    def run(seed: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(seed)
+        x = augment_waveforms(crop_batch(waves, SR, gen, aug), aug, SR, gen)
+        return spec_augment(TorchFeatures(FeatureConfig())(x), aug, gen)
+
+    a, b = run(0), run(0)
+    assert a.shape == (5, 1, 64, 101) and torch.isfinite(a).all()
+    assert torch.equal(a, b) and not torch.equal(a, run(1))
+    assert (a == 0).any()  # masks
+
+
+def _cfg(data: Path, out: Path, **kw: object) -> TrainConfig:
+    base: dict[str, object] = dict(
+        data=str(data),
+        arch="speech_crnn",
+        out=str(out),
+        epochs=5,
+        batch_size=8,
+        lr=0.003,
+        weight_decay=0.01,
+        warmup_epochs=0.5,
+        augment=False,
+        progress=False,
+        threads=1,
+        crop_s=1.0,
+    )
+    base.update(kw)
+    return TrainConfig(**base)  # type: ignore[arg-type]
+
+
+def _rows(out: Path) -> list[dict[str, str]]:
+    with (out / "metrics.csv").open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_a_training_run_writes_its_records_resumes_and_exports(ravdess_like: Path, tmp_path: Path) -> None:
+    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.train import checkpoint
+    from emolens.train.fit import fit
+
+    out = tmp_path / "run"
+    res = fit(_cfg(ravdess_like, out, epochs=1))
+    assert res.epochs_run == 1 and len(_rows(out)) == 1
+    for name in ("best.pt", "last.pt", "best.onnx", "best.json", "curves.png", "metrics.csv", "config.json"):
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["features"]["n_mels"] == 64 and config["arch"] == "speech_crnn"
+    rec = VoiceRecognizer(out / "best.onnx", threads=1)
+    assert rec.labels == SPEECH_EMOTIONS and rec.meta.train_seconds == 1.0
+    res = fit(_cfg(ravdess_like, out, epochs=2, resume=True))
+    assert [int(r["epoch"]) for r in _rows(out)] == [1, 2] and res.epochs_run == 2
+    assert checkpoint.load(out / "last.pt")["epoch"] == 2
+
+
+@pytest.mark.slow
+def test_short_training_lowers_the_loss(ravdess_like: Path, tmp_path: Path) -> None:
+    from emolens.train.fit import fit
+
+    fit(_cfg(ravdess_like, tmp_path / "run", epochs=4, balance="weighted"))
+    rows = _rows(tmp_path / "run")
+    assert float(rows[-1]["train_loss"]) < 0.9 * float(rows[0]["train_loss"])
+
+
+def test_face_options_and_face_architectures_are_refused_on_speech(ravdess_like: Path, tmp_path: Path) -> None:
+    from emolens.train.fit import fit
+
+    with pytest.raises(EmolensError, match="--arch speech_crnn"):
+        fit(_cfg(ravdess_like, tmp_path / "a", arch="compact"))
+    with pytest.raises(EmolensError, match="--freeze.*not available for speech"):
+        fit(_cfg(ravdess_like, tmp_path / "b", freeze=2))
+    with pytest.raises(EmolensError, match="--crop-s"):
+        _cfg(ravdess_like, tmp_path / "c", crop_s=0.1)

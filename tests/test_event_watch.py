@@ -1,0 +1,50 @@
+"""emolens.events() on real clips with the voice and a wristband attached."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from conftest import MEDIA, need
+from emolens.audio.labels import SPEECH_EMOTIONS
+from emolens.event import Event
+from emolens.event.watch import events
+from emolens.relax.body import BodyFeed
+from emolens.runtime.recognizer import Recognizer
+
+
+@pytest.fixture(scope="module")
+def rec() -> Recognizer:
+    return Recognizer(threads=1)
+
+
+def test_the_voice_of_a_clip_makes_voice_events(rec: Recognizer) -> None:
+    clip = need(MEDIA / "facerec_short_hamilton_clip.mp4")  # 10 s, people talking and singing
+    got: list[Event] = []
+    evs = list(events(str(clip), rec, voice=True, on_event=got.append, max_frames=150))
+    assert got == evs
+    voice = [e for e in evs if e.kind == "voice_emotion_changed"]
+    assert voice, [e.kind for e in evs]
+    assert all(e.label in SPEECH_EMOTIONS and e.track_id is None for e in voice)
+    assert voice[0].previous is None and all(a.label != b.label for a, b in zip(voice, voice[1:], strict=False))
+    assert [e.seq for e in evs] == list(range(1, len(evs) + 1))
+
+
+def test_a_clip_without_sound_goes_on_with_the_face(rec: Recognizer, caplog: pytest.LogCaptureFixture) -> None:
+    clip = need(MEDIA / "fer_test.mp4")
+    with caplog.at_level(logging.WARNING):
+        evs = list(events(str(clip), rec, voice=True))
+    assert "no audio track" in caplog.text and caplog.text.count("no audio track") == 1
+    assert {e.kind for e in evs} >= {"person_entered", "person_left"}
+    assert not [e for e in evs if e.kind == "voice_emotion_changed"]
+
+
+def test_a_wristband_makes_stress_events(rec: Recognizer) -> None:
+    clip = need(MEDIA / "fer_test.mp4")
+    feed = BodyFeed()
+    feed.put(0.9)  # high stress, read at the first frame
+    evs = list(events(str(clip), rec, body=feed))
+    stress = [e for e in evs if e.kind == "stress_changed"]
+    assert [(e.label, e.previous, e.probs) for e in stress] == [("high", None, {"stress": 0.9})]
+    assert stress[0].time < 0.1  # at the first frame, when the reading was taken
