@@ -72,3 +72,20 @@ def fer_folder(tmp_path: Path) -> Path:
 @pytest.fixture
 def fer_csv(tmp_path: Path) -> Path:
     return write_fer_csv(tmp_path / "fer2013.csv")
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``emolens`` in-process with ``args``: its exit code, its stdout and its stderr."""
+    from emolens.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, pattern: str) -> None:
+    """``emolens`` failed as a usage error should: code 2, one ``emolens: error:`` line holding ``pattern``."""
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("emolens: error:"), err
+    assert pattern in lines[0], lines[0]

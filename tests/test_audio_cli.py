@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from audio_support import music_like, speech_like, speech_model, write_audio, write_ravdess
-from conftest import MEDIA, need
+from conftest import MEDIA, assert_one_line_error, need, run_main
 from emolens.audio.labels import SPEECH_EMOTIONS
 from emolens.cli import main
 
@@ -25,19 +25,6 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rate = 48000
     x = np.concatenate([speech_like(3.0, sr=rate), np.zeros(2 * rate, np.float32), music_like(3.0, sr=rate)])
     return write_audio(tmp_path_factory.mktemp("rec") / "talk.flac", np.stack([x, 0.5 * x], axis=1), sr=rate)
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code: int, err: str, pattern: str) -> None:
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("emolens: error:"), err
-    assert pattern in lines[0], lines[0]
 
 
 def test_audio_writes_json_csv_and_a_timeline(
@@ -94,8 +81,8 @@ def test_audio_errors_are_one_line(
     assert_one_line_error(code, err, "does not exist")
     code, _, err = run_main(capsys, "audio", str(tmp_path / "none.wav"), "--model", str(model))
     assert_one_line_error(code, err, "not found")
-    code, _, err = run_main(capsys, "audio", str(recording))
-    assert_one_line_error(code, err, "no speech model is bundled yet")
+    code, _, err = run_main(capsys, "audio", str(recording), "--model", "emolens-speech-nope")
+    assert_one_line_error(code, err, "unknown speech model 'emolens-speech-nope'")
     code, _, err = run_main(capsys, "audio", str(recording), "--model", "emolens-vgg-fer2013-fp32")
     assert_one_line_error(code, err, "not a speech model")
     code, _, err = run_main(capsys, "audio", str(recording), "--model", str(model), "--max-duration", "5")

@@ -100,8 +100,9 @@ def test_window_spans_cover_the_sound() -> None:
 def test_models_that_are_not_speech_models_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="not a speech model .a face model"):
         VoiceRecognizer("emolens-vgg-fer2013-fp32")
-    with pytest.raises(ModelError, match="no speech model is bundled yet"):
-        VoiceRecognizer()
+    assert VoiceRecognizer().labels == SPEECH_EMOTIONS  # the shipped one
+    with pytest.raises(ModelError, match="unknown speech model 'emolens-speech-nope'"):
+        VoiceRecognizer("emolens-speech-nope")
     with pytest.raises(ModelError, match="not found"):
         VoiceRecognizer(tmp_path / "none.onnx")
     with pytest.raises(ModelError, match="threads"):

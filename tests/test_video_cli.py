@@ -14,21 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from emolens.cli import main
+from conftest import assert_one_line_error, run_main
 from emolens.labels import EMOTIONS
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code: int, err: str, pattern: str) -> None:
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("emolens: error:"), err
-    assert pattern in lines[0], lines[0]
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from emolens.audio.metadata import VoiceModelMeta
 from emolens.audio.vad import SPEECH, VadConfig, VadResult, classify, frame_features
 from emolens.errors import DataError, ModelError
 from emolens.eval.calibration import apply_temperature
+from emolens.runtime.session import check_threads, open_session
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,11 @@ def resolve_speech_model(model: str | Path | None) -> Path:
             "no speech model is installed: train one ('emolens train --data RAVDESS_FOLDER --arch speech_crnn "
             "--out runs/speech') and give its runs/speech/best.onnx as the model"
         )
+    from emolens.models.bundled import available_models
+
+    if isinstance(model, str) and not model.endswith(".onnx") and not Path(model).exists() and model not in available_models():
+        speech = ", ".join(sorted(p.stem for p in SPEECH_WEIGHTS.glob("*.onnx"))) or "none are installed"
+        raise ModelError(f"unknown speech model {model!r}; bundled speech models: {speech}; or give the path of an .onnx file")
     return resolve_model(model)
 
 
@@ -115,28 +121,11 @@ class VoiceRecognizer:
     def __init__(
         self, model: str | Path | None = None, *, threads: int | None = None, vad: VadConfig | None = None
     ) -> None:
-        import onnxruntime as ort
-
-        if threads is not None:
-            if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 0:
-                raise ModelError(
-                    f"threads must be a whole number, 1 or more (0 or None: one per core), not {threads!r}"
-                )
-            threads = int(threads)
+        threads = check_threads(threads)
         self.path = resolve_speech_model(model)
         self.threads = threads
         self.vad = vad or VadConfig()
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads:
-            opts.intra_op_num_threads = threads
-        opts.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # ORT raises its own exception types for unreadable files
-            raise ModelError(f"cannot load model {self.path}: {str(e).splitlines()[0]}") from None
+        self._session = open_session(self.path, threads)
         self.meta = VoiceModelMeta.from_props(dict(self._session.get_modelmeta().custom_metadata_map), str(self.path))
         self._input = self._session.get_inputs()[0].name
 

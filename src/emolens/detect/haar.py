@@ -25,6 +25,8 @@ class HaarSettings:
 class HaarDetector:
     """OpenCV's ``CascadeClassifier`` on the histogram-equalised gray image."""
 
+    name = "haar"
+
     def __init__(self, settings: HaarSettings | None = None) -> None:
         self.settings = settings or HaarSettings()
         path = Path(cv2.data.haarcascades) / CASCADE  # type: ignore[attr-defined]

@@ -148,6 +148,8 @@ def fetch_yunet(cache: str | Path | None = None, url: str = YUNET_URL, timeout: 
 class YuNetDetector:
     """OpenCV's ``FaceDetectorYN`` with the YuNet model; the input size follows each image."""
 
+    name = "yunet"
+
     def __init__(
         self,
         model_path: str | Path | None = None,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,6 +15,9 @@ from emolens.errors import ModelError
 from emolens.io import AtomicFile, write_json
 from emolens.labels import EMOTIONS
 from emolens.runtime.metadata import DEFAULT_FRAMING, Framing, ModelMeta, set_props
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +29,49 @@ class ExportResult:
     path: Path
     meta: ModelMeta
     max_abs_diff: float
+
+
+def export_checked(
+    model: torch.nn.Module,
+    dummy: torch.Tensor,
+    out: Path,
+    dynamic_axes: dict[str, dict[int, str]],
+    props: dict[str, str],
+    parity: Callable[[str], float],
+) -> float:
+    """Write ``model`` (in eval mode; traced on ``dummy``, input ``input``, output ``probs``) to ``out``
+    as ONNX with the metadata ``props``, then measure with ``parity`` (given the written file) the
+    largest difference of its probabilities from torch's. At :data:`PARITY_TOLERANCE` or more the
+    export is refused and ``out`` left as it was. Returns the difference."""
+    import onnx
+    import torch
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with AtomicFile(out) as atomic:
+        tmp = str(atomic.path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter announces its own deprecation
+            torch.onnx.export(
+                model,
+                (dummy,),
+                tmp,
+                input_names=["input"],
+                output_names=["probs"],
+                dynamic_axes=dynamic_axes,
+                opset_version=17,
+                dynamo=False,
+            )
+        model.eval()  # the exporter puts the modules back in the mode it found them in
+        proto = onnx.load(tmp)
+        set_props(proto, props)
+        proto.producer_name = "emolens"
+        onnx.save(proto, tmp)
+        diff = parity(tmp)
+        if diff >= PARITY_TOLERANCE:
+            raise ModelError(
+                f"ONNX Runtime and torch disagree by {diff:.2e} (tolerance {PARITY_TOLERANCE:g}); export refused"
+            )
+    return diff
 
 
 def export_checkpoint(
@@ -43,7 +91,6 @@ def export_checkpoint(
     torch on ``parity_faces`` (uint8 (N, H, W); random faces when None) and refused if the
     probabilities differ by ``PARITY_TOLERANCE`` or more.
     """
-    import onnx
     import torch
     from torch import nn
 
@@ -76,41 +123,22 @@ def export_checkpoint(
         crop_square=framing.crop_square,
         interpolation=framing.interpolation,
     )
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, mcfg.channels, mcfg.input_size, mcfg.input_size)
-    with AtomicFile(out) as atomic:
-        tmp = str(atomic.path)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter announces its own deprecation
-            torch.onnx.export(
-                model,
-                (dummy,),
-                tmp,
-                input_names=["input"],
-                output_names=["probs"],
-                dynamic_axes={"input": {0: "batch"}, "probs": {0: "batch"}},
-                opset_version=17,
-                dynamo=False,
-            )
-        proto = onnx.load(tmp)
-        set_props(proto, meta.to_props())
-        proto.producer_name = "emolens"
-        onnx.save(proto, tmp)
 
+    def parity(path: str) -> float:
         faces = parity_faces
         if faces is None:
             faces = np.random.default_rng(0).integers(0, 256, (64, mcfg.input_size, mcfg.input_size), dtype=np.uint8)
-        rec = Recognizer(tmp, tta="none")
+        rec = Recognizer(path, tta="none")
         x = rec.prepare(faces)
         with torch.no_grad():
             ref = model(torch.from_numpy(x)).numpy()
         got = rec.run(x)
-        diff = float(np.abs(ref - got).max())
-        if diff >= PARITY_TOLERANCE:
-            raise ModelError(
-                f"ONNX Runtime and torch disagree by {diff:.2e} (tolerance {PARITY_TOLERANCE:g}); export refused"
-            )
+        return float(np.abs(ref - got).max())
+
+    out = Path(out)
+    axes = {"input": {0: "batch"}, "probs": {0: "batch"}}
+    diff = export_checked(model, dummy, out, axes, meta.to_props(), parity)
     log.info("exported %s -> %s (max |p_onnx - p_torch| = %.2e)", checkpoint, out, diff)
     write_json(out.with_suffix(".json"), {**meta.as_dict(), "parity_max_abs_diff": diff})
     return ExportResult(out, meta, diff)

@@ -9,7 +9,6 @@ generated sounds of several lengths and refused if they disagree by ``PARITY_TOL
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,12 +19,12 @@ from emolens.audio.features import FeatureConfig
 from emolens.audio.labels import SPEECH_EMOTIONS
 from emolens.audio.metadata import KIND, VoiceModelMeta
 from emolens.errors import ModelError
+from emolens.export.onnx import PARITY_TOLERANCE as PARITY_TOLERANCE
+from emolens.export.onnx import export_checked
 from emolens.io import AtomicFile, write_json
 from emolens.runtime.metadata import set_props
 
 log = logging.getLogger(__name__)
-
-PARITY_TOLERANCE = 1e-4
 PARITY_SECONDS = (0.3, 1.7, 3.0, 4.6)
 
 
@@ -74,7 +73,6 @@ def export_speech_state(
     state: dict[str, Any], out: str | Path, *, name: str | None = None, version: str = "1", source: str = "checkpoint"
 ) -> SpeechExportResult:
     """Export a loaded speech checkpoint (``state``: arch, labels, model, features) to ``out``."""
-    import onnx
     import torch
     from torch import nn
 
@@ -96,39 +94,21 @@ def export_speech_state(
         params=sum(p.numel() for p in net.parameters()),
         train_seconds=float(state.get("crop_s", 3.0)),
     )
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, 1, feats.n_mels, 300)
-    with AtomicFile(out) as atomic:
-        tmp = str(atomic.path)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter announces its own deprecation
-            torch.onnx.export(
-                model,
-                (dummy,),
-                tmp,
-                input_names=["input"],
-                output_names=["probs"],
-                dynamic_axes={"input": {0: "batch", 3: "frames"}, "probs": {0: "batch"}},
-                opset_version=17,
-                dynamo=False,
-            )
-        model.eval()  # the exporter puts the modules back in the mode it found them in
-        proto = onnx.load(tmp)
-        set_props(proto, meta.to_props())
-        proto.producer_name = "emolens"
-        onnx.save(proto, tmp)
-        rec = VoiceRecognizer(tmp, threads=1)
+
+    def parity(path: str) -> float:
+        rec = VoiceRecognizer(path, threads=1)
         diff = 0.0
         for sound in _parity_sounds(rate=feats.sample_rate):
             x = rec.prepare(sound, feats.sample_rate)
             with torch.no_grad():
                 ref = model(torch.from_numpy(x)).numpy()
             diff = max(diff, float(np.abs(ref - rec.run(x)).max()))
-        if diff >= PARITY_TOLERANCE:
-            raise ModelError(
-                f"ONNX Runtime and torch disagree by {diff:.2e} (tolerance {PARITY_TOLERANCE:g}); export refused"
-            )
+        return diff
+
+    out = Path(out)
+    axes = {"input": {0: "batch", 3: "frames"}, "probs": {0: "batch"}}
+    diff = export_checked(model, dummy, out, axes, meta.to_props(), parity)
     log.info("exported %s -> %s (max |p_onnx - p_torch| = %.2e)", source, out, diff)
     write_json(out.with_suffix(".json"), {**meta.as_dict(), "parity_max_abs_diff": diff})
     return SpeechExportResult(out, meta, diff)

@@ -28,6 +28,7 @@ from emolens.physio.readers import Events, Recording, Signal
 from emolens.physio.signal import fill_gaps, local_maxima, smooth
 
 __all__ = [
+    "BVP_FEATURES",
     "FEATURES",
     "SERIES_FS",
     "Baseline",
@@ -97,16 +98,13 @@ class PhysioOptions:
         return cls(**{k: float(v) for k, v in d.items() if k in names})
 
 
+BVP_FEATURES = ("ibi_mean", "rmssd", "sdnn", "lf_power", "hf_power", "bvp_amp", "resp_rate", "resp_power")
+"""The features that come from the BVP's beats and pulses (intervals, their variability, pulse
+amplitude, respiration), in the order of :data:`FEATURES`; ``beat_coverage``, their quality, apart."""
+
 FEATURES = (
     "hr",
-    "ibi_mean",
-    "rmssd",
-    "sdnn",
-    "lf_power",
-    "hf_power",
-    "bvp_amp",
-    "resp_rate",
-    "resp_power",
+    *BVP_FEATURES,
     "eda_tonic",
     "eda_slope",
     "eda_phasic",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emolens.physio.features import FEATURES, Derived, PhysioOptions
+from emolens.physio.features import BVP_FEATURES, FEATURES, Derived, PhysioOptions
 from emolens.physio.readers import Signal
 
 __all__ = ["CHANNEL_FEATURES", "CHECKED_CHANNELS", "RANGES", "discounted", "quality_table"]
@@ -34,17 +34,7 @@ RANGES: dict[str, tuple[float, float]] = {"eda": (0.02, 100.0), "hr": (30.0, 220
 
 CHANNEL_FEATURES: dict[str, tuple[str, ...]] = {
     "hr": ("hr",),
-    "bvp": (
-        "ibi_mean",
-        "rmssd",
-        "sdnn",
-        "lf_power",
-        "hf_power",
-        "bvp_amp",
-        "resp_rate",
-        "resp_power",
-        "beat_coverage",
-    ),
+    "bvp": (*BVP_FEATURES, "beat_coverage"),
     "eda": ("eda_tonic", "eda_slope", "eda_phasic", "eda_rise", "scr_rate", "scr_amp"),
     "temp": ("temp", "temp_slope"),
     "acc": ("acc_std",),
@@ -127,7 +117,7 @@ def discounted(flags: list[str]) -> set[str]:
             if flag != "missing:hr":
                 out.update(CHANNEL_FEATURES[ch])
         elif flag in ("motion", "noisy:bvp"):
-            out.update(f for f in CHANNEL_FEATURES["bvp"] if f != "beat_coverage")
+            out.update(BVP_FEATURES)
     if "missing:hr" in flags and "ibi_mean" in out:
         out.add("hr")
     return out

@@ -6,7 +6,6 @@ It classifies faces and nothing else; finding them in an image is :mod:`emolens.
 from __future__ import annotations
 
 import logging
-import numbers
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from emolens.eval.calibration import apply_temperature
 from emolens.models.bundled import resolve_model
 from emolens.preprocess import faces_to_batch, normalize
 from emolens.runtime.metadata import TTA_MODES, ModelMeta
+from emolens.runtime.session import check_threads, open_session
 
 log = logging.getLogger(__name__)
 
@@ -42,28 +42,10 @@ class Recognizer:
         tta: str | None = None,
         temperature: float | None = None,
     ) -> None:
-        import onnxruntime as ort
-
-        if threads is not None:
-            if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 0:
-                raise ModelError(f"threads must be a whole number, 1 or more (0 or None: one per core), not {threads!r}")
-            threads = int(threads)
+        threads = check_threads(threads)
         self.path = resolve_model(model)
         self.threads = threads
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.inter_op_num_threads = 1
-        # ORT's worker threads otherwise spin-wait after each run; on a 2-core machine that takes
-        # the CPU from OpenCV's decoding and face detection between calls (about 150 -> 215 frames/s
-        # on the video pipeline, `emolens bench video`).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads:
-            opts.intra_op_num_threads = threads
-        opts.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # ORT raises its own exception types for unreadable files
-            raise ModelError(f"cannot load model {self.path}: {str(e).splitlines()[0]}") from None
+        self._session = open_session(self.path, threads)
         props = dict(self._session.get_modelmeta().custom_metadata_map)
         self.meta = ModelMeta.from_props(props, str(self.path))
         if tta is not None and tta not in TTA_MODES:

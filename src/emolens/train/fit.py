@@ -7,7 +7,7 @@ import io
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,175 @@ def resolve_precision(requested: str) -> str:
     return train_precision() if requested == "auto" else requested
 
 
+def schedule(
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig, n_train: int, unit: str
+) -> tuple[int, torch.optim.lr_scheduler.LambdaLR]:
+    """The steps of an epoch over ``n_train`` training examples (``unit``: what they are, for the error
+    when they are fewer than a batch) and ``optimizer``'s warm-up and cosine schedule over the run."""
+    steps_per_epoch = n_train // cfg.batch_size
+    if steps_per_epoch == 0:
+        raise EmolensError(f"only {n_train} training {unit}: fewer than one batch of {cfg.batch_size}")
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _lr_lambda(steps_per_epoch * cfg.epochs, int(steps_per_epoch * cfg.warmup_epochs))
+    )
+    return steps_per_epoch, scheduler
+
+
+def weight_average(model: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
+    """An exponential moving average of ``model``'s weights and buffers (``--ema``); None when ``decay`` is 0."""
+    if not decay:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def epoch_bar(cfg: TrainConfig, epoch: int, total: int, unit: str, **options: Any) -> Any:
+    """With ``--progress``, a progress bar of the epoch's ``total`` examples (``unit``: what they are;
+    ``options``: more of tqdm's); else None."""
+    if not cfg.progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"epoch {epoch}/{cfg.epochs}", unit=unit, leave=False, **options)
+
+
+def epoch_order(n: int, sample_p: torch.Tensor | None, gen: torch.Generator) -> torch.Tensor:
+    """The order of an epoch's ``n`` examples: drawn with replacement by ``sample_p`` (``--balance
+    sampler``), else a permutation."""
+    if sample_p is not None:
+        return torch.multinomial(sample_p, n, replacement=True, generator=gen)
+    return torch.randperm(n, generator=gen)
+
+
+@dataclass
+class Run:
+    """A training run's objects and its records so far: what ``last.pt`` saves every epoch and
+    ``--resume`` restores. ``common`` begins both checkpoints (arch, labels, ...; its ``labels``
+    name the classes); ``val_name`` names the validation set in ``curves.png``."""
+
+    cfg: TrainConfig
+    common: dict[str, Any]
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    gen: torch.Generator
+    ema: torch.optim.swa_utils.AveragedModel | None
+    val_name: str = "PublicTest"
+    start_epoch: int = 1
+    best_acc: float = -1.0
+    best_epoch: int = 0
+    rows: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def judged(self) -> torch.nn.Module:
+        """The model that validation scores and ``best.pt`` keeps: the weight average with ``--ema``."""
+        return self.ema.module if self.ema is not None else self.model
+
+    def resume(self, kind: str | None = None) -> None:
+        """With ``--resume``, restore the state ``last.pt`` holds, if there is one, into the model, its
+        weight average, the optimiser, the schedule and the generator, and take up its records. With
+        ``kind``, a checkpoint of another kind is refused."""
+        last = Path(self.cfg.out) / checkpoint.LAST
+        if not (self.cfg.resume and last.exists()):
+            return
+        state = checkpoint.load(last)
+        if kind is not None and state.get("kind") != kind:
+            raise EmolensError(f"{last} is not a {kind} checkpoint; give another --out")
+        self.model.load_state_dict(state["model"])
+        if self.ema is not None and "ema" in state:
+            self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.gen.set_state(state["generator"])
+        self.start_epoch, self.best_acc, self.best_epoch, self.rows = (
+            state["epoch"] + 1,
+            state["best_acc"],
+            state["best_epoch"],
+            state["rows"],
+        )
+        log.info("resumed from %s at epoch %d", last, self.start_epoch)
+
+    def end_epoch(
+        self, epoch: int, t0: float, train_loss: float, train_acc: float, probs: np.ndarray, val_labels: np.ndarray
+    ) -> None:
+        """The records of an epoch that began at ``t0``: scores the validation probabilities
+        ``probs`` against ``val_labels``, adds the epoch's row, saves ``best.pt`` (the judged model)
+        when the accuracy is the best yet and ``last.pt`` (all a resume needs), rewrites
+        ``metrics.csv`` and ``curves.png``, and logs the epoch."""
+        cfg, out, judged, ema = self.cfg, Path(self.cfg.out), self.judged, self.ema
+        val_loss = float(-np.log(np.clip(probs[np.arange(len(val_labels)), val_labels], 1e-7, 1)).mean())
+        m = compute_metrics(val_labels, probs.argmax(1), labels=self.common["labels"])
+        row = {
+            "epoch": epoch,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "train_loss": train_loss,
+            "train_acc": train_acc,
+            "val_loss": val_loss,
+            "val_acc": m.accuracy,
+            "val_macro_f1": m.macro_f1,
+            "seconds": time.time() - t0,
+        }
+        self.rows.append(row)
+        if m.accuracy > self.best_acc:
+            self.best_acc, self.best_epoch = m.accuracy, epoch
+            checkpoint.save_atomic(
+                {
+                    **self.common,
+                    "model": judged.state_dict(),
+                    "epoch": epoch,
+                    "val_acc": self.best_acc,
+                    "config": asdict(cfg),
+                },
+                out / checkpoint.BEST,
+            )
+        checkpoint.save_atomic(
+            {
+                **self.common,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "generator": self.gen.get_state(),
+                **({"ema": ema.state_dict()} if ema is not None else {}),
+                "epoch": epoch,
+                "best_acc": self.best_acc,
+                "best_epoch": self.best_epoch,
+                "rows": self.rows,
+                "config": asdict(cfg),
+            },
+            out / checkpoint.LAST,
+        )
+        table = io.StringIO()
+        w = csv.DictWriter(table, fieldnames=list(row), lineterminator="\n")
+        w.writeheader()
+        w.writerows(self.rows)
+        write_text_atomic(out / "metrics.csv", table.getvalue())
+        _plot_curves(self.rows, out / "curves.png", val_name=self.val_name)
+        log.info(
+            "epoch %d/%d  loss %.4f  train acc %.4f  val loss %.4f  val acc %.4f  val macro-F1 %.4f  (%.0f s)",
+            epoch,
+            cfg.epochs,
+            train_loss,
+            train_acc,
+            val_loss,
+            m.accuracy,
+            m.macro_f1,
+            row["seconds"],
+        )
+
+    def finish(self, t_run: float) -> TrainResult:
+        """Log the best epoch and the time taken (in all, and since ``t_run`` in this session); the result."""
+        seconds = sum(r["seconds"] for r in self.rows)
+        log.info(
+            "best val accuracy %.4f at epoch %d; %.0f s in all (%.0f s this session)",
+            self.best_acc,
+            self.best_epoch,
+            seconds,
+            time.time() - t_run,
+        )
+        return TrainResult(Path(self.cfg.out), self.best_epoch, self.best_acc, len(self.rows), seconds)
+
+
 def fit(cfg: TrainConfig) -> TrainResult:
     """Train ``cfg.arch`` on the ``train`` split, select on ``val``; checkpoints every epoch.
 
@@ -175,35 +344,11 @@ def fit(cfg: TrainConfig) -> TrainResult:
         momentum=0.9,
         nesterov=True,
     )
-    steps_per_epoch = len(train) // cfg.batch_size
-    if steps_per_epoch == 0:
-        raise EmolensError(f"only {len(train)} training faces: fewer than one batch of {cfg.batch_size}")
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _lr_lambda(steps_per_epoch * cfg.epochs, int(steps_per_epoch * cfg.warmup_epochs))
-    )
+    steps_per_epoch, scheduler = schedule(optimizer, cfg, len(train), "faces")
     gen = torch.Generator().manual_seed(cfg.seed)
-    start_epoch, best_acc, best_epoch, rows = 1, -1.0, 0, []
-    ema = None
-    if cfg.ema:
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
-    last = out / checkpoint.LAST
-    if cfg.resume and last.exists():
-        state = checkpoint.load(last)
-        model.load_state_dict(state["model"])
-        if ema is not None and "ema" in state:
-            ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        gen.set_state(state["generator"])
-        start_epoch, best_acc, best_epoch, rows = (
-            state["epoch"] + 1,
-            state["best_acc"],
-            state["best_epoch"],
-            state["rows"],
-        )
-        log.info("resumed from %s at epoch %d", last, start_epoch)
+    ema = weight_average(model, cfg.ema)
+    run = Run(cfg, {"arch": cfg.arch, "labels": classes}, model, optimizer, scheduler, gen, ema)
+    run.resume()
     write_json(out / "config.json", {**asdict(cfg), "precision_used": precision})
 
     images = torch.from_numpy(train.images)
@@ -215,23 +360,10 @@ def fit(cfg: TrainConfig) -> TrainResult:
     aug = replace(cfg.aug, photometric_p=cfg.photometric) if cfg.augment else None
 
     t_run = time.time()
-    for epoch in range(start_epoch, cfg.epochs + 1):
+    for epoch in range(run.start_epoch, cfg.epochs + 1):
         t0 = time.time()
-        if sample_p is not None:
-            order = torch.multinomial(sample_p, len(train), replacement=True, generator=gen)
-        else:
-            order = torch.randperm(len(train), generator=gen)
-        bar = None
-        if cfg.progress:
-            from tqdm import tqdm
-
-            bar = tqdm(
-                total=steps_per_epoch * cfg.batch_size,
-                desc=f"epoch {epoch}/{cfg.epochs}",
-                unit="img",
-                mininterval=2,
-                leave=False,
-            )
+        order = epoch_order(len(train), sample_p, gen)
+        bar = epoch_bar(cfg, epoch, steps_per_epoch * cfg.batch_size, "img", mininterval=2)
         train_loss, train_acc = train_epoch(
             model,
             images,
@@ -255,74 +387,6 @@ def fit(cfg: TrainConfig) -> TrainResult:
         )
         if bar is not None:
             bar.close()
-        judged = ema.module if ema is not None else model
-        probs = predict(judged, val_images, mean=mcfg.mean, std=mcfg.std, bf16=bf16)
-        val_loss = float(-np.log(np.clip(probs[np.arange(len(val)), val.labels], 1e-7, 1)).mean())
-        m = compute_metrics(val.labels, probs.argmax(1), labels=classes)
-        row = {
-            "epoch": epoch,
-            "lr": optimizer.param_groups[0]["lr"],
-            "train_loss": train_loss,
-            "train_acc": train_acc,
-            "val_loss": val_loss,
-            "val_acc": m.accuracy,
-            "val_macro_f1": m.macro_f1,
-            "seconds": time.time() - t0,
-        }
-        rows.append(row)
-        if m.accuracy > best_acc:
-            best_acc, best_epoch = m.accuracy, epoch
-            checkpoint.save_atomic(
-                {
-                    "arch": cfg.arch,
-                    "labels": classes,
-                    "model": judged.state_dict(),
-                    "epoch": epoch,
-                    "val_acc": best_acc,
-                    "config": asdict(cfg),
-                },
-                out / checkpoint.BEST,
-            )
-        checkpoint.save_atomic(
-            {
-                "arch": cfg.arch,
-                "labels": classes,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "generator": gen.get_state(),
-                **({"ema": ema.state_dict()} if ema is not None else {}),
-                "epoch": epoch,
-                "best_acc": best_acc,
-                "best_epoch": best_epoch,
-                "rows": rows,
-                "config": asdict(cfg),
-            },
-            last,
-        )
-        table = io.StringIO()
-        w = csv.DictWriter(table, fieldnames=list(row), lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-        write_text_atomic(out / "metrics.csv", table.getvalue())
-        _plot_curves(rows, out / "curves.png")
-        log.info(
-            "epoch %d/%d  loss %.4f  train acc %.4f  val loss %.4f  val acc %.4f  val macro-F1 %.4f  (%.0f s)",
-            epoch,
-            cfg.epochs,
-            train_loss,
-            train_acc,
-            val_loss,
-            m.accuracy,
-            m.macro_f1,
-            row["seconds"],
-        )
-    seconds = sum(r["seconds"] for r in rows)
-    log.info(
-        "best val accuracy %.4f at epoch %d; %.0f s in all (%.0f s this session)",
-        best_acc,
-        best_epoch,
-        seconds,
-        time.time() - t_run,
-    )
-    return TrainResult(out, best_epoch, best_acc, len(rows), seconds)
+        probs = predict(run.judged, val_images, mean=mcfg.mean, std=mcfg.std, bf16=bf16)
+        run.end_epoch(epoch, t0, train_loss, train_acc, probs, val.labels)
+    return run.finish(t_run)

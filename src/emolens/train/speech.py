@@ -16,8 +16,6 @@ Splits: RAVDESS by actor (train 01-18, select on 19-20; 21-24 are never read her
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import time
 from dataclasses import asdict
@@ -31,12 +29,20 @@ import torch.nn.functional as F
 from emolens.audio.features import FeatureConfig, features
 from emolens.data.audio import AudioSet, load_audio_split
 from emolens.errors import EmolensError
-from emolens.eval.metrics import compute_metrics
-from emolens.io import write_json, write_text_atomic
+from emolens.io import write_json
 from emolens.models.registry import create_model, model_config
 from emolens.train import checkpoint
 from emolens.train.config import TrainConfig
-from emolens.train.fit import TrainResult, _class_weights, _lr_lambda, _plot_curves, resolve_precision
+from emolens.train.fit import (
+    Run,
+    TrainResult,
+    _class_weights,
+    epoch_bar,
+    epoch_order,
+    resolve_precision,
+    schedule,
+    weight_average,
+)
 from emolens.train.loop import mix_batch, soft_cross_entropy
 from emolens.train.speech_features import (
     AudioAugmentConfig,
@@ -182,37 +188,12 @@ def fit_speech(cfg: TrainConfig) -> TrainResult:
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
     )
-    steps_per_epoch = len(train) // cfg.batch_size
-    if steps_per_epoch == 0:
-        raise EmolensError(f"only {len(train)} training utterances: fewer than one batch of {cfg.batch_size}")
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _lr_lambda(steps_per_epoch * cfg.epochs, int(steps_per_epoch * cfg.warmup_epochs))
-    )
+    steps_per_epoch, scheduler = schedule(optimizer, cfg, len(train), "utterances")
     gen = torch.Generator().manual_seed(cfg.seed)
-    ema = None
-    if cfg.ema:
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
-    start_epoch, best_acc, best_epoch, rows = 1, -1.0, 0, []
-    last = out / checkpoint.LAST
-    if cfg.resume and last.exists():
-        state = checkpoint.load(last)
-        if state.get("kind") != KIND:
-            raise EmolensError(f"{last} is not a speech checkpoint; give another --out")
-        model.load_state_dict(state["model"])
-        if ema is not None and "ema" in state:
-            ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        gen.set_state(state["generator"])
-        start_epoch, best_acc, best_epoch, rows = (
-            state["epoch"] + 1,
-            state["best_acc"],
-            state["best_epoch"],
-            state["rows"],
-        )
-        log.info("resumed from %s at epoch %d", last, start_epoch)
+    ema = weight_average(model, cfg.ema)
+    common = {"arch": cfg.arch, "kind": KIND, "labels": classes, "features": asdict(fcfg), "crop_s": cfg.crop_s}
+    run = Run(cfg, common, model, optimizer, scheduler, gen, ema, val_name="held-out speakers")
+    run.resume(kind=KIND)
     aug = AudioAugmentConfig() if cfg.augment else None
     write_json(
         out / "config.json",
@@ -223,7 +204,6 @@ def fit_speech(cfg: TrainConfig) -> TrainResult:
             "audio_augment": asdict(aug) if aug else None,
         },
     )
-    common = {"arch": cfg.arch, "kind": KIND, "labels": classes, "features": asdict(fcfg), "crop_s": cfg.crop_s}
 
     feats = TorchFeatures(fcfg)
     targets = torch.nn.functional.one_hot(torch.from_numpy(train.labels), len(classes)).float()
@@ -235,88 +215,20 @@ def fit_speech(cfg: TrainConfig) -> TrainResult:
     log.debug("validation features in %.1f s", time.time() - t_feat)
 
     t_run = time.time()
-    for epoch in range(start_epoch, cfg.epochs + 1):
+    for epoch in range(run.start_epoch, cfg.epochs + 1):
         t0 = time.time()
-        if sample_p is not None:
-            order = torch.multinomial(sample_p, len(train), replacement=True, generator=gen)
-        else:
-            order = torch.randperm(len(train), generator=gen)
-        bar = None
-        if cfg.progress:
-            from tqdm import tqdm
-
-            bar = tqdm(
-                total=steps_per_epoch * cfg.batch_size, desc=f"epoch {epoch}/{cfg.epochs}", unit="utt", leave=False
-            )
+        order = epoch_order(len(train), sample_p, gen)
+        bar = epoch_bar(cfg, epoch, steps_per_epoch * cfg.batch_size, "utt")
         train_loss, train_acc = _train_epoch(
             model, train, targets, order, optimizer, scheduler, feats, cfg, aug, gen, class_weight, bf16, ema, bar
         )
         if bar is not None:
             bar.close()
-        judged = ema.module if ema is not None else model
-        probs = predict_utterances(judged, val_inputs, bf16)
-        val_loss = float(-np.log(np.clip(probs[np.arange(len(val)), val.labels], 1e-7, 1)).mean())
-        m = compute_metrics(val.labels, probs.argmax(1), labels=classes)
-        row = {
-            "epoch": epoch,
-            "lr": optimizer.param_groups[0]["lr"],
-            "train_loss": train_loss,
-            "train_acc": train_acc,
-            "val_loss": val_loss,
-            "val_acc": m.accuracy,
-            "val_macro_f1": m.macro_f1,
-            "seconds": time.time() - t0,
-        }
-        rows.append(row)
-        if m.accuracy > best_acc:
-            best_acc, best_epoch = m.accuracy, epoch
-            checkpoint.save_atomic(
-                {**common, "model": judged.state_dict(), "epoch": epoch, "val_acc": best_acc, "config": asdict(cfg)},
-                out / checkpoint.BEST,
-            )
-        checkpoint.save_atomic(
-            {
-                **common,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "generator": gen.get_state(),
-                **({"ema": ema.state_dict()} if ema is not None else {}),
-                "epoch": epoch,
-                "best_acc": best_acc,
-                "best_epoch": best_epoch,
-                "rows": rows,
-                "config": asdict(cfg),
-            },
-            last,
-        )
-        table = io.StringIO()
-        w = csv.DictWriter(table, fieldnames=list(row), lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-        write_text_atomic(out / "metrics.csv", table.getvalue())
-        _plot_curves(rows, out / "curves.png", val_name="held-out speakers")
-        log.info(
-            "epoch %d/%d  loss %.4f  train acc %.4f  val loss %.4f  val acc %.4f  val macro-F1 %.4f  (%.0f s)",
-            epoch,
-            cfg.epochs,
-            train_loss,
-            train_acc,
-            val_loss,
-            m.accuracy,
-            m.macro_f1,
-            row["seconds"],
-        )
-    seconds = sum(r["seconds"] for r in rows)
-    log.info(
-        "best val accuracy %.4f at epoch %d; %.0f s in all (%.0f s this session)",
-        best_acc,
-        best_epoch,
-        seconds,
-        time.time() - t_run,
-    )
+        probs = predict_utterances(run.judged, val_inputs, bf16)
+        run.end_epoch(epoch, t0, train_loss, train_acc, probs, val.labels)
+    result = run.finish(t_run)
     if (out / checkpoint.BEST).exists():
         from emolens.export.speech import export_speech_checkpoint
 
         export_speech_checkpoint(out / checkpoint.BEST, out / "best.onnx", name=f"speech-{cfg.arch}")
-    return TrainResult(out, best_epoch, best_acc, len(rows), seconds)
+    return result

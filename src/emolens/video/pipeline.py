@@ -339,7 +339,7 @@ def analyze_video(
                 source=src.name,
                 fps=src.fps,
                 model=rec.meta.name,
-                detector=detector if isinstance(detector, str) else type(detector).__name__,
+                detector=detector if isinstance(detector, str) else getattr(detector, "name", type(detector).__name__),
             )
             if voice_info is not None:
                 summary["voice"] = voice_info

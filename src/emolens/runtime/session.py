@@ -1,0 +1,44 @@
+"""ONNX Runtime sessions on the CPU, set up the same way for every emolens model (faces and speech)."""
+
+from __future__ import annotations
+
+import numbers
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from emolens.errors import ModelError
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
+
+
+def check_threads(threads: int | None) -> int | None:
+    """``threads`` (a cap on ONNX Runtime's intra-op threads) as an ``int``, None kept; a
+    ModelError unless it is a whole number, 0 or more."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 0:
+        raise ModelError(f"threads must be a whole number, 1 or more (0 or None: one per core), not {threads!r}")
+    return int(threads)
+
+
+def open_session(path: Path, threads: int | None) -> ort.InferenceSession:
+    """An ONNX Runtime session on the CPU for the model file at ``path``: all graph optimisations,
+    one inter-op thread, ``threads`` intra-op threads (None or 0: one per core), worker threads that
+    sleep between runs, only errors logged. A ModelError when the file cannot be loaded."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.inter_op_num_threads = 1
+    # ORT's worker threads otherwise spin-wait after each run; on a 2-core machine that takes
+    # the CPU from OpenCV's decoding and face detection between calls (about 150 -> 215 frames/s
+    # on the video pipeline, `emolens bench video`).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads:
+        opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # ORT raises its own exception types for unreadable files
+        raise ModelError(f"cannot load model {path}: {str(e).splitlines()[0]}") from None
