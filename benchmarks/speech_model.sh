@@ -5,7 +5,7 @@
 # RAVDESS actors 19-20 (selection) and 21-24 (the report), and the speed of VoiceRecognizer, with `emolens info`.
 # Usage: [THREADS=N] bash benchmarks/speech_model.sh [RUN_DIR] [DATA]
 # The run (about 35-70 s an epoch on 2 AMD EPYC cores; 1,080 utterances of actors 01-18, selected on 19-20):
-#   emolens train --data ../shared/data/ravdess-speech-16k --arch speech_crnn --epochs 80 --batch-size 32 \
+#   emolens train --data ../shared/data/ravdess-speech-16k --arch speech_crnn --epochs 60 --batch-size 32 \
 #     --lr 0.002 --weight-decay 0.05 --warmup-epochs 3 --label-smoothing 0.1 --balance weighted --ema 0.995 \
 #     --seed 0 --threads 2 --no-progress --out runs/speech-crnn
 set -euo pipefail
@@ -16,7 +16,8 @@ PYTHON=${PYTHON:-python}
 THREADS=${THREADS:-0}  # ONNX Runtime threads for the evaluations (0: one per core)
 NAME=emolens-speech-ravdess
 mkdir -p "$RUN/eval"
-"$EMOLENS" export "$RUN/best.pt" --out "$RUN/$NAME-fp32.onnx" --name "$NAME-fp32"
+"$EMOLENS" export "$RUN/best.pt" --out "$RUN/$NAME-raw.onnx" --name "$NAME"
+"$EMOLENS" calibrate "$RUN/$NAME-raw.onnx" --data "$DATA" --out "$RUN/$NAME-fp32.onnx" --json "$RUN/eval/calibration.json"
 "$PYTHON" -c 'import sys; from emolens.export.speech import quantize_speech; quantize_speech(sys.argv[1], sys.argv[2])' \
   "$RUN/$NAME-fp32.onnx" "$RUN/$NAME-int8.onnx"
 "$EMOLENS" info --json > "$RUN/eval/info.json"

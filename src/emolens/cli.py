@@ -148,6 +148,21 @@ def _calibrate(args: argparse.Namespace) -> int:
     for path in (args.out, args.json, args.plot):
         if path:
             check_writable(path)
+    from emolens.data.audio import is_audio_data
+
+    if is_audio_data(args.data):  # a speech model on RAVDESS or audio folders
+        from emolens.audio.calibrate import calibrate_speech
+
+        sc = calibrate_speech(args.model, args.data, args.out, threads=args.threads)
+        print(f"wrote {sc.out}: temperature {sc.temperature:.3f} fitted on the selection speakers")
+        for split, row in sc.splits.items():
+            print(
+                f"{split:5s} ECE {row['ece_before']:.4f} -> {row['ece_after']:.4f}, "
+                f"NLL {row['nll_before']:.4f} -> {row['nll_after']:.4f}"
+            )
+        if args.json:
+            write_json(args.json, sc.as_dict())
+        return 0
     cal = calibrate_model(args.model, args.data, args.out, threads=args.threads, ferplus=args.ferplus)
     print(f"wrote {cal.out}: temperature fitted on PublicTest, ECE and NLL on PrivateTest")
     print(
