@@ -224,3 +224,14 @@ def test_replay_fast_and_stoppable(folder: Path) -> None:
     assert n == len(sent) < 20  # it stops at the next chunk
     with pytest.raises(EmolensError, match="speed"):
         replay_e4(folder, publish, speed=-1)
+
+
+def test_readings_are_mappings_as_well() -> None:
+    from emolens.physio.recognizer import PhysioReading
+
+    r = PhysioReading(1.0, 61.0, 0.25, 0.5, False, ("motion",), {"hr": 71.5, "eda_scl": float("nan")})
+    assert r["t_start"] == 1.0 and r["t_end"] == 61.0 and r["p_stress"] == 0.25 and r["quality"] == ("motion",)
+    assert r["hr"] == 71.5 and "eda_scl" in r and len(r) == len(dict(r)) == 8
+    with pytest.raises(KeyError):
+        r["nope"]
+    assert r.as_dict()["eda_scl"] is None  # the JSON form: NaN becomes null

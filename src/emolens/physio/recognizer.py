@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,10 +53,15 @@ MARGIN_S = 30.0
 
 
 @dataclass(frozen=True)
-class PhysioReading:
+class PhysioReading(Mapping[str, Any]):
     """One window's result (see the module). ``features``: the window's raw features by name
     (:data:`~emolens.physio.features.FEATURES`; NaN where unknown); ``stressed``: ``p_stress``
-    at or above the model's threshold."""
+    at or above the model's threshold.
+
+    It is also a read-only mapping: ``r["p_stress"]``, ``r["t_start"]``, ``r["quality"]``,
+    ``r["hr"]``..., ``dict(r)``: the fields and every feature by name, unrounded (see
+    :meth:`as_dict` for the rounded, JSON-ready form).
+    """
 
     t_start: float
     t_end: float
@@ -65,6 +70,26 @@ class PhysioReading:
     stressed: bool
     quality: tuple[str, ...] = ()
     features: dict[str, float] = field(default_factory=dict)
+
+    def _fields(self) -> dict[str, Any]:
+        return {
+            "t_start": self.t_start,
+            "t_end": self.t_end,
+            "p_stress": self.p_stress,
+            "arousal": self.arousal,
+            "stressed": self.stressed,
+            "quality": self.quality,
+            **self.features,
+        }
+
+    def __getitem__(self, key: str) -> Any:
+        return self._fields()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields())
+
+    def __len__(self) -> int:
+        return 6 + len(self.features)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: ``t_start``, ``t_end`` (unix s), ``p_stress``, ``arousal``,
