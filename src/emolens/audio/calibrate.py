@@ -19,7 +19,12 @@ from typing import Any
 import numpy as np
 
 from emolens.errors import ModelError
-from emolens.eval.calibration import apply_temperature, expected_calibration_error, fit_temperature, negative_log_likelihood
+from emolens.eval.calibration import (
+    apply_temperature,
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+)
 from emolens.io import write_bytes_atomic
 
 log = logging.getLogger(__name__)
