@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -279,11 +281,31 @@ class Run:
         return TrainResult(Path(self.cfg.out), self.best_epoch, self.best_acc, len(self.rows), seconds)
 
 
+@contextlib.contextmanager
+def flushing_denormals() -> Iterator[None]:
+    """Flush denormal floats to zero while a model trains, then put the default back.
+
+    Weight decay drives small values towards denormal floats, which CPUs compute on a slow path;
+    flushing them changes no result that matters and keeps epochs fast. The setting belongs to the
+    calling thread and would otherwise outlive the run (a program that trains, then computes with
+    tiny floats, would get zeros)."""
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def fit(cfg: TrainConfig) -> TrainResult:
     """Train ``cfg.arch`` on the ``train`` split, select on ``val``; checkpoints every epoch.
 
     Speech data (RAVDESS, or ``train/<class>/`` audio folders) or a speech architecture goes to
     :func:`emolens.train.speech.fit_speech`."""
+    with flushing_denormals():
+        return _fit(cfg)
+
+
+def _fit(cfg: TrainConfig) -> TrainResult:
     from emolens.data.audio import is_audio_data
 
     if model_config(cfg.arch).input_kind == "audio" or is_audio_data(cfg.data):
@@ -294,9 +316,6 @@ def fit(cfg: TrainConfig) -> TrainResult:
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    # Weight decay drives small values towards denormal floats, which CPUs compute on a slow
-    # path; flushing them to zero changes no result that matters and keeps epochs fast.
-    torch.set_flush_denormal(True)
     mcfg = model_config(cfg.arch)
     train = _subset(load_split(cfg.data, "train", size=mcfg.input_size), cfg.limit, cfg.seed)
     val = load_split(cfg.data, "val", size=mcfg.input_size, classes=train.classes)

@@ -39,6 +39,7 @@ from emolens.train.fit import (
     _class_weights,
     epoch_bar,
     epoch_order,
+    flushing_denormals,
     resolve_precision,
     schedule,
     weight_average,
@@ -157,12 +158,16 @@ def _train_epoch(
 
 def fit_speech(cfg: TrainConfig) -> TrainResult:
     """Train ``cfg.arch`` (a speech architecture) on ``cfg.data``'s train speakers, select on val."""
+    with flushing_denormals():
+        return _fit_speech(cfg)
+
+
+def _fit_speech(cfg: TrainConfig) -> TrainResult:
     _check_options(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    torch.set_flush_denormal(True)
     fcfg = FeatureConfig()
     train = _subset(load_audio_split(cfg.data, "train", sample_rate=fcfg.sample_rate), cfg.limit, cfg.seed)
     val = load_audio_split(cfg.data, "val", sample_rate=fcfg.sample_rate, classes=train.classes)
