@@ -27,9 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_report import finish_benchmark
 
-from emolens.bench import describe_machine, machine_record
-from emolens.io import write_json
 from emolens.relax.devices import heartbeating
 from emolens.relax.devices.mqtt import MqttDevices
 from emolens.relax.types import Command, all_off
@@ -128,24 +127,19 @@ def main(argv: list[str] | None = None) -> int:
         f"p50 {q['p50']:.2f} ms, p95 {q['p95']:.2f} ms, p99 {q['p99']:.2f} ms, max {q['max']:.2f} ms "
         f"({'meets' if q['p99'] < TARGET_P99_MS else 'MISSES'} the p99 < {TARGET_P99_MS:g} ms target)"
     )
-    machine = machine_record()
-    print(describe_machine(machine))
-    if args.json:
-        write_json(
-            args.json,
-            {
-                "benchmark": "estop_latency",
-                "command": "python benchmarks/estop_latency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-                "trials": len(ms),
-                "broker": version,
-                "broker_tcp_nodelay": None if args.broker else not args.no_broker_nodelay,
-                "latency_ms": q,
-                "target_p99_ms": TARGET_P99_MS,
-                "meets_target": q["p99"] < TARGET_P99_MS,
-                **machine,
-            },
-        )
-        print(f"wrote {args.json}")
+    finish_benchmark(
+        "estop_latency",
+        argv,
+        args.json,
+        {
+            "trials": len(ms),
+            "broker": version,
+            "broker_tcp_nodelay": None if args.broker else not args.no_broker_nodelay,
+            "latency_ms": q,
+            "target_p99_ms": TARGET_P99_MS,
+            "meets_target": q["p99"] < TARGET_P99_MS,
+        },
+    )
     return 0
 
 

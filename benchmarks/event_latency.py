@@ -33,13 +33,12 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_report import finish_benchmark  # noqa: E402
 from estop_latency import start_broker  # noqa: E402
 
-from emolens.bench import describe_machine, machine_record  # noqa: E402
 from emolens.event.rules import EventRules  # noqa: E402
 from emolens.event.sinks import JsonlSink, Sink, open_sink  # noqa: E402
 from emolens.event.types import Event, EventOptions  # noqa: E402
-from emolens.io import write_json  # noqa: E402
 from emolens.runtime.recognizer import Recognizer  # noqa: E402
 from emolens.video.pipeline import stream  # noqa: E402
 
@@ -183,11 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:8s} result->delivered p50 {r['p50']:7.2f} ms  p95 {r['p95']:7.2f} ms | "
             f"frame read->delivered p50 {f['p50']:7.2f} ms  p95 {f['p95']:7.2f} ms | missing {len(missing)}, duplicates {twice}"
         )
-    machine = machine_record()
-    print(describe_machine(machine))
-    if args.json:
-        write_json(args.json, {"benchmark": "event_latency", "command": "python benchmarks/event_latency.py " + " ".join(argv or sys.argv[1:]), **result, **machine})
-        print(f"wrote {args.json}")
+    finish_benchmark("event_latency", argv, args.json, result)
     return 0 if ok else 1
 
 

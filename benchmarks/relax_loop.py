@@ -21,11 +21,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from bench_report import finish_benchmark
 
 from emolens.analysis import Analyzer
-from emolens.bench import describe_machine, machine_record
 from emolens.detect import create_detector
-from emolens.io import write_json
 from emolens.relax.devices import create_devices
 from emolens.relax.runner import RelaxSession
 from emolens.relax.scenarios import load_scenario
@@ -110,26 +109,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"frame -> device command: p50 {t['p50']:.2f} ms, p95 {t['p95']:.2f} ms, p99 {t['p99']:.2f} ms")
     print(f"  analysis:               p50 {a['p50']:.2f} ms, p95 {a['p95']:.2f} ms")
     print(f"  controller + devices:   p50 {c['p50']:.3f} ms, p95 {c['p95']:.3f} ms")
-    machine = machine_record()
-    print(describe_machine(machine))
-    if args.json:
-        write_json(
-            args.json,
-            {
-                "benchmark": "relax_loop",
-                "command": "python benchmarks/relax_loop.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-                "frames": len(total),
-                "frames_with_face": faces,
-                "size": list(SIZE),
-                "model": rec.meta.name,
-                "detector": args.detector,
-                "threads": args.threads,
-                "devices": args.devices,
-                "latency_ms": res,
-                **machine,
-            },
-        )
-        print(f"wrote {args.json}")
+    finish_benchmark(
+        "relax_loop",
+        argv,
+        args.json,
+        {
+            "frames": len(total),
+            "frames_with_face": faces,
+            "size": list(SIZE),
+            "model": rec.meta.name,
+            "detector": args.detector,
+            "threads": args.threads,
+            "devices": args.devices,
+            "latency_ms": res,
+        },
+    )
     return 0
 
 

@@ -67,6 +67,7 @@ class WebhookSink:
         self.close_timeout_s = close_timeout_s
         self._queue: queue.Queue[Event | None] = queue.Queue(queue_size)
         self._stop = threading.Event()
+        self._deadline = float("inf")  # set by close(): retries stop there
         self._counts = {"sent": 0, "dropped": 0, "failed": 0}
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._deliver, name="emolens-webhook", daemon=True)
@@ -130,8 +131,6 @@ class WebhookSink:
             except _Refused:
                 pass
             self._count("sent" if delivered else "dropped")
-
-    _deadline = float("inf")
 
     def close(self) -> None:
         """Deliver what is queued for up to ``close_timeout_s`` seconds; what is left is dropped."""

@@ -57,6 +57,7 @@ __all__ = [
     "mqtt_publisher",
     "parse_topic",
     "replay_e4",
+    "topic_filter",
     "topic_for",
 ]
 
@@ -89,6 +90,11 @@ def topic_for(child: str, channel: str) -> str:
     if channel not in CHANNELS:
         raise DataError(f"unknown channel {channel!r}: one of {', '.join(CHANNELS)}")
     return f"{TOPIC_ROOT}/{child}/{channel}"
+
+
+def topic_filter(child: str) -> str:
+    """The MQTT filter for every channel of ``child``: ``emolens/physio/<child>/+``."""
+    return topic_for(child, CHANNELS[0]).rsplit("/", 1)[0] + "/+"
 
 
 def parse_topic(topic: str) -> tuple[str, str]:

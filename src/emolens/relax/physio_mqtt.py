@@ -42,10 +42,10 @@ class PhysioSubscriber:
         *,
         connect_timeout_s: float = 5.0,
     ) -> None:
-        from emolens.physio.mqtt import decode_samples, topic_for
+        from emolens.physio.mqtt import decode_samples, topic_filter
         from emolens.physio.recognizer import PhysioRecognizer
 
-        self.topic = topic_for(child, "hr").rsplit("/", 1)[0] + "/+"  # checks the child id
+        self.topic = topic_filter(child)
         self.child = child
         self.feed = feed
         self._decode = decode_samples
