@@ -2,8 +2,9 @@
 # Builds and measures a speech emotion model from a training run (issue 14): export (fp32, parity-checked,
 # feature settings in the file), an int8 copy (dynamic: int8 weights of the LSTM and matrix products),
 # accuracy, macro-F1, the 4-class figure (neutral+calm, happy, sad, angry) and the confusion matrix on
-# RAVDESS actors 19-20 (selection) and 21-24 (the report), and the speed of VoiceRecognizer, with `emolens info`.
-# Usage: [THREADS=N] bash benchmarks/speech_model.sh [RUN_DIR] [DATA]
+# RAVDESS actors 19-20 (selection) and 21-24 (the report), and the speed of VoiceRecognizer, with `emolens info`;
+# for a model normalised by speaker profiles (--feature-norm speaker), the same with shorter enrolments.
+# Usage: [THREADS=N] [NAME=emolens-speech-...] [MEMBERS="A/best.pt B/best.pt"] bash benchmarks/speech_model.sh [RUN_DIR] [DATA]
 # The run (about 35-70 s an epoch on 2 AMD EPYC cores; 1,080 utterances of actors 01-18, selected on 19-20):
 #   emolens train --data ../shared/data/ravdess-speech-16k --arch speech_crnn --epochs 60 --batch-size 32 \
 #     --lr 0.002 --weight-decay 0.05 --warmup-epochs 3 --label-smoothing 0.1 --balance weighted --ema 0.995 \
@@ -14,9 +15,11 @@ DATA=${2:-../shared/data/ravdess-speech-16k}
 EMOLENS=${EMOLENS:-emolens}
 PYTHON=${PYTHON:-python}
 THREADS=${THREADS:-0}  # ONNX Runtime threads for the evaluations (0: one per core)
-NAME=emolens-speech-ravdess
+NAME=${NAME:-emolens-speech-ravdess}  # the model name written into the files
 mkdir -p "$RUN/eval"
-"$EMOLENS" export "$RUN/best.pt" --out "$RUN/$NAME-raw.onnx" --name "$NAME"
+# MEMBERS="runs/a/best.pt runs/b/best.pt": export their ensemble (one graph, probabilities averaged) into RUN.
+# shellcheck disable=SC2086
+"$EMOLENS" export ${MEMBERS:-"$RUN/best.pt"} --out "$RUN/$NAME-raw.onnx" --name "$NAME"
 "$EMOLENS" calibrate "$RUN/$NAME-raw.onnx" --data "$DATA" --out "$RUN/$NAME-fp32.onnx" --json "$RUN/eval/calibration.json"
 "$PYTHON" -c 'import sys; from emolens.export.speech import quantize_speech; quantize_speech(sys.argv[1], sys.argv[2])' \
   "$RUN/$NAME-fp32.onnx" "$RUN/$NAME-int8.onnx"
@@ -48,4 +51,14 @@ speech = sum(w.probs is not None for w in wins)
 print(f"{rec.meta.name}: windows() on {len(x) / 16000:.0f} s of actor 21 ({len(wins)} windows, {speech} speech): {s:.2f} s")
 EOF
 done
+# A model normalised by speaker profiles is scored above with each speaker's profile from all their utterances
+# (labels unused); here also with each utterance alone (K=0) and with K other utterances of the speaker at random.
+if "$PYTHON" -c 'import sys; from emolens.audio.recognizer import VoiceRecognizer; sys.exit(not VoiceRecognizer(sys.argv[1]).uses_profile)' "$RUN/$NAME-fp32.onnx"; then
+  for k in 0 5 10; do
+    for split in val test; do
+      "$EMOLENS" evaluate --model "$RUN/$NAME-fp32.onnx" --data "$DATA" --split "$split" --threads "$THREADS" \
+        --profile-utterances "$k" --json "$RUN/eval/$NAME-fp32-$split-profile$k.json"
+    done
+  done
+fi
 cat "$RUN/eval/info.json"

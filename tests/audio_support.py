@@ -85,7 +85,9 @@ def write_audio(path: Path, samples: np.ndarray, sr: int = SR, codec: str | None
     return path
 
 
-def speech_checkpoint(path: Path, seed: int = 0, labels: tuple[str, ...] | None = None) -> Path:
+def speech_checkpoint(
+    path: Path, seed: int = 0, labels: tuple[str, ...] | None = None, feature_norm: str = "utterance"
+) -> Path:
     """A speech_crnn checkpoint with random weights, BatchNorm statistics moved away from their
     defaults and a head strong enough that its probabilities differ by input."""
     from dataclasses import asdict
@@ -111,20 +113,21 @@ def speech_checkpoint(path: Path, seed: int = 0, labels: tuple[str, ...] | None 
         "kind": "speech",
         "labels": labels,
         "model": model.state_dict(),
-        "features": asdict(FeatureConfig()),
+        "features": asdict(FeatureConfig(feature_norm=feature_norm)),
         "crop_s": 3.0,
     }
     checkpoint.save_atomic(state, path)
     return path
 
 
-def speech_model(folder: Path) -> Path:
-    """An exported speech model (random weights) in ``folder``."""
+def speech_model(folder: Path, feature_norm: str = "utterance") -> Path:
+    """An exported speech model (random weights) in ``folder``; ``feature_norm="speaker"``: one that
+    normalises by speaker profiles."""
     from emolens.export.speech import export_speech_checkpoint
 
     folder.mkdir(parents=True, exist_ok=True)
     return export_speech_checkpoint(
-        speech_checkpoint(folder / "speech.pt"), folder / "speech.onnx", name="test-speech"
+        speech_checkpoint(folder / "speech.pt", feature_norm=feature_norm), folder / "speech.onnx", name="test-speech"
     ).path
 
 

@@ -1,5 +1,5 @@
 """The NumPy feature chain: log-mel against torch.stft and an independent mel filterbank, resampling,
-mono conversion, loudness and feature normalisation."""
+mono conversion, loudness and feature normalisation, per utterance and by speaker profiles."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from audio_support import SR, noise, speech_like, tone
 from emolens.audio.features import (
     FeatureConfig,
+    ProfileAccumulator,
     active_level_db,
     feature_stats,
     features,
@@ -19,6 +20,7 @@ from emolens.audio.features import (
     normalize_features,
     normalize_loudness,
     resample,
+    speaker_profile,
     to_mono,
 )
 from emolens.errors import DataError, ModelError
@@ -160,3 +162,54 @@ def test_the_whole_chain_ignores_the_recording_level_and_takes_any_input() -> No
     for short in (np.zeros(0, np.float32), np.zeros(10, np.float32), x[:100]):
         out = features(short, SR, cfg)
         assert out.shape[0] == 64 and np.isfinite(out).all()
+
+
+SPEAKER = FeatureConfig(feature_norm="speaker")
+
+
+def test_a_profile_of_one_utterance_is_the_utterance_itself() -> None:
+    x = speech_like(2.0, seed=3, amp=0.05)
+    own = features(x, SR, FeatureConfig())
+    np.testing.assert_allclose(features(x, SR, SPEAKER, speaker_profile([x], SPEAKER)), own, atol=1e-5)
+    np.testing.assert_allclose(features(x, SR, SPEAKER), own, atol=1e-6)  # no profile: its own
+    other = speaker_profile([speech_like(2.0, seed=4, amp=0.3)], SPEAKER)
+    np.testing.assert_array_equal(features(x, SR, FeatureConfig(), other), own)  # utterance models ignore profiles
+
+
+def test_a_speaker_profile_keeps_how_loud_an_utterance_is_for_its_speaker() -> None:
+    loud = speech_like(2.0, seed=5, amp=0.2)
+    quiet = speech_like(2.0, seed=6, amp=0.05)  # 12 dB under the same voice
+    profile = speaker_profile([loud, quiet], SPEAKER)
+    assert profile.level_db == pytest.approx((active_level_db(loud, SR) + active_level_db(quiet, SR)) / 2)
+    assert profile.seconds == pytest.approx(4.0)
+    by_utt = [features(x, SR, FeatureConfig()).mean() for x in (loud, quiet)]
+    by_spk = [features(x, SR, SPEAKER, profile).mean() for x in (loud, quiet)]
+    assert abs(by_utt[0] - by_utt[1]) < 0.05  # each utterance alone: loudness normalised away
+    # against the speaker's usual level louder stays louder: 12 dB is ln(16) in log power, less where the log
+    # floor holds quiet bands, over the profile's spread
+    gap = np.log(16.0) / profile.stats.std
+    assert 0.5 * gap < by_spk[0] - by_spk[1] <= gap
+    with pytest.raises(DataError, match="at least one utterance"):
+        speaker_profile([np.zeros(0, np.float32)], SPEAKER)
+
+
+def test_the_running_profile_matches_the_batch_one_and_keeps_no_sound() -> None:
+    acc = ProfileAccumulator(SPEAKER)
+    assert acc.profile() is None
+    x = speech_like(2.0, seed=7, amp=0.1)
+    acc.add(x)
+    acc.add(np.zeros(0, np.float32))  # nothing to add
+    got, want = acc.profile(), speaker_profile([x], SPEAKER)
+    assert got is not None and got.level_db == pytest.approx(want.level_db)
+    np.testing.assert_allclose(got.stats.mean, want.stats.mean, atol=1e-4)
+    assert got.stats.std == pytest.approx(want.stats.std, rel=1e-4)
+    ys = [speech_like(1.5, seed=s, amp=0.1) for s in (8, 9)]
+    for y in ys:
+        stereo_48k = np.stack([resample(y, SR, 48000)] * 2, axis=1)
+        acc.add(stereo_48k, 48000)
+    many = speaker_profile([x, *ys], SPEAKER)
+    got = acc.profile()
+    assert got is not None and acc.seconds == pytest.approx(5.0, abs=0.01)
+    assert got.level_db == pytest.approx(many.level_db, abs=0.2)
+    np.testing.assert_allclose(got.stats.mean, many.stats.mean, atol=0.2)  # the level settled as it came
+    assert not any(isinstance(v, np.ndarray) and v.size > SPEAKER.n_mels for v in vars(acc).values())

@@ -11,7 +11,7 @@ import pytest
 from audio_support import SR, music_like, speech_checkpoint, speech_like, speech_model
 from emolens.audio.features import FeatureConfig, resample
 from emolens.audio.labels import NON_SPEECH, SILENCE, SPEECH_EMOTIONS
-from emolens.audio.recognizer import VoiceRecognizer, window_spans
+from emolens.audio.recognizer import VoiceRecognizer, speech_stretches, window_spans
 from emolens.errors import DataError, ModelError
 
 
@@ -90,6 +90,32 @@ def test_windows_label_silence_and_non_speech_and_judge_speech(rec: VoiceRecogni
     assert len(short) == 1 and short[0].end_s == pytest.approx(1.0)
 
 
+def test_a_speaker_profile_model_takes_the_recordings_profile_or_one_given(
+    rec: VoiceRecognizer, tmp_path: Path
+) -> None:
+    by_speaker = VoiceRecognizer(speech_model(tmp_path / "spk", feature_norm="speaker"), threads=1)
+    assert by_speaker.uses_profile and not rec.uses_profile
+    talk = [speech_like(3.0, seed=1, amp=0.2), np.zeros(4 * SR, np.float32), speech_like(3.0, seed=2, amp=0.05)]
+    x = np.concatenate(talk)
+    wins = by_speaker.windows(x, SR, window_s=2.0, hop_s=0.5)
+    speech = [(w.start_s, w.end_s) for w in wins if w.probs is not None]
+    stretches = speech_stretches(speech)
+    assert len(stretches) == 2 and stretches[0][0] == 0.0 and stretches[-1][1] == pytest.approx(10.0)
+    # no profile given: the recording's own speech is the speaker's
+    own = by_speaker.profile([x[int(a * SR) : int(b * SR)] for a, b in stretches], SR)
+    again = by_speaker.windows(x, SR, window_s=2.0, hop_s=0.5, profile=own)
+    for w, v in zip(wins, again, strict=True):
+        assert (w.probs is None and v.probs is None) or np.allclose(w.probs, v.probs, atol=1e-6)  # type: ignore[arg-type]
+    loud = talk[0][: 2 * SR]
+    assert not np.allclose(by_speaker.predict(loud, SR, own), by_speaker.predict(loud, SR), atol=1e-4)
+    np.testing.assert_array_equal(rec.predict(loud, SR, own), rec.predict(loud, SR))  # ignored by other models
+
+
+def test_speech_stretches_merge_overlapping_windows() -> None:
+    assert speech_stretches([]) == []
+    assert speech_stretches([(0.0, 2.0), (0.5, 2.5), (4.0, 6.0), (6.0, 7.0)]) == [(0.0, 2.5), (4.0, 7.0)]
+
+
 def test_window_spans_cover_the_sound() -> None:
     assert window_spans(1.0, 2.0, 0.5) == [(0.0, 1.0)]
     assert window_spans(3.2, 2.0, 1.0) == [(0.0, 2.0), (1.0, 3.0), (pytest.approx(1.2), 3.2)]
@@ -134,6 +160,36 @@ def test_export_refuses_face_checkpoints_and_cli_exports_speech(tmp_path: Path) 
     assert main(["export", str(ckpt), "--out", str(tmp_path / "s.onnx"), "--name", "two"]) == 0
     two = VoiceRecognizer(tmp_path / "s.onnx")
     assert two.labels == ("calm", "angry") and two.meta.name == "two"
+
+
+def test_an_ensemble_is_one_model_averaging_its_members(tmp_path: Path) -> None:
+    from emolens.cli import main
+
+    members = [speech_checkpoint(tmp_path / f"m{i}.pt", seed=i) for i in range(2)]
+    singles = [VoiceRecognizer(speech_model_from(m, tmp_path / f"m{i}.onnx"), threads=1) for i, m in enumerate(members)]
+    assert main(["export", *map(str, members), "--out", str(tmp_path / "ens.onnx"), "--name", "ens"]) == 0
+    ens = VoiceRecognizer(tmp_path / "ens.onnx", threads=1)
+    assert ens.meta.arch == "speech_crnn+speech_crnn" and ens.meta.params == 2 * singles[0].meta.params
+    x = speech_like(2.0, seed=3)
+    want = (singles[0].predict(x, SR) + singles[1].predict(x, SR)) / 2
+    np.testing.assert_allclose(ens.predict(x, SR), want, atol=1e-5)
+    other = speech_checkpoint(tmp_path / "other.pt", labels=("calm", "angry"))
+    with pytest.raises(ModelError, match="member 2 has other labels"):
+        speech_model_from([members[0], other], tmp_path / "bad.onnx")
+    face = tmp_path / "face.pt"
+    from emolens.models import create_model
+    from emolens.train import checkpoint
+
+    checkpoint.save_atomic({"arch": "compact", "model": create_model("compact").state_dict()}, face)
+    assert main(["export", str(face), str(face), "--out", str(tmp_path / "f.onnx")]) != 0
+    assert main(["export", str(members[0]), str(face), "--out", str(tmp_path / "f.onnx")]) != 0
+    assert not (tmp_path / "f.onnx").exists() and not (tmp_path / "bad.onnx").exists()
+
+
+def speech_model_from(checkpoints: Path | list[Path], out: Path) -> Path:
+    from emolens.export.speech import export_speech_checkpoint
+
+    return export_speech_checkpoint(checkpoints if isinstance(checkpoints, Path) else list(checkpoints), out).path
 
 
 def test_voice_recognizer_is_public_and_lazy() -> None:

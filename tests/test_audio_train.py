@@ -12,13 +12,14 @@ import torch
 
 from audio_support import SR, speech_like, tone, write_audio, write_ravdess
 from conftest import SHARED, need
-from emolens.audio.features import FeatureConfig, features
+from emolens.audio.features import FeatureConfig, features, speaker_profile
 from emolens.audio.labels import SPEECH_EMOTIONS
 from emolens.data.audio import audio_layout, is_audio_data, list_split, load_audio_split
 from emolens.errors import DataError, EmolensError
 from emolens.train.config import TrainConfig
 from emolens.train.speech_features import (
     AudioAugmentConfig,
+    SpeakerBatch,
     TorchFeatures,
     augment_waveforms,
     crop_batch,
@@ -82,6 +83,16 @@ def test_torch_features_match_the_numpy_chain() -> None:
     got = TorchFeatures(cfg)(torch.from_numpy(np.stack(xs))).numpy()[:, 0]
     assert got.shape == ref.shape
     np.testing.assert_allclose(got, ref, atol=5e-4)
+
+
+def test_torch_features_by_speaker_profile_match_the_numpy_chain() -> None:
+    cfg = FeatureConfig(feature_norm="speaker")
+    xs = [speech_like(2.0, seed=i, amp=0.02 * (i + 1)) for i in range(3)]
+    profiles = [speaker_profile(xs[:2], cfg), speaker_profile(xs[:2], cfg), speaker_profile(xs[2:], cfg)]
+    ref = np.stack([features(x, SR, cfg, p) for x, p in zip(xs, profiles, strict=True)])
+    got = TorchFeatures(cfg)(torch.from_numpy(np.stack(xs)), SpeakerBatch.of(profiles)).numpy()[:, 0]
+    np.testing.assert_allclose(got, ref, atol=5e-4)
+    assert abs(got[0].mean() - got[1].mean()) > 0.1  # the same speaker, one louder than the other
 
 
 def test_augmentations_keep_shapes_and_follow_the_generator() -> None:
@@ -149,6 +160,30 @@ def test_short_training_lowers_the_loss(ravdess_like: Path, tmp_path: Path) -> N
     fit(_cfg(ravdess_like, tmp_path / "run", epochs=4, balance="weighted"))
     rows = _rows(tmp_path / "run")
     assert float(rows[-1]["train_loss"]) < 0.9 * float(rows[0]["train_loss"])
+
+
+def test_training_by_speaker_profiles_makes_a_model_that_asks_for_them(ravdess_like: Path, tmp_path: Path) -> None:
+    from emolens.audio.evaluate import evaluate_speech
+    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.train.fit import fit
+
+    out = tmp_path / "run"
+    fit(_cfg(ravdess_like, out, epochs=1, feature_norm="speaker", augment=True))
+    assert json.loads((out / "config.json").read_text())["features"]["feature_norm"] == "speaker"
+    rec = VoiceRecognizer(out / "best.onnx", threads=1)
+    assert rec.uses_profile
+    ds = load_audio_split(ravdess_like, "test")
+    profile = rec.profile(list(ds.waveforms[:4]), SR)
+    assert not np.allclose(rec.predict(ds.waveforms[5], SR, profile), rec.predict(ds.waveforms[5], SR))
+    modes = {k: evaluate_speech(out / "best.onnx", ravdess_like, "test", threads=1, profile_utterances=k) for k in (None, 0, 3)}
+    assert {k: ev.profile for k, ev in modes.items()} == {None: "speaker", 0: "utterance", 3: "3 others"}
+    assert all(ev.utterances == 16 for ev in modes.values())
+    with pytest.raises(EmolensError, match="at least 0"):
+        evaluate_speech(out / "best.onnx", ravdess_like, "test", threads=1, profile_utterances=-1)
+    with pytest.raises(EmolensError, match="--feature-norm is for speech"):
+        fit(_cfg(tmp_path / "faces", tmp_path / "f", arch="compact", feature_norm="speaker"))
+    with pytest.raises(EmolensError, match="--feature-norm"):
+        _cfg(ravdess_like, out, feature_norm="global")
 
 
 def test_face_options_and_face_architectures_are_refused_on_speech(ravdess_like: Path, tmp_path: Path) -> None:

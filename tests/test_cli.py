@@ -95,6 +95,9 @@ def test_unknown_model_and_version() -> None:
 def test_models_lists_default() -> None:
     r = emolens("models")
     assert r.returncode == 0 and "(default)" in r.stdout
+    speech = r.stdout.split("speech models")[1].splitlines()[1:]
+    assert "  emolens-speech-ravdess  (default)" in speech
+    assert "  emolens-speech-ravdess-speaker" in speech
 
 
 def test_bench_faces_reports_throughput(tmp_path: Path) -> None:

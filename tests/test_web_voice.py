@@ -87,6 +87,31 @@ def test_speech_chunks_are_judged_and_fused_with_the_face(speech: np.ndarray, fa
     assert kinds and set(kinds) == {"voice_emotion_changed"}  # the first emotion heard is announced
 
 
+def test_a_speaker_profile_model_learns_the_voice_as_it_talks(
+    tmp_path: Path, speech: np.ndarray, face_frame: bytes
+) -> None:
+    from audio_support import speech_model
+
+    model = speech_model(tmp_path / "spk", feature_norm="speaker")
+    app = create_app(ServeOptions(speech_model=str(model)), Recognizer(threads=1))
+    with TestClient(app, base_url=BASE) as c, c.websocket_connect(STREAM) as ws:
+        heard = []
+        for i, message in enumerate(chunks(speech[: 4 * RATE])):
+            ws.send_text(message)
+            if i >= 1:  # judged from 1 s on
+                heard.append(receive(ws))
+        ws.send_text(json.dumps({"type": "reset"}))
+        ws.send_bytes(face_frame)  # the reset is applied with the next frame
+        assert receive(ws)["type"] == "result"
+        after = []
+        for message in chunks(speech[: 2 * RATE]):
+            ws.send_text(message)
+            after.append(receive(ws))  # the old 2 s are still held: judged from the first chunk on
+    spoken = [v["profile_s"] for v in heard if v["probs"] is not None]
+    assert spoken and spoken == sorted(spoken) and spoken[-1] >= 2.0  # only aggregates kept: seconds grow
+    assert after[0]["profile_s"] is None or after[0]["profile_s"] < spoken[-1]  # a new person starts afresh
+
+
 def test_silence_is_not_an_emotion_and_bad_chunks_get_a_reason(face_frame: bytes) -> None:
     with TestClient(create_app(ServeOptions(), Recognizer(threads=1)), base_url=BASE) as c, c.websocket_connect(STREAM) as ws:
         for i, message in enumerate(chunks(np.zeros(RATE * 2, np.float32))):

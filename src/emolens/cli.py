@@ -57,6 +57,11 @@ def _models(args: argparse.Namespace) -> int:
         path = resolve_model(name)
         note = f"  -> {path.stem} on this CPU" if path.stem != name else ""
         print(f"  {name}{'  (default)' if name == DEFAULT_MODEL else ''}{note}")
+    from emolens.audio.recognizer import DEFAULT_SPEECH_MODEL, available_speech_models
+
+    print("speech models (emolens audio --model NAME, VoiceRecognizer(NAME)):")
+    for name in available_speech_models():
+        print(f"  {name}{'  (default)' if name == DEFAULT_SPEECH_MODEL else ''}")
     if args.arch:
         from emolens.models.registry import list_models, model_config
 
@@ -101,6 +106,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         from emolens.audio.cli import evaluate_command
 
         return evaluate_command(args)
+    if args.profile_utterances is not None:
+        raise EmolensError("--profile-utterances is for speech models; faces have no speaker profile")
     ev = evaluate(args.model, args.data, args.split, tta=args.tta, threads=args.threads, ferplus=args.ferplus)
     write_report(ev, Path(args.json) if args.json else None, Path(args.confusion) if args.confusion else None)
     m = ev.metrics
@@ -119,11 +126,17 @@ def _export(args: argparse.Namespace) -> int:
     from emolens.export.onnx import export_checkpoint
     from emolens.export.speech import export_speech_checkpoint, is_speech_checkpoint
 
-    if is_speech_checkpoint(args.checkpoint):
-        speech = export_speech_checkpoint(args.checkpoint, args.out, name=args.name, version=args.version)
-        print(f"wrote {speech.path} (speech model; parity with torch: max abs difference {speech.max_abs_diff:.2e})")
+    speech = [is_speech_checkpoint(c) for c in args.checkpoint]
+    if any(speech):
+        if not all(speech):
+            raise EmolensError("an ensemble's checkpoints must all be speech models")
+        voice = export_speech_checkpoint(list(args.checkpoint), args.out, name=args.name, version=args.version)
+        what = "speech model" if len(args.checkpoint) == 1 else f"speech ensemble of {len(args.checkpoint)}"
+        print(f"wrote {voice.path} ({what}; parity with torch: max abs difference {voice.max_abs_diff:.2e})")
         return 0
-    res = export_checkpoint(args.checkpoint, args.out, name=args.name, version=args.version, tta=args.tta)
+    if len(args.checkpoint) > 1:
+        raise EmolensError("ensembles of checkpoints are exported for speech models only; give one face checkpoint")
+    res = export_checkpoint(args.checkpoint[0], args.out, name=args.name, version=args.version, tta=args.tta)
     print(f"wrote {res.path} (parity with torch: max abs difference {res.max_abs_diff:.2e})")
     return 0
 
@@ -340,10 +353,22 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         metavar="CSV",
         help="label the faces by their FER+ majority vote (ferplus.csv) instead of their folders",
     )
+    p.add_argument(
+        "--profile-utterances",
+        type=int,
+        default=None,
+        metavar="K",
+        help="speech models with speaker profiles: each speaker's profile from K other utterances at random "
+        "(0: each utterance alone; default: all of the speaker's utterances in the split, labels unused)",
+    )
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("export", help="export a training checkpoint to ONNX (needs the 'train' extra)")
-    p.add_argument("checkpoint", help="best.pt or last.pt written by 'emolens train'")
+    p.add_argument(
+        "checkpoint",
+        nargs="+",
+        help="best.pt or last.pt written by 'emolens train'; several speech checkpoints: one ensemble model",
+    )
     p.add_argument("--out", required=True, help="the .onnx file to write")
     p.add_argument("--name", default=None, help="model name stored in the file (default: the architecture)")
     p.add_argument("--version", default="1")

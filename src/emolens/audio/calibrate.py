@@ -51,6 +51,7 @@ def calibrate_speech(
     """Fit the temperature of speech ``model`` on ``fit_split`` of ``data``, write the calibrated copy to ``out``."""
     import onnx
 
+    from emolens.audio.evaluate import split_probabilities
     from emolens.audio.recognizer import VoiceRecognizer
     from emolens.data.audio import load_audio_split
     from emolens.runtime.metadata import PREFIX, set_props
@@ -61,7 +62,7 @@ def calibrate_speech(
     t = 1.0
     for split in (fit_split, "test"):
         ds = load_audio_split(data, split, sample_rate=rec.features.sample_rate, classes=rec.labels)
-        probs = np.stack([rec.predict(w, ds.sample_rate) for w in ds.waveforms]).astype(np.float64)
+        probs = split_probabilities(rec, ds).astype(np.float64)
         probs = apply_temperature(probs, 1.0 / raw) if raw != 1.0 else probs  # back to the uncalibrated model
         if split == fit_split:
             t = fit_temperature(probs, ds.labels)

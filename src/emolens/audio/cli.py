@@ -90,9 +90,14 @@ def evaluate_command(args: argparse.Namespace) -> int:
     for path in (args.json, args.confusion):
         if path:
             check_writable(path)
-    ev = evaluate_speech(args.model, args.data, args.split, threads=args.threads)
+    ev = evaluate_speech(
+        args.model, args.data, args.split, threads=args.threads, profile_utterances=args.profile_utterances
+    )
     m = ev.metrics
-    print(f"{ev.model} on {ev.data} ({ev.split}: {ev.utterances} utterances, {len(ev.per_speaker)} speakers)")
+    print(
+        f"{ev.model} on {ev.data} ({ev.split}: {ev.utterances} utterances, {len(ev.per_speaker)} speakers; "
+        f"speaker profile: {ev.profile})"
+    )
     print(
         f"accuracy {m.accuracy:.4f}  macro-P {m.macro_precision:.4f}  macro-R {m.macro_recall:.4f}  macro-F1 {m.macro_f1:.4f}"
     )

@@ -1,7 +1,10 @@
 """Score a speech model on a split of RAVDESS (or audio folders): 8-class and 4-class figures.
 
 Each utterance is judged whole by :meth:`VoiceRecognizer.predict` (no voice-activity gate: every
-utterance of the data is speech). The four-class figure keeps the utterances of neutral, calm,
+utterance of the data is speech). A model that normalises by a speaker profile is given, by default,
+its speaker's from all their utterances in the split (the labels are not used); ``profile_utterances``
+K > 0 takes K other utterances of the speaker at random instead (what a short enrolment gives), 0
+none (each utterance its own profile). The four-class figure keeps the utterances of neutral, calm,
 happy, sad and angry, merges neutral and calm, and takes the most probable of the four groups
 (the probabilities of neutral and calm added), so a calm utterance judged neutral counts as right.
 """
@@ -12,12 +15,18 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from emolens.audio.labels import FOUR_CLASS, FOUR_CLASSES
 from emolens.errors import EmolensError
 from emolens.eval.metrics import Metrics, compute_metrics
+
+if TYPE_CHECKING:
+    from emolens.audio.features import SpeakerProfile
+    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.data.audio import AudioSet
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +43,9 @@ class SpeechEvaluation:
     per_speaker: dict[str, float]
     """Accuracy per speaker (RAVDESS actor)."""
     seconds: float
+    profile: str
+    """How a speaker-profile model was given profiles (``speaker``, ``K others``, ``utterance``); ``none``
+    for other models."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -45,6 +57,7 @@ class SpeechEvaluation:
             "four_class": None if self.four_class is None else self.four_class.as_dict(),
             "per_speaker_accuracy": self.per_speaker,
             "seconds": self.seconds,
+            "profile": self.profile,
         }
 
 
@@ -61,10 +74,52 @@ def four_class(probs: np.ndarray, y_true: np.ndarray, labels: tuple[str, ...]) -
     return groups[y_true[keep]], merged[keep].argmax(axis=1)
 
 
+def profile_mode(rec: VoiceRecognizer, profile_utterances: int | None) -> str:
+    """How :func:`split_probabilities` profiles speakers, in words."""
+    if not rec.uses_profile:
+        return "none"
+    if profile_utterances is None:
+        return "speaker"
+    return "utterance" if profile_utterances == 0 else f"{profile_utterances} others"
+
+
+def split_probabilities(
+    rec: VoiceRecognizer, ds: AudioSet, profile_utterances: int | None = None, seed: int = 0
+) -> np.ndarray:
+    """Probabilities (N, K) of each utterance of ``ds``, each judged whole; speaker profiles as the
+    module says (``profile_utterances``: None all of the speaker's, K > 0 K others at random, 0 none)."""
+    if profile_utterances is not None and profile_utterances < 0:
+        raise EmolensError(f"profile_utterances must be at least 0, got {profile_utterances}")
+    speakers = np.asarray(ds.speakers)
+    rng = np.random.default_rng(seed)
+    whole: dict[str, SpeakerProfile] = {}
+    rows = []
+    for i, w in enumerate(ds.waveforms):
+        profile = None
+        if rec.uses_profile and profile_utterances != 0:
+            mine = np.flatnonzero(speakers == speakers[i])
+            if profile_utterances is None:
+                if ds.speakers[i] not in whole:
+                    whole[ds.speakers[i]] = rec.profile([ds.waveforms[j] for j in mine], ds.sample_rate)
+                profile = whole[ds.speakers[i]]
+            else:
+                others = mine[mine != i]
+                pick = rng.choice(others, size=min(profile_utterances, len(others)), replace=False)
+                profile = rec.profile([ds.waveforms[j] for j in pick], ds.sample_rate) if len(pick) else None
+        rows.append(rec.predict(w, ds.sample_rate, profile))
+    return np.stack(rows)
+
+
 def evaluate_speech(
-    model: str | Path | None, data: str | Path, split: str = "test", *, threads: int | None = None
+    model: str | Path | None,
+    data: str | Path,
+    split: str = "test",
+    *,
+    threads: int | None = None,
+    profile_utterances: int | None = None,
 ) -> SpeechEvaluation:
-    """Score ``model`` on ``split`` of ``data`` (RAVDESS: test = actors 21-24, val = 19-20)."""
+    """Score ``model`` on ``split`` of ``data`` (RAVDESS: test = actors 21-24, val = 19-20);
+    ``profile_utterances``: see :func:`split_probabilities`."""
     from emolens.audio.recognizer import VoiceRecognizer
     from emolens.data.audio import load_audio_split
 
@@ -73,7 +128,7 @@ def evaluate_speech(
     if len(ds) == 0:
         raise EmolensError(f"no utterances in {data} ({split})")
     t0 = time.time()
-    probs = np.stack([rec.predict(w, ds.sample_rate) for w in ds.waveforms])
+    probs = split_probabilities(rec, ds, profile_utterances)
     seconds = time.time() - t0
     pred = probs.argmax(axis=1)
     metrics = compute_metrics(ds.labels, pred, labels=rec.labels)
@@ -93,4 +148,5 @@ def evaluate_speech(
         None if four is None else compute_metrics(four[0], four[1], labels=FOUR_CLASSES),
         per_speaker,
         seconds,
+        profile_mode(rec, profile_utterances),
     )

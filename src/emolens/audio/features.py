@@ -18,6 +18,12 @@ The whole chain, as a speech model file records it (:class:`FeatureConfig`, stor
    the input, divided by one standard deviation over the whole result (:func:`normalize_features`);
    a speaker's (or a long file's) statistics may be given instead (:func:`feature_stats`).
 
+``feature_norm="speaker"``: steps 2 and 6 use a :class:`SpeakerProfile`, the speaker's usual level
+and log-mel statistics over many utterances (:func:`speaker_profile`), instead of the input's own:
+a voice louder or brighter than that speaker's usual one stays louder or brighter, which is much of
+what anger, joy or sadness sound like, while the speaker's own voice and microphone are still
+normalised away. Given no profile, the input is its own (the same numbers as ``utterance``).
+
 NumPy and PyAV only (no torch, no librosa); every function is pure.
 """
 
@@ -34,7 +40,7 @@ import numpy as np
 from emolens.errors import DataError, ModelError
 
 MEL_SCALES = ("htk", "slaney")
-FEATURE_NORMS = ("utterance", "none")
+FEATURE_NORMS = ("utterance", "speaker", "none")
 MAX_CHANNELS = 16
 
 
@@ -58,7 +64,8 @@ class FeatureConfig:
     max_gain_db: float = 40.0
     """The most the loudness normalisation amplifies (a quiet room stays quiet)."""
     feature_norm: str = "utterance"
-    """``utterance``: band means removed, one standard deviation divided out, per input; ``none``."""
+    """``utterance``: band means removed, one standard deviation divided out, per input; ``speaker``:
+    the level and statistics of a :class:`SpeakerProfile`; ``none``."""
 
     def __post_init__(self) -> None:
         if self.sample_rate < 1000 or self.n_fft < 16 or self.hop_length < 1 or self.n_mels < 1:
@@ -176,12 +183,17 @@ def active_level_db(waveform: np.ndarray, sample_rate: int, *, window_db: float 
     return float(10 * np.log10(np.mean(10 ** (active / 10))))
 
 
+def apply_gain(waveform: np.ndarray, level_db: float, target_dbfs: float, max_gain_db: float) -> np.ndarray:
+    """Scale a waveform whose level is taken to be ``level_db`` to ``target_dbfs`` (gain at most ``max_gain_db``)."""
+    gain_db = min(target_dbfs - level_db, max_gain_db)
+    return (waveform * np.float32(10 ** (gain_db / 20))).astype(np.float32, copy=False)
+
+
 def normalize_loudness(waveform: np.ndarray, sample_rate: int, target_dbfs: float, max_gain_db: float) -> np.ndarray:
     """Scale ``waveform`` so that its :func:`active_level_db` is ``target_dbfs`` (gain at most ``max_gain_db``)."""
     if len(waveform) == 0:
         return waveform
-    gain_db = min(target_dbfs - active_level_db(waveform, sample_rate), max_gain_db)
-    return (waveform * np.float32(10 ** (gain_db / 20))).astype(np.float32, copy=False)
+    return apply_gain(waveform, active_level_db(waveform, sample_rate), target_dbfs, max_gain_db)
 
 
 def hz_to_mel(f: np.ndarray | float, scale: str = "htk") -> np.ndarray:
@@ -269,11 +281,11 @@ def feature_stats(logmels: Sequence[np.ndarray]) -> FeatureStats:
 
 
 def normalize_features(logmel: np.ndarray, mode: str = "utterance", stats: FeatureStats | None = None) -> np.ndarray:
-    """Normalise a log-mel (n_mels, frames): ``utterance``: with its own :func:`feature_stats`, or with
-    ``stats`` when given (a speaker's); ``none``: unchanged."""
+    """Normalise a log-mel (n_mels, frames): ``utterance`` (or ``speaker``): with its own
+    :func:`feature_stats`, or with ``stats`` when given (a speaker's); ``none``: unchanged."""
     if mode == "none":
         return logmel
-    if mode != "utterance":
+    if mode not in FEATURE_NORMS:
         raise ModelError(f"unknown feature normalisation {mode!r}; known: {', '.join(FEATURE_NORMS)}")
     st = stats if stats is not None else feature_stats([logmel])
     out: np.ndarray = ((logmel - st.mean[:, None]) / np.float32(st.std)).astype(np.float32, copy=False)
@@ -286,6 +298,89 @@ def prepare_waveform(waveform: np.ndarray, sample_rate: int, cfg: FeatureConfig)
     return normalize_loudness(x, cfg.sample_rate, cfg.loudness_dbfs, cfg.max_gain_db)
 
 
-def features(waveform: np.ndarray, sample_rate: int, cfg: FeatureConfig) -> np.ndarray:
-    """The whole chain: any waveform -> the normalised log-mel float32 (n_mels, frames) a model takes."""
-    return normalize_features(log_mel(prepare_waveform(waveform, sample_rate, cfg), cfg), cfg.feature_norm)
+@dataclass(frozen=True)
+class SpeakerProfile:
+    """A speaker's usual voice, as ``feature_norm="speaker"`` models normalise by it: ``level_db``, the
+    mean active level of their utterances (dB re full scale), and ``stats``, the log-mel statistics of
+    those utterances brought to the target level together; ``seconds`` of sound it was made from.
+
+    Made from several utterances of one speaker (:func:`speaker_profile`), from the speech of a
+    whole recording, or built up over a live stream (:class:`ProfileAccumulator`). Only these
+    numbers are kept, never the sound."""
+
+    level_db: float
+    stats: FeatureStats
+    seconds: float
+
+
+def speaker_profile(waveforms: Sequence[np.ndarray], cfg: FeatureConfig) -> SpeakerProfile:
+    """The :class:`SpeakerProfile` of utterances (mono float32 at ``cfg.sample_rate``) of one speaker."""
+    voiced = [w for w in waveforms if len(w)]
+    if not voiced:
+        raise DataError("a speaker profile needs at least one utterance with sound")
+    level = float(np.mean([active_level_db(w, cfg.sample_rate) for w in voiced]))
+    logmels = [log_mel(apply_gain(w, level, cfg.loudness_dbfs, cfg.max_gain_db), cfg) for w in voiced]
+    return SpeakerProfile(level, feature_stats(logmels), sum(map(len, voiced)) / cfg.sample_rate)
+
+
+class ProfileAccumulator:
+    """A :class:`SpeakerProfile` built up from utterances as they come (a live stream, a long file):
+    running sums only, no sound is kept. Each utterance's log-mel is taken at the level known when
+    it came, so the profile drifts a little while the level settles."""
+
+    def __init__(self, cfg: FeatureConfig) -> None:
+        self.cfg = cfg
+        self._level_sum = 0.0
+        self._count = 0
+        self._frames = 0
+        self._sum = np.zeros(cfg.n_mels, np.float64)
+        self._sq = np.zeros(cfg.n_mels, np.float64)
+        self._seconds = 0.0
+
+    def add(self, waveform: np.ndarray, sample_rate: int | None = None) -> None:
+        """Add one utterance or stretch of speech (mono or multichannel, at ``sample_rate``; default the
+        profile's own rate)."""
+        cfg = self.cfg
+        if sample_rate is not None and sample_rate != cfg.sample_rate:
+            waveform = resample(to_mono(waveform), sample_rate, cfg.sample_rate)
+        else:
+            waveform = to_mono(waveform)
+        if not len(waveform):
+            return
+        self._level_sum += active_level_db(waveform, cfg.sample_rate)
+        self._count += 1
+        level = self._level_sum / self._count
+        lm = log_mel(apply_gain(waveform, level, cfg.loudness_dbfs, cfg.max_gain_db), cfg).astype(np.float64)
+        self._frames += lm.shape[1]
+        self._sum += lm.sum(axis=1)
+        self._sq += np.square(lm).sum(axis=1)
+        self._seconds += len(waveform) / cfg.sample_rate
+
+    @property
+    def seconds(self) -> float:
+        """How much sound the profile has been built from."""
+        return self._seconds
+
+    def profile(self) -> SpeakerProfile | None:
+        """The profile so far, or None before any sound."""
+        if not self._frames:
+            return None
+        mean = self._sum / self._frames
+        var = float(np.mean(self._sq / self._frames - np.square(mean)))
+        stats = FeatureStats(mean.astype(np.float32), max(math.sqrt(max(var, 0.0)), STD_FLOOR))
+        return SpeakerProfile(self._level_sum / self._count, stats, self._seconds)
+
+
+def features(
+    waveform: np.ndarray, sample_rate: int, cfg: FeatureConfig, profile: SpeakerProfile | None = None
+) -> np.ndarray:
+    """The whole chain: any waveform -> the normalised log-mel float32 (n_mels, frames) a model takes.
+
+    ``profile`` (``feature_norm="speaker"`` models only): the speaker's level and statistics instead
+    of the input's own."""
+    if profile is None or cfg.feature_norm != "speaker":
+        return normalize_features(log_mel(prepare_waveform(waveform, sample_rate, cfg), cfg), cfg.feature_norm)
+    x = apply_gain(
+        resample(to_mono(waveform), sample_rate, cfg.sample_rate), profile.level_db, cfg.loudness_dbfs, cfg.max_gain_db
+    )
+    return normalize_features(log_mel(x, cfg), cfg.feature_norm, profile.stats)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emolens.audio.features import FeatureConfig, features, resample, to_mono
+from emolens.audio.features import FeatureConfig, SpeakerProfile, features, resample, speaker_profile, to_mono
 from emolens.audio.labels import NON_SPEECH, SILENCE
 from emolens.audio.metadata import VoiceModelMeta
 from emolens.audio.vad import SPEECH, VadConfig, VadResult, classify, frame_features
@@ -66,6 +66,11 @@ class VoiceWindow:
         }
 
 
+def available_speech_models() -> list[str]:
+    """Names of the bundled speech models (``VoiceRecognizer(NAME)``); the default is :data:`DEFAULT_SPEECH_MODEL`."""
+    return sorted(p.stem for p in SPEECH_WEIGHTS.glob("*.onnx"))
+
+
 def resolve_speech_model(model: str | Path | None) -> Path:
     """A speech model file from a bundled name, a path, or None for the bundled default."""
     from emolens.models.bundled import resolve_model
@@ -81,7 +86,7 @@ def resolve_speech_model(model: str | Path | None) -> Path:
     from emolens.models.bundled import available_models
 
     if isinstance(model, str) and not model.endswith(".onnx") and not Path(model).exists() and model not in available_models():
-        speech = ", ".join(sorted(p.stem for p in SPEECH_WEIGHTS.glob("*.onnx"))) or "none are installed"
+        speech = ", ".join(available_speech_models()) or "none are installed"
         raise ModelError(f"unknown speech model {model!r}; bundled speech models: {speech}; or give the path of an .onnx file")
     return resolve_model(model)
 
@@ -102,6 +107,17 @@ def window_spans(duration_s: float, window_s: float, hop_s: float) -> list[tuple
     return spans
 
 
+def speech_stretches(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Sorted spans (start, end) merged where they overlap or touch: windows of speech -> stretches."""
+    out: list[tuple[float, float]] = []
+    for a, b in spans:
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
 def _check_rate(sample_rate: object) -> int:
     rate = int(sample_rate) if isinstance(sample_rate, numbers.Integral) and not isinstance(sample_rate, bool) else 0
     if not 1000 <= rate <= 768000:
@@ -113,7 +129,7 @@ class VoiceRecognizer:
     """Recognise the emotion of speech with an emolens speech model (ONNX).
 
     ``model``: a bundled name, a path to an ``.onnx`` file made by ``emolens train`` on speech, or
-    None for the bundled default (none is shipped yet: a ModelError says how to train one).
+    None for the bundled default (``emolens-speech-ravdess``).
     ``threads`` caps ONNX Runtime's threads (None or 0: one per core). ``vad``: the thresholds of the
     voice-activity detector used by :meth:`windows`.
     """
@@ -139,21 +155,34 @@ class VoiceRecognizer:
         """How this model's input is made (read from the model file)."""
         return self.meta.features
 
-    def _input_from(self, x: np.ndarray) -> np.ndarray:
+    @property
+    def uses_profile(self) -> bool:
+        """Whether this model normalises by a speaker's profile (``feature_norm="speaker"``): it is
+        then most accurate given one (:meth:`profile`); without, each input is its own."""
+        return self.features.feature_norm == "speaker"
+
+    def _input_from(self, x: np.ndarray, profile: SpeakerProfile | None = None) -> np.ndarray:
         """Mono samples at the model's rate -> its input (1, 1, n_mels, frames), padded to ``min_seconds``."""
         cfg = self.features
         shortest = int(self.meta.min_seconds * cfg.sample_rate)
         if len(x) < shortest:
             x = np.pad(x, (0, shortest - len(x)))
-        return features(x, cfg.sample_rate, cfg)[None, None]
+        return features(x, cfg.sample_rate, cfg, profile)[None, None]
 
-    def prepare(self, waveform: np.ndarray, sample_rate: int) -> np.ndarray:
+    def _mono(self, waveform: np.ndarray, sample_rate: int) -> np.ndarray:
+        return resample(to_mono(waveform), _check_rate(sample_rate), self.features.sample_rate)
+
+    def profile(self, waveforms: list[np.ndarray], sample_rate: int) -> SpeakerProfile:
+        """The :class:`~emolens.audio.features.SpeakerProfile` of several utterances of one speaker
+        (each a waveform as :meth:`predict` takes), to pass to :meth:`predict` or :meth:`windows`.
+        A few utterances (10-30 s of speech) suffice; only level and spectrum statistics are kept."""
+        return speaker_profile([self._mono(w, sample_rate) for w in waveforms], self.features)
+
+    def prepare(self, waveform: np.ndarray, sample_rate: int, profile: SpeakerProfile | None = None) -> np.ndarray:
         """Any waveform (mono (n,) or multichannel (n, c), float or integer samples, any rate) -> the
         network's input float32 (1, 1, n_mels, frames). Sound shorter than ``meta.min_seconds`` is
-        padded with silence."""
-        rate = _check_rate(sample_rate)
-        x = resample(to_mono(waveform), rate, self.features.sample_rate)
-        return self._input_from(x)
+        padded with silence. ``profile``: see :meth:`predict`."""
+        return self._input_from(self._mono(waveform, sample_rate), profile)
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """Probabilities float32 (N, len(labels)) for prepared input (N, 1, n_mels, frames), calibrated."""
@@ -162,32 +191,46 @@ class VoiceRecognizer:
         p /= p.sum(axis=1, keepdims=True)
         return apply_temperature(p, self.meta.temperature)
 
-    def predict(self, waveform: np.ndarray, sample_rate: int) -> np.ndarray:
+    def predict(self, waveform: np.ndarray, sample_rate: int, profile: SpeakerProfile | None = None) -> np.ndarray:
         """Emotion probabilities float32 (len(labels),), summing to 1, for one utterance as a whole.
 
+        ``profile``: the speaker's (:meth:`profile`), for models that use one (:attr:`uses_profile`);
+        without it the utterance is its own profile. Other models ignore it.
         No voice-activity gate: silence and noise get probabilities too (:meth:`windows` gates them)."""
-        probs: np.ndarray = self.run(self.prepare(waveform, sample_rate))[0]
+        probs: np.ndarray = self.run(self.prepare(waveform, sample_rate, profile))[0]
         return probs
 
     def windows(
-        self, waveform: np.ndarray, sample_rate: int, window_s: float = 2.0, hop_s: float = 0.5
+        self,
+        waveform: np.ndarray,
+        sample_rate: int,
+        window_s: float = 2.0,
+        hop_s: float = 0.5,
+        profile: SpeakerProfile | None = None,
     ) -> list[VoiceWindow]:
         """Judge a recording window by window (see :func:`window_spans`): each window is silence,
-        non-speech, or speech with the emotion probabilities of its sound."""
-        rate = _check_rate(sample_rate)
+        non-speech, or speech with the emotion probabilities of its sound.
+
+        A model that uses a speaker profile (:attr:`uses_profile`) and is given none takes the
+        recording's: the speech it finds, stretches of overlapping speech windows as utterances."""
         cfg = self.features
-        x = resample(to_mono(waveform), rate, cfg.sample_rate)
+        x = self._mono(waveform, sample_rate)
         frames = frame_features(x, cfg.sample_rate)
         spans = window_spans(len(x) / cfg.sample_rate, window_s, hop_s)
         verdicts: list[tuple[float, float, VadResult, float]] = []
-        todo: list[tuple[int, np.ndarray]] = []
+        speech: list[tuple[int, np.ndarray]] = []
         for i, (a, b) in enumerate(spans):
             seg = x[int(round(a * cfg.sample_rate)) : int(round(b * cfg.sample_rate))]
             verdict = classify(frames.slice(a, b), self.vad)
             clipped = float(np.mean(np.abs(seg) >= CLIP_LEVEL)) if len(seg) else 0.0
             verdicts.append((a, b, verdict, clipped))
             if verdict.label == SPEECH:
-                todo.append((i, self._input_from(seg)))
+                speech.append((i, seg))
+        if profile is None and self.uses_profile and speech:
+            stretches = speech_stretches([spans[i] for i, _ in speech])
+            rate = cfg.sample_rate
+            profile = speaker_profile([x[int(round(a * rate)) : int(round(b * rate))] for a, b in stretches], cfg)
+        todo = [(i, self._input_from(seg, profile)) for i, seg in speech]
         probs: dict[int, np.ndarray] = {}
         by_len: dict[int, list[tuple[int, np.ndarray]]] = {}
         for i, inp in todo:

@@ -1,7 +1,8 @@
 """Export a speech training checkpoint to ONNX with its feature settings; int8 weights optionally.
 
 The graph takes the normalised log-mel (N, 1, n_mels, frames), frames of any number (4 or more),
-and returns probabilities (N, K). The labels and the whole feature chain go into the metadata
+and returns probabilities (N, K); several checkpoints export as one ensemble graph that averages
+their probabilities. The labels and the whole feature chain go into the metadata
 (:class:`~emolens.audio.metadata.VoiceModelMeta`). The export is checked against torch on
 generated sounds of several lengths and refused if they disagree by ``PARITY_TOLERANCE`` or more.
 """
@@ -73,26 +74,47 @@ def export_speech_state(
     state: dict[str, Any], out: str | Path, *, name: str | None = None, version: str = "1", source: str = "checkpoint"
 ) -> SpeechExportResult:
     """Export a loaded speech checkpoint (``state``: arch, labels, model, features) to ``out``."""
+    return export_speech_states([state], out, name=name, version=version, source=source)
+
+
+def export_speech_states(
+    states: list[dict[str, Any]],
+    out: str | Path,
+    *,
+    name: str | None = None,
+    version: str = "1",
+    source: str = "checkpoint",
+) -> SpeechExportResult:
+    """Export loaded speech checkpoints to ``out``: one network, or with several an ensemble, one
+    graph that averages its members' probabilities (they must share labels and feature settings)."""
     import torch
     from torch import nn
 
     from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.models.ensemble import MeanOfProbabilities
     from emolens.models.registry import create_model
 
-    arch = state["arch"]
-    labels = tuple(state.get("labels", SPEECH_EMOTIONS))
-    feats = FeatureConfig(**state.get("features", {}))
-    net = create_model(arch, num_classes=len(labels), n_mels=feats.n_mels)
-    net.load_state_dict(state["model"])
-    model = nn.Sequential(net, nn.Softmax(dim=1)).eval()
+    if not states:
+        raise ModelError("nothing to export: no checkpoint given")
+    labels = tuple(states[0].get("labels", SPEECH_EMOTIONS))
+    feats = FeatureConfig(**states[0].get("features", {}))
+    nets = []
+    for i, state in enumerate(states):
+        if tuple(state.get("labels", SPEECH_EMOTIONS)) != labels or FeatureConfig(**state.get("features", {})) != feats:
+            raise ModelError(f"ensemble member {i + 1} has other labels or feature settings than the first")
+        net = create_model(state["arch"], num_classes=len(labels), n_mels=feats.n_mels)
+        net.load_state_dict(state["model"])
+        nets.append(net)
+    model = (nn.Sequential(nets[0], nn.Softmax(dim=1)) if len(nets) == 1 else MeanOfProbabilities(nets)).eval()
+    archs = [str(state["arch"]) for state in states]
     meta = VoiceModelMeta(
-        name=name or arch,
+        name=name or archs[0],
         version=version,
-        arch=arch,
+        arch=archs[0] if len(archs) == 1 else "+".join(archs),
         labels=labels,
         features=feats,
-        params=sum(p.numel() for p in net.parameters()),
-        train_seconds=float(state.get("crop_s", 3.0)),
+        params=sum(p.numel() for net in nets for p in net.parameters()),
+        train_seconds=float(states[0].get("crop_s", 3.0)),
     )
     dummy = torch.zeros(1, 1, feats.n_mels, 300)
 
@@ -110,23 +132,29 @@ def export_speech_state(
     axes = {"input": {0: "batch", 3: "frames"}, "probs": {0: "batch"}}
     diff = export_checked(model, dummy, out, axes, meta.to_props(), parity)
     log.info("exported %s -> %s (max |p_onnx - p_torch| = %.2e)", source, out, diff)
-    write_json(out.with_suffix(".json"), {**meta.as_dict(), "parity_max_abs_diff": diff})
+    write_json(
+        out.with_suffix(".json"), {**meta.as_dict(), "members": len(states), "parity_max_abs_diff": diff}
+    )
     return SpeechExportResult(out, meta, diff)
 
 
 def export_speech_checkpoint(
-    checkpoint: str | Path, out: str | Path, *, name: str | None = None, version: str = "1"
+    checkpoint: str | Path | list[str | Path], out: str | Path, *, name: str | None = None, version: str = "1"
 ) -> SpeechExportResult:
-    """Export ``checkpoint`` (a speech ``best.pt`` or ``last.pt`` of ``emolens train``) to ``out``."""
+    """Export ``checkpoint`` (a speech ``best.pt`` or ``last.pt`` of ``emolens train``) to ``out``; a
+    list of several: their ensemble (:func:`export_speech_states`)."""
     from emolens.train import checkpoint as ckpt
 
-    checkpoint = Path(checkpoint)
-    if not checkpoint.is_file():
-        raise ModelError(f"checkpoint not found: {checkpoint}")
-    state = ckpt.load(checkpoint)
-    if not is_speech_state(state):
-        raise ModelError(f"{checkpoint} holds a face model; export it with emolens.export.onnx")
-    return export_speech_state(state, out, name=name, version=version, source=str(checkpoint))
+    paths = [Path(c) for c in checkpoint] if isinstance(checkpoint, list) else [Path(checkpoint)]
+    states = []
+    for path in paths:
+        if not path.is_file():
+            raise ModelError(f"checkpoint not found: {path}")
+        state = ckpt.load(path)
+        if not is_speech_state(state):
+            raise ModelError(f"{path} holds a face model; export it with emolens.export.onnx")
+        states.append(state)
+    return export_speech_states(states, out, name=name, version=version, source=", ".join(map(str, paths)))
 
 
 def quantize_speech(model: str | Path, out: str | Path, *, name: str | None = None) -> Path:

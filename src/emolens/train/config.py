@@ -32,6 +32,7 @@ class AugmentConfig:
 BALANCE_MODES = ("none", "weighted", "sampler")
 PRECISIONS = ("auto", "bf16", "fp32")
 LABEL_SETS = ("data", "ferplus")
+SPEECH_FEATURE_NORMS = ("utterance", "speaker")
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,9 @@ class TrainConfig:
     batch_size: int = field(default=128, metadata={"help": ""})
     lr: float = field(
         default=0.05,
-        metadata={"help": "peak learning rate: of SGD with Nesterov momentum for faces, of AdamW for speech (try 0.002)"},
+        metadata={
+            "help": "peak learning rate: of SGD with Nesterov momentum for faces, of AdamW for speech (try 0.002)"
+        },
     )
     weight_decay: float = field(default=5e-4, metadata={"help": ""})
     warmup_epochs: float = field(default=2.0, metadata={"help": ""})
@@ -110,6 +113,14 @@ class TrainConfig:
         default=3.0,
         metadata={"help": "speech: longest random training crop in seconds (each batch: 2/3 of it to all of it)"},
     )
+    feature_norm: str = field(
+        default="utterance",
+        metadata={
+            "help": "speech: normalise loudness and log-mel per utterance, or per speaker (each speaker's usual level and "
+            "spectrum; at run time a recording's or stream's)",
+            "choices": SPEECH_FEATURE_NORMS,
+        },
+    )
     aug: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -125,6 +136,10 @@ class TrainConfig:
             raise EmolensError(f"--ema must lie in [0, 1), got {self.ema}")
         if self.mixup < 0 or self.cutmix < 0 or not 0 <= self.photometric <= 1:
             raise EmolensError("--mixup and --cutmix must be >= 0, --photometric in [0, 1]")
+        if self.feature_norm not in SPEECH_FEATURE_NORMS:
+            raise EmolensError(
+                f"unknown --feature-norm {self.feature_norm!r}; choose one of: {', '.join(SPEECH_FEATURE_NORMS)}"
+            )
         if not 0.5 <= self.crop_s <= 30:
             raise EmolensError(f"--crop-s must lie in [0.5, 30] seconds, got {self.crop_s}")
         if self.epochs < 1 or self.batch_size < 1:

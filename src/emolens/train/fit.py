@@ -29,6 +29,7 @@ from emolens.train.loop import predict, train_epoch
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class TrainResult:
     out: Path
@@ -312,6 +313,8 @@ def _fit(cfg: TrainConfig) -> TrainResult:
         from emolens.train.speech import fit_speech
 
         return fit_speech(cfg)
+    if cfg.feature_norm != "utterance":
+        raise EmolensError("--feature-norm is for speech models; faces have no speaker profile")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:

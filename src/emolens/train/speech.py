@@ -8,7 +8,9 @@ balancing, mixup, weight averaging, ``metrics.csv``, ``curves.png``, ``config.js
 for sound: AdamW instead of SGD (recurrent layers), random crops of ``crop_s`` seconds with audio
 augmentation (:mod:`emolens.train.speech_features`) for training, whole utterances through the
 run-time NumPy features (computed once) for validation, gradient clipping, and ``best.onnx``
-written from ``best.pt`` when the run ends.
+written from ``best.pt`` when the run ends. With ``feature_norm="speaker"`` every utterance is
+normalised by its speaker's profile (:func:`speaker_profiles`: all that speaker's clips in the
+split, labels unused), in training and in validation alike.
 
 Splits: RAVDESS by actor (train 01-18, select on 19-20; 21-24 are never read here), or the
 ``train/`` and ``val/`` folders.
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emolens.audio.features import FeatureConfig, features
+from emolens.audio.features import FeatureConfig, SpeakerProfile, features, speaker_profile
 from emolens.data.audio import AudioSet, load_audio_split
 from emolens.errors import EmolensError
 from emolens.io import write_json
@@ -46,7 +48,9 @@ from emolens.train.fit import (
 )
 from emolens.train.loop import mix_batch, soft_cross_entropy
 from emolens.train.speech_features import (
+    SPEAKER_GAIN_DB,
     AudioAugmentConfig,
+    SpeakerBatch,
     TorchFeatures,
     augment_waveforms,
     crop_batch,
@@ -87,13 +91,30 @@ def _subset(data: AudioSet, limit: int, seed: int) -> AudioSet:
     return data.subset(idx)
 
 
-def utterance_inputs(data: AudioSet, fcfg: FeatureConfig, min_seconds: float = 0.5) -> list[torch.Tensor]:
-    """Each utterance whole, through the run-time features: (1, 1, n_mels, frames) tensors."""
+def speaker_profiles(data: AudioSet, fcfg: FeatureConfig) -> dict[str, SpeakerProfile]:
+    """Each speaker's :class:`~emolens.audio.features.SpeakerProfile` from all their utterances in
+    ``data`` (no labels are used)."""
+    speakers = np.asarray(data.speakers)
+    return {
+        s: speaker_profile([data.waveforms[i] for i in np.flatnonzero(speakers == s)], fcfg)
+        for s in sorted(set(data.speakers))
+    }
+
+
+def utterance_inputs(
+    data: AudioSet,
+    fcfg: FeatureConfig,
+    min_seconds: float = 0.5,
+    profiles: dict[str, SpeakerProfile] | None = None,
+) -> list[torch.Tensor]:
+    """Each utterance whole, through the run-time features: (1, 1, n_mels, frames) tensors; with
+    ``profiles``, normalised by its speaker's."""
     shortest = int(min_seconds * fcfg.sample_rate)
     out = []
-    for w in data.waveforms:
+    for w, s in zip(data.waveforms, data.speakers, strict=True):
         w = np.pad(w, (0, max(0, shortest - len(w))))
-        out.append(torch.from_numpy(features(w, data.sample_rate, fcfg))[None, None])
+        profile = profiles[s] if profiles is not None else None
+        out.append(torch.from_numpy(features(w, data.sample_rate, fcfg, profile))[None, None])
     return out
 
 
@@ -123,6 +144,7 @@ def _train_epoch(
     bf16: bool,
     ema: torch.optim.swa_utils.AveragedModel | None,
     progress: Any,
+    profiles: dict[str, SpeakerProfile] | None,
 ) -> tuple[float, float]:
     model.train()
     total, correct, seen = 0.0, 0, 0
@@ -133,7 +155,8 @@ def _train_epoch(
         x = crop_batch([data.waveforms[int(i)] for i in idx], length, gen, aug)
         if aug is not None:
             x = augment_waveforms(x, aug, rate, gen)
-        spec = feats(x)
+        batch_profiles = None if profiles is None else SpeakerBatch.of([profiles[data.speakers[int(i)]] for i in idx])
+        spec = feats(x, batch_profiles)
         if aug is not None:
             spec = spec_augment(spec, aug, gen)
         y = targets[idx]
@@ -168,7 +191,7 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    fcfg = FeatureConfig()
+    fcfg = FeatureConfig(feature_norm=cfg.feature_norm)
     train = _subset(load_audio_split(cfg.data, "train", sample_rate=fcfg.sample_rate), cfg.limit, cfg.seed)
     val = load_audio_split(cfg.data, "val", sample_rate=fcfg.sample_rate, classes=train.classes)
     val = _subset(val, cfg.limit // 4 if cfg.limit else 0, cfg.seed)
@@ -200,6 +223,8 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
     run = Run(cfg, common, model, optimizer, scheduler, gen, ema, val_name="held-out speakers")
     run.resume(kind=KIND)
     aug = AudioAugmentConfig() if cfg.augment else None
+    if aug is not None and fcfg.feature_norm == "speaker":
+        aug = replace(aug, gain_db=SPEAKER_GAIN_DB)
     write_json(
         out / "config.json",
         {
@@ -216,7 +241,9 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
     class_weight = torch.from_numpy(_class_weights(counts)) if cfg.balance == "weighted" else None
     sample_p = torch.from_numpy(1.0 / np.maximum(counts, 1)[train.labels]) if cfg.balance == "sampler" else None
     t_feat = time.time()
-    val_inputs = utterance_inputs(val, fcfg)
+    train_profiles = speaker_profiles(train, fcfg) if fcfg.feature_norm == "speaker" else None
+    val_profiles = speaker_profiles(val, fcfg) if fcfg.feature_norm == "speaker" else None
+    val_inputs = utterance_inputs(val, fcfg, profiles=val_profiles)
     log.debug("validation features in %.1f s", time.time() - t_feat)
 
     t_run = time.time()
@@ -225,7 +252,21 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
         order = epoch_order(len(train), sample_p, gen)
         bar = epoch_bar(cfg, epoch, steps_per_epoch * cfg.batch_size, "utt")
         train_loss, train_acc = _train_epoch(
-            model, train, targets, order, optimizer, scheduler, feats, cfg, aug, gen, class_weight, bf16, ema, bar
+            model,
+            train,
+            targets,
+            order,
+            optimizer,
+            scheduler,
+            feats,
+            cfg,
+            aug,
+            gen,
+            class_weight,
+            bf16,
+            ema,
+            bar,
+            train_profiles,
         )
         if bar is not None:
             bar.close()

@@ -10,6 +10,11 @@ perturbation by resampling (tempo and pitch together), synthetic reverberation (
 decaying noise as room response), additive noise (white, pink or brown) at a random SNR, a random
 gain (mostly undone by the loudness normalisation; it moves the sound against the log floor),
 then SpecAugment (Park et al. 2019) time and frequency masks on the normalised log-mel.
+
+For ``feature_norm="speaker"`` models the loudness and statistics are the speaker's
+(:class:`SpeakerBatch`), so a random gain is not undone: it is kept within :data:`SPEAKER_GAIN_DB`,
+enough to teach that a profile is never exact without erasing how loud an utterance is for its
+speaker.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emolens.audio.features import STD_FLOOR, FeatureConfig, mel_filterbank
+from emolens.audio.features import STD_FLOOR, FeatureConfig, SpeakerProfile, mel_filterbank
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,10 @@ class AudioAugmentConfig:
     time_mask_frames: int = 25
 
 
+SPEAKER_GAIN_DB = (-3.0, 3.0)
+"""The random gain of training crops for ``feature_norm="speaker"`` models, in dB."""
+
+
 class TorchFeatures:
     """Batched log-mel of waveforms (B, N) -> normalised features (B, 1, n_mels, frames), as
     :func:`emolens.audio.features.features` computes them one by one."""
@@ -49,6 +58,11 @@ class TorchFeatures:
         self.cfg = cfg
         self.fb = torch.from_numpy(mel_filterbank(cfg))
         self.window = torch.hann_window(cfg.win_length, periodic=True)
+
+    def gain_to(self, x: torch.Tensor, level_db: torch.Tensor) -> torch.Tensor:
+        """Scale each row, taken to be at ``level_db`` (B,) (a speaker's level), to the target level."""
+        gain_db = (self.cfg.loudness_dbfs - level_db.double()).clamp_max(self.cfg.max_gain_db)
+        return x * (10 ** (gain_db / 20)).float()[:, None]
 
     def loudness(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.cfg
@@ -86,10 +100,34 @@ class TorchFeatures:
         std = centred.square().mean(dim=(1, 2), keepdim=True).sqrt().clamp_min(STD_FLOOR)
         return centred / std
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, profiles: SpeakerBatch | None = None) -> torch.Tensor:
+        """Features of a batch; with ``profiles`` (``feature_norm="speaker"``), each row's speaker's
+        level and statistics instead of its own."""
         with torch.no_grad():
-            x = self.loudness(x.float())
-            return self.normalize(self.log_mel(x)).unsqueeze(1)
+            if profiles is None:
+                return self.normalize(self.log_mel(self.loudness(x.float()))).unsqueeze(1)
+            lm = self.log_mel(self.gain_to(x.float(), profiles.level_db))
+            return ((lm - profiles.mean[:, :, None]) / profiles.std[:, None, None]).unsqueeze(1)
+
+
+@dataclass(frozen=True)
+class SpeakerBatch:
+    """The :class:`~emolens.audio.features.SpeakerProfile` of each row of a batch, as tensors."""
+
+    level_db: torch.Tensor
+    """(B,)"""
+    mean: torch.Tensor
+    """(B, n_mels)"""
+    std: torch.Tensor
+    """(B,)"""
+
+    @classmethod
+    def of(cls, profiles: list[SpeakerProfile]) -> SpeakerBatch:
+        return cls(
+            torch.tensor([p.level_db for p in profiles], dtype=torch.float64),
+            torch.from_numpy(np.stack([p.stats.mean for p in profiles])).float(),
+            torch.tensor([p.stats.std for p in profiles], dtype=torch.float32),
+        )
 
 
 def _uniform(gen: torch.Generator, n: int, lo: float, hi: float) -> torch.Tensor:

@@ -33,6 +33,7 @@ import numpy as np
 from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from emolens.audio.features import ProfileAccumulator
 from emolens.errors import EmolensError
 from emolens.web.decode import decode_image
 
@@ -102,6 +103,7 @@ class LiveSession:
         self._audio: np.ndarray = _EMPTY
         self._rate = 16000
         self._heard_new = 0
+        self._voice_profile: ProfileAccumulator | None = None  # level and spectrum sums only, no sound
         self._voice_due = False
         self._last_face: dict[str, float] | None = None
         self._t0 = time.monotonic()
@@ -271,6 +273,7 @@ class LiveSession:
         analyzer = self._get_analyzer()
         if reset:
             analyzer.reset()
+            self._voice_profile = None
         image = decode_image(data, self.max_pixels)
         result = analyzer.process(image, frame, time.monotonic() - self._t0)
         events = self._get_rules(reset).frame(result)
@@ -297,9 +300,15 @@ class LiveSession:
         x, rate = self._audio, self._rate
         if self._heard_new < rate * VOICE_EVERY_S or len(x) < rate * MIN_VOICE_S:
             return None  # judged already (a late wake-up), or not enough sound yet
+        new = x[-min(self._heard_new, len(x)) :]
         self._heard_new = 0
         seconds = len(x) / rate
-        w = vr.windows(x, rate, window_s=seconds, hop_s=seconds)[-1]
+        profile = None if self._voice_profile is None else self._voice_profile.profile()
+        w = vr.windows(x, rate, window_s=seconds, hop_s=seconds, profile=profile)[-1]
+        if vr.uses_profile and w.probs is not None:  # the speaker's usual voice, built up as they talk
+            if self._voice_profile is None:
+                self._voice_profile = ProfileAccumulator(vr.features)
+            self._voice_profile.add(new, rate)
         t = time.monotonic() - self._t0
         probs = None if w.probs is None else {k: float(p) for k, p in zip(vr.labels, w.probs, strict=True)}
         as_face = None if w.probs is None else voice_as_face(w.probs.tolist(), vr.labels, self.recognizer.labels)
@@ -311,6 +320,7 @@ class LiveSession:
             "seconds": round(seconds, 3),
             "label": w.label,
             "speech": round(w.speech, 4),
+            "profile_s": None if self._voice_profile is None else round(self._voice_profile.seconds, 2),
             "probs": None if probs is None else {k: round(v, 4) for k, v in probs.items()},
             "fused": None if fused is None else {"label": fused.label, "probs": {k: round(v, 4) for k, v in fused.probs.items()}},
             "events": [e.as_dict() for e in events],
