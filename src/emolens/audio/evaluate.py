@@ -24,7 +24,6 @@ from emolens.errors import EmolensError
 from emolens.eval.metrics import Metrics, compute_metrics
 
 if TYPE_CHECKING:
-    from emolens.audio.features import SpeakerProfile
     from emolens.audio.recognizer import VoiceRecognizer
     from emolens.data.audio import AudioSet
 
@@ -92,20 +91,15 @@ def split_probabilities(
         raise EmolensError(f"profile_utterances must be at least 0, got {profile_utterances}")
     speakers = np.asarray(ds.speakers)
     rng = np.random.default_rng(seed)
-    whole: dict[str, SpeakerProfile] = {}
+    whole = ds.speaker_profiles(rec.features) if rec.uses_profile and profile_utterances is None else {}
     rows = []
     for i, w in enumerate(ds.waveforms):
-        profile = None
-        if rec.uses_profile and profile_utterances != 0:
+        profile = whole.get(ds.speakers[i])
+        if rec.uses_profile and profile_utterances:
             mine = np.flatnonzero(speakers == speakers[i])
-            if profile_utterances is None:
-                if ds.speakers[i] not in whole:
-                    whole[ds.speakers[i]] = rec.profile([ds.waveforms[j] for j in mine], ds.sample_rate)
-                profile = whole[ds.speakers[i]]
-            else:
-                others = mine[mine != i]
-                pick = rng.choice(others, size=min(profile_utterances, len(others)), replace=False)
-                profile = rec.profile([ds.waveforms[j] for j in pick], ds.sample_rate) if len(pick) else None
+            others = mine[mine != i]
+            pick = rng.choice(others, size=min(profile_utterances, len(others)), replace=False)
+            profile = rec.profile([ds.waveforms[j] for j in pick], ds.sample_rate) if len(pick) else None
         rows.append(rec.predict(w, ds.sample_rate, profile))
     return np.stack(rows)
 

@@ -292,10 +292,15 @@ def normalize_features(logmel: np.ndarray, mode: str = "utterance", stats: Featu
     return out
 
 
-def prepare_waveform(waveform: np.ndarray, sample_rate: int, cfg: FeatureConfig) -> np.ndarray:
-    """Any waveform -> mono float32 at ``cfg.sample_rate`` with its loudness normalised (steps 1-2)."""
+def prepare_waveform(
+    waveform: np.ndarray, sample_rate: int, cfg: FeatureConfig, level_db: float | None = None
+) -> np.ndarray:
+    """Any waveform -> mono float32 at ``cfg.sample_rate`` with its loudness normalised (steps 1-2):
+    from its own active level, or taken to be at ``level_db`` (a speaker's)."""
     x = resample(to_mono(waveform), sample_rate, cfg.sample_rate)
-    return normalize_loudness(x, cfg.sample_rate, cfg.loudness_dbfs, cfg.max_gain_db)
+    if level_db is None:
+        return normalize_loudness(x, cfg.sample_rate, cfg.loudness_dbfs, cfg.max_gain_db)
+    return apply_gain(x, level_db, cfg.loudness_dbfs, cfg.max_gain_db)
 
 
 @dataclass(frozen=True)
@@ -378,9 +383,6 @@ def features(
 
     ``profile`` (``feature_norm="speaker"`` models only): the speaker's level and statistics instead
     of the input's own."""
-    if profile is None or cfg.feature_norm != "speaker":
-        return normalize_features(log_mel(prepare_waveform(waveform, sample_rate, cfg), cfg), cfg.feature_norm)
-    x = apply_gain(
-        resample(to_mono(waveform), sample_rate, cfg.sample_rate), profile.level_db, cfg.loudness_dbfs, cfg.max_gain_db
-    )
-    return normalize_features(log_mel(x, cfg), cfg.feature_norm, profile.stats)
+    speaker = profile if cfg.feature_norm == "speaker" else None
+    x = prepare_waveform(waveform, sample_rate, cfg, None if speaker is None else speaker.level_db)
+    return normalize_features(log_mel(x, cfg), cfg.feature_norm, None if speaker is None else speaker.stats)

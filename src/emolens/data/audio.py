@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emolens.audio.features import FeatureConfig, SpeakerProfile, speaker_profile
 from emolens.audio.labels import RAVDESS_CODES, SPEECH_EMOTIONS
 from emolens.errors import DataError
 
@@ -57,6 +58,15 @@ class AudioSet:
 
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=len(self.classes))
+
+    def speaker_profiles(self, cfg: FeatureConfig) -> dict[str, SpeakerProfile]:
+        """Each speaker's :class:`~emolens.audio.features.SpeakerProfile` from all their utterances
+        here (the labels are not used); the waveforms must be at ``cfg.sample_rate``."""
+        speakers = np.asarray(self.speakers)
+        return {
+            s: speaker_profile([self.waveforms[i] for i in np.flatnonzero(speakers == s)], cfg)
+            for s in sorted(set(self.speakers))
+        }
 
     def subset(self, idx: np.ndarray) -> AudioSet:
         return AudioSet(

@@ -70,13 +70,6 @@ def _parity_sounds(seed: int = 0, rate: int = 16000) -> list[np.ndarray]:
     return out
 
 
-def export_speech_state(
-    state: dict[str, Any], out: str | Path, *, name: str | None = None, version: str = "1", source: str = "checkpoint"
-) -> SpeechExportResult:
-    """Export a loaded speech checkpoint (``state``: arch, labels, model, features) to ``out``."""
-    return export_speech_states([state], out, name=name, version=version, source=source)
-
-
 def export_speech_states(
     states: list[dict[str, Any]],
     out: str | Path,

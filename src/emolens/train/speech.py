@@ -9,8 +9,8 @@ for sound: AdamW instead of SGD (recurrent layers), random crops of ``crop_s`` s
 augmentation (:mod:`emolens.train.speech_features`) for training, whole utterances through the
 run-time NumPy features (computed once) for validation, gradient clipping, and ``best.onnx``
 written from ``best.pt`` when the run ends. With ``feature_norm="speaker"`` every utterance is
-normalised by its speaker's profile (:func:`speaker_profiles`: all that speaker's clips in the
-split, labels unused), in training and in validation alike.
+normalised by its speaker's profile (:meth:`AudioSet.speaker_profiles`: all that speaker's clips in
+the split, labels unused), in training and in validation alike.
 
 Splits: RAVDESS by actor (train 01-18, select on 19-20; 21-24 are never read here), or the
 ``train/`` and ``val/`` folders.
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emolens.audio.features import FeatureConfig, SpeakerProfile, features, speaker_profile
+from emolens.audio.features import FeatureConfig, SpeakerProfile, features
 from emolens.data.audio import AudioSet, load_audio_split
 from emolens.errors import EmolensError
 from emolens.io import write_json
@@ -89,16 +89,6 @@ def _subset(data: AudioSet, limit: int, seed: int) -> AudioSet:
         return data
     idx = np.sort(np.random.default_rng(seed).permutation(len(data))[:limit])
     return data.subset(idx)
-
-
-def speaker_profiles(data: AudioSet, fcfg: FeatureConfig) -> dict[str, SpeakerProfile]:
-    """Each speaker's :class:`~emolens.audio.features.SpeakerProfile` from all their utterances in
-    ``data`` (no labels are used)."""
-    speakers = np.asarray(data.speakers)
-    return {
-        s: speaker_profile([data.waveforms[i] for i in np.flatnonzero(speakers == s)], fcfg)
-        for s in sorted(set(data.speakers))
-    }
 
 
 def utterance_inputs(
@@ -241,8 +231,8 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
     class_weight = torch.from_numpy(_class_weights(counts)) if cfg.balance == "weighted" else None
     sample_p = torch.from_numpy(1.0 / np.maximum(counts, 1)[train.labels]) if cfg.balance == "sampler" else None
     t_feat = time.time()
-    train_profiles = speaker_profiles(train, fcfg) if fcfg.feature_norm == "speaker" else None
-    val_profiles = speaker_profiles(val, fcfg) if fcfg.feature_norm == "speaker" else None
+    train_profiles = train.speaker_profiles(fcfg) if fcfg.feature_norm == "speaker" else None
+    val_profiles = val.speaker_profiles(fcfg) if fcfg.feature_norm == "speaker" else None
     val_inputs = utterance_inputs(val, fcfg, profiles=val_profiles)
     log.debug("validation features in %.1f s", time.time() - t_feat)
 
