@@ -193,5 +193,7 @@ def test_face_options_and_face_architectures_are_refused_on_speech(ravdess_like:
         fit(_cfg(ravdess_like, tmp_path / "a", arch="compact"))
     with pytest.raises(EmolensError, match="--freeze.*not available for speech"):
         fit(_cfg(ravdess_like, tmp_path / "b", freeze=2))
+    with pytest.raises(EmolensError, match="--teacher: not available for speech"):
+        fit(_cfg(ravdess_like, tmp_path / "t", teacher="emolens-vgg-fer2013"))
     with pytest.raises(EmolensError, match="--crop-s"):
         _cfg(ravdess_like, tmp_path / "c", crop_s=0.1)

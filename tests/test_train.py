@@ -270,3 +270,70 @@ def test_imported_batch_norms_get_real_statistics_without_changing_the_model() -
     bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
     assert float(bn.running_var.mean()) != pytest.approx(1.0, abs=1e-3)  # statistics of real inputs
     assert restore_batch_norm_statistics(model, x) == 0  # nothing left to do
+
+
+def test_teacher_probabilities_map_by_name_soften_and_blend() -> None:
+    import numpy as np
+
+    from emolens.train.teacher import blend, parse_teachers, soften, to_classes
+
+    labels = ("angry", "happy", "contempt", "neutral")
+    probs = np.array([[0.1, 0.6, 0.2, 0.1], [0.0, 0.0, 1.0, 0.0]], dtype=np.float32)
+    mapped = to_classes(probs, labels, ("neutral", "happy", "angry"), "t")
+    np.testing.assert_allclose(mapped[0], np.array([0.1, 0.6, 0.1]) / 0.8)
+    np.testing.assert_allclose(mapped[1], np.full(3, 1 / 3))  # all its mass on a dropped class: no opinion
+    with pytest.raises(EmolensError, match="teacher t has no class sad"):
+        to_classes(probs, labels, ("happy", "sad"), "t")
+
+    soft = soften(mapped, 2.0)
+    entropy = lambda p: -(p * np.log(p)).sum(axis=1)  # noqa: E731
+    assert entropy(soft)[0] > entropy(mapped)[0]
+    assert soft[0].argmax() == mapped[0].argmax()
+    np.testing.assert_allclose(soft.sum(axis=1), 1, rtol=1e-6)
+    np.testing.assert_allclose(soften(mapped, 0.5)[0], mapped[0] ** 2 / (mapped[0] ** 2).sum(), rtol=1e-6)
+
+    onehot = np.eye(3, dtype=np.float32)[[1, 0]]
+    mixed = blend(onehot, mapped.astype(np.float32), 0.25)
+    np.testing.assert_allclose(mixed[0], 0.75 * onehot[0] + 0.25 * mapped[0], rtol=1e-6)
+    np.testing.assert_allclose(mixed.sum(axis=1), 1, rtol=1e-6)
+
+    assert parse_teachers(" a.onnx, emolens-vgg-fer2013 ") == ["a.onnx", "emolens-vgg-fer2013"]
+    with pytest.raises(EmolensError, match="twice"):
+        parse_teachers("a.onnx,a.onnx")
+    with pytest.raises(EmolensError, match="names no model"):
+        parse_teachers(" , ")
+
+
+def test_distilling_from_a_shipped_teacher_changes_the_targets_and_weight_zero_does_not(
+    data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    import torch
+
+    from emolens.train import checkpoint
+
+    def weights(out: Path) -> dict[str, torch.Tensor]:
+        return checkpoint.load(out / "last.pt")["model"]  # type: ignore[no-any-return]
+
+    plain = fit(_cfg(data, tmp_path / "plain", epochs=1)).out
+    with caplog.at_level(logging.INFO, logger="emolens.train.teacher"):
+        zero = fit(_cfg(data, tmp_path / "zero", epochs=1, teacher="emolens-vgg-fer2013", teacher_weight=0.0)).out
+    assert "teacher emolens-vgg-fer2013 (tta hflip): 84 faces" in caplog.text
+    taught = fit(_cfg(data, tmp_path / "taught", epochs=1, teacher="emolens-vgg-fer2013", teacher_weight=1.0)).out
+    for name, w in weights(plain).items():
+        assert torch.equal(w, weights(zero)[name]), name
+    assert any(not torch.equal(w, weights(taught)[name]) for name, w in weights(plain).items())
+    assert json.loads((taught / "config.json").read_text())["teacher"] == "emolens-vgg-fer2013"
+
+
+def test_teacher_settings_that_cannot_work_are_clear_errors(data: Path, tmp_path: Path) -> None:
+    with pytest.raises(EmolensError, match="--teacher-weight must lie in"):
+        _cfg(data, tmp_path, teacher="emolens-vgg-fer2013", teacher_weight=1.5)
+    with pytest.raises(EmolensError, match="--teacher-temperature be positive"):
+        _cfg(data, tmp_path, teacher="emolens-vgg-fer2013", teacher_temperature=0.0)
+    own = write_own_folders(tmp_path / "own", ("happy", "contempt"))
+    with pytest.raises(EmolensError, match="teacher emolens-vgg-fer2013 has no class contempt"):
+        fit(_cfg(own, tmp_path / "c", epochs=1, teacher="emolens-vgg-fer2013"))
+    with pytest.raises(EmolensError, match="model file not found"):
+        fit(_cfg(data, tmp_path / "m", epochs=1, teacher=str(tmp_path / "missing.onnx")))

@@ -69,6 +69,20 @@ class TrainConfig:
     )
     """``data``: the class folders (FER-2013's labels); ``ferplus``: FER+'s eight emotions, trained on
     the vote distributions of the faces with a clear majority (needs ``ferplus``)."""
+    teacher: str | None = field(
+        default=None,
+        metadata={
+            "help": "distil: blend trained models' probabilities on the training faces into the targets (a bundled "
+            "name or an .onnx file; several, comma-separated, are averaged)",
+            "metavar": "MODEL[,MODEL]",
+        },
+    )
+    """Face models whose probabilities on the training faces (:mod:`emolens.train.teacher`) are blended
+    into the targets; None: none."""
+    teacher_weight: float = field(default=0.5, metadata={"help": "share of the teachers' probabilities in the target"})
+    teacher_temperature: float = field(
+        default=1.0, metadata={"help": "soften (above 1) or sharpen (below 1) the teachers' probabilities"}
+    )
     augment: bool = field(default=True, metadata={"help": "no geometric augmentation"})
     photometric: float = field(
         default=0.0,
@@ -136,6 +150,8 @@ class TrainConfig:
             raise EmolensError(f"--ema must lie in [0, 1), got {self.ema}")
         if self.mixup < 0 or self.cutmix < 0 or not 0 <= self.photometric <= 1:
             raise EmolensError("--mixup and --cutmix must be >= 0, --photometric in [0, 1]")
+        if not 0 <= self.teacher_weight <= 1 or not self.teacher_temperature > 0:
+            raise EmolensError("--teacher-weight must lie in [0, 1] and --teacher-temperature be positive")
         if self.feature_norm not in SPEECH_FEATURE_NORMS:
             raise EmolensError(
                 f"unknown --feature-norm {self.feature_norm!r}; choose one of: {', '.join(SPEECH_FEATURE_NORMS)}"

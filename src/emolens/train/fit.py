@@ -315,6 +315,11 @@ def _fit(cfg: TrainConfig) -> TrainResult:
         return fit_speech(cfg)
     if cfg.feature_norm != "utterance":
         raise EmolensError("--feature-norm is for speech models; faces have no speaker profile")
+    teachers: list[str] = []
+    if cfg.teacher is not None:
+        from emolens.train.teacher import parse_teachers
+
+        teachers = parse_teachers(cfg.teacher)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
@@ -374,7 +379,15 @@ def _fit(cfg: TrainConfig) -> TrainResult:
     write_json(out / "config.json", {**asdict(cfg), "precision_used": precision})
 
     images = torch.from_numpy(train.images)
-    targets = torch.from_numpy(soft if soft is not None else _targets(train, cfg))
+    target_array = soft if soft is not None else _targets(train, cfg)
+    if teachers:
+        from emolens.train.teacher import blend, teacher_probabilities
+
+        taught = teacher_probabilities(
+            teachers, train.images, classes, labels=train.labels, temperature=cfg.teacher_temperature, threads=cfg.threads
+        )
+        target_array = blend(target_array, taught, cfg.teacher_weight)
+    targets = torch.from_numpy(target_array)
     counts = train.class_counts()
     class_weight = torch.from_numpy(_class_weights(counts)) if cfg.balance == "weighted" else None
     sample_p = torch.from_numpy(1.0 / np.maximum(counts, 1)[train.labels]) if cfg.balance == "sampler" else None

@@ -73,6 +73,7 @@ def _check_options(cfg: TrainConfig) -> None:
         "--photometric": cfg.photometric > 0,
         "--freeze": cfg.freeze > 0,
         "--init": cfg.init is not None,
+        "--teacher": cfg.teacher is not None,
     }
     used = [k for k, v in face_only.items() if v]
     if used:

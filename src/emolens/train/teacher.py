@@ -1,0 +1,88 @@
+"""Distillation targets: trained models' probabilities on the training faces (``emolens train --teacher``).
+
+The teachers (bundled names or ``.onnx`` files, run by :class:`~emolens.runtime.recognizer.Recognizer`
+with their own test-time augmentation and calibration) judge every training face once, before
+training; their probabilities, averaged over the teachers, are mapped onto the student's classes by
+name and blended into the training targets. It is offline distillation: the teacher sees each
+face un-augmented, so it costs one pass over the training set instead of a teacher forward pass
+per step, and the targets are the same in every epoch and after ``--resume``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from emolens.errors import EmolensError
+
+log = logging.getLogger(__name__)
+
+
+def parse_teachers(teacher: str) -> list[str]:
+    """``--teacher``'s comma-separated models, each named once."""
+    names = [t.strip() for t in teacher.split(",") if t.strip()]
+    if not names:
+        raise EmolensError("--teacher names no model; give a bundled name or an .onnx file (several: comma-separated)")
+    if len(set(names)) != len(names):
+        raise EmolensError(f"--teacher names a model twice: {teacher}")
+    return names
+
+
+def to_classes(probs: np.ndarray, labels: tuple[str, ...], classes: tuple[str, ...], name: str) -> np.ndarray:
+    """``probs`` over a teacher's ``labels`` as probabilities over the student's ``classes`` (by
+    name; the teacher's other labels are dropped and each row renormalised)."""
+    missing = [c for c in classes if c not in labels]
+    if missing:
+        raise EmolensError(
+            f"teacher {name} has no class {', '.join(missing)}: its labels are {', '.join(labels)}; "
+            "a teacher must know every class of the data"
+        )
+    p = probs[:, [labels.index(c) for c in classes]].astype(np.float64)
+    total = p.sum(axis=1, keepdims=True)
+    uniform = np.full_like(p, 1.0 / len(classes))
+    return np.where(total > 1e-12, p / np.maximum(total, 1e-12), uniform)
+
+
+def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """``probs`` ** (1 / ``temperature``), renormalised: softer above 1, sharper below."""
+    if temperature == 1.0:
+        return probs
+    logp = np.log(np.clip(probs, 1e-12, 1.0)) / temperature
+    e = np.exp(logp - logp.max(axis=1, keepdims=True))
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+def teacher_probabilities(
+    teachers: list[str],
+    images: np.ndarray,
+    classes: tuple[str, ...],
+    *,
+    labels: np.ndarray | None = None,
+    temperature: float = 1.0,
+    threads: int | None = None,
+) -> np.ndarray:
+    """The teachers' mean probabilities (float32, (N, len(classes))) on ``images`` ((N, H, W) uint8
+    gray faces, framed as the training data are), softened by ``temperature``. With the faces'
+    ``labels`` (indices into ``classes``), each teacher's accuracy on them is logged."""
+    from emolens.runtime.recognizer import Recognizer
+
+    if not temperature > 0:
+        raise EmolensError(f"--teacher-temperature must be positive, got {temperature}")
+    total = np.zeros((len(images), len(classes)), dtype=np.float64)
+    for name in teachers:
+        t0 = time.time()
+        rec = Recognizer(name, threads=threads or None)
+        probs = to_classes(rec.predict_faces(images), rec.labels, classes, name)
+        agree = "" if labels is None else f", {100 * float(np.mean(probs.argmax(1) == labels)):.1f}% of their labels"
+        log.info("teacher %s (tta %s): %d faces in %.0f s%s", name, rec.tta, len(images), time.time() - t0, agree)
+        total += probs
+    return soften(total / len(teachers), temperature).astype(np.float32)
+
+
+def blend(targets: np.ndarray, teacher: np.ndarray, weight: float) -> np.ndarray:
+    """``(1 - weight) * targets + weight * teacher``: rows still sum to 1."""
+    if targets.shape != teacher.shape:
+        raise ValueError(f"targets {targets.shape} and teacher {teacher.shape} differ in shape")
+    return ((1.0 - weight) * targets + weight * teacher).astype(np.float32)
