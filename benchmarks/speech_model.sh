@@ -6,11 +6,11 @@
 # for a model normalised by speaker profiles (--feature-norm speaker), the same with shorter enrolments.
 # Usage: [THREADS=N] [NAME=emolens-speech-...] [MEMBERS="A/best.pt B/best.pt"] bash benchmarks/speech_model.sh [RUN_DIR] [DATA]
 # The run (about 35-70 s an epoch on 2 AMD EPYC cores; 1,080 utterances of actors 01-18, selected on 19-20):
-#   emolens train --data ../shared/data/ravdess-speech-16k --arch speech_crnn --epochs 60 --batch-size 32 \
+#   emolens train --data ../shared/data/ravdess-speech-16k --arch speech_crnn --epochs 120 --batch-size 32 \
 #     --lr 0.002 --weight-decay 0.05 --warmup-epochs 3 --label-smoothing 0.1 --balance weighted --ema 0.995 \
-#     --seed 0 --threads 2 --no-progress --out runs/speech-crnn
+#     --seed 0 --threads 2 --no-progress --out runs/speech-crnn-120
 set -euo pipefail
-RUN=${1:-runs/speech-crnn}
+RUN=${1:-runs/speech-crnn-120}
 DATA=${2:-../shared/data/ravdess-speech-16k}
 EMOLENS=${EMOLENS:-emolens}
 PYTHON=${PYTHON:-python}
