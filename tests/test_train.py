@@ -337,3 +337,4 @@ def test_teacher_settings_that_cannot_work_are_clear_errors(data: Path, tmp_path
         fit(_cfg(own, tmp_path / "c", epochs=1, teacher="emolens-vgg-fer2013"))
     with pytest.raises(EmolensError, match="model file not found"):
         fit(_cfg(data, tmp_path / "m", epochs=1, teacher=str(tmp_path / "missing.onnx")))
+    assert not (tmp_path / "m").exists()  # nothing written for a run that cannot start

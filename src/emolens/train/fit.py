@@ -317,9 +317,12 @@ def _fit(cfg: TrainConfig) -> TrainResult:
         raise EmolensError("--feature-norm is for speech models; faces have no speaker profile")
     teachers: list[str] = []
     if cfg.teacher is not None:
+        from emolens.models.bundled import resolve_model
         from emolens.train.teacher import parse_teachers
 
         teachers = parse_teachers(cfg.teacher)
+        for name in teachers:
+            resolve_model(name)  # an unknown or missing teacher fails before anything is written
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
