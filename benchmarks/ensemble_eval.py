@@ -20,13 +20,12 @@ from emolens.bench import describe_machine, machine_record
 from emolens.data.fer2013 import load_split
 from emolens.labels import EMOTIONS
 from emolens.runtime.recognizer import Recognizer
+from emolens.train.teacher import to_classes
 
 
 def seven(rec: Recognizer, probs: np.ndarray) -> np.ndarray:
     """``probs`` over ``rec.labels`` as probabilities over FER-2013's seven labels."""
-    idx = [rec.labels.index(e) for e in EMOTIONS]
-    p = probs[:, idx].astype(np.float64)
-    return p / p.sum(axis=1, keepdims=True)
+    return to_classes(probs, rec.labels, EMOTIONS, str(rec.path))
 
 
 def main(argv: list[str] | None = None) -> int:
