@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the shipped default model family and measures it on this machine:
 # export (fp32, parity-checked; only when RUN/best.pt exists), portable int8 quantization
-# (emolens quantize's default scheme), calibration (emolens calibrate), PublicTest/PrivateTest scores with and without flip
-# test-time augmentation, and predict_faces throughput, with `emolens info --json` beside them.
+# (emolens quantize's default scheme), calibration (emolens calibrate, which also stores the default test-time
+# augmentation: selective flip), PublicTest/PrivateTest scores under each test-time augmentation (none, hflip,
+# selective), and predict_faces throughput, with `emolens info --json` beside them.
 # Usage: bash benchmarks/default_model.sh [RUN_DIR] [DATA]
 set -euo pipefail
 RUN=${1:-runs/vgg-default}
@@ -16,12 +17,12 @@ fi
 "$EMOLENS" quantize "$W/emolens-vgg-fer2013-fp32.onnx" --out "$W/emolens-vgg-fer2013-int8.onnx" --data "$DATA"
 mkdir -p "$RUN/eval"
 for model in emolens-vgg-fer2013-fp32 emolens-vgg-fer2013-int8; do  # temperature per file, fitted on PublicTest
-  "$EMOLENS" calibrate "$model" --data "$DATA" --out "$W/$model.onnx" \
+  "$EMOLENS" calibrate "$model" --data "$DATA" --out "$W/$model.onnx" --tta selective \
     --json "$RUN/eval/calibration-$model.json" --plot "$RUN/eval/reliability-$model.png"
 done
 "$EMOLENS" info --json > "$RUN/eval/info.json"
 for model in emolens-vgg-fer2013-int8 emolens-vgg-fer2013-fp32; do
-  for tta in none hflip; do
+  for tta in none hflip selective; do
     for split in val test; do
       "$EMOLENS" evaluate --model "$model" --data "$DATA" --split "$split" --tta "$tta" \
         --json "$RUN/eval/$model-$tta-$split.json" --confusion "$RUN/eval/$model-$tta-$split.png"
@@ -29,8 +30,8 @@ for model in emolens-vgg-fer2013-int8 emolens-vgg-fer2013-fp32; do
   done
 done
 for model in emolens-vgg-fer2013-int8 emolens-vgg-fer2013-fp32; do
-  for tta in none hflip; do
-    "$EMOLENS" bench faces --model "$model" --tta "$tta" --faces 256 --repeats 30 --json "$RUN/eval/bench-$model-$tta.json"
+  for tta in none hflip selective; do
+    "$EMOLENS" bench faces --model "$model" --tta "$tta" --faces 256 --repeats 30 --data "$DATA" --json "$RUN/eval/bench-$model-$tta.json"
   done
 done
 cat "$RUN/eval/info.json"

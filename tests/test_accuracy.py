@@ -11,20 +11,25 @@ from emolens.eval.report import evaluate
 
 pytestmark = pytest.mark.slow
 
-PRIVATE_TEST_MIN_ACCURACY = 0.71
+PRIVATE_TEST_MIN_ACCURACY = {"hflip": 0.71, "selective": 0.707, "none": 0.696}
+"""Per test-time augmentation; the model card measured 0.7102/0.7105 (hflip), 0.7097/0.7094 (selective,
+the files' default) and 0.6988/0.7013 (none) for int8/fp32."""
 INT8_MAX_LOSS = 0.003
 
 
-def test_shipped_models_accuracy_on_private_test(fer_root: Path) -> None:
-    fp32 = evaluate("emolens-vgg-fer2013-fp32", fer_root, "test")
-    int8 = evaluate("emolens-vgg-fer2013-int8", fer_root, "test")
+@pytest.mark.parametrize("tta", sorted(PRIVATE_TEST_MIN_ACCURACY))
+def test_shipped_models_accuracy_on_private_test(fer_root: Path, tta: str) -> None:
+    fp32 = evaluate("emolens-vgg-fer2013-fp32", fer_root, "test", tta=tta)
+    int8 = evaluate("emolens-vgg-fer2013-int8", fer_root, "test", tta=tta)
     assert fp32.faces == int8.faces == 3589
-    assert fp32.metrics.accuracy >= PRIVATE_TEST_MIN_ACCURACY, fp32.metrics.accuracy
+    assert fp32.tta == int8.tta == tta
+    floor = PRIVATE_TEST_MIN_ACCURACY[tta]
+    assert fp32.metrics.accuracy >= floor, fp32.metrics.accuracy
     assert int8.metrics.accuracy >= fp32.metrics.accuracy - INT8_MAX_LOSS, (
         int8.metrics.accuracy,
         fp32.metrics.accuracy,
     )
-    assert int8.metrics.accuracy >= PRIVATE_TEST_MIN_ACCURACY, int8.metrics.accuracy
+    assert int8.metrics.accuracy >= floor, int8.metrics.accuracy
     for ev in (fp32, int8):
         assert ev.metrics.per_class["happy"]["recall"] > 0.8
 

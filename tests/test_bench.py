@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from emolens.bench import VIDEO_STAGES, VideoBench, bench_video
@@ -117,3 +118,26 @@ def test_bench_models_covers_every_shipped_file(fer_root: Path, capsys: pytest.C
     assert main(["bench", "models", "emolens-vgg-fer2013-int8", "--repeats", "2"]) == 0
     printed = capsys.readouterr().out
     assert "emolens-vgg-fer2013-int8" in printed and "int8-u8s8-rr" in printed and "CPU " in printed
+
+
+def test_bench_faces_on_real_faces_takes_them_in_turn(rec: Recognizer) -> None:
+    from emolens.bench import bench_faces
+
+    faces = np.random.default_rng(5).integers(0, 256, (20, 40, 40), dtype=np.uint8)
+    faces[:, 0, 0] = np.arange(20)  # each face's number in its corner
+    calls: list[int] = []
+
+    class Counting:
+        def __init__(self, inner: Recognizer) -> None:
+            self.inner, self.meta, self.tta, self.threads = inner, inner.meta, "selective", inner.threads
+
+        def predict_faces(self, batch: np.ndarray) -> np.ndarray:
+            calls.append(int(batch[0, 0, 0]))
+            return self.inner.predict_faces(batch)
+
+    res = bench_faces(Counting(rec), faces=8, repeats=4, warmup=0, images=faces)  # type: ignore[arg-type]
+    assert res.inputs == "real" and res.face_size == 40 and res.faces == 8 and res.faces_per_s > 0
+    assert calls == [0, 8, 0, 8]  # the two whole batches of 8, in turn
+    with pytest.raises(ValueError, match="fewer than a batch"):
+        bench_faces(rec, faces=32, images=faces)
+    assert bench_faces(rec, faces=4, repeats=2).inputs == "random"

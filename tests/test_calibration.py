@@ -96,3 +96,20 @@ def test_cli_calibrate_writes_a_copy_with_its_temperature(tmp_path: Path, fer_fo
     assert all(m["labels_kept"] for m in report["modes"].values())
     assert png.stat().st_size > 10_000 and not list(tmp_path.glob(".*"))
     assert main([*args[:-1], str(tmp_path / "missing" / "x.onnx")]) == 2
+    assert set(report["modes"]) == {"none", "hflip", "selective"}
+
+
+def test_cli_calibrate_stores_the_tta_it_is_given(tmp_path: Path, fer_folder: Path) -> None:
+    pytest.importorskip("onnx", reason="calibration writes ONNX files: the train extra")
+    from emolens.cli import main
+    from emolens.runtime.recognizer import Recognizer
+
+    out = tmp_path / "cal.onnx"
+    args = ["calibrate", "emolens-vgg-fer2013-fp32", "--data", str(fer_folder), "--out", str(out), "--threads", "1"]
+    for tta in ("none", "selective"):
+        assert main([*args, "--tta", tta]) == 0
+        rec = Recognizer(out)
+        assert rec.tta == tta
+        assert rec.temperature == rec.meta.temperature_for(tta) != 1.0
+    with pytest.raises(SystemExit):
+        main([*args, "--tta", "tencrop"])

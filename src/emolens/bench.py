@@ -42,6 +42,8 @@ class FaceBench:
     machine: str
     system: dict[str, Any]
     """``emolens info --json``: the CPU flags and libraries behind the figure."""
+    inputs: str = "random"
+    """``random`` pixels, or ``real`` faces (a data set's, taken in turn)."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -101,15 +103,30 @@ def describe_machine(record: dict[str, Any]) -> str:
 
 
 def bench_faces(
-    recognizer: Recognizer, faces: int = 256, face_size: int = 48, repeats: int = 30, warmup: int = 3, seed: int = 0
+    recognizer: Recognizer,
+    faces: int = 256,
+    face_size: int = 48,
+    repeats: int = 30,
+    warmup: int = 3,
+    seed: int = 0,
+    images: np.ndarray | None = None,
 ) -> FaceBench:
-    """Time ``predict_faces`` on a batch of ``faces`` gray crops of ``face_size`` pixels."""
-    rng = np.random.default_rng(seed)
-    batch = rng.integers(0, 256, (faces, face_size, face_size), dtype=np.uint8)
-    for _ in range(warmup):
-        recognizer.predict_faces(batch)
+    """Time ``predict_faces`` on batches of ``faces`` gray crops: random ones of ``face_size`` pixels,
+    or real ones taken in turn from ``images`` (N, H, W). Selective flip TTA costs what the faces
+    make it cost (it mirrors only the unsure ones), so time it on real faces."""
+    if images is None:
+        rng = np.random.default_rng(seed)
+        batches = [rng.integers(0, 256, (faces, face_size, face_size), dtype=np.uint8)]
+    else:
+        if len(images) < faces:
+            raise ValueError(f"{len(images)} faces given, fewer than a batch of {faces}")
+        batches = [images[s : s + faces] for s in range(0, len(images) - faces + 1, faces)]
+        face_size = int(images.shape[1])
+    for i in range(warmup):
+        recognizer.predict_faces(batches[i % len(batches)])
     times = []
-    for _ in range(repeats):
+    for i in range(repeats):
+        batch = batches[i % len(batches)]
         t = time.perf_counter()
         recognizer.predict_faces(batch)
         times.append(time.perf_counter() - t)
@@ -127,6 +144,7 @@ def bench_faces(
         faces_per_s=faces / p50,
         machine=machine_description(),
         system=system_info(),
+        inputs="random" if images is None else "real",
     )
 
 
@@ -386,7 +404,8 @@ def bench_models(
     repeats: int = 50,
 ) -> list[ModelBench]:
     """Every shipped model file (or ``models``): size, parameters, accuracy on PrivateTest when
-    ``data`` is given, and faces/s for each batch size and thread count (with its own TTA)."""
+    ``data`` is given, and faces/s for each batch size and thread count (with its own TTA; on
+    PrivateTest's faces when ``data`` is given, else on random pixels)."""
     from emolens.models.bundled import WEIGHTS_DIR
 
     names = models if models else sorted(p.stem for p in WEIGHTS_DIR.glob("*.onnx"))
@@ -406,7 +425,9 @@ def bench_models(
             timed = Recognizer(name, threads=t)
             for b in batches:
                 # batch 1 calls are short: more of them for a steady median
-                res = bench_faces(timed, faces=b, repeats=max(repeats, 2000 // b), warmup=5)
+                res = bench_faces(
+                    timed, faces=b, repeats=max(repeats, 2000 // b), warmup=5, images=None if test is None else test.images
+                )
                 speed[f"b{b}t{t}"] = res.faces_per_s
         out.append(
             ModelBench(

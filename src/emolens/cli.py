@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from emolens import __version__
 from emolens.errors import EmolensError
+from emolens.runtime.metadata import TTA_MODES
 
 if TYPE_CHECKING:
     from emolens.types import StreamOptions
@@ -166,6 +167,9 @@ def _calibrate(args: argparse.Namespace) -> int:
     if is_audio_data(args.data):  # a speech model on RAVDESS or audio folders
         from emolens.audio.calibrate import calibrate_speech
 
+        if args.ferplus or args.tta:
+            raise EmolensError("--ferplus and --tta are for face models; a speech calibration takes neither")
+
         sc = calibrate_speech(args.model, args.data, args.out, threads=args.threads)
         print(f"wrote {sc.out}: temperature {sc.temperature:.3f} fitted on the selection speakers")
         for split, row in sc.splits.items():
@@ -176,14 +180,14 @@ def _calibrate(args: argparse.Namespace) -> int:
         if args.json:
             write_json(args.json, sc.as_dict())
         return 0
-    cal = calibrate_model(args.model, args.data, args.out, threads=args.threads, ferplus=args.ferplus)
+    cal = calibrate_model(args.model, args.data, args.out, threads=args.threads, ferplus=args.ferplus, tta=args.tta)
     print(f"wrote {cal.out}: temperature fitted on PublicTest, ECE and NLL on PrivateTest")
     print(
-        f"{'tta':6s} {'T':>6s} {'ECE before':>10s} {'ECE after':>9s} {'NLL before':>10s} {'NLL after':>9s} {'accuracy':>8s}"
+        f"{'tta':9s} {'T':>6s} {'ECE before':>10s} {'ECE after':>9s} {'NLL before':>10s} {'NLL after':>9s} {'accuracy':>8s}"
     )
     for m in cal.modes.values():
         print(
-            f"{m.tta:6s} {m.temperature:6.3f} {m.ece_before:10.4f} {m.ece_after:9.4f} "
+            f"{m.tta:9s} {m.temperature:6.3f} {m.ece_before:10.4f} {m.ece_after:9.4f} "
             f"{m.nll_before:10.4f} {m.nll_after:9.4f} {m.accuracy:8.4f}"
         )
     if args.json:
@@ -231,11 +235,18 @@ def _bench_faces(args: argparse.Namespace) -> int:
     from emolens.runtime.recognizer import Recognizer
 
     rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
-    res = bench_faces(rec, faces=args.faces, face_size=args.face_size, repeats=args.repeats)
+    images = None
+    if args.data is not None:
+        from emolens.data.fer2013 import load_split
+
+        images = load_split(args.data, "test").images
+        if len(images) < args.faces:
+            raise EmolensError(f"--faces {args.faces}: PrivateTest of {args.data} has only {len(images)} faces")
+    res = bench_faces(rec, faces=args.faces, face_size=args.face_size, repeats=args.repeats, images=images)
     print(json.dumps(res.as_dict(), indent=2))
     print(system_line(res.system))
     print(
-        f"predict_faces: {res.faces_per_s:.0f} faces/s ({res.faces} faces of {res.face_size}x{res.face_size}, "
+        f"predict_faces: {res.faces_per_s:.0f} faces/s ({res.faces} {res.inputs} faces of {res.face_size}x{res.face_size}, "
         f"p50 {res.p50_ms:.1f} ms, p95 {res.p95_ms:.1f} ms, tta={res.tta})"
     )
     if args.json:
@@ -302,13 +313,13 @@ def _bench_models(args: argparse.Namespace) -> int:
     rows = bench_models(args.models or None, data=args.data, repeats=args.repeats)
     keys = list(rows[0].faces_per_s) if rows else []
     head = " ".join(f"{'batch ' + k[1:].replace('t', ', threads '):>18s}" for k in keys)
-    print(f"{'model':26s} {'precision':13s} {'tta':5s} {'MB':>5s} {'params':>8s} {'PrivateTest':>11s} {head}")
+    print(f"{'model':26s} {'precision':13s} {'tta':9s} {'MB':>5s} {'params':>8s} {'PrivateTest':>11s} {head}")
     for r in rows:
         params = f"{r.params / 1e6:7.2f}M" if r.params else f"{'-':>8s}"
         mark = "+" if r.test_labels == "ferplus-majority" else " "
         acc = f"{r.test_accuracy:10.4f}{mark}" if r.test_accuracy is not None else f"{'-':>11s}"
         speeds = " ".join(f"{v:18.0f}" for v in r.faces_per_s.values())
-        print(f"{r.name:26s} {r.precision:13s} {r.tta:5s} {r.size_mb:5.1f} {params} {acc} {speeds}")
+        print(f"{r.name:26s} {r.precision:13s} {r.tta:9s} {r.size_mb:5.1f} {params} {acc} {speeds}")
     print("faces/s: predict_faces, median call, with each model's own test-time augmentation")
     if any(r.test_labels == "ferplus-majority" for r in rows):
         print("+: accuracy on the FER+ majority votes (8 emotions; ties, unknown and not-a-face dropped)")
@@ -320,7 +331,7 @@ def _bench_models(args: argparse.Namespace) -> int:
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="bundled model name or .onnx path (default: the bundled default)")
-    p.add_argument("--tta", default=None, choices=["none", "hflip"], help="override the model's test-time augmentation")
+    p.add_argument("--tta", default=None, choices=TTA_MODES, help="override the model's test-time augmentation")
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: one per core)")
 
 
@@ -372,7 +383,7 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--out", required=True, help="the .onnx file to write")
     p.add_argument("--name", default=None, help="model name stored in the file (default: the architecture)")
     p.add_argument("--version", default="1")
-    p.add_argument("--tta", default="none", choices=["none", "hflip"], help="test-time augmentation the model asks for")
+    p.add_argument("--tta", default="none", choices=TTA_MODES, help="test-time augmentation the model asks for")
     p.set_defaults(func=_export)
 
     p = sub.add_parser("quantize", help="int8 copy of an ONNX model for edge boards (needs the 'train' extra)")
@@ -399,6 +410,9 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: one per core)")
     p.add_argument(
         "--ferplus", default=None, help="label the faces by their FER+ majority vote (ferplus.csv): for FER+ models"
+    )
+    p.add_argument(
+        "--tta", default=None, choices=TTA_MODES, help="also store this test-time augmentation as the file's default"
     )
     p.set_defaults(func=_calibrate)
 
@@ -434,6 +448,9 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     b.add_argument("--faces", type=int, default=256)
     b.add_argument("--face-size", type=int, default=48)
     b.add_argument("--repeats", type=int, default=30)
+    b.add_argument(
+        "--data", default=None, help="FER-2013 folder or csv: time on PrivateTest's faces, in turn (default: random pixels)"
+    )
     b.add_argument("--json", default=None)
     b.set_defaults(func=_bench_faces)
     b = bsub.add_parser("models", help="every shipped model: size, parameters, accuracy, faces/s by batch and threads")

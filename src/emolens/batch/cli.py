@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from emolens.runtime.metadata import TTA_MODES
+
 __all__ = ["add_batch_parser"]
 
 MAX_LISTED = 20
@@ -78,7 +80,7 @@ def add_batch_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
         "auto: on a running cluster (write it last, or as --ray=ADDRESS)",
     )
     p.add_argument("--model", default=None, help="bundled model name or .onnx path (default: the bundled default)")
-    p.add_argument("--tta", default=None, choices=["none", "hflip"], help="override the model's test-time augmentation")
+    p.add_argument("--tta", default=None, choices=TTA_MODES, help="override the model's test-time augmentation")
     main_cli._add_stream_options(p)
     p.add_argument("--json", default=None, metavar="FILE", help="also write the run's summary here")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -88,14 +88,21 @@ def calibrate_model(
     report_split: str = "test",
     threads: int | None = None,
     ferplus: str | Path | None = None,
+    tta: str | None = None,
 ) -> Calibration:
     """Fit a temperature per TTA mode on ``fit_split``, report on ``report_split``, write the copy.
+
+    ``tta`` also stores that test-time augmentation as the written file's default (None: keep the
+    file's), so that a mode's choice and its calibration land together.
 
     With ``ferplus`` (a ``ferplus.csv``) the faces are labelled by their FER+ majority vote over
     the model's own labels (for FER+ models, e.g. with contempt); else by FER-2013's labels, which
     needs a model of FER-2013's seven emotions.
     """
     import onnx
+
+    if tta is not None and tta not in TTA_MODES:
+        raise ModelError(f"unknown tta {tta!r}; choose one of: {', '.join(TTA_MODES)}")
 
     from emolens.runtime.recognizer import Recognizer
 
@@ -114,15 +121,15 @@ def calibrate_model(
     else:
         order = [base.labels.index(lab) for lab in EMOTIONS]
     modes: dict[str, ModeCalibration] = {}
-    for tta in TTA_MODES:
-        rec = Recognizer(base.path, tta=tta, temperature=1.0, threads=threads)
+    for mode in TTA_MODES:
+        rec = Recognizer(base.path, tta=mode, temperature=1.0, threads=threads)
         fit_probs = rec.predict_faces(sets[fit_split].images)[:, order]
         t = fit_temperature(fit_probs, sets[fit_split].labels)
         probs = rec.predict_faces(sets[report_split].images)[:, order]
         labels = sets[report_split].labels
         after = apply_temperature(probs, t)
-        modes[tta] = ModeCalibration(
-            tta=tta,
+        modes[mode] = ModeCalibration(
+            tta=mode,
             temperature=t,
             ece_before=reliability(probs, labels).ece,
             ece_after=reliability(after, labels).ece,
@@ -136,17 +143,19 @@ def calibrate_model(
         log.info(
             "%s, tta %s: temperature %.3f; ECE on %s %.4f -> %.4f",
             base.path.name,
-            tta,
+            mode,
             t,
             report_split,
-            modes[tta].ece_before,
-            modes[tta].ece_after,
+            modes[mode].ece_before,
+            modes[mode].ece_after,
         )
     if not all(m.labels_kept for m in modes.values()):  # cannot happen for a positive temperature
         raise ModelError("calibration changed a predicted label; the model file was not written")
     proto = onnx.load(str(base.path))
     props = {p.key: p.value for p in proto.metadata_props}
     props[PREFIX + "temperature"] = json.dumps({k: round(m.temperature, 6) for k, m in modes.items()})
+    if tta is not None:
+        props[PREFIX + "tta"] = tta
     set_props(proto, props)
     out = Path(out)
     write_bytes_atomic(out, proto.SerializeToString())

@@ -10,7 +10,13 @@ from typing import Any
 from emolens.errors import ModelError
 
 PREFIX = "emolens."
-TTA_MODES = ("none", "hflip")
+TTA_MODES = ("none", "hflip", "selective")
+"""Test-time augmentation: ``none`` (one pass), ``hflip`` (every face averaged with its mirror) or
+``selective`` (only the faces the first pass is unsure of, top probability below
+:data:`SELECTIVE_FLIP_BELOW`, averaged with their mirror)."""
+SELECTIVE_FLIP_BELOW = 0.5
+"""``selective`` mirrors a face when the network's own top probability (before calibration) is
+below this: less than even odds. Chosen on FER-2013 PublicTest (``benchmarks/selective_tta.py``)."""
 INTERPOLATIONS = ("area", "linear", "cubic")
 """How faces are resized to a model's input: ``area`` (area averaging when shrinking, bilinear when
 growing), ``linear`` or ``cubic``. A model file names the one it was made for."""

@@ -15,7 +15,7 @@ from emolens.errors import ModelError
 from emolens.eval.calibration import apply_temperature
 from emolens.models.bundled import resolve_model
 from emolens.preprocess import faces_to_batch, normalize
-from emolens.runtime.metadata import TTA_MODES, ModelMeta
+from emolens.runtime.metadata import SELECTIVE_FLIP_BELOW, TTA_MODES, ModelMeta
 from emolens.runtime.session import check_threads, open_session
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ class Recognizer:
     ``model`` is a bundled model name (see :func:`emolens.available_models`; a family name such
     as ``emolens-vgg-fer2013`` loads its int8 or float32 variant, whichever is faster on this CPU),
     a path to an ``.onnx`` file, or None for the default model. ``tta`` overrides the model's stored
-    test-time augmentation (``"none"`` or ``"hflip"``). ``threads`` caps ONNX Runtime's
+    test-time augmentation (``"none"``, ``"hflip"`` or ``"selective"``: see :data:`~emolens.runtime.metadata.TTA_MODES`). ``threads`` caps ONNX Runtime's
     intra-op threads (None or 0: one per core; a negative number is a ModelError). ``temperature`` overrides the calibration stored in the
     model (None: the model's, fitted by ``emolens calibrate``; 1: the network's raw probabilities).
     """
@@ -96,6 +96,12 @@ class Recognizer:
             if self.tta == "hflip":
                 p = self.run(np.concatenate([xb, xb[..., ::-1]]))
                 out[s : s + len(xb)] = (p[: len(xb)] + p[len(xb) :]) * 0.5
+            elif self.tta == "selective":
+                p = self.run(xb)
+                unsure = np.flatnonzero(p.max(axis=1) < SELECTIVE_FLIP_BELOW * p.sum(axis=1))
+                if len(unsure):
+                    p[unsure] = (p[unsure] + self.run(np.ascontiguousarray(xb[unsure][..., ::-1]))) * 0.5
+                out[s : s + len(xb)] = p
             else:
                 out[s : s + len(xb)] = self.run(xb)
         out /= out.sum(axis=1, keepdims=True)
