@@ -9,6 +9,8 @@
 #   emolens train --data ../shared/data/ravdess-speech-16k --arch speech_crnn --epochs 120 --batch-size 32 \
 #     --lr 0.002 --weight-decay 0.05 --warmup-epochs 3 --label-smoothing 0.1 --balance weighted --ema 0.995 \
 #     --seed 0 --threads 2 --no-progress --out runs/speech-crnn-120
+# and again with --seed 1 --out runs/speech-crnn-120-s1; the shipped model is their ensemble:
+#   MEMBERS="runs/speech-crnn-120/best.pt runs/speech-crnn-120-s1/best.pt" bash benchmarks/speech_model.sh runs/speech-e2
 set -euo pipefail
 RUN=${1:-runs/speech-crnn-120}
 DATA=${2:-../shared/data/ravdess-speech-16k}
