@@ -319,7 +319,7 @@ def test_distilling_from_a_shipped_teacher_changes_the_targets_and_weight_zero_d
     plain = fit(_cfg(data, tmp_path / "plain", epochs=1)).out
     with caplog.at_level(logging.INFO, logger="emolens.train.teacher"):
         zero = fit(_cfg(data, tmp_path / "zero", epochs=1, teacher="emolens-vgg-fer2013", teacher_weight=0.0)).out
-    assert "teacher emolens-vgg-fer2013 (tta hflip): 84 faces" in caplog.text
+    assert "teacher emolens-vgg-fer2013 (tta selective): 84 faces" in caplog.text
     taught = fit(_cfg(data, tmp_path / "taught", epochs=1, teacher="emolens-vgg-fer2013", teacher_weight=1.0)).out
     for name, w in weights(plain).items():
         assert torch.equal(w, weights(zero)[name]), name
