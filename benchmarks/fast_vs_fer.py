@@ -64,7 +64,7 @@ class FerClassifier:
         names = detector._get_labels()
         self.labels = tuple(names[i] for i in range(len(names)))
         model = detector._FER__emotion_classifier
-        self._graph = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        self._graph = tf.function(lambda x: model(x, training=False), reduce_retracing=True) if compiled else None
 
     @property
     def name(self) -> str:
@@ -74,7 +74,7 @@ class FerClassifier:
         """Probabilities (N, 7) over ``self.labels`` for gray faces (N, H, W) uint8."""
         batch = np.stack([cv2.resize(f, (FER_INPUT, FER_INPUT)) for f in faces]).astype(np.float32)
         batch = (batch / 255.0 - 0.5) * 2.0
-        out = self._graph(batch[..., None]) if self.compiled else self.detector._classify_emotions(batch)
+        out = self._graph(batch[..., None]) if self._graph is not None else self.detector._classify_emotions(batch)
         return np.asarray(out, dtype=np.float32)
 
 

@@ -24,7 +24,7 @@ from emolens.data.fer2013 import load_split
 from emolens.io import write_json
 from emolens.labels import EMOTIONS
 from emolens.runtime.metadata import SELECTIVE_FLIP_BELOW
-from emolens.runtime.recognizer import Recognizer
+from emolens.runtime.recognizer import Recognizer, unsure_rows
 
 THRESHOLDS = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9)
 
@@ -43,7 +43,7 @@ def passes(rec: Recognizer, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def selective(plain: np.ndarray, mirror: np.ndarray, below: float) -> tuple[np.ndarray, np.ndarray]:
     """Predicted labels with the mirror averaged in where the top probability is below ``below``,
     and the mask of the faces mirrored."""
-    unsure = plain.max(axis=1) < below * plain.sum(axis=1)
+    unsure = unsure_rows(plain, below)
     probs = np.where(unsure[:, None], (plain + mirror) * 0.5, plain)
     return probs.argmax(axis=1), unsure
 

@@ -23,6 +23,12 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 512
 
 
+def unsure_rows(probs: np.ndarray, below: float = SELECTIVE_FLIP_BELOW) -> np.ndarray:
+    """The rows that selective flip mirrors: those whose top probability is under ``below`` of the row's sum."""
+    mask: np.ndarray = probs.max(axis=1) < below * probs.sum(axis=1)
+    return mask
+
+
 class Recognizer:
     """Classify the emotion of cropped faces with an emolens ONNX model.
 
@@ -98,7 +104,7 @@ class Recognizer:
                 out[s : s + len(xb)] = (p[: len(xb)] + p[len(xb) :]) * 0.5
             elif self.tta == "selective":
                 p = self.run(xb)
-                unsure = np.flatnonzero(p.max(axis=1) < SELECTIVE_FLIP_BELOW * p.sum(axis=1))
+                unsure = np.flatnonzero(unsure_rows(p))
                 if len(unsure):
                     p[unsure] = (p[unsure] + self.run(np.ascontiguousarray(xb[unsure][..., ::-1]))) * 0.5
                 out[s : s + len(xb)] = p
