@@ -141,3 +141,29 @@ def test_bench_faces_on_real_faces_takes_them_in_turn(rec: Recognizer) -> None:
     with pytest.raises(ValueError, match="fewer than a batch"):
         bench_faces(rec, faces=32, images=faces)
     assert bench_faces(rec, faces=4, repeats=2).inputs == "random"
+
+
+def test_bench_faces_overall_figure_counts_the_slow_calls(rec: Recognizer) -> None:
+    """Selective flip makes some calls slower than others; the median call hides them, the overall
+    figure (all faces over all the time) does not."""
+    import time
+
+    from emolens.bench import bench_faces
+
+    faces = np.random.default_rng(6).integers(0, 256, (2, 48, 48), dtype=np.uint8)
+    calls = 0
+
+    class SlowEveryThird:
+        def __init__(self, inner: Recognizer) -> None:
+            self.inner, self.meta, self.tta, self.threads = inner, inner.meta, "selective", inner.threads
+
+        def predict_faces(self, batch: np.ndarray) -> np.ndarray:
+            nonlocal calls
+            calls += 1
+            if calls % 3 == 0:
+                time.sleep(0.2)  # far longer than one pass over a face
+            return self.inner.predict_faces(batch)
+
+    res = bench_faces(SlowEveryThird(rec), faces=1, repeats=6, warmup=0, images=faces)  # type: ignore[arg-type]
+    assert res.overall_faces_per_s < 6 / 0.4  # two slow calls in six
+    assert res.faces_per_s > 3 * res.overall_faces_per_s  # the median call is a quick one

@@ -108,6 +108,7 @@ def test_bench_faces_reports_throughput(tmp_path: Path) -> None:
     assert res["faces"] == 32 and res["repeats"] == 2
     assert res["faces_per_s"] == pytest.approx(32 / (res["p50_ms"] / 1000))  # throughput of the median call
     assert f"{res['faces_per_s']:.0f} faces/s" in r.stdout
+    assert f"all 64 faces over all calls: {res['overall_faces_per_s']:.0f} faces/s" in r.stdout
 
 
 def test_info_json_describes_this_machine() -> None:
