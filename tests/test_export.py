@@ -53,3 +53,52 @@ def test_export_refuses_a_missing_checkpoint(tmp_path: Path) -> None:
 def test_other_architectures_export(tmp_path: Path, arch: str) -> None:
     res = export_checkpoint(_checkpoint(tmp_path / "c.pt", arch), tmp_path / f"{arch}.onnx")
     assert res.max_abs_diff < PARITY_TOLERANCE
+
+
+def test_an_ensemble_of_face_checkpoints_is_one_model_averaging_them(tmp_path: Path) -> None:
+    a = _checkpoint(tmp_path / "a.pt")
+    torch.manual_seed(1)
+    other = create_model("vgg")
+    checkpoint.save_atomic({"arch": "vgg", "model": other.state_dict()}, tmp_path / "b.pt")
+    res = export_checkpoint([a, tmp_path / "b.pt"], tmp_path / "e.onnx", name="pair", tta="hflip")
+    assert res.max_abs_diff < PARITY_TOLERANCE
+    assert res.meta.arch == "vgg+vgg" and res.meta.params == 2 * sum(p.numel() for p in other.parameters())
+    faces = np.random.default_rng(2).integers(0, 256, (6, 48, 48), dtype=np.uint8)
+    singles = []
+    for i, ckpt in enumerate((a, tmp_path / "b.pt")):
+        single = export_checkpoint(ckpt, tmp_path / f"m{i}.onnx")
+        singles.append(Recognizer(single.path, tta="none").predict_faces(faces))
+    pair = Recognizer(res.path, tta="none")
+    assert pair.tta == "none" and Recognizer(res.path).tta == "hflip"
+    np.testing.assert_allclose(pair.predict_faces(faces), (singles[0] + singles[1]) / 2, atol=1e-5)
+    assert '"members": 2' in res.path.with_suffix(".json").read_text()
+
+
+def test_an_ensemble_needs_members_of_one_kind(tmp_path: Path) -> None:
+    a = _checkpoint(tmp_path / "a.pt")
+    eight = create_model("vgg", num_classes=8)
+    labels = (*EMOTIONS, "contempt")
+    checkpoint.save_atomic({"arch": "vgg", "model": eight.state_dict(), "labels": labels}, tmp_path / "b.pt")
+    with pytest.raises(ModelError, match="member 2 .* other labels or input settings"):
+        export_checkpoint([a, tmp_path / "b.pt"], tmp_path / "e.onnx")
+    with pytest.raises(ModelError, match="no checkpoint"):
+        export_checkpoint([], tmp_path / "e.onnx")
+    assert not (tmp_path / "e.onnx").exists()
+
+
+def test_training_cannot_start_from_an_ensemble(tmp_path: Path) -> None:
+    from emolens.train.init import load_source
+
+    a = _checkpoint(tmp_path / "a.pt")
+    res = export_checkpoint([a, a], tmp_path / "e.onnx")
+    with pytest.raises(ModelError, match="is an ensemble"):
+        load_source(str(res.path))
+
+
+def test_cli_exports_a_face_ensemble(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from emolens.cli import main
+
+    a = _checkpoint(tmp_path / "a.pt")
+    assert main(["export", str(a), str(a), "--out", str(tmp_path / "e.onnx"), "--name", "pair"]) == 0
+    assert "face ensemble of 2" in capsys.readouterr().out
+    assert Recognizer(tmp_path / "e.onnx").meta.arch == "vgg+vgg"

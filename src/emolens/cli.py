@@ -135,10 +135,9 @@ def _export(args: argparse.Namespace) -> int:
         what = "speech model" if len(args.checkpoint) == 1 else f"speech ensemble of {len(args.checkpoint)}"
         print(f"wrote {voice.path} ({what}; parity with torch: max abs difference {voice.max_abs_diff:.2e})")
         return 0
-    if len(args.checkpoint) > 1:
-        raise EmolensError("ensembles of checkpoints are exported for speech models only; give one face checkpoint")
-    res = export_checkpoint(args.checkpoint[0], args.out, name=args.name, version=args.version, tta=args.tta)
-    print(f"wrote {res.path} (parity with torch: max abs difference {res.max_abs_diff:.2e})")
+    res = export_checkpoint(list(args.checkpoint), args.out, name=args.name, version=args.version, tta=args.tta)
+    what = "" if len(args.checkpoint) == 1 else f"face ensemble of {len(args.checkpoint)}; "
+    print(f"wrote {res.path} ({what}parity with torch: max abs difference {res.max_abs_diff:.2e})")
     return 0
 
 
@@ -379,7 +378,7 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument(
         "checkpoint",
         nargs="+",
-        help="best.pt or last.pt written by 'emolens train'; several speech checkpoints: one ensemble model",
+        help="best.pt or last.pt written by 'emolens train'; several: one ensemble model averaging their probabilities",
     )
     p.add_argument("--out", required=True, help="the .onnx file to write")
     p.add_argument("--name", default=None, help="model name stored in the file (default: the architecture)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,7 +75,7 @@ def export_checked(
 
 
 def export_checkpoint(
-    checkpoint: str | Path,
+    checkpoint: str | Path | Sequence[str | Path],
     out: str | Path,
     *,
     name: str | None = None,
@@ -84,7 +84,9 @@ def export_checkpoint(
     framing: Framing = DEFAULT_FRAMING,
     parity_faces: np.ndarray | None = None,
 ) -> ExportResult:
-    """Export ``checkpoint`` (a ``best.pt`` or ``last.pt`` of ``emolens train``) to ``out``.
+    """Export ``checkpoint`` (a ``best.pt`` or ``last.pt`` of ``emolens train``) to ``out``; a
+    sequence of several: their ensemble, one graph that averages the members' probabilities (they
+    must share labels and input: size, channels, normalisation).
 
     The graph takes normalised faces (N, C, H, W) float32 and returns probabilities (N, 7).
     Label order and preprocessing go into the ONNX metadata. The export is checked against
@@ -94,31 +96,51 @@ def export_checkpoint(
     import torch
     from torch import nn
 
+    from emolens.models.ensemble import MeanOfProbabilities
     from emolens.models.registry import create_model, model_config
     from emolens.runtime.recognizer import Recognizer
     from emolens.train import checkpoint as ckpt
 
-    checkpoint = Path(checkpoint)
-    if not checkpoint.is_file():
-        raise ModelError(f"checkpoint not found: {checkpoint}")
-    state = ckpt.load(checkpoint)
-    arch = state["arch"]
-    mcfg = model_config(arch)
-    labels = tuple(state.get("labels", EMOTIONS))  # checkpoints before label sets were stored: FER-2013's
-    net = create_model(arch, num_classes=len(labels))
-    net.load_state_dict(state["model"])
-    model = nn.Sequential(net, nn.Softmax(dim=1)).eval()
+    paths = [Path(checkpoint)] if isinstance(checkpoint, (str, Path)) else [Path(c) for c in checkpoint]
+    if not paths:
+        raise ModelError("nothing to export: no checkpoint given")
+    nets: list[nn.Module] = []
+    archs: list[str] = []
+    labels: tuple[str, ...] = ()
+    for i, path in enumerate(paths):
+        if not path.is_file():
+            raise ModelError(f"checkpoint not found: {path}")
+        state = ckpt.load(path)
+        arch = str(state["arch"])
+        member_labels = tuple(state.get("labels", EMOTIONS))  # checkpoints before label sets were stored: FER-2013's
+        if i == 0:
+            labels, mcfg = member_labels, model_config(arch)
+        else:
+            other = model_config(arch)
+            same_input = (other.input_size, other.channels, other.mean, other.std) == (
+                mcfg.input_size,
+                mcfg.channels,
+                mcfg.mean,
+                mcfg.std,
+            )
+            if member_labels != labels or not same_input:
+                raise ModelError(f"ensemble member {i + 1} ({path}) has other labels or input settings than the first")
+        net = create_model(arch, num_classes=len(labels))
+        net.load_state_dict(state["model"])
+        nets.append(net)
+        archs.append(arch)
+    model = (nn.Sequential(nets[0], nn.Softmax(dim=1)) if len(nets) == 1 else MeanOfProbabilities(nets)).eval()
     meta = ModelMeta(
-        name=name or arch,
+        name=name or archs[0],
         version=version,
-        arch=arch,
+        arch="+".join(archs),
         labels=labels,
         input_size=mcfg.input_size,
         channels=mcfg.channels,
         mean=mcfg.mean,
         std=mcfg.std,
         tta=tta,
-        params=sum(p.numel() for p in net.parameters()),
+        params=sum(p.numel() for net in nets for p in net.parameters()),
         crop_margin=framing.crop_margin,
         crop_square=framing.crop_square,
         interpolation=framing.interpolation,
@@ -139,6 +161,6 @@ def export_checkpoint(
     out = Path(out)
     axes = {"input": {0: "batch"}, "probs": {0: "batch"}}
     diff = export_checked(model, dummy, out, axes, meta.to_props(), parity)
-    log.info("exported %s -> %s (max |p_onnx - p_torch| = %.2e)", checkpoint, out, diff)
-    write_json(out.with_suffix(".json"), {**meta.as_dict(), "parity_max_abs_diff": diff})
+    log.info("exported %s -> %s (max |p_onnx - p_torch| = %.2e)", ", ".join(map(str, paths)), out, diff)
+    write_json(out.with_suffix(".json"), {**meta.as_dict(), "members": len(nets), "parity_max_abs_diff": diff})
     return ExportResult(out, meta, diff)

@@ -68,6 +68,10 @@ def _from_onnx(model: str) -> Source:
         if not fp32.is_file():
             raise ModelError(f"{path} is int8; start from its float32 model")
         path, rec = fp32, Recognizer(fp32, tta="none", temperature=1.0)
+    if "+" in rec.meta.arch:
+        raise ModelError(
+            f"{path} is an ensemble ({rec.meta.arch}); --init starts from one network: give one of its members' checkpoints"
+        )
     proto = onnx.load(str(path))
     inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
     convs, gemms = [], []
