@@ -102,3 +102,14 @@ def test_cli_exports_a_face_ensemble(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["export", str(a), str(a), "--out", str(tmp_path / "e.onnx"), "--name", "pair"]) == 0
     assert "face ensemble of 2" in capsys.readouterr().out
     assert Recognizer(tmp_path / "e.onnx").meta.arch == "vgg+vgg"
+
+
+def test_an_ensemble_member_may_be_an_exported_model(tmp_path: Path) -> None:
+    a = _checkpoint(tmp_path / "a.pt")
+    single = export_checkpoint(a, tmp_path / "a.onnx")
+    pair = export_checkpoint([a, single.path], tmp_path / "e.onnx")
+    faces = np.random.default_rng(3).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    alone = Recognizer(single.path, tta="none").predict_faces(faces)
+    np.testing.assert_allclose(Recognizer(pair.path, tta="none").predict_faces(faces), alone, atol=1e-5)
+    with pytest.raises(ModelError, match="checkpoint not found"):
+        export_checkpoint([a, tmp_path / "missing.pt"], tmp_path / "f.onnx")

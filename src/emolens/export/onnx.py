@@ -86,7 +86,9 @@ def export_checkpoint(
 ) -> ExportResult:
     """Export ``checkpoint`` (a ``best.pt`` or ``last.pt`` of ``emolens train``) to ``out``; a
     sequence of several: their ensemble, one graph that averages the members' probabilities (they
-    must share labels and input: size, channels, normalisation).
+    must share labels and input: size, channels, normalisation). A member may also be an exported
+    float32 model (an ``.onnx`` file or a bundled name, read back as ``emolens train --init`` reads
+    it; an int8 one by its float32 twin): its network without its calibration temperature.
 
     The graph takes normalised faces (N, C, H, W) float32 and returns probabilities (N, 7).
     Label order and preprocessing go into the ONNX metadata. The export is checked against
@@ -108,11 +110,17 @@ def export_checkpoint(
     archs: list[str] = []
     labels: tuple[str, ...] = ()
     for i, path in enumerate(paths):
-        if not path.is_file():
-            raise ModelError(f"checkpoint not found: {path}")
-        state = ckpt.load(path)
-        arch = str(state["arch"])
-        member_labels = tuple(state.get("labels", EMOTIONS))  # checkpoints before label sets were stored: FER-2013's
+        if path.suffix == ".pt":
+            if not path.is_file():
+                raise ModelError(f"checkpoint not found: {path}")
+            state = ckpt.load(path)
+            arch, weights = str(state["arch"]), state["model"]
+            member_labels = tuple(state.get("labels", EMOTIONS))  # checkpoints before label sets were stored: FER-2013's
+        else:  # an exported model (.onnx file or bundled name), read back into torch as --init reads it
+            from emolens.train.init import load_source
+
+            source = load_source(str(path))
+            arch, weights, member_labels = source.arch, source.state, source.labels
         if i == 0:
             labels, mcfg = member_labels, model_config(arch)
         else:
@@ -126,7 +134,7 @@ def export_checkpoint(
             if member_labels != labels or not same_input:
                 raise ModelError(f"ensemble member {i + 1} ({path}) has other labels or input settings than the first")
         net = create_model(arch, num_classes=len(labels))
-        net.load_state_dict(state["model"])
+        net.load_state_dict(weights)
         nets.append(net)
         archs.append(arch)
     model = (nn.Sequential(nets[0], nn.Softmax(dim=1)) if len(nets) == 1 else MeanOfProbabilities(nets)).eval()
