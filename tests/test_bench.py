@@ -161,9 +161,9 @@ def test_bench_faces_overall_figure_counts_the_slow_calls(rec: Recognizer) -> No
             nonlocal calls
             calls += 1
             if calls % 3 == 0:
-                time.sleep(0.2)  # far longer than one pass over a face
+                time.sleep(0.5)  # far longer than one pass over a face
             return self.inner.predict_faces(batch)
 
     res = bench_faces(SlowEveryThird(rec), faces=1, repeats=6, warmup=0, images=faces)  # type: ignore[arg-type]
-    assert res.overall_faces_per_s < 6 / 0.4  # two slow calls in six
+    assert res.overall_faces_per_s < 6 / 1.0  # two slow calls in six
     assert res.faces_per_s > 3 * res.overall_faces_per_s  # the median call is a quick one
