@@ -306,7 +306,8 @@ def test_gpio_agent_with_its_own_estop_button(broker: Broker, devices: MqttDevic
         with heartbeating(devices, 0.05):
             time.sleep(0.2)
             devices.send([Command("vibration", 0.6, {"pattern": "steady"}, 1), Command("light", 0.3, {}, 1)])
-            assert devices.wait(reported("vibration", 0.6), 5)
+            # both reports, not the first: the agent applies the two commands one after the other
+            assert devices.wait(lambda s: s.outputs["vibration"].reported == 0.6 and s.outputs["light"].reported == 0.3, 5)
             assert factory.pin(13).state == pytest.approx(0.6) and factory.pin(18).state == pytest.approx(0.3)
             factory.pin(4).drive_low()  # the button is pressed
             assert factory.pin(13).state == 0.0 and factory.pin(18).state == 0.0
