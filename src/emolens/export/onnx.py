@@ -19,6 +19,8 @@ from emolens.runtime.metadata import DEFAULT_FRAMING, Framing, ModelMeta, set_pr
 if TYPE_CHECKING:
     import torch
 
+    from emolens.models.registry import ModelConfig
+
 log = logging.getLogger(__name__)
 
 PARITY_TOLERANCE = 1e-4
@@ -74,6 +76,11 @@ def export_checked(
     return diff
 
 
+def _input_of(cfg: ModelConfig) -> tuple[object, ...]:
+    """What a network's input must be: members of one ensemble share it."""
+    return (cfg.input_size, cfg.channels, cfg.mean, cfg.std)
+
+
 def export_checkpoint(
     checkpoint: str | Path | Sequence[str | Path],
     out: str | Path,
@@ -98,7 +105,7 @@ def export_checkpoint(
     import torch
     from torch import nn
 
-    from emolens.models.ensemble import MeanOfProbabilities
+    from emolens.models.ensemble import probabilities_of
     from emolens.models.registry import create_model, model_config
     from emolens.runtime.recognizer import Recognizer
     from emolens.train import checkpoint as ckpt
@@ -123,21 +130,13 @@ def export_checkpoint(
             arch, weights, member_labels = source.arch, source.state, source.labels
         if i == 0:
             labels, mcfg = member_labels, model_config(arch)
-        else:
-            other = model_config(arch)
-            same_input = (other.input_size, other.channels, other.mean, other.std) == (
-                mcfg.input_size,
-                mcfg.channels,
-                mcfg.mean,
-                mcfg.std,
-            )
-            if member_labels != labels or not same_input:
-                raise ModelError(f"ensemble member {i + 1} ({path}) has other labels or input settings than the first")
+        elif member_labels != labels or _input_of(model_config(arch)) != _input_of(mcfg):
+            raise ModelError(f"ensemble member {i + 1} ({path}) has other labels or input settings than the first")
         net = create_model(arch, num_classes=len(labels))
         net.load_state_dict(weights)
         nets.append(net)
         archs.append(arch)
-    model = (nn.Sequential(nets[0], nn.Softmax(dim=1)) if len(nets) == 1 else MeanOfProbabilities(nets)).eval()
+    model = probabilities_of(nets)
     meta = ModelMeta(
         name=name or archs[0],
         version=version,

@@ -81,10 +81,9 @@ def export_speech_states(
     """Export loaded speech checkpoints to ``out``: one network, or with several an ensemble, one
     graph that averages its members' probabilities (they must share labels and feature settings)."""
     import torch
-    from torch import nn
 
     from emolens.audio.recognizer import VoiceRecognizer
-    from emolens.models.ensemble import MeanOfProbabilities
+    from emolens.models.ensemble import probabilities_of
     from emolens.models.registry import create_model
 
     if not states:
@@ -98,7 +97,7 @@ def export_speech_states(
         net = create_model(state["arch"], num_classes=len(labels), n_mels=feats.n_mels)
         net.load_state_dict(state["model"])
         nets.append(net)
-    model = (nn.Sequential(nets[0], nn.Softmax(dim=1)) if len(nets) == 1 else MeanOfProbabilities(nets)).eval()
+    model = probabilities_of(nets)
     archs = [str(state["arch"]) for state in states]
     meta = VoiceModelMeta(
         name=name or archs[0],

@@ -22,3 +22,10 @@ class MeanOfProbabilities(nn.Module):
         for p in probs[1:]:
             total = total + p
         return total / len(probs)
+
+
+def probabilities_of(nets: list[nn.Module]) -> nn.Module:
+    """The network to export for ``nets`` (each returning logits), in eval mode: one network's
+    softmax, or the mean of several networks' probabilities."""
+    model = nn.Sequential(nets[0], nn.Softmax(dim=1)) if len(nets) == 1 else MeanOfProbabilities(nets)
+    return model.eval()
