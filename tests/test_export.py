@@ -102,6 +102,8 @@ def test_cli_exports_a_face_ensemble(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["export", str(a), str(a), "--out", str(tmp_path / "e.onnx"), "--name", "pair"]) == 0
     assert "face ensemble of 2" in capsys.readouterr().out
     assert Recognizer(tmp_path / "e.onnx").meta.arch == "vgg+vgg"
+    assert main(["export", str(a), str(a), "--out", str(tmp_path / "unnamed.onnx")]) == 0
+    assert Recognizer(tmp_path / "unnamed.onnx").meta.name == "vgg+vgg"  # named by its members unless --name says
 
 
 def test_an_ensemble_member_may_be_an_exported_model(tmp_path: Path) -> None:

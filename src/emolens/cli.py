@@ -381,7 +381,7 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         help="best.pt or last.pt written by 'emolens train'; several: one ensemble model averaging their probabilities",
     )
     p.add_argument("--out", required=True, help="the .onnx file to write")
-    p.add_argument("--name", default=None, help="model name stored in the file (default: the architecture)")
+    p.add_argument("--name", default=None, help="model name stored in the file (default: the architecture, as vgg+vgg for an ensemble)")
     p.add_argument("--version", default="1")
     p.add_argument("--tta", default="none", choices=TTA_MODES, help="test-time augmentation the model asks for")
     p.set_defaults(func=_export)

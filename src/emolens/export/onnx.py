@@ -138,7 +138,7 @@ def export_checkpoint(
         archs.append(arch)
     model = probabilities_of(nets)
     meta = ModelMeta(
-        name=name or archs[0],
+        name=name or "+".join(archs),  # an ensemble is named by its members' architectures
         version=version,
         arch="+".join(archs),
         labels=labels,

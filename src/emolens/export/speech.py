@@ -100,9 +100,9 @@ def export_speech_states(
     model = probabilities_of(nets)
     archs = [str(state["arch"]) for state in states]
     meta = VoiceModelMeta(
-        name=name or archs[0],
+        name=name or "+".join(archs),  # an ensemble is named by its members' architectures
         version=version,
-        arch=archs[0] if len(archs) == 1 else "+".join(archs),
+        arch="+".join(archs),
         labels=labels,
         features=feats,
         params=sum(p.numel() for net in nets for p in net.parameters()),
