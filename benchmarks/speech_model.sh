@@ -4,13 +4,14 @@
 # accuracy, macro-F1, the 4-class figure (neutral+calm, happy, sad, angry) and the confusion matrix on
 # RAVDESS actors 19-20 (selection) and 21-24 (the report), and the speed of VoiceRecognizer, with `emolens info`;
 # for a model normalised by speaker profiles (--feature-norm speaker), the same with shorter enrolments.
-# Usage: [THREADS=N] [NAME=emolens-speech-...] [MEMBERS="A/best.pt B/best.pt"] bash benchmarks/speech_model.sh [RUN_DIR] [DATA]
+# Usage: [THREADS=N] [NAME=emolens-speech-...] [MEMBERS="A/best.pt B/best.pt"] [TTA=none|crops] bash benchmarks/speech_model.sh [RUN_DIR] [DATA]
 # The run (about 35-70 s an epoch on 2 AMD EPYC cores; 1,080 utterances of actors 01-18, selected on 19-20):
 #   emolens train --data ../shared/data/ravdess-speech-16k --arch speech_crnn --epochs 120 --batch-size 32 \
 #     --lr 0.002 --weight-decay 0.05 --warmup-epochs 3 --label-smoothing 0.1 --balance weighted --ema 0.995 \
 #     --seed 0 --threads 2 --no-progress --out runs/speech-crnn-120
 # and again with --seed 1 --out runs/speech-crnn-120-s1; the shipped model is their ensemble:
-#   MEMBERS="runs/speech-crnn-120/best.pt runs/speech-crnn-120-s1/best.pt" bash benchmarks/speech_model.sh runs/speech-e2
+#   TTA=crops MEMBERS="runs/speech-crnn-120/best.pt runs/speech-crnn-120-s1/best.pt" bash benchmarks/speech_model.sh runs/speech-e2
+# (TTA=crops: the files ask for crop test-time augmentation, chosen on actors 19-20 by benchmarks/speech_crops.py)
 set -euo pipefail
 RUN=${1:-runs/speech-crnn-120}
 DATA=${2:-../shared/data/ravdess-speech-16k}
@@ -18,11 +19,13 @@ EMOLENS=${EMOLENS:-emolens}
 PYTHON=${PYTHON:-python}
 THREADS=${THREADS:-0}  # ONNX Runtime threads for the evaluations (0: one per core)
 NAME=${NAME:-emolens-speech-ravdess}  # the model name written into the files
+TTA=${TTA:-none}  # the test-time augmentation the files ask for (VoiceRecognizer's default for them)
 mkdir -p "$RUN/eval"
 # MEMBERS="runs/a/best.pt runs/b/best.pt": export their ensemble (one graph, probabilities averaged) into RUN.
 # shellcheck disable=SC2086
 "$EMOLENS" export ${MEMBERS:-"$RUN/best.pt"} --out "$RUN/$NAME-raw.onnx" --name "$NAME"
-"$EMOLENS" calibrate "$RUN/$NAME-raw.onnx" --data "$DATA" --out "$RUN/$NAME-fp32.onnx" --json "$RUN/eval/calibration.json"
+"$EMOLENS" calibrate "$RUN/$NAME-raw.onnx" --data "$DATA" --out "$RUN/$NAME-fp32.onnx" --tta "$TTA" \
+  --json "$RUN/eval/calibration.json"
 "$PYTHON" -c 'import sys; from emolens.export.speech import quantize_speech; quantize_speech(sys.argv[1], sys.argv[2])' \
   "$RUN/$NAME-fp32.onnx" "$RUN/$NAME-int8.onnx"
 "$EMOLENS" info --json > "$RUN/eval/info.json"

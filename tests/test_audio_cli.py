@@ -133,6 +133,30 @@ def test_evaluate_on_speech_data(capsys: pytest.CaptureFixture[str], model: Path
     assert_one_line_error(code, err, "no RAVDESS speech of the val actors")
     code, _, err = run_main(capsys, "evaluate", "--model", str(model), "--data", str(data), "--tta", "hflip")
     assert_one_line_error(code, err, "for face models")
+    code, out, _ = run_main(capsys, "evaluate", "--model", str(model), "--data", str(data), "--tta", "none")
+    assert code == 0 and "tta=none" in out
+
+
+def test_calibrate_a_speech_model_fits_its_temperature_and_stores_the_tta(
+    capsys: pytest.CaptureFixture[str], model: Path, tmp_path: Path
+) -> None:
+    from emolens.audio.recognizer import VoiceRecognizer
+
+    data = write_ravdess(tmp_path / "ravdess", actors=(19, 21), per_emotion=1, seconds=2.6)
+    out, j = tmp_path / "cal.onnx", tmp_path / "cal.json"
+    code, printed, _ = run_main(
+        capsys, "calibrate", str(model), "--data", str(data), "--out", str(out), "--tta", "crops", "--json", str(j)
+    )
+    assert code == 0 and "tta=crops" in printed
+    report = json.loads(j.read_text())
+    cal, raw = VoiceRecognizer(out, threads=1), VoiceRecognizer(model, threads=1)
+    assert cal.tta == "crops" and raw.tta == "none" and cal.meta.temperature == pytest.approx(report["temperature"])
+    assert report["temperature"] != 1.0 and set(report["splits"]) == {"val", "test"}
+    x = speech_like(1.5, seed=3)  # one pass: the temperature alone separates the two files, never the label
+    p, q = cal.predict(x, 16000), raw.predict(x, 16000)
+    assert p.argmax() == q.argmax() and not np.allclose(p, q, atol=1e-4)
+    code, _, err = run_main(capsys, "calibrate", str(model), "--data", str(data), "--out", str(out), "--tta", "hflip")
+    assert_one_line_error(code, err, "for face models")
 
 
 def test_four_class_merges_neutral_and_calm() -> None:

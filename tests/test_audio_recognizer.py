@@ -11,7 +11,7 @@ import pytest
 from audio_support import SR, music_like, speech_checkpoint, speech_like, speech_model
 from emolens.audio.features import FeatureConfig, resample
 from emolens.audio.labels import NON_SPEECH, SILENCE, SPEECH_EMOTIONS
-from emolens.audio.recognizer import VoiceRecognizer, speech_stretches, window_spans
+from emolens.audio.recognizer import CROP_S, VoiceRecognizer, crops_of, speech_stretches, window_spans
 from emolens.errors import DataError, ModelError
 
 
@@ -109,6 +109,33 @@ def test_a_speaker_profile_model_takes_the_recordings_profile_or_one_given(
     loud = talk[0][: 2 * SR]
     assert not np.allclose(by_speaker.predict(loud, SR, own), by_speaker.predict(loud, SR), atol=1e-4)
     np.testing.assert_array_equal(rec.predict(loud, SR, own), rec.predict(loud, SR))  # ignored by other models
+
+
+def test_crops_tta_averages_the_whole_and_its_crops(model: Path, rec: VoiceRecognizer) -> None:
+    one_pass = rec  # an exported file asks for no test-time augmentation until calibrate --tta says otherwise
+    assert one_pass.tta == "none" and one_pass.meta.tta == "none"
+    rec = VoiceRecognizer(model, threads=1, tta="crops")
+    x = speech_like(3.3, seed=5)
+    crops = crops_of(x, SR, CROP_S, 0.5)
+    assert [len(c) for c in crops] == [2 * SR] * 4 and crops[-1][-1] == x[-1]  # 0, 0.5, 1.0, then 1.3 s: to the end
+    whole = one_pass.predict(x, SR)
+    mean_of_crops = np.mean([one_pass.predict(c, SR) for c in crops], axis=0)
+    p = rec.predict(x, SR)
+    np.testing.assert_allclose(p, (whole + mean_of_crops) / 2, atol=1e-6)
+    assert np.abs(p - whole).max() > 1e-4  # the crops do change the judgement
+    short = speech_like(CROP_S - 0.1, seed=6)  # no longer than a crop: judged whole
+    np.testing.assert_array_equal(rec.predict(short, SR), one_pass.predict(short, SR))
+    loud = speech_like(4.1, seed=7)  # at another rate the crops are cut after resampling
+    assert np.abs(rec.predict(resample(loud, SR, 48000), 48000) - rec.predict(loud, SR)).max() < 0.02
+    with pytest.raises(ModelError, match="none, crops"):
+        VoiceRecognizer(model, tta="hflip")
+
+
+def test_crops_of_cover_the_sound() -> None:
+    x = np.arange(10, dtype=np.float32)
+    assert [c.tolist() for c in crops_of(x, 2, 2.0, 1.0)] == [[0, 1, 2, 3], [2, 3, 4, 5], [4, 5, 6, 7], [6, 7, 8, 9]]
+    assert [c.tolist() for c in crops_of(x[:9], 2, 2.0, 1.5)] == [[0, 1, 2, 3], [3, 4, 5, 6], [5, 6, 7, 8]]
+    assert crops_of(x[:4], 2, 2.0, 1.0)[0].tolist() == [0, 1, 2, 3]  # one crop: the sound itself
 
 
 def test_speech_stretches_merge_overlapping_windows() -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from emolens import __version__
 from emolens.errors import EmolensError
-from emolens.runtime.metadata import TTA_MODES
+from emolens.runtime.metadata import SPEECH_TTA_MODES, TTA_MODES
 
 if TYPE_CHECKING:
     from emolens.types import StreamOptions
@@ -109,6 +109,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         return evaluate_command(args)
     if args.profile_utterances is not None:
         raise EmolensError("--profile-utterances is for speech models; faces have no speaker profile")
+    if args.tta is not None and args.tta not in TTA_MODES:
+        raise EmolensError(f"--tta {args.tta} is for speech models; a face model takes {', '.join(TTA_MODES)}")
     ev = evaluate(args.model, args.data, args.split, tta=args.tta, threads=args.threads, ferplus=args.ferplus)
     write_report(ev, Path(args.json) if args.json else None, Path(args.confusion) if args.confusion else None)
     m = ev.metrics
@@ -166,11 +168,12 @@ def _calibrate(args: argparse.Namespace) -> int:
     if is_audio_data(args.data):  # a speech model on RAVDESS or audio folders
         from emolens.audio.calibrate import calibrate_speech
 
-        if args.ferplus or args.tta:
-            raise EmolensError("--ferplus and --tta are for face models; a speech calibration takes neither")
-
-        sc = calibrate_speech(args.model, args.data, args.out, threads=args.threads)
-        print(f"wrote {sc.out}: temperature {sc.temperature:.3f} fitted on the selection speakers")
+        if args.ferplus:
+            raise EmolensError("--ferplus is for face models; a speech calibration does not take it")
+        if args.tta is not None and args.tta not in SPEECH_TTA_MODES:
+            raise EmolensError(f"--tta {args.tta} is for face models; a speech model takes {', '.join(SPEECH_TTA_MODES)}")
+        sc = calibrate_speech(args.model, args.data, args.out, threads=args.threads, tta=args.tta)
+        print(f"wrote {sc.out}: temperature {sc.temperature:.3f} fitted on the selection speakers, tta={sc.tta}")
         for split, row in sc.splits.items():
             print(
                 f"{split:5s} ECE {row['ece_before']:.4f} -> {row['ece_after']:.4f}, "
@@ -179,6 +182,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         if args.json:
             write_json(args.json, sc.as_dict())
         return 0
+    if args.tta is not None and args.tta not in TTA_MODES:
+        raise EmolensError(f"--tta {args.tta} is for speech models; a face model takes {', '.join(TTA_MODES)}")
     cal = calibrate_model(args.model, args.data, args.out, threads=args.threads, ferplus=args.ferplus, tta=args.tta)
     print(f"wrote {cal.out}: temperature fitted on PublicTest, ECE and NLL on PrivateTest")
     print(
@@ -329,9 +334,17 @@ def _bench_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_model_options(p: argparse.ArgumentParser) -> None:
+_ANY_TTA = list(dict.fromkeys((*TTA_MODES, *SPEECH_TTA_MODES)))
+"""A face model's test-time augmentations and a speech model's, for commands that take either."""
+
+
+def _add_model_options(p: argparse.ArgumentParser, *, speech: bool = False) -> None:
     p.add_argument("--model", default=None, help="bundled model name or .onnx path (default: the bundled default)")
-    p.add_argument("--tta", default=None, choices=TTA_MODES, help="override the model's test-time augmentation")
+    what = "override the model's test-time augmentation"
+    if speech:  # evaluate takes speech models too
+        p.add_argument("--tta", default=None, choices=_ANY_TTA, help=what + " (speech models: none or crops)")
+    else:
+        p.add_argument("--tta", default=None, choices=TTA_MODES, help=what)
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: one per core)")
 
 
@@ -348,7 +361,7 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.set_defaults(func=_info)
 
     p = sub.add_parser("evaluate", help="score a model on a FER-2013 split (or a speech model on RAVDESS)")
-    _add_model_options(p)
+    _add_model_options(p, speech=True)
     p.add_argument("--data", required=True, help="FER-2013 folder or fer2013.csv; or speech: RAVDESS or audio folders")
     p.add_argument(
         "--split",
@@ -412,7 +425,10 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         "--ferplus", default=None, help="label the faces by their FER+ majority vote (ferplus.csv): for FER+ models"
     )
     p.add_argument(
-        "--tta", default=None, choices=TTA_MODES, help="also store this test-time augmentation as the file's default"
+        "--tta",
+        default=None,
+        choices=_ANY_TTA,
+        help="also store this test-time augmentation as the file's default (speech models: none or crops)",
     )
     p.set_defaults(func=_calibrate)
 

@@ -4,7 +4,9 @@ The temperature that minimises the negative log-likelihood of the held-out selec
 (RAVDESS actors 19-20) is written into the model's metadata (``emolens.temperature``), where
 :class:`~emolens.audio.recognizer.VoiceRecognizer` applies it; the expected calibration error is
 reported before and after on the selection and the test split (actors 21-24). A positive
-temperature never changes which label is on top. Used by ``emolens calibrate`` for speech models
+temperature never changes which label is on top. The temperature calibrates one pass of the network:
+it is fitted on whole utterances (``tta="none"``), and ``tta="crops"`` averages passes so calibrated.
+Used by ``emolens calibrate`` for speech models
 and by ``benchmarks/speech_model.sh``: face and voice probabilities must mean what they say for
 their late fusion (:mod:`emolens.fusion`).
 """
@@ -26,6 +28,7 @@ from emolens.eval.calibration import (
     negative_log_likelihood,
 )
 from emolens.io import write_bytes_atomic
+from emolens.runtime.metadata import SPEECH_TTA_MODES
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +43,31 @@ class SpeechCalibration:
     out: str
     temperature: float
     splits: dict[str, dict[str, float]]
+    tta: str
+    """The test-time augmentation the written file asks for."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "out": self.out, "temperature": self.temperature, "splits": self.splits}
+        return {
+            "model": self.model,
+            "out": self.out,
+            "temperature": self.temperature,
+            "splits": self.splits,
+            "tta": self.tta,
+        }
 
 
 def calibrate_speech(
-    model: str | Path, data: str | Path, out: str | Path, *, fit_split: str = "val", threads: int | None = None
+    model: str | Path,
+    data: str | Path,
+    out: str | Path,
+    *,
+    fit_split: str = "val",
+    threads: int | None = None,
+    tta: str | None = None,
 ) -> SpeechCalibration:
-    """Fit the temperature of speech ``model`` on ``fit_split`` of ``data``, write the calibrated copy to ``out``."""
+    """Fit the temperature of speech ``model`` on ``fit_split`` of ``data``, write the calibrated copy to
+    ``out``; with ``tta`` (:data:`~emolens.runtime.metadata.SPEECH_TTA_MODES`) the copy asks for it
+    (else it keeps the model's). The fit and the figures are of one pass on whole utterances."""
     import onnx
 
     from emolens.audio.evaluate import split_probabilities
@@ -56,7 +75,10 @@ def calibrate_speech(
     from emolens.data.audio import load_audio_split
     from emolens.runtime.metadata import PREFIX, set_props
 
-    rec = VoiceRecognizer(model, threads=threads)
+    if tta is not None and tta not in SPEECH_TTA_MODES:
+        raise ModelError(f"a speech model's tta is one of {', '.join(SPEECH_TTA_MODES)}, not {tta!r}")
+    rec = VoiceRecognizer(model, threads=threads, tta="none")  # the temperature calibrates one pass
+    tta = tta or rec.meta.tta
     raw = rec.meta.temperature
     splits: dict[str, dict[str, float]] = {}
     t = 1.0
@@ -81,6 +103,7 @@ def calibrate_speech(
     proto = onnx.load(str(rec.path))
     props = {p.key: p.value for p in proto.metadata_props}
     props[PREFIX + "temperature"] = repr(round(t, 6))
+    props[PREFIX + "tta"] = tta
     set_props(proto, props)
     write_bytes_atomic(out, proto.SerializeToString())
-    return SpeechCalibration(str(rec.path), str(out), round(t, 6), splits)
+    return SpeechCalibration(str(rec.path), str(out), round(t, 6), splits, tta)

@@ -84,19 +84,22 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from emolens.audio.evaluate import evaluate_speech
     from emolens.eval.report import plot_confusion
     from emolens.io import check_writable, write_json
+    from emolens.runtime.metadata import SPEECH_TTA_MODES
 
-    if args.ferplus or args.tta:
-        raise EmolensError("--ferplus and --tta are for face models; a speech evaluation takes neither")
+    if args.ferplus:
+        raise EmolensError("--ferplus is for face models; a speech evaluation does not take it")
+    if args.tta is not None and args.tta not in SPEECH_TTA_MODES:
+        raise EmolensError(f"--tta {args.tta} is for face models; a speech model takes {', '.join(SPEECH_TTA_MODES)}")
     for path in (args.json, args.confusion):
         if path:
             check_writable(path)
     ev = evaluate_speech(
-        args.model, args.data, args.split, threads=args.threads, profile_utterances=args.profile_utterances
+        args.model, args.data, args.split, threads=args.threads, profile_utterances=args.profile_utterances, tta=args.tta
     )
     m = ev.metrics
     print(
         f"{ev.model} on {ev.data} ({ev.split}: {ev.utterances} utterances, {len(ev.per_speaker)} speakers; "
-        f"speaker profile: {ev.profile})"
+        f"speaker profile: {ev.profile}; tta={ev.tta})"
     )
     print(
         f"accuracy {m.accuracy:.4f}  macro-P {m.macro_precision:.4f}  macro-R {m.macro_recall:.4f}  macro-F1 {m.macro_f1:.4f}"

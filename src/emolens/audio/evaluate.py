@@ -1,7 +1,7 @@
 """Score a speech model on a split of RAVDESS (or audio folders): 8-class and 4-class figures.
 
-Each utterance is judged whole by :meth:`VoiceRecognizer.predict` (no voice-activity gate: every
-utterance of the data is speech). A model that normalises by a speaker profile is given, by default,
+Each utterance is judged as a whole by :meth:`VoiceRecognizer.predict` (by default with its crops,
+``tta="crops"``; no voice-activity gate: every utterance of the data is speech). A model that normalises by a speaker profile is given, by default,
 its speaker's from all their utterances in the split (the labels are not used); ``profile_utterances``
 K > 0 takes K other utterances of the speaker at random instead (what a short enrolment gives), 0
 none (each utterance its own profile). The four-class figure keeps the utterances of neutral, calm,
@@ -45,6 +45,8 @@ class SpeechEvaluation:
     profile: str
     """How a speaker-profile model was given profiles (``speaker``, ``K others``, ``utterance``); ``none``
     for other models."""
+    tta: str = "crops"
+    """How each utterance was judged (:data:`~emolens.audio.recognizer.SPEECH_TTA_MODES`)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -57,6 +59,7 @@ class SpeechEvaluation:
             "per_speaker_accuracy": self.per_speaker,
             "seconds": self.seconds,
             "profile": self.profile,
+            "tta": self.tta,
         }
 
 
@@ -85,8 +88,9 @@ def profile_mode(rec: VoiceRecognizer, profile_utterances: int | None) -> str:
 def split_probabilities(
     rec: VoiceRecognizer, ds: AudioSet, profile_utterances: int | None = None, seed: int = 0
 ) -> np.ndarray:
-    """Probabilities (N, K) of each utterance of ``ds``, each judged whole; speaker profiles as the
-    module says (``profile_utterances``: None all of the speaker's, K > 0 K others at random, 0 none)."""
+    """Probabilities (N, K) of each utterance of ``ds``, each judged by :meth:`VoiceRecognizer.predict`;
+    speaker profiles as the module says (``profile_utterances``: None all of the speaker's, K > 0 K
+    others at random, 0 none)."""
     if profile_utterances is not None and profile_utterances < 0:
         raise EmolensError(f"profile_utterances must be at least 0, got {profile_utterances}")
     speakers = np.asarray(ds.speakers)
@@ -111,13 +115,15 @@ def evaluate_speech(
     *,
     threads: int | None = None,
     profile_utterances: int | None = None,
+    tta: str | None = None,
 ) -> SpeechEvaluation:
     """Score ``model`` on ``split`` of ``data`` (RAVDESS: test = actors 21-24, val = 19-20);
-    ``profile_utterances``: see :func:`split_probabilities`."""
+    ``profile_utterances``: see :func:`split_probabilities`; ``tta``: how each utterance is judged
+    (:class:`~emolens.audio.recognizer.VoiceRecognizer`'s, default ``crops``)."""
     from emolens.audio.recognizer import VoiceRecognizer
     from emolens.data.audio import load_audio_split
 
-    rec = VoiceRecognizer(model, threads=threads)
+    rec = VoiceRecognizer(model, threads=threads, tta=tta)
     ds = load_audio_split(data, split, sample_rate=rec.features.sample_rate, classes=rec.labels)
     if len(ds) == 0:
         raise EmolensError(f"no utterances in {data} ({split})")
@@ -143,4 +149,5 @@ def evaluate_speech(
         per_speaker,
         seconds,
         profile_mode(rec, profile_utterances),
+        rec.tta,
     )

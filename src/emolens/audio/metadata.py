@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 from emolens.audio.features import FeatureConfig
 from emolens.errors import ModelError
-from emolens.runtime.metadata import PREFIX
+from emolens.runtime.metadata import PREFIX, SPEECH_TTA_MODES
 
 KIND = "speech"
 
@@ -35,6 +35,8 @@ class VoiceModelMeta:
     train_seconds: float = 3.0
     """Length of the crops it was trained on (windows of about this length suit it best)."""
     temperature: float = 1.0
+    tta: str = "none"
+    """The test-time augmentation the file asks for (:data:`SPEECH_TTA_MODES`)."""
 
     def to_props(self) -> dict[str, str]:
         return {
@@ -49,6 +51,7 @@ class VoiceModelMeta:
             PREFIX + "min_seconds": repr(self.min_seconds),
             PREFIX + "train_seconds": repr(self.train_seconds),
             PREFIX + "temperature": repr(self.temperature),
+            PREFIX + "tta": self.tta,
         }
 
     def as_dict(self) -> dict[str, object]:
@@ -77,11 +80,13 @@ class VoiceModelMeta:
                 min_seconds=float(props.get(PREFIX + "min_seconds", "0.5")),
                 train_seconds=float(props.get(PREFIX + "train_seconds", "3.0")),
                 temperature=float(props.get(PREFIX + "temperature", "1.0")),
+                tta=props.get(PREFIX + "tta", "none"),
             )
         except (KeyError, ValueError, TypeError, ModelError) as e:
             raise ModelError(f"{source} is not a usable speech model: its metadata lacks or garbles {e}") from None
-        if not meta.temperature > 0 or not 0 < meta.min_seconds <= 60:
+        if not meta.temperature > 0 or not 0 < meta.min_seconds <= 60 or meta.tta not in SPEECH_TTA_MODES:
             raise ModelError(
-                f"{source} is not a usable speech model: temperature {meta.temperature}, min_seconds {meta.min_seconds}"
+                f"{source} is not a usable speech model: temperature {meta.temperature}, "
+                f"min_seconds {meta.min_seconds}, tta {meta.tta!r}"
             )
         return meta

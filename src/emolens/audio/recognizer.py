@@ -20,6 +20,7 @@ from emolens.audio.metadata import VoiceModelMeta
 from emolens.audio.vad import SPEECH, VadConfig, VadResult, classify, frame_features
 from emolens.errors import DataError, ModelError
 from emolens.eval.calibration import apply_temperature
+from emolens.runtime.metadata import SPEECH_TTA_MODES
 from emolens.runtime.session import check_threads, open_session
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,10 @@ SPEECH_WEIGHTS = Path(__file__).parent / "weights"
 """Where the shipped speech models live (apart from the face models of :mod:`emolens.models.bundled`)."""
 MAX_BATCH = 64
 CLIP_LEVEL = 0.999
+CROP_S = 2.0
+CROP_HOP_S = 0.5
+"""Crop length and hop of ``tta="crops"`` (:data:`SPEECH_TTA_MODES`), chosen on RAVDESS actors 19-20
+(benchmarks/speech_crops.py)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,16 @@ def window_spans(duration_s: float, window_s: float, hop_s: float) -> list[tuple
     return spans
 
 
+def crops_of(x: np.ndarray, rate: int, crop_s: float, hop_s: float) -> list[np.ndarray]:
+    """The crops of ``crop_s`` seconds of samples ``x`` at ``rate``, every ``hop_s`` from the start,
+    the last one ending with ``x`` (:func:`window_spans`); ``x`` itself when it is no longer."""
+    length = int(round(crop_s * rate))
+    if len(x) <= length:
+        return [x]
+    starts = [min(int(round(a * rate)), len(x) - length) for a, _ in window_spans(len(x) / rate, crop_s, hop_s)]
+    return [x[s : s + length] for s in starts]
+
+
 def speech_stretches(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """Sorted spans (start, end) merged where they overlap or touch: windows of speech -> stretches."""
     out: list[tuple[float, float]] = []
@@ -131,18 +146,27 @@ class VoiceRecognizer:
     ``model``: a bundled name, a path to an ``.onnx`` file made by ``emolens train`` on speech, or
     None for the bundled default (``emolens-speech-ravdess``).
     ``threads`` caps ONNX Runtime's threads (None or 0: one per core). ``vad``: the thresholds of the
-    voice-activity detector used by :meth:`windows`.
+    voice-activity detector used by :meth:`windows`. ``tta``: how :meth:`predict` judges an utterance
+    (:data:`SPEECH_TTA_MODES`; default: the model file's, ``crops`` for the bundled default).
     """
 
     def __init__(
-        self, model: str | Path | None = None, *, threads: int | None = None, vad: VadConfig | None = None
+        self,
+        model: str | Path | None = None,
+        *,
+        threads: int | None = None,
+        vad: VadConfig | None = None,
+        tta: str | None = None,
     ) -> None:
         threads = check_threads(threads)
+        if tta is not None and tta not in SPEECH_TTA_MODES:
+            raise ModelError(f"a speech model's tta is one of {', '.join(SPEECH_TTA_MODES)}, not {tta!r}")
         self.path = resolve_speech_model(model)
         self.threads = threads
         self.vad = vad or VadConfig()
         self._session = open_session(self.path, threads)
         self.meta = VoiceModelMeta.from_props(dict(self._session.get_modelmeta().custom_metadata_map), str(self.path))
+        self.tta = tta or self.meta.tta
         self._input = self._session.get_inputs()[0].name
 
     @property
@@ -194,10 +218,20 @@ class VoiceRecognizer:
     def predict(self, waveform: np.ndarray, sample_rate: int, profile: SpeakerProfile | None = None) -> np.ndarray:
         """Emotion probabilities float32 (len(labels),), summing to 1, for one utterance as a whole.
 
-        ``profile``: the speaker's (:meth:`profile`), for models that use one (:attr:`uses_profile`);
-        without it the utterance is its own profile. Other models ignore it.
-        No voice-activity gate: silence and noise get probabilities too (:meth:`windows` gates them)."""
-        probs: np.ndarray = self.run(self.prepare(waveform, sample_rate, profile))[0]
+        With ``tta="crops"`` (the bundled default's) an utterance longer than :data:`CROP_S` is judged whole
+        and by each of its crops (every :data:`CROP_HOP_S`, the last ending with it): the mean of the
+        whole's probabilities and the crops' mean. ``profile``: the speaker's (:meth:`profile`), for
+        models that use one (:attr:`uses_profile`); without it the utterance is its own profile.
+        Other models ignore it. No voice-activity gate: silence and noise get probabilities too
+        (:meth:`windows` gates them)."""
+        x = self._mono(waveform, sample_rate)
+        whole: np.ndarray = self.run(self._input_from(x, profile))[0]
+        rate = self.features.sample_rate
+        if self.tta == "none" or len(x) <= CROP_S * rate:
+            return whole
+        mean = self.run(np.concatenate([self._input_from(c, profile) for c in crops_of(x, rate, CROP_S, CROP_HOP_S)]))
+        mean = mean.mean(axis=0)
+        probs: np.ndarray = ((whole + mean) / 2).astype(np.float32)
         return probs
 
     def windows(

@@ -14,6 +14,9 @@ TTA_MODES = ("none", "hflip", "selective")
 """Test-time augmentation: ``none`` (one pass), ``hflip`` (every face averaged with its mirror) or
 ``selective`` (only the faces the first pass is unsure of, top probability below
 :data:`SELECTIVE_FLIP_BELOW`, averaged with their mirror)."""
+SPEECH_TTA_MODES = ("none", "crops")
+"""How a speech model judges an utterance (:meth:`~emolens.audio.recognizer.VoiceRecognizer.predict`):
+``none``, whole, in one pass; ``crops``, the mean of the whole's judgement and of its crops' mean."""
 SELECTIVE_FLIP_BELOW = 0.5
 """``selective`` mirrors a face when the network's own top probability (before calibration) is
 below this: less than even odds. Chosen on FER-2013 PublicTest (``benchmarks/selective_tta.py``)."""
