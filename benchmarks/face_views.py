@@ -21,10 +21,9 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
+from bench_report import finish_benchmark
 
-from emolens.bench import describe_machine, machine_record
 from emolens.data.fer2013 import load_split
-from emolens.io import write_json
 from emolens.runtime.recognizer import Recognizer
 
 View = Callable[[np.ndarray], np.ndarray]
@@ -90,10 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{rec.meta.name} ({rec.path.name}) on {args.split} ({len(data.labels)} faces)")
     for name, acc in results.items():
         print(f"  {name:<24} {acc:.4f}")
-    machine = machine_record()
-    print(describe_machine(machine))
-    if args.json:
-        write_json(args.json, {"model": str(rec.path), "split": args.split, "accuracy": results, **machine})
+    finish_benchmark("face_views", argv, args.json, {"model": str(rec.path), "split": args.split, "accuracy": results})
     return 0
 
 

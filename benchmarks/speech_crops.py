@@ -20,12 +20,11 @@ import sys
 import time
 
 import numpy as np
+from bench_report import finish_benchmark
 
 from emolens.audio.recognizer import CROP_HOP_S, CROP_S, VoiceRecognizer, crops_of
-from emolens.bench import describe_machine, machine_record
 from emolens.data.audio import load_audio_split
 from emolens.eval.calibration import expected_calibration_error
-from emolens.io import write_json
 
 
 def crop_probabilities(vr: VoiceRecognizer, x: np.ndarray, rate: int, crop_s: float, hop_s: float) -> np.ndarray:
@@ -63,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         for tta in ("none", "crops"):
             ms = predict_ms(VoiceRecognizer(args.model, threads=args.threads, tta=tta), x, rate)
             print(f"{vr.meta.name} tta={tta}: predict on 3 s of speech: p50 {ms:.1f} ms ({args.threads} threads)")
-        print(describe_machine(machine_record()))
+        finish_benchmark("speech_crops", argv, None, {})
         return 0
     whole = np.stack([vr.predict(w, rate) for w in data.waveforms])
     judged: dict[str, np.ndarray] = {"whole": whole}
@@ -84,10 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'judgement':<28} {'accuracy':>8} {'ECE':>6}")
     for name, r in results.items():
         print(f"  {name:<28} {r['accuracy']:8.4f} {r['ece']:6.4f}")
-    machine = machine_record()
-    print(describe_machine(machine))
-    if args.json:
-        write_json(args.json, {"model": vr.meta.name, "split": args.split, "hop_s": args.hop, "results": results, **machine})
+    record = {"model": vr.meta.name, "split": args.split, "hop_s": args.hop, "results": results}
+    finish_benchmark("speech_crops", argv, args.json, record)
     return 0
 
 
