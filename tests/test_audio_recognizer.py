@@ -127,7 +127,7 @@ def test_crops_tta_averages_the_whole_and_its_crops(model: Path, rec: VoiceRecog
     np.testing.assert_array_equal(rec.predict(short, SR), one_pass.predict(short, SR))
     loud = speech_like(4.1, seed=7)  # at another rate the crops are cut after resampling
     assert np.abs(rec.predict(resample(loud, SR, 48000), 48000) - rec.predict(loud, SR)).max() < 0.02
-    with pytest.raises(ModelError, match="none, crops"):
+    with pytest.raises(ModelError, match=r"hflip is for face models\); choose one of: none, crops"):
         VoiceRecognizer(model, tta="hflip")
 
 

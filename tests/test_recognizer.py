@@ -92,8 +92,10 @@ def test_unknown_model_lists_the_bundled_ones(tmp_path: Path) -> None:
     bad.write_bytes(b"not a model")
     with pytest.raises(ModelError, match="cannot load model"):
         emolens.Recognizer(bad)
-    with pytest.raises(ModelError, match="unknown tta"):
+    with pytest.raises(ModelError, match="unknown tta 'tencrop' for a face model; choose one of: none, hflip"):
         emolens.Recognizer(tta="tencrop")
+    with pytest.raises(ModelError, match=r"'crops' for a face model \(crops is for speech models\)"):
+        emolens.Recognizer(tta="crops")
 
 
 def test_no_torch_is_needed_for_inference() -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from emolens import __version__
 from emolens.errors import EmolensError
-from emolens.runtime.metadata import SPEECH_TTA_MODES, TTA_MODES
+from emolens.runtime.metadata import SPEECH_TTA_MODES, TTA_MODES, check_tta
 
 if TYPE_CHECKING:
     from emolens.types import StreamOptions
@@ -109,8 +109,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         return evaluate_command(args)
     if args.profile_utterances is not None:
         raise EmolensError("--profile-utterances is for speech models; faces have no speaker profile")
-    if args.tta is not None and args.tta not in TTA_MODES:
-        raise EmolensError(f"--tta {args.tta} is for speech models; a face model takes {', '.join(TTA_MODES)}")
+    check_tta(args.tta)
     ev = evaluate(args.model, args.data, args.split, tta=args.tta, threads=args.threads, ferplus=args.ferplus)
     write_report(ev, Path(args.json) if args.json else None, Path(args.confusion) if args.confusion else None)
     m = ev.metrics
@@ -170,8 +169,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
         if args.ferplus:
             raise EmolensError("--ferplus is for face models; a speech calibration does not take it")
-        if args.tta is not None and args.tta not in SPEECH_TTA_MODES:
-            raise EmolensError(f"--tta {args.tta} is for face models; a speech model takes {', '.join(SPEECH_TTA_MODES)}")
+        check_tta(args.tta, speech=True)
         sc = calibrate_speech(args.model, args.data, args.out, threads=args.threads, tta=args.tta)
         print(f"wrote {sc.out}: temperature {sc.temperature:.3f} fitted on the selection speakers, tta={sc.tta}")
         for split, row in sc.splits.items():
@@ -182,8 +180,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         if args.json:
             write_json(args.json, sc.as_dict())
         return 0
-    if args.tta is not None and args.tta not in TTA_MODES:
-        raise EmolensError(f"--tta {args.tta} is for speech models; a face model takes {', '.join(TTA_MODES)}")
+    check_tta(args.tta)
     cal = calibrate_model(args.model, args.data, args.out, threads=args.threads, ferplus=args.ferplus, tta=args.tta)
     print(f"wrote {cal.out}: temperature fitted on PublicTest, ECE and NLL on PrivateTest")
     print(

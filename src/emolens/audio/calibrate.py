@@ -28,7 +28,7 @@ from emolens.eval.calibration import (
     negative_log_likelihood,
 )
 from emolens.io import write_bytes_atomic
-from emolens.runtime.metadata import SPEECH_TTA_MODES
+from emolens.runtime.metadata import check_tta
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,7 @@ def calibrate_speech(
     from emolens.data.audio import load_audio_split
     from emolens.runtime.metadata import PREFIX, set_props
 
-    if tta is not None and tta not in SPEECH_TTA_MODES:
-        raise ModelError(f"a speech model's tta is one of {', '.join(SPEECH_TTA_MODES)}, not {tta!r}")
+    check_tta(tta, speech=True)
     rec = VoiceRecognizer(model, threads=threads, tta="none")  # the temperature calibrates one pass
     tta = tta or rec.meta.tta
     raw = rec.meta.temperature

@@ -84,12 +84,11 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from emolens.audio.evaluate import evaluate_speech
     from emolens.eval.report import plot_confusion
     from emolens.io import check_writable, write_json
-    from emolens.runtime.metadata import SPEECH_TTA_MODES
+    from emolens.runtime.metadata import check_tta
 
     if args.ferplus:
         raise EmolensError("--ferplus is for face models; a speech evaluation does not take it")
-    if args.tta is not None and args.tta not in SPEECH_TTA_MODES:
-        raise EmolensError(f"--tta {args.tta} is for face models; a speech model takes {', '.join(SPEECH_TTA_MODES)}")
+    check_tta(args.tta, speech=True)
     for path in (args.json, args.confusion):
         if path:
             check_writable(path)

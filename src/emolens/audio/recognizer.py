@@ -20,7 +20,7 @@ from emolens.audio.metadata import VoiceModelMeta
 from emolens.audio.vad import SPEECH, VadConfig, VadResult, classify, frame_features
 from emolens.errors import DataError, ModelError
 from emolens.eval.calibration import apply_temperature
-from emolens.runtime.metadata import SPEECH_TTA_MODES
+from emolens.runtime.metadata import check_tta
 from emolens.runtime.session import check_threads, open_session
 
 log = logging.getLogger(__name__)
@@ -159,8 +159,7 @@ class VoiceRecognizer:
         tta: str | None = None,
     ) -> None:
         threads = check_threads(threads)
-        if tta is not None and tta not in SPEECH_TTA_MODES:
-            raise ModelError(f"a speech model's tta is one of {', '.join(SPEECH_TTA_MODES)}, not {tta!r}")
+        check_tta(tta, speech=True)
         self.path = resolve_speech_model(model)
         self.threads = threads
         self.vad = vad or VadConfig()

@@ -26,7 +26,7 @@ from emolens.eval.calibration import (
 )
 from emolens.io import write_bytes_atomic
 from emolens.labels import EMOTIONS
-from emolens.runtime.metadata import PREFIX, TTA_MODES, set_props
+from emolens.runtime.metadata import PREFIX, TTA_MODES, check_tta, set_props
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +101,7 @@ def calibrate_model(
     """
     import onnx
 
-    if tta is not None and tta not in TTA_MODES:
-        raise ModelError(f"unknown tta {tta!r}; choose one of: {', '.join(TTA_MODES)}")
+    check_tta(tta)
 
     from emolens.runtime.recognizer import Recognizer
 

@@ -25,6 +25,16 @@ INTERPOLATIONS = ("area", "linear", "cubic")
 growing), ``linear`` or ``cubic``. A model file names the one it was made for."""
 
 
+def check_tta(tta: str | None, *, speech: bool = False) -> None:
+    """Refuse a test-time augmentation that a face model (``speech=False``) or a speech model does
+    not have, with a :class:`~emolens.errors.ModelError` naming those it has (None: the model's own)."""
+    modes, kind, other = (SPEECH_TTA_MODES, "speech", "face") if speech else (TTA_MODES, "face", "speech")
+    if tta is not None and tta not in modes:
+        hint = f" ({tta} is for {other} models)" if tta in (TTA_MODES if speech else SPEECH_TTA_MODES) else ""
+        raise ModelError(f"unknown tta {tta!r} for a {kind} model{hint}; choose one of: {', '.join(modes)}")
+
+
+
 @dataclass(frozen=True)
 class Framing:
     """How a face is cut from an image for a model: the detector's box made square (``crop_square``),

@@ -15,7 +15,7 @@ from emolens.errors import ModelError
 from emolens.eval.calibration import apply_temperature
 from emolens.models.bundled import resolve_model
 from emolens.preprocess import faces_to_batch, normalize
-from emolens.runtime.metadata import SELECTIVE_FLIP_BELOW, TTA_MODES, ModelMeta
+from emolens.runtime.metadata import SELECTIVE_FLIP_BELOW, ModelMeta, check_tta
 from emolens.runtime.session import check_threads, open_session
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,7 @@ class Recognizer:
         self._session = open_session(self.path, threads)
         props = dict(self._session.get_modelmeta().custom_metadata_map)
         self.meta = ModelMeta.from_props(props, str(self.path))
-        if tta is not None and tta not in TTA_MODES:
-            raise ModelError(f"unknown tta {tta!r}; choose one of: {', '.join(TTA_MODES)}")
+        check_tta(tta)
         self.tta = tta if tta is not None else self.meta.tta
         if temperature is not None and not (temperature > 0 and np.isfinite(temperature)):
             raise ModelError(f"temperature must be a positive number, not {temperature}")
