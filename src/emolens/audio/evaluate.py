@@ -1,10 +1,11 @@
 """Score a speech model on a split of RAVDESS (or audio folders): 8-class and 4-class figures.
 
-Each utterance is judged as a whole by :meth:`VoiceRecognizer.predict` (by default with its crops,
-``tta="crops"``; no voice-activity gate: every utterance of the data is speech). A model that normalises by a speaker profile is given, by default,
-its speaker's from all their utterances in the split (the labels are not used); ``profile_utterances``
-K > 0 takes K other utterances of the speaker at random instead (what a short enrolment gives), 0
-none (each utterance its own profile). The four-class figure keeps the utterances of neutral, calm,
+Each utterance is judged as a whole by :meth:`VoiceRecognizer.predict`, with the test-time augmentation
+the model file asks for unless ``tta`` says otherwise (no voice-activity gate: every utterance of the
+data is speech). A model that normalises by a speaker profile is given, by default, its speaker's
+from all their utterances in the split (the labels are not used); ``profile_utterances`` K > 0
+takes K other utterances of the speaker at random instead (what a short enrolment gives), 0 none
+(each utterance its own profile). The four-class figure keeps the utterances of neutral, calm,
 happy, sad and angry, merges neutral and calm, and takes the most probable of the four groups
 (the probabilities of neutral and calm added), so a calm utterance judged neutral counts as right.
 """
@@ -45,8 +46,8 @@ class SpeechEvaluation:
     profile: str
     """How a speaker-profile model was given profiles (``speaker``, ``K others``, ``utterance``); ``none``
     for other models."""
-    tta: str = "crops"
-    """How each utterance was judged (:data:`~emolens.audio.recognizer.SPEECH_TTA_MODES`)."""
+    tta: str
+    """How each utterance was judged (:data:`~emolens.runtime.metadata.SPEECH_TTA_MODES`)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -119,7 +120,7 @@ def evaluate_speech(
 ) -> SpeechEvaluation:
     """Score ``model`` on ``split`` of ``data`` (RAVDESS: test = actors 21-24, val = 19-20);
     ``profile_utterances``: see :func:`split_probabilities`; ``tta``: how each utterance is judged
-    (:class:`~emolens.audio.recognizer.VoiceRecognizer`'s, default ``crops``)."""
+    (None: the model file's, ``crops`` for the bundled default)."""
     from emolens.audio.recognizer import VoiceRecognizer
     from emolens.data.audio import load_audio_split
 
