@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the shipped FER+ model family (8 emotions, with contempt) from a training run and measures it:
-# export (fp32, parity-checked, FER-2013 framing), portable int8 quantization, calibration, FER+ majority-vote
-# accuracy on PublicTest (selection) and PrivateTest (the FER+ test split; ties, unknown and
-# not-a-face dropped) with and without flip, and predict_faces throughput, with `emolens info`.
+# export (fp32, parity-checked, FER-2013 framing) and portable int8 quantization, these two only when RUN/best.pt
+# exists; calibration, FER+ majority-vote accuracy on PublicTest (selection) and PrivateTest (the FER+ test split;
+# ties, unknown and not-a-face dropped) with no test-time augmentation, flip and shifted views, and predict_faces
+# throughput, with `emolens info`.
 # Usage: bash benchmarks/ferplus_model.sh [RUN_DIR] [DATA]
 # The run: emolens train --data ../shared/data/fer2013 --arch vgg --init emolens-vgg-fer2013 \
 #   --label-set ferplus --ferplus ../shared/data/fer2013/ferplus.csv --epochs 15 --lr 0.02 \
@@ -14,8 +15,10 @@ VOTES="$DATA/ferplus.csv"
 EMOLENS=${EMOLENS:-emolens}
 W=src/emolens/models/weights
 NAME=emolens-vgg-ferplus
-"$EMOLENS" export "$RUN/best.pt" --out "$W/$NAME-fp32.onnx" --name "$NAME-fp32" --tta hflip
-"$EMOLENS" quantize "$W/$NAME-fp32.onnx" --out "$W/$NAME-int8.onnx" --data "$DATA"
+if [ -f "$RUN/best.pt" ]; then
+  "$EMOLENS" export "$RUN/best.pt" --out "$W/$NAME-fp32.onnx" --name "$NAME-fp32" --tta hflip
+  "$EMOLENS" quantize "$W/$NAME-fp32.onnx" --out "$W/$NAME-int8.onnx" --data "$DATA"
+fi
 mkdir -p "$RUN/eval"
 for model in "$NAME-fp32" "$NAME-int8"; do  # temperature per file, fitted on PublicTest's FER+ majority labels
   "$EMOLENS" calibrate "$model" --data "$DATA" --ferplus "$VOTES" --out "$W/$model.onnx" \
@@ -23,7 +26,7 @@ for model in "$NAME-fp32" "$NAME-int8"; do  # temperature per file, fitted on Pu
 done
 "$EMOLENS" info --json > "$RUN/eval/info.json"
 for model in "$NAME-int8" "$NAME-fp32"; do
-  for tta in none hflip; do
+  for tta in none hflip shift; do
     for split in val test; do
       "$EMOLENS" evaluate --model "$model" --data "$DATA" --split "$split" --tta "$tta" --ferplus "$VOTES" \
         --json "$RUN/eval/$model-$tta-$split.json" --confusion "$RUN/eval/$model-$tta-$split.png"

@@ -5,6 +5,8 @@ on one split, the whole-utterance judgement (``VoiceRecognizer(tta="none")``) ag
 probabilities of crops of L seconds (every ``--hop`` s, the last crop ending with the utterance; an
 utterance no longer than L is judged whole), and the mean of the two (what ``tta="crops"`` does with
 L = 2 s, checked in the last row). Accuracy and expected calibration error (15 bins) of each.
+``--speeds A,B ...`` adds, for each set, the mean of ``tta="crops"`` over the utterance and copies of it
+played A, B ... times as fast (linear resampling, as the training's speed augmentation does).
 Selection is on actors 19-20:
 
     python benchmarks/speech_crops.py --data ../shared/data/ravdess-speech-16k --split val
@@ -32,6 +34,21 @@ def crop_probabilities(vr: VoiceRecognizer, x: np.ndarray, rate: int, crop_s: fl
     return np.asarray(vr.run(np.concatenate([vr.prepare(c, rate) for c in crops_of(x, rate, crop_s, hop_s)])).mean(0))
 
 
+def sped_up(x: np.ndarray, factor: float) -> np.ndarray:
+    """``x`` played ``factor`` times as fast (pitch too), by linear interpolation: ``len / factor`` samples."""
+    n = max(1, round(len(x) / factor))
+    at = (np.arange(n) + 0.5) * factor - 0.5
+    return np.interp(np.clip(at, 0, len(x) - 1), np.arange(len(x)), x).astype(np.float32)
+
+
+def speed_sets(text: list[str]) -> list[tuple[float, ...]]:
+    """``["0.95,1.05", "0.9,1.1"]`` -> ``[(0.95, 1.05), (0.9, 1.1)]``."""
+    sets = [tuple(float(v) for v in t.split(",")) for t in text]
+    if any(not 0.5 <= f <= 2 for s in sets for f in s):
+        raise SystemExit("speech_crops: speeds must lie in [0.5, 2]")
+    return sets
+
+
 def predict_ms(vr: VoiceRecognizer, x: np.ndarray, rate: int, calls: int = 30) -> float:
     """Median milliseconds of ``vr.predict(x, rate)`` over ``calls`` calls (after one to warm up)."""
     vr.predict(x, rate)
@@ -50,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None, help="speech model (default: the bundled default)")
     ap.add_argument("--crops", type=float, nargs="+", default=[2.0, 2.5, 3.0], help="crop lengths in seconds")
     ap.add_argument("--hop", type=float, default=0.5)
+    ap.add_argument("--speeds", nargs="*", default=[], metavar="A,B", help="sets of speed factors to average with tta=crops")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None)
     ap.add_argument("--time-only", action="store_true", help="only time predict on 3 s of speech, both ways")
@@ -71,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         judged[f"crops {crop_s:g} s"] = crops
         judged[f"whole+crops {crop_s:g} s"] = (whole + crops) / 2
     lib = VoiceRecognizer(args.model, threads=args.threads, tta="crops")
-    judged[f"tta=crops ({CROP_S:g} s, hop {CROP_HOP_S:g} s)"] = np.stack([lib.predict(w, rate) for w in data.waveforms])
+    judged[f"tta=crops ({CROP_S:g} s, hop {CROP_HOP_S:g} s)"] = lib_crops = np.stack([lib.predict(w, rate) for w in data.waveforms])
+    for speeds in speed_sets(args.speeds):
+        sped = [np.stack([lib.predict(sped_up(w, f), rate) for w in data.waveforms]) for f in speeds]
+        judged[f"tta=crops, speeds 1,{','.join(f'{f:g}' for f in speeds)}"] = (lib_crops + sum(sped)) / (1 + len(speeds))
     results = {
         name: {
             "accuracy": float(np.mean(p.argmax(1) == data.labels)),

@@ -71,6 +71,49 @@ def test_selective_tta_mirrors_only_the_unsure_faces() -> None:
     np.testing.assert_allclose(ps[unsure], p2[unsure], atol=1e-5)
 
 
+def test_shifted_moves_the_image_and_repeats_its_edges() -> None:
+    import cv2
+
+    from emolens.runtime.recognizer import shifted
+
+    img = np.random.default_rng(5).integers(0, 256, (1, 1, 9, 7), dtype=np.uint8)
+    for dx, dy in ((2, 0), (-2, 0), (0, 3), (0, -1), (1, -2)):
+        m = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
+        expected = cv2.warpAffine(img[0, 0], m, (7, 9), borderMode=cv2.BORDER_REPLICATE)
+        np.testing.assert_array_equal(shifted(img, dx, dy)[0, 0], expected)
+    assert shifted(img, 0, 0) is img
+    with pytest.raises(ValueError, match="leaves nothing"):
+        shifted(img, 7, 0)
+
+
+def test_shift_views_scale_with_the_input_size() -> None:
+    from emolens.runtime.recognizer import shift_views
+
+    for size, d in ((48, 2), (64, 3), (12, 1)):
+        x = np.arange(size * size, dtype=np.float32).reshape(1, 1, size, size)
+        views = shift_views(x)
+        assert len(views) == 10 and all(v.shape == x.shape for v in views)
+        np.testing.assert_array_equal(views[1][..., d:], x[..., :-d])  # moved right by d pixels
+        np.testing.assert_array_equal(views[5], x[..., ::-1])
+
+
+def test_shift_tta_averages_ten_views_of_each_face() -> None:
+    import cv2
+
+    name = "emolens-vgg-fer2013-fp32"  # float32 and raw probabilities, as above
+    plain = emolens.Recognizer(name, tta="none", temperature=1.0)
+    shift = emolens.Recognizer(name, tta="shift", temperature=1.0)
+    # more faces than one batch of ten views holds, so the batching is exercised too
+    faces = np.random.default_rng(6).integers(0, 256, (60, 48, 48), dtype=np.uint8)
+    expected = np.zeros((60, 7))
+    for dx, dy in ((0, 0), (2, 0), (-2, 0), (0, 2), (0, -2)):
+        m = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
+        moved = np.stack([cv2.warpAffine(f, m, (48, 48), borderMode=cv2.BORDER_REPLICATE) for f in faces])
+        expected += plain.predict_faces(moved) + plain.predict_faces(moved[:, :, ::-1].copy())
+    np.testing.assert_allclose(shift.predict_faces(faces), expected / 10, atol=1e-5)
+    assert not np.allclose(expected / 10, plain.predict_faces(faces), atol=1e-3)
+
+
 def test_shipped_files_ask_for_selective_flip() -> None:
     # chosen on PublicTest (benchmarks/selective_tta.py): as accurate as hflip at 1.7x its speed
     for name in ("emolens-vgg-fer2013-int8", "emolens-vgg-fer2013-fp32"):

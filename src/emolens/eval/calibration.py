@@ -17,15 +17,23 @@ DEFAULT_BINS = 15
 
 
 def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """Probabilities (N, K) rescaled by ``temperature`` (> 0; 1 leaves them as they are)."""
+    """Probabilities (N, K) rescaled by ``temperature`` (> 0; 1 leaves them as they are).
+
+    The top class of each row stays the top class (``argmax`` gives the same label): where rounding
+    to ``probs``' dtype makes two classes equal that were not, the uncalibrated winner is raised by
+    one unit in the last place."""
     if temperature <= 0 or not np.isfinite(temperature):
         raise ValueError(f"temperature must be a positive number, not {temperature}")
     if temperature == 1.0:
         return probs
-    z = np.log(np.clip(probs, EPS, 1.0)) / temperature
+    z = np.log(np.clip(probs.astype(np.float64), EPS, 1.0)) / temperature
     z -= z.max(axis=1, keepdims=True)
     e = np.exp(z)
     out: np.ndarray = (e / e.sum(axis=1, keepdims=True)).astype(probs.dtype, copy=False)
+    top = probs.argmax(axis=1)
+    tied = np.flatnonzero(out.argmax(axis=1) != top)
+    if len(tied):
+        out[tied, top[tied]] = np.nextafter(out[tied, top[tied]], np.inf)
     return out
 
 

@@ -10,16 +10,21 @@ from typing import Any
 from emolens.errors import ModelError
 
 PREFIX = "emolens."
-TTA_MODES = ("none", "hflip", "selective")
-"""Test-time augmentation: ``none`` (one pass), ``hflip`` (every face averaged with its mirror) or
+TTA_MODES = ("none", "hflip", "selective", "shift")
+"""Test-time augmentation: ``none`` (one pass), ``hflip`` (every face averaged with its mirror),
 ``selective`` (only the faces the first pass is unsure of, top probability below
-:data:`SELECTIVE_FLIP_BELOW`, averaged with their mirror)."""
+:data:`SELECTIVE_FLIP_BELOW`, averaged with their mirror) or ``shift`` (the mean of ten passes: the
+face and four shifts of :data:`SHIFT_FRACTION` of its side, each as is and mirrored; for accuracy,
+not speed)."""
 SPEECH_TTA_MODES = ("none", "crops")
 """How a speech model judges an utterance (:meth:`~emolens.audio.recognizer.VoiceRecognizer.predict`):
 ``none``, whole, in one pass; ``crops``, the mean of the whole's judgement and of its crops' mean."""
 SELECTIVE_FLIP_BELOW = 0.5
 """``selective`` mirrors a face when the network's own top probability (before calibration) is
 below this: less than even odds. Chosen on FER-2013 PublicTest (``benchmarks/selective_tta.py``)."""
+SHIFT_FRACTION = 2 / 48
+"""``shift`` moves the face by this fraction of the input's side (2 pixels of 48) left, right, up and
+down, the edge pixels repeated into the gap. Chosen on FER-2013 PublicTest (``benchmarks/face_views.py``)."""
 INTERPOLATIONS = ("area", "linear", "cubic")
 """How faces are resized to a model's input: ``area`` (area averaging when shrinking, bilinear when
 growing), ``linear`` or ``cubic``. A model file names the one it was made for."""

@@ -15,12 +15,14 @@ from emolens.errors import ModelError
 from emolens.eval.calibration import apply_temperature
 from emolens.models.bundled import resolve_model
 from emolens.preprocess import faces_to_batch, normalize
-from emolens.runtime.metadata import SELECTIVE_FLIP_BELOW, ModelMeta, check_tta
+from emolens.runtime.metadata import SELECTIVE_FLIP_BELOW, SHIFT_FRACTION, ModelMeta, check_tta
 from emolens.runtime.session import check_threads, open_session
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
+PASSES = {"hflip": 2, "shift": 10}
+"""Passes a face costs under the modes that judge every face more than once."""
 
 
 def unsure_rows(probs: np.ndarray, below: float = SELECTIVE_FLIP_BELOW) -> np.ndarray:
@@ -29,13 +31,35 @@ def unsure_rows(probs: np.ndarray, below: float = SELECTIVE_FLIP_BELOW) -> np.nd
     return mask
 
 
+def shifted(x: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """Images (..., H, W) moved right by ``dx`` and down by ``dy`` pixels (negative: left, up), the
+    edge pixels repeated into the gap."""
+    if dx == 0 and dy == 0:
+        return x
+    h, w = x.shape[-2:]
+    if max(abs(dx), abs(dy)) >= min(h, w):
+        raise ValueError(f"a shift of ({dx}, {dy}) pixels leaves nothing of a {w}x{h} image")
+    p = max(abs(dx), abs(dy))
+    padded = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(p, p), (p, p)], mode="edge")
+    return padded[..., p - dy : p - dy + h, p - dx : p - dx + w]
+
+
+def shift_views(x: np.ndarray, fraction: float = SHIFT_FRACTION) -> list[np.ndarray]:
+    """The ten views that ``tta="shift"`` averages, for prepared input (N, C, S, S): the faces and
+    their shifts by ``round(fraction * S)`` pixels (at least one) right, left, down and up, then
+    the mirror image of each."""
+    d = max(1, round(fraction * x.shape[-1]))
+    views = [shifted(x, dx, dy) for dx, dy in ((0, 0), (d, 0), (-d, 0), (0, d), (0, -d))]
+    return views + [v[..., ::-1] for v in views]
+
+
 class Recognizer:
     """Classify the emotion of cropped faces with an emolens ONNX model.
 
     ``model`` is a bundled model name (see :func:`emolens.available_models`; a family name such
     as ``emolens-vgg-fer2013`` loads its int8 or float32 variant, whichever is faster on this CPU),
     a path to an ``.onnx`` file, or None for the default model. ``tta`` overrides the model's stored
-    test-time augmentation (``"none"``, ``"hflip"`` or ``"selective"``: see :data:`~emolens.runtime.metadata.TTA_MODES`). ``threads`` caps ONNX Runtime's
+    test-time augmentation (``"none"``, ``"hflip"``, ``"selective"`` or ``"shift"``: see :data:`~emolens.runtime.metadata.TTA_MODES`). ``threads`` caps ONNX Runtime's
     intra-op threads (None or 0: one per core; a negative number is a ModelError). ``temperature`` overrides the calibration stored in the
     model (None: the model's, fitted by ``emolens calibrate``; 1: the network's raw probabilities).
     """
@@ -95,10 +119,13 @@ class Recognizer:
         if len(x) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         out = np.empty((len(x), len(self.labels)), dtype=np.float32)
-        step = MAX_BATCH // 2 if self.tta == "hflip" else MAX_BATCH
+        step = MAX_BATCH // PASSES.get(self.tta, 1)
         for s in range(0, len(x), step):
             xb = x[s : s + step]
-            if self.tta == "hflip":
+            if self.tta == "shift":
+                p = self.run(np.ascontiguousarray(np.concatenate(shift_views(xb))))
+                out[s : s + len(xb)] = p.reshape(-1, len(xb), p.shape[1]).mean(axis=0)
+            elif self.tta == "hflip":
                 p = self.run(np.concatenate([xb, xb[..., ::-1]]))
                 out[s : s + len(xb)] = (p[: len(xb)] + p[len(xb) :]) * 0.5
             elif self.tta == "selective":
