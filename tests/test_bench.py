@@ -108,11 +108,16 @@ def test_bench_models_covers_every_shipped_file(fer_root: Path, capsys: pytest.C
     from emolens.models.bundled import WEIGHTS_DIR
 
     rows = bench_models(data=str(fer_root), repeats=3, batches=(1, 8), threads=(1,))
-    assert sorted(r.name for r in rows) == sorted(p.stem for p in WEIGHTS_DIR.glob("*.onnx"))
+    # every file, and the short name that runs one in a mode of its own ("fast" is the default file's mode)
+    assert sorted(r.name for r in rows) == sorted([*(p.stem for p in WEIGHTS_DIR.glob("*.onnx")), "accurate"])
+    accurate = next(r for r in rows if r.name == "accurate")
+    assert accurate.tta == "shift" and accurate.precision.startswith("int8")
     for r in rows:
         assert set(r.faces_per_s) == {"b1t1", "b8t1"}
         assert r.params is not None and r.params > 1_000_000  # recorded in the file at export
         assert r.test_accuracy is not None and r.test_accuracy >= 0.70  # the model card's figure, to 1 point
+    default = next(r for r in rows if r.name == "emolens-vgg-fer2013-int8")
+    assert accurate.faces_per_s["b8t1"] < 0.5 * default.faces_per_s["b8t1"]  # ten passes a face against 1-2
     sizes = {r.precision.split("-")[0]: r.size_mb for r in rows}
     assert sizes["int8"] < 0.4 * sizes["fp32"]
     assert main(["bench", "models", "emolens-vgg-fer2013-int8", "--repeats", "2"]) == 0

@@ -39,8 +39,21 @@ def test_unknown_names_list_the_bundled_ones() -> None:
 def test_short_names_by_purpose_load_their_family() -> None:
     names = available_models()
     assert "default" in names and resolve_model("default", AMD) == resolve_model(DEFAULT_MODEL, AMD)
-    for alias, family in bundled.ALIASES.items():
+    for name, alias in bundled.ALIASES.items():
         # offered only when its family is installed, and then it loads that family
-        assert (alias in names) == (family in names)
-        if family in names:
-            assert resolve_model(alias, AMD) == resolve_model(family, AMD)
+        assert (name in names) == (alias.family in names)
+        if alias.family in names:
+            assert resolve_model(name, AMD) == resolve_model(alias.family, AMD)
+
+
+def test_short_names_may_choose_the_test_time_augmentation() -> None:
+    from emolens.runtime.recognizer import Recognizer
+
+    assert {"fast", "accurate"} <= set(available_models())
+    assert bundled.alias_tta("accurate") == "shift" and bundled.alias_tta("fast") == "selective"
+    assert bundled.alias_tta(DEFAULT_MODEL) is None and bundled.alias_tta(None) is None
+    assert Recognizer("accurate").tta == "shift"
+    assert Recognizer("accurate", tta="hflip").tta == "hflip"  # an explicit mode still wins
+    rec = Recognizer("accurate")
+    assert rec.path == Recognizer().path and rec.temperature == rec.meta.temperature_for("shift")
+    assert Recognizer(resolve_model("accurate")).tta == rec.meta.tta  # the file itself keeps its own mode

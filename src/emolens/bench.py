@@ -413,10 +413,13 @@ def bench_models(
 ) -> list[ModelBench]:
     """Every shipped model file (or ``models``): size, parameters, accuracy on PrivateTest when
     ``data`` is given, and faces/s for each batch size and thread count (with its own TTA; on
-    PrivateTest's faces when ``data`` is given, else on random pixels)."""
-    from emolens.models.bundled import WEIGHTS_DIR
+    PrivateTest's faces when ``data`` is given, else on random pixels). Without ``models`` the
+    short names that run a file in a mode of their own (``accurate``) get a row too, named so."""
+    from emolens.models.bundled import ALIASES, WEIGHTS_DIR, available_models
 
-    names = models if models else sorted(p.stem for p in WEIGHTS_DIR.glob("*.onnx"))
+    files = sorted(p.stem for p in WEIGHTS_DIR.glob("*.onnx"))
+    own_mode = [a for a in available_models() if a in ALIASES and ALIASES[a].tta is not None]
+    names = models if models else files + own_mode
     test = None
     if data is not None:
         from emolens.data.fer2013 import load_split
@@ -425,6 +428,8 @@ def bench_models(
     out = []
     for name in names:
         rec = Recognizer(name)
+        if not models and name in own_mode and rec.tta == rec.meta.tta:
+            continue  # the file's own row already shows it (``fast``)
         acc, acc_labels = None, None
         if test is not None and data is not None:
             acc, acc_labels = _test_accuracy(rec, test, Path(data))
@@ -439,7 +444,7 @@ def bench_models(
                 speed[f"b{b}t{t}"] = res.overall_faces_per_s
         out.append(
             ModelBench(
-                name=rec.meta.name,
+                name=name if name in ALIASES else rec.meta.name,
                 precision=rec.meta.precision,
                 tta=rec.tta,
                 size_mb=rec.path.stat().st_size / 1e6,

@@ -51,12 +51,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def _models(args: argparse.Namespace) -> int:
-    from emolens.models.bundled import DEFAULT_MODEL, available_models, resolve_model
+    from emolens.models.bundled import DEFAULT_MODEL, alias_tta, available_models, resolve_model
 
     print("bundled models (emolens image/evaluate --model NAME):")
     for name in available_models():
-        path = resolve_model(name)
+        path, tta = resolve_model(name), alias_tta(name)
         note = f"  -> {path.stem} on this CPU" if path.stem != name else ""
+        note += f", tta {tta}" if tta else ""
         print(f"  {name}{'  (default)' if name == DEFAULT_MODEL else ''}{note}")
     from emolens.audio.recognizer import DEFAULT_SPEECH_MODEL, available_speech_models
 

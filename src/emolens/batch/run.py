@@ -78,15 +78,17 @@ def make_config(
     model: str | Path | None, tta: str | None, detector: str, options: StreamOptions, videos_dir: Path
 ) -> WorkerConfig:
     """The workers' config: the model resolved once here (a bundled family to the variant this machine
-    prefers, named so that every worker of a cluster loads the same file), and its hash."""
+    prefers, named so that every worker of a cluster loads the same file), and its hash; a short name's
+    test-time augmentation (``accurate``: ten views) goes with it unless ``tta`` overrides it."""
     from emolens.detect import DETECTORS
-    from emolens.models.bundled import WEIGHTS_DIR, resolve_model
+    from emolens.models.bundled import WEIGHTS_DIR, alias_tta, resolve_model
 
     if detector not in DETECTORS:
         raise EmolensError(f"unknown detector {detector!r}; available: {', '.join(DETECTORS)}")
     path = resolve_model(model)
     bundled = path.parent.resolve() == WEIGHTS_DIR.resolve()
     name = path.stem if bundled else str(path.absolute())
+    tta = tta if tta is not None else alias_tta(model)
     return WorkerConfig(name, _sha256(path), tta, detector, options, str(videos_dir.absolute()))
 
 

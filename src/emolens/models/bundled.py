@@ -4,11 +4,13 @@ A shipped model comes as a *family* of two files, ``NAME-int8.onnx`` and ``NAME-
 same network quantized and in float32. Asking for ``NAME`` loads the variant that is fastest on
 this CPU among those that keep its accuracy (:func:`preferred_variant`); ``NAME-int8`` and
 ``NAME-fp32`` load one variant whatever the CPU. A few families also answer to a short name
-for what they are for (:data:`ALIASES`, e.g. ``Recognizer(model="ferplus")``).
+for what they are for (:data:`ALIASES`, e.g. ``Recognizer(model="ferplus")``); such a name may also
+choose the test-time augmentation (``"accurate"`` averages ten views of each face).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from emolens.errors import ModelError
@@ -17,8 +19,26 @@ from emolens.hardware import CpuInfo, cpu_info
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "emolens-vgg-fer2013"
 VARIANTS = ("int8", "fp32")
-ALIASES: dict[str, str] = {"default": DEFAULT_MODEL, "ferplus": "emolens-vgg-ferplus"}
-"""Short names by purpose -> family names; only those whose family is installed are offered."""
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A short name by purpose: the family it loads and, optionally, the test-time augmentation it
+    runs that family with (None: the file's own; an explicit ``tta=`` still wins)."""
+
+    family: str
+    tta: str | None = None
+
+
+ALIASES: dict[str, Alias] = {
+    "default": Alias(DEFAULT_MODEL),
+    # the default file's own mode, selective flip: faster than fer's model (benchmarks/fast_vs_fer.py)
+    "fast": Alias(DEFAULT_MODEL, "selective"),
+    # the most accurate way to run a shipped FER-2013 model: ten views a face, about a tenth of the speed
+    "accurate": Alias(DEFAULT_MODEL, "shift"),
+    "ferplus": Alias("emolens-vgg-ferplus"),
+}
+"""Short names by purpose; only those whose family is installed are offered."""
 
 # predict_faces on 256 faces with flip TTA, portable int8 (u8s8-rr) against float32, measured by
 # benchmarks/int8_schemes.py and benchmarks/default_model.sh:
@@ -41,7 +61,7 @@ def _family_names() -> list[str]:
 def available_models() -> list[str]:
     """Names of the bundled models (``Recognizer(model=NAME)``): short names, each family and its variants."""
     families = _family_names()
-    aliases = {a for a, f in ALIASES.items() if f in families}
+    aliases = {name for name, alias in ALIASES.items() if alias.family in families}
     return sorted({*aliases, *families, *(p.stem for p in WEIGHTS_DIR.glob("*.onnx"))})
 
 
@@ -60,7 +80,8 @@ def resolve_model(model: str | Path | None, cpu: CpuInfo | None = None) -> Path:
     """
     if model is None:
         model = DEFAULT_MODEL
-    model = ALIASES.get(str(model), model) if isinstance(model, str) else model
+    if isinstance(model, str) and model in ALIASES:
+        model = ALIASES[model].family
     path = Path(model)
     if path.suffix == ".onnx" or path.exists():
         if not path.is_file():
@@ -73,6 +94,13 @@ def resolve_model(model: str | Path | None, cpu: CpuInfo | None = None) -> Path:
         return WEIGHTS_DIR / f"{model}-{preferred_variant(cpu)}.onnx"
     names = ", ".join(available_models()) or "none are installed"
     raise ModelError(f"unknown model {str(model)!r}; bundled models: {names}; or give the path of an .onnx file")
+
+
+def alias_tta(model: str | Path | None) -> str | None:
+    """The test-time augmentation that a short name (:data:`ALIASES`) asks for; None for any other
+    model, which runs with its file's own."""
+    alias = ALIASES.get(model) if isinstance(model, str) else None
+    return alias.tta if alias is not None else None
 
 
 def int8_choice(cpu: CpuInfo | None = None) -> str | None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from emolens.errors import ModelError
 from emolens.eval.calibration import apply_temperature
-from emolens.models.bundled import resolve_model
+from emolens.models.bundled import alias_tta, resolve_model
 from emolens.preprocess import faces_to_batch, normalize
 from emolens.runtime.metadata import SELECTIVE_FLIP_BELOW, SHIFT_FRACTION, ModelMeta, check_tta
 from emolens.runtime.session import check_threads, open_session
@@ -58,8 +58,9 @@ class Recognizer:
 
     ``model`` is a bundled model name (see :func:`emolens.available_models`; a family name such
     as ``emolens-vgg-fer2013`` loads its int8 or float32 variant, whichever is faster on this CPU),
-    a path to an ``.onnx`` file, or None for the default model. ``tta`` overrides the model's stored
-    test-time augmentation (``"none"``, ``"hflip"``, ``"selective"`` or ``"shift"``: see :data:`~emolens.runtime.metadata.TTA_MODES`). ``threads`` caps ONNX Runtime's
+    a path to an ``.onnx`` file, or None for the default model; the short names ``"fast"`` and
+    ``"accurate"`` run the default model with selective flip and with ten views a face. ``tta``
+    overrides the model's stored (or its short name's) test-time augmentation (``"none"``, ``"hflip"``, ``"selective"`` or ``"shift"``: see :data:`~emolens.runtime.metadata.TTA_MODES`). ``threads`` caps ONNX Runtime's
     intra-op threads (None or 0: one per core; a negative number is a ModelError). ``temperature`` overrides the calibration stored in the
     model (None: the model's, fitted by ``emolens calibrate``; 1: the network's raw probabilities).
     """
@@ -79,7 +80,7 @@ class Recognizer:
         props = dict(self._session.get_modelmeta().custom_metadata_map)
         self.meta = ModelMeta.from_props(props, str(self.path))
         check_tta(tta)
-        self.tta = tta if tta is not None else self.meta.tta
+        self.tta = tta if tta is not None else alias_tta(model) or self.meta.tta
         if temperature is not None and not (temperature > 0 and np.isfinite(temperature)):
             raise ModelError(f"temperature must be a positive number, not {temperature}")
         self.temperature = temperature if temperature is not None else self.meta.temperature_for(self.tta)
