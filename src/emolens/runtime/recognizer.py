@@ -124,7 +124,7 @@ class Recognizer:
         for s in range(0, len(x), step):
             xb = x[s : s + step]
             if self.tta == "shift":
-                p = self.run(np.ascontiguousarray(np.concatenate(shift_views(xb))))
+                p = self.run(np.concatenate(shift_views(xb)))
                 out[s : s + len(xb)] = p.reshape(-1, len(xb), p.shape[1]).mean(axis=0)
             elif self.tta == "hflip":
                 p = self.run(np.concatenate([xb, xb[..., ::-1]]))
