@@ -3,7 +3,7 @@
 # export (fp32, parity-checked), FER-2013 framing and portable int8 quantization (emolens quantize's default
 # scheme), these three only when RUN/best.pt exists; calibration (emolens calibrate, which also stores the default
 # test-time augmentation: selective flip), PublicTest/PrivateTest scores under each test-time augmentation (none,
-# hflip, selective, shift), and predict_faces throughput, with `emolens info --json` beside them.
+# hflip, selective, shift, cascade), and predict_faces throughput, with `emolens info --json` beside them.
 # Usage: bash benchmarks/default_model.sh [RUN_DIR] [DATA]
 set -euo pipefail
 RUN=${1:-runs/vgg-default}
@@ -22,7 +22,7 @@ for model in emolens-vgg-fer2013-fp32 emolens-vgg-fer2013-int8; do  # temperatur
 done
 "$EMOLENS" info --json > "$RUN/eval/info.json"
 for model in emolens-vgg-fer2013-int8 emolens-vgg-fer2013-fp32; do
-  for tta in none hflip selective shift; do
+  for tta in none hflip selective shift cascade; do
     for split in val test; do
       "$EMOLENS" evaluate --model "$model" --data "$DATA" --split "$split" --tta "$tta" \
         --json "$RUN/eval/$model-$tta-$split.json" --confusion "$RUN/eval/$model-$tta-$split.png"
@@ -30,7 +30,7 @@ for model in emolens-vgg-fer2013-int8 emolens-vgg-fer2013-fp32; do
   done
 done
 for model in emolens-vgg-fer2013-int8 emolens-vgg-fer2013-fp32; do
-  for tta in none hflip selective shift; do
+  for tta in none hflip selective shift cascade; do
     "$EMOLENS" bench faces --model "$model" --tta "$tta" --faces 256 --repeats 30 --data "$DATA" --json "$RUN/eval/bench-$model-$tta.json"
   done
 done

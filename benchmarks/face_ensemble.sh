@@ -2,7 +2,7 @@
 # Builds a face ensemble (one ONNX graph averaging its members' probabilities) and scores it for selection:
 # export (float32, parity-checked; members are checkpoints or shipped models), FER-2013 framing, portable int8
 # quantization, then PublicTest accuracy of both files under each test-time augmentation (none, hflip,
-# selective, shift) and predict_faces throughput on real faces.
+# selective, shift, cascade) and predict_faces throughput on real faces.
 # PrivateTest is touched only with SCORE_TEST=1: run that once, for the candidate chosen on PublicTest. It adds
 # the calibration (temperature per file fitted on PublicTest; `emolens calibrate` reports ECE and accuracy on
 # PrivateTest, so it is left out of selection runs: the temperature changes no label, and selective flip
@@ -32,7 +32,7 @@ for variant in fp32 int8; do
 done
 "$EMOLENS" info --json > "$OUT/eval/info.json"
 for variant in int8 fp32; do
-  for tta in none hflip selective shift; do
+  for tta in none hflip selective shift cascade; do
     for split in $SPLITS; do
       "$EMOLENS" evaluate --model "$OUT/$NAME-$variant.onnx" --data "$DATA" --split "$split" --tta "$tta" \
         --json "$OUT/eval/$variant-$tta-$split.json" --confusion "$OUT/eval/$variant-$tta-$split.png" | sed -n 1,2p

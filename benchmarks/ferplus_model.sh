@@ -26,7 +26,7 @@ for model in "$NAME-fp32" "$NAME-int8"; do  # temperature per file, fitted on Pu
 done
 "$EMOLENS" info --json > "$RUN/eval/info.json"
 for model in "$NAME-int8" "$NAME-fp32"; do
-  for tta in none hflip shift; do
+  for tta in none hflip shift cascade; do
     for split in val test; do
       "$EMOLENS" evaluate --model "$model" --data "$DATA" --split "$split" --tta "$tta" --ferplus "$VOTES" \
         --json "$RUN/eval/$model-$tta-$split.json" --confusion "$RUN/eval/$model-$tta-$split.png"

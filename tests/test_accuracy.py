@@ -11,9 +11,10 @@ from emolens.eval.report import evaluate
 
 pytestmark = pytest.mark.slow
 
-PRIVATE_TEST_MIN_ACCURACY = {"hflip": 0.71, "selective": 0.707, "none": 0.696, "shift": 0.715}
+PRIVATE_TEST_MIN_ACCURACY = {"hflip": 0.71, "selective": 0.707, "none": 0.696, "shift": 0.715, "cascade": 0.71}
 """Per test-time augmentation; the model card measured 0.7102/0.7105 (hflip), 0.7097/0.7094 (selective,
-the files' default), 0.6988/0.7013 (none) and 0.7169/0.7177 (shift) for int8/fp32."""
+the files' default), 0.6988/0.7013 (none), 0.7166/0.7177 (shift) and 0.7119/0.7138 (cascade, the `fast`
+short name, whose floor is issue 9's 71%) for int8/fp32."""
 INT8_MAX_LOSS = 0.003
 
 

@@ -50,7 +50,7 @@ def test_short_names_may_choose_the_test_time_augmentation() -> None:
     from emolens.runtime.recognizer import Recognizer
 
     assert {"fast", "accurate"} <= set(available_models())
-    assert bundled.alias_tta("accurate") == "shift" and bundled.alias_tta("fast") == "selective"
+    assert bundled.alias_tta("accurate") == "shift" and bundled.alias_tta("fast") == "cascade"
     assert bundled.alias_tta(DEFAULT_MODEL) is None and bundled.alias_tta(None) is None
     assert Recognizer("accurate").tta == "shift"
     assert Recognizer("accurate", tta="hflip").tta == "hflip"  # an explicit mode still wins

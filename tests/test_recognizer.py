@@ -114,6 +114,36 @@ def test_shift_tta_averages_ten_views_of_each_face() -> None:
     assert not np.allclose(expected / 10, plain.predict_faces(faces), atol=1e-3)
 
 
+def faces_of_every_certainty() -> np.ndarray:
+    """Random pixels, brightness ramps and smooth blobs (300 of 48x48): the default network is sure of
+    some, settles others with the mirror image, and stays unsure of many."""
+    import cv2
+
+    rng = np.random.default_rng(7)
+    noise = rng.integers(0, 256, (100, 48, 48), dtype=np.uint8)
+    ramps = np.linspace(0, 255, 48)[None, None, :] * np.ones((100, 48, 1)) + rng.integers(-60, 60, (100, 1, 1))
+    blobs = np.clip(rng.normal(128, 40, (100, 6, 6)), 0, 255).astype(np.uint8)
+    smooth = np.stack([cv2.resize(b, (48, 48)) for b in blobs])
+    return np.concatenate([noise, np.clip(ramps, 0, 255).astype(np.uint8), smooth])
+
+
+def test_cascade_tta_shifts_only_the_faces_still_unsure_after_the_mirror() -> None:
+    from emolens.runtime.metadata import CASCADE_SHIFT_BELOW, SELECTIVE_FLIP_BELOW
+
+    name, faces = "emolens-vgg-fer2013-fp32", faces_of_every_certainty()  # float32, raw probabilities
+    p0, p2, p10, pc = (
+        emolens.Recognizer(name, tta=mode, temperature=1.0).predict_faces(faces)
+        for mode in ("none", "hflip", "shift", "cascade")
+    )
+    mirrored = p0.max(axis=1) < SELECTIVE_FLIP_BELOW
+    shifted = mirrored & (p2.max(axis=1) < CASCADE_SHIFT_BELOW)
+    # sure faces, faces the mirror settles, and more faces left unsure than one batch of eight views holds
+    assert (~mirrored).sum() > 20 and (mirrored & ~shifted).sum() > 20 and shifted.sum() > 64
+    np.testing.assert_allclose(pc[~mirrored], p0[~mirrored], atol=1e-5)
+    np.testing.assert_allclose(pc[mirrored & ~shifted], p2[mirrored & ~shifted], atol=1e-5)
+    np.testing.assert_allclose(pc[shifted], p10[shifted], atol=1e-5)
+
+
 def test_shipped_files_ask_for_selective_flip() -> None:
     # chosen on PublicTest (benchmarks/selective_tta.py): as accurate as hflip at 1.7x its speed
     for name in ("emolens-vgg-fer2013-int8", "emolens-vgg-fer2013-fp32"):

@@ -414,7 +414,7 @@ def bench_models(
     """Every shipped model file (or ``models``): size, parameters, accuracy on PrivateTest when
     ``data`` is given, and faces/s for each batch size and thread count (with its own TTA; on
     PrivateTest's faces when ``data`` is given, else on random pixels). Without ``models`` the
-    short names that run a file in a mode of their own (``accurate``) get a row too, named so."""
+    short names that run a file in a mode of their own (``fast``, ``accurate``) get a row too, named so."""
     from emolens.models.bundled import ALIASES, WEIGHTS_DIR, available_models
 
     files = sorted(p.stem for p in WEIGHTS_DIR.glob("*.onnx"))
@@ -429,7 +429,7 @@ def bench_models(
     for name in names:
         rec = Recognizer(name)
         if not models and name in own_mode and rec.tta == rec.meta.tta:
-            continue  # the file's own row already shows it (``fast``)
+            continue  # the file's own row already shows it
         acc, acc_labels = None, None
         if test is not None and data is not None:
             acc, acc_labels = _test_accuracy(rec, test, Path(data))

@@ -10,18 +10,22 @@ from typing import Any
 from emolens.errors import ModelError
 
 PREFIX = "emolens."
-TTA_MODES = ("none", "hflip", "selective", "shift")
+TTA_MODES = ("none", "hflip", "selective", "shift", "cascade")
 """Test-time augmentation: ``none`` (one pass), ``hflip`` (every face averaged with its mirror),
 ``selective`` (only the faces the first pass is unsure of, top probability below
-:data:`SELECTIVE_FLIP_BELOW`, averaged with their mirror) or ``shift`` (the mean of ten passes: the
+:data:`SELECTIVE_FLIP_BELOW`, averaged with their mirror), ``shift`` (the mean of ten passes: the
 face and four shifts of :data:`SHIFT_FRACTION` of its side, each as is and mirrored; for accuracy,
-not speed)."""
+not speed) or ``cascade`` (selective flip, then the ten views of ``shift`` for the faces still below
+:data:`CASCADE_SHIFT_BELOW` after it: most of ``shift``'s accuracy at about 1.6 passes a face)."""
 SPEECH_TTA_MODES = ("none", "crops")
 """How a speech model judges an utterance (:meth:`~emolens.audio.recognizer.VoiceRecognizer.predict`):
 ``none``, whole, in one pass; ``crops``, the mean of the whole's judgement and of its crops' mean."""
 SELECTIVE_FLIP_BELOW = 0.5
 """``selective`` mirrors a face when the network's own top probability (before calibration) is
 below this: less than even odds. Chosen on FER-2013 PublicTest (``benchmarks/selective_tta.py``)."""
+CASCADE_SHIFT_BELOW = 0.35
+"""``cascade`` gives a mirrored face all ten views of ``shift`` when its averaged top probability (the
+network's own) is still below this. Chosen on FER-2013 PublicTest (``benchmarks/cascade_tta.py``)."""
 SHIFT_FRACTION = 2 / 48
 """``shift`` moves the face by this fraction of the input's side (2 pixels of 48) left, right, up and
 down, the edge pixels repeated into the gap. Chosen on FER-2013 PublicTest (``benchmarks/face_views.py``)."""

@@ -15,7 +15,13 @@ from emolens.errors import ModelError
 from emolens.eval.calibration import apply_temperature
 from emolens.models.bundled import alias_tta, resolve_model
 from emolens.preprocess import faces_to_batch, normalize
-from emolens.runtime.metadata import SELECTIVE_FLIP_BELOW, SHIFT_FRACTION, ModelMeta, check_tta
+from emolens.runtime.metadata import (
+    CASCADE_SHIFT_BELOW,
+    SELECTIVE_FLIP_BELOW,
+    SHIFT_FRACTION,
+    ModelMeta,
+    check_tta,
+)
 from emolens.runtime.session import check_threads, open_session
 
 log = logging.getLogger(__name__)
@@ -59,8 +65,8 @@ class Recognizer:
     ``model`` is a bundled model name (see :func:`emolens.available_models`; a family name such
     as ``emolens-vgg-fer2013`` loads its int8 or float32 variant, whichever is faster on this CPU),
     a path to an ``.onnx`` file, or None for the default model; the short names ``"fast"`` and
-    ``"accurate"`` run the default model with selective flip and with ten views a face. ``tta``
-    overrides the model's stored (or its short name's) test-time augmentation (``"none"``, ``"hflip"``, ``"selective"`` or ``"shift"``: see :data:`~emolens.runtime.metadata.TTA_MODES`). ``threads`` caps ONNX Runtime's
+    ``"accurate"`` run the default model with a cascade of views and with ten views a face. ``tta``
+    overrides the model's stored (or its short name's) test-time augmentation (``"none"``, ``"hflip"``, ``"selective"``, ``"shift"`` or ``"cascade"``: see :data:`~emolens.runtime.metadata.TTA_MODES`). ``threads`` caps ONNX Runtime's
     intra-op threads (None or 0: one per core; a negative number is a ModelError). ``temperature`` overrides the calibration stored in the
     model (None: the model's, fitted by ``emolens calibrate``; 1: the network's raw probabilities).
     """
@@ -129,13 +135,26 @@ class Recognizer:
             elif self.tta == "hflip":
                 p = self.run(np.concatenate([xb, xb[..., ::-1]]))
                 out[s : s + len(xb)] = (p[: len(xb)] + p[len(xb) :]) * 0.5
-            elif self.tta == "selective":
+            elif self.tta in ("selective", "cascade"):
                 p = self.run(xb)
                 unsure = np.flatnonzero(unsure_rows(p))
                 if len(unsure):
                     p[unsure] = (p[unsure] + self.run(np.ascontiguousarray(xb[unsure][..., ::-1]))) * 0.5
+                if self.tta == "cascade" and len(unsure):
+                    still = unsure[unsure_rows(p[unsure], CASCADE_SHIFT_BELOW)]
+                    self._add_shifts(xb, p, still)
                 out[s : s + len(xb)] = p
             else:
                 out[s : s + len(xb)] = self.run(xb)
         out /= out.sum(axis=1, keepdims=True)
         return apply_temperature(out, self.temperature)
+
+    def _add_shifts(self, x: np.ndarray, p: np.ndarray, rows: np.ndarray) -> None:
+        """``cascade``'s second stage, in place: ``p[rows]`` (the mean of a face and its mirror)
+        becomes the mean of all ten ``shift`` views of ``x[rows]``."""
+        step = MAX_BATCH // (PASSES["shift"] - 2)
+        for s in range(0, len(rows), step):
+            r = rows[s : s + step]
+            views = shift_views(x[r])
+            rest = self.run(np.concatenate([v for i, v in enumerate(views) if i not in (0, 5)]))
+            p[r] = (2 * p[r] + rest.reshape(-1, len(r), rest.shape[1]).sum(axis=0)) / len(views)
