@@ -410,10 +410,12 @@ def bench_models(
     batches: tuple[int, ...] = (1, 64),
     threads: tuple[int, ...] = (1, 2),
     repeats: int = 50,
+    min_faces: int = 2000,
 ) -> list[ModelBench]:
     """Every shipped model file (or ``models``): size, parameters, accuracy on PrivateTest when
     ``data`` is given, and faces/s for each batch size and thread count (with its own TTA; on
-    PrivateTest's faces when ``data`` is given, else on random pixels). Without ``models`` the
+    PrivateTest's faces when ``data`` is given, else on random pixels): ``repeats`` calls, or
+    more for small batches, so that at least ``min_faces`` faces are timed per setting. Without ``models`` the
     short names that run a file in a mode of their own (``fast``, ``accurate``) get a row too, named so."""
     from emolens.models.bundled import ALIASES, WEIGHTS_DIR, available_models
 
@@ -439,7 +441,7 @@ def bench_models(
             for b in batches:
                 # batch 1 calls are short: more of them for a steady figure
                 res = bench_faces(
-                    timed, faces=b, repeats=max(repeats, 2000 // b), warmup=5, images=None if test is None else test.images
+                    timed, faces=b, repeats=max(repeats, -(-min_faces // b)), warmup=5, images=None if test is None else test.images
                 )
                 speed[f"b{b}t{t}"] = res.overall_faces_per_s
         out.append(

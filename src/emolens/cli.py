@@ -313,7 +313,7 @@ def _bench_models(args: argparse.Namespace) -> int:
 
     if args.json:
         check_writable(args.json)
-    rows = bench_models(args.models or None, data=args.data, repeats=args.repeats)
+    rows = bench_models(args.models or None, data=args.data, repeats=args.repeats, min_faces=args.min_faces)
     keys = list(rows[0].faces_per_s) if rows else []
     head = " ".join(f"{'batch ' + k[1:].replace('t', ', threads '):>18s}" for k in keys)
     print(f"{'model':26s} {'precision':13s} {'tta':9s} {'MB':>5s} {'params':>8s} {'PrivateTest':>11s} {head}")
@@ -468,9 +468,14 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     b.add_argument("--json", default=None)
     b.set_defaults(func=_bench_faces)
     b = bsub.add_parser("models", help="every shipped model: size, parameters, accuracy, faces/s by batch and threads")
-    b.add_argument("models", nargs="*", help="model names or .onnx paths (default: every shipped model file)")
+    b.add_argument(
+        "models", nargs="*", help="model names or .onnx paths (default: every shipped model file and short name with a mode of its own)"
+    )
     b.add_argument("--data", default=None, help="FER-2013 folder or csv: also score each model on PrivateTest")
-    b.add_argument("--repeats", type=int, default=50, help="timed calls per setting (more for batch 1)")
+    b.add_argument("--repeats", type=int, default=50, help="timed calls per setting (more for small batches)")
+    b.add_argument(
+        "--min-faces", type=int, default=2000, help="at least this many faces timed per setting: small batches get more calls"
+    )
     b.add_argument("--json", default=None)
     b.set_defaults(func=_bench_models)
     b = bsub.add_parser("video", help="per-stage timings and end-to-end frames per second of the video pipeline")
