@@ -146,6 +146,7 @@ def test_a_training_run_writes_its_records_resumes_and_exports(ravdess_like: Pat
         assert (out / name).is_file(), name
     config = json.loads((out / "config.json").read_text())
     assert config["features"]["n_mels"] == 64 and config["arch"] == "speech_crnn"
+    assert config["device_used"] in ("cpu", "cuda:0")
     rec = VoiceRecognizer(out / "best.onnx", threads=1)
     assert rec.labels == SPEECH_EMOTIONS and rec.meta.train_seconds == 1.0
     res = fit(_cfg(ravdess_like, out, epochs=2, resume=True))

@@ -157,6 +157,22 @@ def test_train_logs_its_precision_once(tmp_path: Path) -> None:
     assert r.returncode == 0 and "precision fp32\n" in r.stderr
 
 
+def test_train_on_a_gpu_that_is_not_there_says_so_in_one_line(tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU, so --device cuda is no error here")
+    from conftest import write_fer_folder
+
+    data = write_fer_folder(tmp_path / "fer", per_class=3)
+    r = emolens("train", "--data", str(data), "--device", "cuda", "--epochs", "1", "--out", str(tmp_path / "run"))
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("emolens:"), r.stderr
+    assert "sees no CUDA GPU; use --device cpu" in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
 # ---------------------------------------------------------------------- issue 11: decode bombs, unreadable files
 
 

@@ -125,6 +125,35 @@ def test_precision_auto_follows_the_cpu(data: Path, tmp_path: Path) -> None:
         _cfg(data, tmp_path, precision="fp16")
 
 
+def test_device_choice_and_a_missing_gpu_is_a_clear_error(data: Path, tmp_path: Path) -> None:
+    import torch
+
+    res = fit(_cfg(data, tmp_path / "cpu", epochs=1, device="cpu"))
+    assert json.loads((res.out / "config.json").read_text())["device_used"] == "cpu"
+    res = fit(_cfg(data, tmp_path / "auto", epochs=1))
+    config = json.loads((res.out / "config.json").read_text())
+    assert config["device"] == "auto"
+    assert config["device_used"].split(":")[0] == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(EmolensError, match="unknown --device"):
+        _cfg(data, tmp_path, device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(EmolensError, match="sees no CUDA GPU; use --device cpu"):
+            fit(_cfg(data, tmp_path / "cuda", epochs=1, device="cuda"))
+        assert not (tmp_path / "cuda").exists()
+
+
+def test_precision_auto_on_a_gpu_follows_its_bf16_support(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from emolens.train.device import resolve_precision
+
+    gpu = torch.device("cuda", 0)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert resolve_precision("auto", gpu) == "bf16" and resolve_precision("fp32", gpu) == "fp32"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert resolve_precision("auto", gpu) == "fp32" and resolve_precision("bf16", gpu) == "bf16"
+
+
 def test_class_weights_favour_rare_classes() -> None:
     import numpy as np
 

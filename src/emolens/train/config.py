@@ -31,6 +31,7 @@ class AugmentConfig:
 
 BALANCE_MODES = ("none", "weighted", "sampler")
 PRECISIONS = ("auto", "bf16", "fp32")
+DEVICES = ("auto", "cpu", "cuda")
 LABEL_SETS = ("data", "ferplus")
 SPEECH_FEATURE_NORMS = ("utterance", "speaker")
 
@@ -106,9 +107,14 @@ class TrainConfig:
     precision: str = field(
         default="auto",
         metadata={
-            "help": "bf16 autocast or float32; auto: bf16 only where the CPU has native bf16 (AVX512-BF16 or AMX)",
+            "help": "bf16 autocast or float32; auto: bf16 only where the device has native bf16 (a CPU with "
+            "AVX512-BF16 or AMX, a GPU from Ampere on)",
             "choices": PRECISIONS,
         },
+    )
+    device: str = field(
+        default="auto",
+        metadata={"help": "train on the CPU or a CUDA GPU; auto: the GPU when torch sees one", "choices": DEVICES},
     )
     seed: int = field(default=0, metadata={"help": ""})
     threads: int = field(default=0, metadata={"help": "torch threads (0 = torch's default)"})
@@ -146,6 +152,8 @@ class TrainConfig:
             raise EmolensError("--label-set ferplus needs --ferplus ferplus.csv (the votes)")
         if self.precision not in PRECISIONS:
             raise EmolensError(f"unknown --precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+        if self.device not in DEVICES:
+            raise EmolensError(f"unknown --device {self.device!r}; choose one of: {', '.join(DEVICES)}")
         if not 0 <= self.ema < 1:
             raise EmolensError(f"--ema must lie in [0, 1), got {self.ema}")
         if self.mixup < 0 or self.cutmix < 0 or not 0 <= self.photometric <= 1:

@@ -24,7 +24,8 @@ from emolens.io import write_json, write_text_atomic
 from emolens.labels import EMOTIONS
 from emolens.models.registry import create_model, model_config
 from emolens.train import checkpoint
-from emolens.train.config import PRECISIONS, TrainConfig
+from emolens.train.config import TrainConfig
+from emolens.train.device import Compute, resolve_compute
 from emolens.train.loop import predict, train_epoch
 
 log = logging.getLogger(__name__)
@@ -100,19 +101,6 @@ def _plot_curves(rows: list[dict[str, float]], path: Path, val_name: str = "Publ
     save_figure(fig, path)
 
 
-def resolve_precision(requested: str) -> str:
-    """``auto`` -> ``bf16`` where the CPU computes bf16 natively (AVX512-BF16 or AMX), else ``fp32``.
-
-    Elsewhere PyTorch emulates bf16 autocast, many times slower than float32 (on an AVX2-only AMD
-    EPYC a ``vgg`` batch of 128 took 14.8 s in bf16 against 1.2 s in fp32).
-    """
-    from emolens.hardware import train_precision
-
-    if requested not in PRECISIONS:
-        raise EmolensError(f"unknown --precision {requested!r}; choose one of: {', '.join(PRECISIONS)}")
-    return train_precision() if requested == "auto" else requested
-
-
 def schedule(
     optimizer: torch.optim.Optimizer, cfg: TrainConfig, n_train: int, unit: str
 ) -> tuple[int, torch.optim.lr_scheduler.LambdaLR]:
@@ -125,6 +113,15 @@ def schedule(
         optimizer, _lr_lambda(steps_per_epoch * cfg.epochs, int(steps_per_epoch * cfg.warmup_epochs))
     )
     return steps_per_epoch, scheduler
+
+
+def log_compute(compute: Compute) -> None:
+    """Log the device (a GPU by name) and the precision a run trains in, and why."""
+    log.info("device %s", compute.name)
+    if compute.reason:
+        log.info("precision %s (%s)", compute.precision, compute.reason)
+    else:
+        log.info("precision %s", compute.precision)
 
 
 def weight_average(model: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
@@ -323,6 +320,8 @@ def _fit(cfg: TrainConfig) -> TrainResult:
         teachers = parse_teachers(cfg.teacher)
         for name in teachers:
             resolve_model(name)  # an unknown or missing teacher fails before anything is written
+    compute = resolve_compute(cfg.device, cfg.precision)  # a GPU that is not there fails before anything is written
+    device, bf16 = compute.device, compute.bf16
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
@@ -340,13 +339,7 @@ def _fit(cfg: TrainConfig) -> TrainResult:
         val, _ = ferplus_relabel(val, cfg.ferplus)
     classes = train.classes
     log.info("train %d faces, val %d faces, arch %s, %d classes", len(train), len(val), cfg.arch, len(classes))
-    precision = resolve_precision(cfg.precision)
-    if cfg.precision == "auto":
-        reason = "native bf16" if precision == "bf16" else "no native bf16 (AVX512-BF16 or AMX)"
-        log.info("precision %s (auto: this CPU has %s)", precision, reason)
-    else:
-        log.info("precision %s", precision)
-    bf16 = precision == "bf16"
+    log_compute(compute)
 
     torch.manual_seed(cfg.seed)
     model = create_model(cfg.arch, num_classes=len(classes))
@@ -362,7 +355,7 @@ def _fit(cfg: TrainConfig) -> TrainResult:
     frozen = freeze_first_convs(model, cfg.freeze)
     if frozen or cfg.freeze:
         log.info("the first %d convolutions are frozen", cfg.freeze)
-    model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    model = model.to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]
     decay: list[torch.nn.Parameter] = []
     no_decay: list[torch.nn.Parameter] = []
     for p in model.parameters():
@@ -379,7 +372,7 @@ def _fit(cfg: TrainConfig) -> TrainResult:
     ema = weight_average(model, cfg.ema)
     run = Run(cfg, {"arch": cfg.arch, "labels": classes}, model, optimizer, scheduler, gen, ema)
     run.resume()
-    write_json(out / "config.json", {**asdict(cfg), "precision_used": precision})
+    write_json(out / "config.json", {**asdict(cfg), "precision_used": compute.precision, "device_used": str(device)})
 
     images = torch.from_numpy(train.images)
     target_array = soft if soft is not None else _targets(train, cfg)
@@ -392,7 +385,7 @@ def _fit(cfg: TrainConfig) -> TrainResult:
         target_array = blend(target_array, taught, cfg.teacher_weight)
     targets = torch.from_numpy(target_array)
     counts = train.class_counts()
-    class_weight = torch.from_numpy(_class_weights(counts)) if cfg.balance == "weighted" else None
+    class_weight = torch.from_numpy(_class_weights(counts)).to(device) if cfg.balance == "weighted" else None
     sample_p = torch.from_numpy(1.0 / np.maximum(counts, 1)[train.labels]) if cfg.balance == "sampler" else None
     val_images = torch.from_numpy(val.images)
     aug = replace(cfg.aug, photometric_p=cfg.photometric) if cfg.augment else None
@@ -422,9 +415,10 @@ def _fit(cfg: TrainConfig) -> TrainResult:
             mixup=cfg.mixup,
             cutmix=cfg.cutmix,
             after_step=(lambda: ema.update_parameters(model)) if ema is not None else None,
+            device=device,
         )
         if bar is not None:
             bar.close()
-        probs = predict(run.judged, val_images, mean=mcfg.mean, std=mcfg.std, bf16=bf16)
+        probs = predict(run.judged, val_images, mean=mcfg.mean, std=mcfg.std, bf16=bf16, device=device)
         run.end_epoch(epoch, t0, train_loss, train_acc, probs, val.labels)
     return run.finish(t_run)

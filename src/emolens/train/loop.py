@@ -77,11 +77,15 @@ def train_epoch(
     mixup: float = 0.0,
     cutmix: float = 0.0,
     after_step: Callable[[], None] | None = None,
+    device: torch.device | None = None,
 ) -> tuple[float, float]:
     """Train over ``images[order]`` once; returns (mean loss, accuracy against the argmax target).
 
     ``frozen`` modules (batch norms of frozen layers) stay in eval mode. ``mixup`` / ``cutmix``:
-    Beta parameters (0 = off). ``after_step`` runs after every optimiser step (weight averaging)."""
+    Beta parameters (0 = off). ``after_step`` runs after every optimiser step (weight averaging).
+    ``device``: where ``model`` and ``class_weight`` are (None: the CPU); batches are augmented on
+    the CPU and moved there."""
+    device = device or torch.device("cpu")
     model.train()
     for m in frozen:
         m.eval()
@@ -93,8 +97,8 @@ def train_epoch(
             x = augment(x, aug, gen)
         y = targets[idx]
         x, y = mix_batch(x, y, mixup, cutmix, gen)
-        x = to_input(x, mean, std)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        x, y = to_input(x, mean, std).to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(x)
         loss = soft_cross_entropy(logits, y, class_weight, smoothing)
         optimizer.zero_grad(set_to_none=True)
@@ -121,15 +125,18 @@ def predict(
     batch_size: int = 512,
     bf16: bool = True,
     hflip: bool = False,
+    device: torch.device | None = None,
 ) -> np.ndarray:
-    """Softmax probabilities (N, K) for uint8 faces (N, H, W); ``hflip`` averages with the mirror."""
+    """Softmax probabilities (N, K) for uint8 faces (N, H, W); ``hflip`` averages with the mirror.
+    ``device``: where ``model`` is (None: the CPU)."""
+    device = device or torch.device("cpu")
     model.eval()
     out = []
     for start in range(0, len(images), batch_size):
-        x = to_input(images[start : start + batch_size], mean, std)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        x = to_input(images[start : start + batch_size], mean, std).to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             p = F.softmax(model(x).float(), dim=1)
             if hflip:
                 p = (p + F.softmax(model(torch.flip(x, dims=[3])).float(), dim=1)) / 2
-        out.append(p.float())
+        out.append(p.float().cpu())
     return torch.cat(out).numpy()

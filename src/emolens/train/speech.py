@@ -35,6 +35,7 @@ from emolens.io import write_json
 from emolens.models.registry import create_model, model_config
 from emolens.train import checkpoint
 from emolens.train.config import TrainConfig
+from emolens.train.device import Compute, resolve_compute
 from emolens.train.fit import (
     Run,
     TrainResult,
@@ -42,7 +43,7 @@ from emolens.train.fit import (
     epoch_bar,
     epoch_order,
     flushing_denormals,
-    resolve_precision,
+    log_compute,
     schedule,
     weight_average,
 )
@@ -110,13 +111,17 @@ def utterance_inputs(
 
 
 @torch.no_grad()
-def predict_utterances(model: torch.nn.Module, inputs: list[torch.Tensor], bf16: bool = False) -> np.ndarray:
-    """Softmax probabilities (N, K), one utterance at a time (no padding changes what the network hears)."""
+def predict_utterances(
+    model: torch.nn.Module, inputs: list[torch.Tensor], bf16: bool = False, device: torch.device | None = None
+) -> np.ndarray:
+    """Softmax probabilities (N, K), one utterance at a time (no padding changes what the network hears);
+    ``device``: where ``model`` is (None: the CPU)."""
+    device = device or torch.device("cpu")
     model.eval()
     rows = []
     for x in inputs:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            rows.append(F.softmax(model(x).float(), dim=1))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            rows.append(F.softmax(model(x.to(device)).float(), dim=1).cpu())
     return torch.cat(rows).numpy()
 
 
@@ -132,7 +137,7 @@ def _train_epoch(
     aug: AudioAugmentConfig | None,
     gen: torch.Generator,
     class_weight: torch.Tensor | None,
-    bf16: bool,
+    compute: Compute,
     ema: torch.optim.swa_utils.AveragedModel | None,
     progress: Any,
     profiles: dict[str, SpeakerProfile] | None,
@@ -152,7 +157,8 @@ def _train_epoch(
             spec = spec_augment(spec, aug, gen)
         y = targets[idx]
         spec, y = mix_batch(spec, y, cfg.mixup, cfg.cutmix, gen)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        spec, y = spec.to(compute.device, non_blocking=True), y.to(compute.device, non_blocking=True)
+        with compute.autocast():
             logits = model(spec)
         loss = soft_cross_entropy(logits, y, class_weight, cfg.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
@@ -178,6 +184,7 @@ def fit_speech(cfg: TrainConfig) -> TrainResult:
 
 def _fit_speech(cfg: TrainConfig) -> TrainResult:
     _check_options(cfg)
+    compute = resolve_compute(cfg.device, cfg.precision)  # a GPU that is not there fails before anything is written
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
@@ -196,12 +203,10 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
         cfg.arch,
         len(classes),
     )
-    precision = resolve_precision(cfg.precision)
-    log.info("precision %s", precision)
-    bf16 = precision == "bf16"
+    log_compute(compute)
 
     torch.manual_seed(cfg.seed)
-    model = create_model(cfg.arch, num_classes=len(classes), n_mels=fcfg.n_mels)
+    model = create_model(cfg.arch, num_classes=len(classes), n_mels=fcfg.n_mels).to(compute.device)
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     optimizer = torch.optim.AdamW(
@@ -220,7 +225,8 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
         out / "config.json",
         {
             **asdict(cfg),
-            "precision_used": precision,
+            "precision_used": compute.precision,
+            "device_used": str(compute.device),
             "features": asdict(fcfg),
             "audio_augment": asdict(aug) if aug else None,
         },
@@ -229,7 +235,7 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
     feats = TorchFeatures(fcfg)
     targets = torch.nn.functional.one_hot(torch.from_numpy(train.labels), len(classes)).float()
     counts = train.class_counts()
-    class_weight = torch.from_numpy(_class_weights(counts)) if cfg.balance == "weighted" else None
+    class_weight = torch.from_numpy(_class_weights(counts)).to(compute.device) if cfg.balance == "weighted" else None
     sample_p = torch.from_numpy(1.0 / np.maximum(counts, 1)[train.labels]) if cfg.balance == "sampler" else None
     t_feat = time.time()
     train_profiles = train.speaker_profiles(fcfg) if fcfg.feature_norm == "speaker" else None
@@ -254,14 +260,14 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
             aug,
             gen,
             class_weight,
-            bf16,
+            compute,
             ema,
             bar,
             train_profiles,
         )
         if bar is not None:
             bar.close()
-        probs = predict_utterances(run.judged, val_inputs, bf16)
+        probs = predict_utterances(run.judged, val_inputs, compute.bf16, compute.device)
         run.end_epoch(epoch, t0, train_loss, train_acc, probs, val.labels)
     result = run.finish(t_run)
     if (out / checkpoint.BEST).exists():
