@@ -122,6 +122,7 @@ def test_evaluate_on_speech_data(capsys: pytest.CaptureFixture[str], model: Path
     assert "accuracy" in out and "4-class (neutral+calm, happy, sad, angry; 5 utterances)" in out and "confusion" in out
     report = json.loads(j.read_text())
     assert report["utterances"] == 8 and report["split"] == "test" and list(report["per_speaker_accuracy"]) == ["21"]
+    assert "accuracy 95% interval (Wilson, 8 utterances): " in out and len(report["accuracy_ci95"]) == 2
     assert sum(map(sum, report["confusion"])) == 8 and report["four_class"]["labels"] == [
         "neutral",
         "happy",

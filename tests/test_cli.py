@@ -84,6 +84,8 @@ def test_evaluate_and_report(tmp_path: Path) -> None:
     rep = json.loads(js.read_text())
     assert rep["faces"] == 21 and len(rep["confusion"]) == 7 and png.stat().st_size > 5000
     assert f"accuracy {rep['accuracy']:.4f}  " in r.stdout and f"macro-F1 {rep['macro_f1']:.4f}" in r.stdout
+    lo, hi = rep["accuracy_ci95"]
+    assert lo <= rep["accuracy"] <= hi and f"(Wilson, 21 faces): {lo:.4f}-{hi:.4f}" in r.stdout
     crops = emolens("evaluate", "--data", str(data), "--split", "test", "--tta", "crops")  # a speech model's
     assert_one_line_error(crops, "is for speech models")
 

@@ -119,6 +119,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         f"accuracy {m.accuracy:.4f}  macro-P {m.macro_precision:.4f}  macro-R {m.macro_recall:.4f}  "
         f"macro-F1 {m.macro_f1:.4f}  valence accuracy {m.valence_accuracy:.4f}"
     )
+    print(m.interval_line("faces"))
     print(f"{'class':10s} {'precision':>9s} {'recall':>7s} {'f1':>6s} {'support':>7s}")
     for lab, c in m.per_class.items():
         print(f"{lab:10s} {c['precision']:9.4f} {c['recall']:7.4f} {c['f1']:6.4f} {c['support']:7.0f}")

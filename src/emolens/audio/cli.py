@@ -103,6 +103,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     print(
         f"accuracy {m.accuracy:.4f}  macro-P {m.macro_precision:.4f}  macro-R {m.macro_recall:.4f}  macro-F1 {m.macro_f1:.4f}"
     )
+    print(m.interval_line("utterances"))
     if ev.four_class is not None:
         f = ev.four_class
         print(
