@@ -168,10 +168,7 @@ def test_train_on_a_gpu_that_is_not_there_says_so_in_one_line(tmp_path: Path) ->
 
     data = write_fer_folder(tmp_path / "fer", per_class=3)
     r = emolens("train", "--data", str(data), "--device", "cuda", "--epochs", "1", "--out", str(tmp_path / "run"))
-    assert r.returncode != 0
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("emolens:"), r.stderr
-    assert "sees no CUDA GPU; use --device cpu" in lines[0]
+    assert_one_line_error(r, "sees no CUDA GPU; use --device cpu")
     assert not (tmp_path / "run").exists()
 
 
