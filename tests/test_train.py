@@ -148,9 +148,9 @@ def test_precision_auto_on_a_gpu_follows_its_bf16_support(monkeypatch: pytest.Mo
     from emolens.train.device import resolve_precision
 
     gpu = torch.device("cuda", 0)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: not including_emulation)
     assert resolve_precision("auto", gpu) == "bf16" and resolve_precision("fp32", gpu) == "fp32"
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
     assert resolve_precision("auto", gpu) == "fp32" and resolve_precision("bf16", gpu) == "bf16"
 
 

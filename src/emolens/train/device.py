@@ -58,13 +58,13 @@ def resolve_precision(requested: str, device: torch.device | None = None) -> str
 
     On a CPU that means AVX512-BF16 or AMX: elsewhere PyTorch emulates bf16 autocast, many times
     slower than float32 (on an AVX2-only AMD EPYC a ``vgg`` batch of 128 took 14.8 s in bf16 against
-    1.2 s in fp32). On a CUDA GPU, torch's own test (Ampere and later)."""
+    1.2 s in fp32). On a CUDA GPU, torch's test of native bf16 (Ampere and later), emulation not counted."""
     if requested not in PRECISIONS:
         raise EmolensError(f"unknown --precision {requested!r}; choose one of: {', '.join(PRECISIONS)}")
     if requested != "auto":
         return requested
     if device is not None and device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp32"
     from emolens.hardware import train_precision
 
     return train_precision()
