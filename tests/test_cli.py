@@ -123,7 +123,7 @@ def test_info_json_describes_this_machine() -> None:
     r = emolens("info", "--json")
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
-    assert list(info) == ["version", "cpu", "onnxruntime", "opencv", "torch", "int8", "train_precision"]
+    assert list(info) == ["version", "cpu", "onnxruntime", "opencv", "torch", "int8", "train_precision", "train_device"]
     assert set(info["cpu"]) == {"model", "flags"} and isinstance(info["cpu"]["flags"], list)
     cpu = cpu_info()
     assert info["cpu"]["model"] == cpu.model and info["cpu"]["flags"] == list(cpu.flags)
@@ -131,7 +131,13 @@ def test_info_json_describes_this_machine() -> None:
     import onnxruntime
 
     assert info["opencv"] == cv2.__version__ and info["onnxruntime"] == onnxruntime.__version__
-    assert info["int8"] in SCHEMES and info["train_precision"] == train_precision()
+    assert info["int8"] in SCHEMES
+    if info["torch"]:
+        from emolens.train.device import resolve_compute
+
+        assert info["train_precision"] == resolve_compute("auto", "auto").precision
+    else:
+        assert info["train_precision"] == train_precision()
     try:
         import torch
     except ImportError:
@@ -141,6 +147,13 @@ def test_info_json_describes_this_machine() -> None:
     text = emolens("info")
     assert text.returncode == 0 and f"CPU: {cpu.model}" in text.stdout
     assert f"training precision (--precision auto): {info['train_precision']}" in text.stdout
+    if info["torch"]:
+        import torch
+
+        assert info["train_device"].split(":")[0] == ("cuda" if torch.cuda.is_available() else "cpu")
+        assert f"training device (--device auto): {info['train_device']}" in text.stdout
+    else:
+        assert info["train_device"] is None
 
 
 def test_train_logs_its_precision_once(tmp_path: Path) -> None:

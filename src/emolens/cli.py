@@ -95,6 +95,8 @@ def _info(args: argparse.Namespace) -> int:
     print(f"default model: {DEFAULT_MODEL} -> {resolve_model(DEFAULT_MODEL).stem} on this CPU")
     print(f"int8 scheme: {info['int8'] or 'none (float32 is faster on this CPU)'}")
     print(f"training precision (--precision auto): {info['train_precision']}")
+    if info["train_device"]:
+        print(f"training device (--device auto): {info['train_device']}")
     return 0
 
 

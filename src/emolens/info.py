@@ -37,12 +37,19 @@ def _torch_version() -> str | None:
 
 def system_info() -> dict[str, Any]:
     """``version``, ``cpu`` (``model``, ``flags``), ``onnxruntime``, ``opencv``, ``torch`` (None when
-    absent), ``int8`` (the int8 scheme the recognizer uses on this CPU) and ``train_precision``
-    (what ``emolens train --precision auto`` chooses)."""
+    absent), ``int8`` (the int8 scheme the recognizer uses on this CPU), ``train_precision`` and
+    ``train_device`` (what ``emolens train --precision auto --device auto`` choose; the device is None
+    without torch)."""
     from emolens.models.bundled import int8_choice
 
     cpu = cpu_info()
     torch = _torch_version()
+    precision, device = train_precision(cpu), None
+    if torch:
+        from emolens.train.device import resolve_compute
+
+        compute = resolve_compute("auto", "auto")
+        precision, device = compute.precision, compute.name
     return {
         "version": __version__,
         "cpu": cpu.as_dict(),
@@ -50,7 +57,8 @@ def system_info() -> dict[str, Any]:
         "opencv": _opencv_version(),
         "torch": torch,
         "int8": int8_choice(cpu),
-        "train_precision": train_precision() if torch else train_precision(cpu),
+        "train_precision": precision,
+        "train_device": device,
     }
 
 
@@ -79,4 +87,5 @@ def system_line(info: dict[str, Any] | None = None) -> str:
     return (
         f"CPU {info['cpu']['model']} (flags: {flags}); onnxruntime {info['onnxruntime']}, opencv {info['opencv']}, "
         f"torch {info['torch'] or 'absent'}; int8 {info['int8'] or 'not used'}, train precision {info['train_precision']}"
+        + (f" on {info['train_device']}" if info.get("train_device") not in (None, "cpu") else "")
     )
