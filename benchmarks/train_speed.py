@@ -1,4 +1,4 @@
-"""Seconds per training epoch of every architecture on this CPU, at each training precision.
+"""Seconds per training epoch of every architecture on this CPU (or GPU), at each training precision.
 
 Runs the real training step of ``emolens train`` (batched augmentation, channels_last, SGD, the
 loss) on FER-2013 Training faces: ``--warmup`` steps untimed, then ``--steps`` timed steps of
@@ -7,8 +7,13 @@ The epoch figure is projected from those measurements: steps per epoch (28,709 f
 batch size) x the median step time + the PublicTest pass. Prints a table with the CPU and its
 flags, and writes JSON.
 
+``--device cuda`` times the same steps on a GPU (augmentation stays on the CPU, as in ``emolens
+train``). ``--synthetic`` times on random faces of FER-2013's sizes instead of the real ones, for a
+machine without the data (speed does not depend on the pixels; no accuracy is measured here).
+
 Usage: python benchmarks/train_speed.py [--arch vgg ...] [--precision auto|bf16|fp32|both]
-       [--steps 10] [--data ../shared/data/fer2013] [--json runs/train_speed.json]
+       [--device auto|cpu|cuda] [--steps 10] [--data ../shared/data/fer2013 | --synthetic]
+       [--json runs/train_speed.json]
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ import torch
 
 from emolens.bench import provenance
 from emolens.data.fer2013 import load_split
-from emolens.hardware import train_precision
 from emolens.info import system_info
 from emolens.labels import EMOTIONS
 from emolens.models.registry import create_model, list_models, model_config
 from emolens.train.config import AugmentConfig
+from emolens.train.device import resolve_device, resolve_precision
 from emolens.train.loop import predict, train_epoch
+
+TRAIN_FACES, VAL_FACES = 28_709, 3_589
 
 
 def time_arch(
@@ -36,7 +43,8 @@ def time_arch(
 ) -> dict[str, float]:
     mcfg = model_config(arch)
     torch.manual_seed(0)
-    model = create_model(arch, num_classes=len(EMOTIONS)).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    device = args.torch_device
+    model = create_model(arch, num_classes=len(EMOTIONS)).to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
     images = torch.from_numpy(train)
@@ -48,7 +56,7 @@ def time_arch(
         order = torch.randperm(len(images), generator=gen)[: n * bs]
         train_epoch(
             model, images, targets, order, opt, sched, batch_size=bs, aug=AugmentConfig(), gen=gen,
-            mean=mcfg.mean, std=mcfg.std, class_weight=None, smoothing=0.0, bf16=bf16,
+            mean=mcfg.mean, std=mcfg.std, class_weight=None, smoothing=0.0, bf16=bf16, device=device,
         )  # fmt: skip
 
     steps(args.warmup)
@@ -58,7 +66,7 @@ def time_arch(
         steps(1)
         times.append(time.perf_counter() - t)
     t = time.perf_counter()
-    predict(model, torch.from_numpy(val), mean=mcfg.mean, std=mcfg.std, bf16=bf16)
+    predict(model, torch.from_numpy(val), mean=mcfg.mean, std=mcfg.std, bf16=bf16, device=device)
     val_s = time.perf_counter() - t
     step_s = float(np.median(times))
     per_epoch = len(train) // bs
@@ -80,35 +88,44 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--data", default="../shared/data/fer2013")
+    ap.add_argument("--synthetic", action="store_true", help="random faces of FER-2013's sizes instead of --data")
     ap.add_argument("--json", default="runs/train_speed.json")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
+    args.torch_device = resolve_device(args.device)
     precisions = (
-        ["fp32", "bf16"]
-        if args.precision == "both"
-        else [train_precision() if args.precision == "auto" else args.precision]
+        ["fp32", "bf16"] if args.precision == "both" else [resolve_precision(args.precision, args.torch_device)]
     )
-    tr = load_split(args.data, "train")
-    val = load_split(args.data, "val").images
+    if args.synthetic:
+        rng = np.random.default_rng(0)
+        train_images = rng.integers(0, 256, (TRAIN_FACES, 48, 48), dtype=np.uint8)
+        train_labels = rng.integers(0, len(EMOTIONS), TRAIN_FACES)
+        val = rng.integers(0, 256, (VAL_FACES, 48, 48), dtype=np.uint8)
+    else:
+        tr = load_split(args.data, "train")
+        train_images, train_labels, val = tr.images, tr.labels, load_split(args.data, "val").images
     info = system_info()
     results = []
     for arch in args.arch or [a for a in list_models() if model_config(a).input_kind == "image"]:  # faces only
         for prec in precisions:
-            r = time_arch(arch, prec == "bf16", tr.images, tr.labels, val, args)
+            r = time_arch(arch, prec == "bf16", train_images, train_labels, val, args)
             results.append({"arch": arch, "precision": prec, **r})
             print(
                 f"{arch:17s} {prec:5s} {r['params'] / 1e6:6.2f} M params  step {r['step_s']:6.3f} s  "
                 f"val pass {r['val_s']:5.1f} s  -> {r['epoch_s']:7.0f} s/epoch", flush=True
             )  # fmt: skip
     print(f"CPU: {info['cpu']['model']}  flags: {' '.join(info['cpu']['flags'])}; torch {info['torch']}, "
-          f"{torch.get_num_threads()} threads, auto precision: {info['train_precision']}")  # fmt: skip
+          f"{torch.get_num_threads()} threads, auto precision: {info['train_precision']}; device {args.torch_device}"
+          f"{'; synthetic faces' if args.synthetic else ''}")  # fmt: skip
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"provenance": provenance(), "system": info, "batch_size": args.batch_size,
-                               "steps": args.steps, "results": results}, indent=2))  # fmt: skip
+                               "steps": args.steps, "device": str(args.torch_device), "synthetic": args.synthetic,
+                               "results": results}, indent=2))  # fmt: skip
     print(f"wrote {out}")
 
 
