@@ -31,7 +31,7 @@ from emolens.data.fer2013 import load_split
 from emolens.info import system_info
 from emolens.labels import EMOTIONS
 from emolens.models.registry import create_model, list_models, model_config
-from emolens.train.config import AugmentConfig
+from emolens.train.config import DEVICES, PRECISIONS, AugmentConfig
 from emolens.train.device import resolve_device, resolve_precision
 from emolens.train.loop import predict, train_epoch
 
@@ -83,12 +83,12 @@ def time_arch(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arch", nargs="*", default=None, help="architectures (default: all)")
-    ap.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32", "both"])
+    ap.add_argument("--precision", default="auto", choices=[*PRECISIONS, "both"])
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--device", default="auto", choices=DEVICES)
     ap.add_argument("--data", default="../shared/data/fer2013")
     ap.add_argument("--synthetic", action="store_true", help="random faces of FER-2013's sizes instead of --data")
     ap.add_argument("--json", default="runs/train_speed.json")
