@@ -187,6 +187,28 @@ def test_training_by_speaker_profiles_makes_a_model_that_asks_for_them(ravdess_l
         _cfg(ravdess_like, out, feature_norm="global")
 
 
+def test_more_mel_bands_reach_the_model_file_and_a_resume_must_keep_them(ravdess_like: Path, tmp_path: Path) -> None:
+    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.train.fit import fit
+
+    out = tmp_path / "run"
+    fit(_cfg(ravdess_like, out, epochs=1, n_mels=32))
+    assert json.loads((out / "config.json").read_text())["features"]["n_mels"] == 32
+    rec = VoiceRecognizer(out / "best.onnx", threads=1)
+    assert rec.features.n_mels == 32
+    ds = load_audio_split(ravdess_like, "test")
+    assert rec.prepare(ds.waveforms[0], SR).shape[2] == 32
+    p = rec.predict(ds.waveforms[0], SR)
+    assert p.shape == (len(rec.labels),) and abs(float(p.sum()) - 1) < 1e-5
+    with pytest.raises(EmolensError, match="other input features"):
+        fit(_cfg(ravdess_like, out, epochs=2, resume=True))  # 64 bands on a 32-band run
+    for bad in (0, 40, 512):
+        with pytest.raises(EmolensError, match="--n-mels must be a multiple of 16"):
+            _cfg(ravdess_like, out, n_mels=bad)
+    with pytest.raises(EmolensError, match="--n-mels is for speech"):
+        fit(_cfg(tmp_path / "faces", tmp_path / "f", arch="compact", n_mels=32))
+
+
 def test_face_options_and_face_architectures_are_refused_on_speech(ravdess_like: Path, tmp_path: Path) -> None:
     from emolens.train.fit import fit
 

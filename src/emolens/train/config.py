@@ -34,6 +34,8 @@ PRECISIONS = ("auto", "bf16", "fp32")
 DEVICES = ("auto", "cpu", "cuda")
 LABEL_SETS = ("data", "ferplus")
 SPEECH_FEATURE_NORMS = ("utterance", "speaker")
+SPEECH_N_MELS = 64
+"""The mel bands of a speech model's input unless ``--n-mels`` says otherwise."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,12 @@ class TrainConfig:
             "choices": SPEECH_FEATURE_NORMS,
         },
     )
+    n_mels: int = field(
+        default=SPEECH_N_MELS,
+        metadata={
+            "help": "speech: mel bands of the log-mel input (a multiple of 16; more resolve the voice's pitch finer)"
+        },
+    )
     aug: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -164,6 +172,8 @@ class TrainConfig:
             raise EmolensError(
                 f"unknown --feature-norm {self.feature_norm!r}; choose one of: {', '.join(SPEECH_FEATURE_NORMS)}"
             )
+        if not (16 <= self.n_mels <= 256 and self.n_mels % 16 == 0):
+            raise EmolensError(f"--n-mels must be a multiple of 16 from 16 to 256, got {self.n_mels}")
         if not 0.5 <= self.crop_s <= 30:
             raise EmolensError(f"--crop-s must lie in [0.5, 30] seconds, got {self.crop_s}")
         if self.epochs < 1 or self.batch_size < 1:

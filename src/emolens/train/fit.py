@@ -24,7 +24,7 @@ from emolens.io import write_json, write_text_atomic
 from emolens.labels import EMOTIONS
 from emolens.models.registry import create_model, model_config
 from emolens.train import checkpoint
-from emolens.train.config import TrainConfig
+from emolens.train.config import SPEECH_N_MELS, TrainConfig
 from emolens.train.device import Compute, resolve_compute
 from emolens.train.loop import predict, train_epoch
 
@@ -185,6 +185,11 @@ class Run:
         state = checkpoint.load(last)
         if kind is not None and state.get("kind") != kind:
             raise EmolensError(f"{last} is not a {kind} checkpoint; give another --out")
+        if state.get("features") != self.common.get("features"):
+            raise EmolensError(
+                f"{last} was trained on other input features ({state.get('features')}); "
+                "resume with its options or give another --out"
+            )
         self.model.load_state_dict(state["model"])
         if self.ema is not None and "ema" in state:
             self.ema.load_state_dict(state["ema"])
@@ -312,6 +317,8 @@ def _fit(cfg: TrainConfig) -> TrainResult:
         return fit_speech(cfg)
     if cfg.feature_norm != "utterance":
         raise EmolensError("--feature-norm is for speech models; faces have no speaker profile")
+    if cfg.n_mels != SPEECH_N_MELS:
+        raise EmolensError("--n-mels is for speech models; faces have no spectrogram")
     teachers: list[str] = []
     if cfg.teacher is not None:
         from emolens.models.bundled import resolve_model

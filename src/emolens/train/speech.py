@@ -189,7 +189,7 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    fcfg = FeatureConfig(feature_norm=cfg.feature_norm)
+    fcfg = FeatureConfig(n_mels=cfg.n_mels, feature_norm=cfg.feature_norm)
     train = _subset(load_audio_split(cfg.data, "train", sample_rate=fcfg.sample_rate), cfg.limit, cfg.seed)
     val = load_audio_split(cfg.data, "val", sample_rate=fcfg.sample_rate, classes=train.classes)
     val = _subset(val, cfg.limit // 4 if cfg.limit else 0, cfg.seed)
