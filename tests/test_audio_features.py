@@ -1,5 +1,6 @@
 """The NumPy feature chain: log-mel against torch.stft and an independent mel filterbank, resampling,
-mono conversion, loudness and feature normalisation, per utterance and by speaker profiles."""
+mono conversion, loudness and feature normalisation, per utterance and by speaker profiles, and the
+pitch rows against sounds of known pitch."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from emolens.audio.features import (
     mel_filterbank,
     normalize_features,
     normalize_loudness,
+    pitch_features,
     resample,
     speaker_profile,
     to_mono,
@@ -213,3 +215,54 @@ def test_the_running_profile_matches_the_batch_one_and_keeps_no_sound() -> None:
     assert got.level_db == pytest.approx(many.level_db, abs=0.2)
     np.testing.assert_allclose(got.stats.mean, many.stats.mean, atol=0.2)  # the level settled as it came
     assert not any(isinstance(v, np.ndarray) and v.size > SPEAKER.n_mels for v in vars(acc).values())
+
+
+def glide(seconds: float, f_start: float, octaves: float, sr: int = SR) -> tuple[np.ndarray, np.ndarray]:
+    """A harmonic buzz whose pitch rises ``octaves`` from ``f_start`` over ``seconds``, and that pitch
+    (Hz) at every sample."""
+    t = np.arange(int(seconds * sr)) / sr
+    f0 = f_start * 2 ** (octaves * t / seconds)
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    return (0.1 * sum(np.sin(k * phase) / k for k in range(1, 12))).astype(np.float32), f0
+
+
+@pytest.mark.parametrize(("f_start", "octaves"), [(90.0, 1.0), (180.0, 0.8), (300.0, -1.5)])
+def test_pitch_rows_follow_a_voice_of_known_pitch(f_start: float, octaves: float) -> None:
+    cfg = FeatureConfig(pitch=True)
+    x, f0 = glide(2.0, f_start, octaves)
+    x[: SR // 4] = 0  # a quarter second of silence first
+    rows = pitch_features(x, cfg)
+    assert rows.shape == (2, log_mel(x, cfg).shape[1])
+    centres = np.minimum(np.arange(rows.shape[1]) * cfg.hop_length, len(x) - 1)
+    voiced = rows[0] > 2 * 0.6 - 1
+    silent = centres < SR // 4 - cfg.hop_length * 3
+    assert not voiced[silent].any()
+    assert voiced[~silent & (centres > SR // 4 + 400)].mean() > 0.97
+    truth = np.log2(f0[centres[voiced]])
+    np.testing.assert_allclose(rows[1][voiced], truth - np.median(truth), atol=0.04)  # octaves
+
+
+def test_pitch_rows_of_noise_silence_and_loudness() -> None:
+    cfg = FeatureConfig(pitch=True)
+    assert (pitch_features(noise(1.0, seed=3), cfg)[0] < 0.2).mean() > 0.95  # hiss is not voiced
+    silent = pitch_features(np.zeros(SR, np.float32), cfg)
+    np.testing.assert_array_equal(silent, np.stack([-np.ones(101), np.zeros(101)]).astype(np.float32))
+    x = speech_like(2.0, seed=4)
+    np.testing.assert_allclose(pitch_features(x * 0.05, cfg), pitch_features(x, cfg), atol=1e-4)
+    batch = pitch_features(np.stack([x, x[::-1].copy()]), cfg)
+    np.testing.assert_array_equal(batch[0], pitch_features(x, cfg))
+    np.testing.assert_array_equal(batch[1], pitch_features(x[::-1].copy(), cfg))
+    assert pitch_features(np.zeros(0, np.float32), cfg).shape == (2, 1)
+
+
+def test_pitch_rows_join_the_features_below_the_mel_bands() -> None:
+    x = speech_like(1.5, seed=5)
+    plain, with_pitch = features(x, SR, FeatureConfig()), features(x, SR, FeatureConfig(pitch=True))
+    assert FeatureConfig(pitch=True).rows == 66 and FeatureConfig().rows == 64
+    assert with_pitch.shape == (66, plain.shape[1])
+    np.testing.assert_array_equal(with_pitch[:64], plain)
+    cfg = FeatureConfig(pitch=True, n_mels=32)
+    assert FeatureConfig.from_json(cfg.to_json()) == cfg
+    assert FeatureConfig.from_json(json.dumps({"n_mels": 32})).pitch is False  # files from before pitch
+    with pytest.raises(ModelError, match="f0_min"):
+        FeatureConfig(f0_min=500.0, f0_max=400.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,26 @@ def test_torch_features_by_speaker_profile_match_the_numpy_chain() -> None:
     got = TorchFeatures(cfg)(torch.from_numpy(np.stack(xs)), SpeakerBatch.of(profiles)).numpy()[:, 0]
     np.testing.assert_allclose(got, ref, atol=5e-4)
     assert abs(got[0].mean() - got[1].mean()) > 0.1  # the same speaker, one louder than the other
+
+
+def test_torch_features_with_pitch_match_the_numpy_chain() -> None:
+    cfg = FeatureConfig(pitch=True)
+    xs = [speech_like(2.0, seed=i, amp=0.02 * (i + 1), f0=110.0 + 60 * i) for i in range(3)]
+    ref = np.stack([features(x, SR, cfg) for x in xs])
+    got = TorchFeatures(cfg)(torch.from_numpy(np.stack(xs))).numpy()[:, 0]
+    assert got.shape == ref.shape == (3, 66, 201)
+    np.testing.assert_allclose(got[:, :64], ref[:, :64], atol=5e-4)
+    np.testing.assert_allclose(got[:, 64:], ref[:, 64:], atol=1e-3)
+    assert (got[:, 64] > 0.2).mean() > 0.3  # the buzz is voiced much of the time
+
+
+def test_frequency_masks_leave_the_pitch_rows_alone() -> None:
+    spec = torch.randn(6, 1, 66, 120)
+    aug = AudioAugmentConfig(freq_masks=4, freq_mask_bands=16, time_masks=0)
+    out = spec_augment(spec, aug, torch.Generator().manual_seed(0), bands=64)
+    assert torch.equal(out[:, :, 64:], spec[:, :, 64:]) and (out[:, :, :64] == 0).any()
+    timed = spec_augment(spec, replace(aug, freq_masks=0, time_masks=2), torch.Generator().manual_seed(0), bands=64)
+    assert (timed[:, 0] == 0).all(dim=1).any(dim=1).all()  # each row's time masks cover the pitch rows too
 
 
 def test_augmentations_keep_shapes_and_follow_the_generator() -> None:
@@ -207,6 +228,27 @@ def test_more_mel_bands_reach_the_model_file_and_a_resume_must_keep_them(ravdess
             _cfg(ravdess_like, out, n_mels=bad)
     with pytest.raises(EmolensError, match="--n-mels is for speech"):
         fit(_cfg(tmp_path / "faces", tmp_path / "f", arch="compact", n_mels=32))
+
+
+def test_a_model_trained_with_pitch_hears_it_at_run_time(ravdess_like: Path, tmp_path: Path) -> None:
+    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.train.fit import fit
+
+    out = tmp_path / "run"
+    fit(_cfg(ravdess_like, out, epochs=1, pitch=True, augment=True))
+    assert json.loads((out / "config.json").read_text())["features"]["pitch"] is True
+    rec = VoiceRecognizer(out / "best.onnx", threads=1)
+    assert rec.features.pitch and rec.features.rows == 66
+    ds = load_audio_split(ravdess_like, "test")
+    x = rec.prepare(ds.waveforms[0], SR)
+    assert x.shape[2] == 66
+    flat = x.copy()
+    flat[:, :, 64:] = 0
+    assert not np.allclose(rec.run(x), rec.run(flat))  # the network reads the pitch rows
+    p = rec.predict(ds.waveforms[0], SR)
+    assert p.shape == (len(rec.labels),) and abs(float(p.sum()) - 1) < 1e-5
+    with pytest.raises(EmolensError, match="--pitch is for speech"):
+        fit(_cfg(tmp_path / "faces", tmp_path / "f", arch="compact", pitch=True))
 
 
 def test_face_options_and_face_architectures_are_refused_on_speech(ravdess_like: Path, tmp_path: Path) -> None:

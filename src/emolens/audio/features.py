@@ -16,7 +16,10 @@ The whole chain, as a speech model file records it (:class:`FeatureConfig`, stor
 5. **log**: natural log of mel power plus ``log_offset``;
 6. **feature normalisation** (``feature_norm="utterance"``): each mel band minus its mean over
    the input, divided by one standard deviation over the whole result (:func:`normalize_features`);
-   a speaker's (or a long file's) statistics may be given instead (:func:`feature_stats`).
+   a speaker's (or a long file's) statistics may be given instead (:func:`feature_stats`);
+7. **pitch** (``pitch=True`` only): two rows appended below the mel bands, frame for frame
+   (:func:`pitch_features`): how voiced each frame is, and its pitch in octaves above or below
+   the input's median pitch (0 where unvoiced).
 
 ``feature_norm="speaker"``: steps 2 and 6 use a :class:`SpeakerProfile`, the speaker's usual level
 and log-mel statistics over many utterances (:func:`speaker_profile`), instead of the input's own:
@@ -42,6 +45,8 @@ from emolens.errors import DataError, ModelError
 MEL_SCALES = ("htk", "slaney")
 FEATURE_NORMS = ("utterance", "speaker", "none")
 MAX_CHANNELS = 16
+PITCH_ROWS = 2
+"""Rows that ``pitch=True`` appends to the log-mel: voicing and relative pitch."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,12 @@ class FeatureConfig:
     feature_norm: str = "utterance"
     """``utterance``: band means removed, one standard deviation divided out, per input; ``speaker``:
     the level and statistics of a :class:`SpeakerProfile`; ``none``."""
+    pitch: bool = False
+    """Append :data:`PITCH_ROWS` rows of :func:`pitch_features` to the log-mel."""
+    f0_min: float = 60.0
+    """Lowest pitch looked for (Hz); it also sets the pitch analysis window (2.5 of its periods)."""
+    f0_max: float = 400.0
+    """Highest pitch looked for (Hz)."""
 
     def __post_init__(self) -> None:
         if self.sample_rate < 1000 or self.n_fft < 16 or self.hop_length < 1 or self.n_mels < 1:
@@ -80,6 +91,18 @@ class FeatureConfig:
             raise ModelError(f"unknown feature normalisation {self.feature_norm!r}; known: {', '.join(FEATURE_NORMS)}")
         if not self.log_offset > 0:
             raise ModelError(f"log_offset must be positive, got {self.log_offset}")
+        if not 20 <= self.f0_min < self.f0_max <= self.sample_rate / 4:
+            raise ModelError(f"need 20 <= f0_min < f0_max <= sample_rate / 4, got {self.f0_min}, {self.f0_max}")
+
+    @property
+    def pitch_rows(self) -> int:
+        """The pitch rows below the mel bands: :data:`PITCH_ROWS` with ``pitch``, else 0."""
+        return PITCH_ROWS if self.pitch else 0
+
+    @property
+    def rows(self) -> int:
+        """Rows of the model's input: the mel bands, and the pitch rows with ``pitch``."""
+        return self.n_mels + self.pitch_rows
 
     @property
     def frames_per_second(self) -> float:
@@ -376,13 +399,85 @@ class ProfileAccumulator:
         return SpeakerProfile(self._level_sum / self._count, stats, self._seconds)
 
 
+VOICED = 0.6
+"""Normalised autocorrelation from which a frame counts as voiced."""
+OCTAVE_COST = 0.2
+"""How much a candidate period's score drops per octave above the shortest (as Praat's octave
+cost): of two near-equal peaks the shorter period, the higher pitch, wins, against octave-down errors."""
+VOICED_FLOOR_DB = 40.0
+"""Frames this far below the input's loudest frame are unvoiced, however periodic."""
+RELATIVE_PITCH_CLIP = 2.0
+"""Relative pitch is clipped to this many octaves either way."""
+
+
+PITCH_RATE = 8000
+"""Pitch is analysed at about this rate (the input averaged over pairs of samples at 16 kHz): a
+voice's pitch lies far below it, and the analysis costs a quarter."""
+
+
+def pitch_features(waveform: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """Voicing and relative pitch float32 (2, frames) of mono samples (n,) at ``cfg.sample_rate``,
+    one frame per spectrogram frame (centred on the same samples); a batch (B, n) gives (B, 2, frames).
+
+    The input is first brought near :data:`PITCH_RATE` by averaging runs of samples. Each frame
+    (2.5 periods of ``cfg.f0_min``, Hann-windowed) has its autocorrelation divided by the window's
+    own (Boersma 1993), so that a periodic sound scores near 1 at its period. The period is the lag
+    between the periods of ``f0_max`` and ``f0_min`` with the best score after :data:`OCTAVE_COST`.
+    Row 0: the autocorrelation there as ``2 r - 1`` (-1 .. 1), -1 for frames :data:`VOICED_FLOOR_DB`
+    below the input's loudest; row 1: ``log2(f0)`` minus its median over the voiced frames
+    (:data:`VOICED`), 0 where unvoiced, clipped to :data:`RELATIVE_PITCH_CLIP` octaves."""
+    x = np.asarray(waveform, dtype=np.float32)
+    if x.ndim == 1:
+        one: np.ndarray = pitch_features(x[None], cfg)[0]
+        return one
+    n = frame_count(x.shape[1], cfg)
+    step = pitch_decimation(cfg)
+    if step > 1:
+        x = np.pad(x, ((0, 0), (0, -x.shape[1] % step))).reshape(len(x), -1, step).mean(axis=2)
+    rate, hop = cfg.sample_rate / step, cfg.hop_length // step
+    w = int(round(2.5 * rate / cfg.f0_min))
+    lo, hi = int(math.floor(rate / cfg.f0_max)), int(math.ceil(rate / cfg.f0_min))
+    xp = np.pad(x, ((0, 0), (w // 2, w - w // 2 + hop)))
+    frames = np.lib.stride_tricks.sliding_window_view(xp, w, axis=1)[:, ::hop][:, :n]  # (B, n, w)
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(w) / w)).astype(np.float32)
+    size = 1 << (w + hi - 1).bit_length()  # no circular wrap up to lag hi, a fast FFT size
+    spec = np.fft.rfft(frames * window, size, axis=2)
+    acf = np.fft.irfft(spec.real**2 + spec.imag**2, size, axis=2)[:, :, : hi + 1].astype(np.float64)
+    wspec = np.fft.rfft(window.astype(np.float64), size)
+    wacf = np.fft.irfft(wspec.real**2 + wspec.imag**2, size)
+    lags = np.arange(lo, hi + 1)
+    r = (acf[:, :, lo:] / np.maximum(acf[:, :, :1], 1e-30)) / (wacf[lo : hi + 1] / wacf[0])
+    best = np.argmax(r - OCTAVE_COST * np.log2(lags / lo), axis=2)  # (B, n)
+    strength = np.clip(np.take_along_axis(r, best[:, :, None], axis=2)[:, :, 0], 0.0, 1.0)
+    energy = acf[:, :, 0]
+    loud = 10 * np.log10(np.maximum(energy, 1e-30))
+    strength[(loud < loud.max(axis=1, keepdims=True) - VOICED_FLOOR_DB) | (energy <= 1e-20)] = 0.0
+    log_f0 = np.log2(rate / lags[best])
+    rel = np.zeros_like(log_f0)
+    for row, voiced in enumerate(strength >= VOICED):
+        if voiced.any():
+            centred = log_f0[row, voiced] - np.median(log_f0[row, voiced])
+            rel[row, voiced] = np.clip(centred, -RELATIVE_PITCH_CLIP, RELATIVE_PITCH_CLIP)
+    return np.stack([2 * strength - 1, rel], axis=1).astype(np.float32)
+
+
+def pitch_decimation(cfg: FeatureConfig) -> int:
+    """How many samples :func:`pitch_features` averages into one: the largest divisor of the hop
+    that keeps the rate at :data:`PITCH_RATE` or above."""
+    return max(d for d in range(1, cfg.hop_length + 1) if cfg.hop_length % d == 0 and cfg.sample_rate / d >= PITCH_RATE)
+
+
 def features(
     waveform: np.ndarray, sample_rate: int, cfg: FeatureConfig, profile: SpeakerProfile | None = None
 ) -> np.ndarray:
-    """The whole chain: any waveform -> the normalised log-mel float32 (n_mels, frames) a model takes.
+    """The whole chain: any waveform -> the float32 (``cfg.rows``, frames) a model takes: the
+    normalised log-mel, and with ``cfg.pitch`` the :func:`pitch_features` below it.
 
     ``profile`` (``feature_norm="speaker"`` models only): the speaker's level and statistics instead
     of the input's own."""
     speaker = profile if cfg.feature_norm == "speaker" else None
     x = prepare_waveform(waveform, sample_rate, cfg, None if speaker is None else speaker.level_db)
-    return normalize_features(log_mel(x, cfg), cfg.feature_norm, None if speaker is None else speaker.stats)
+    mel = normalize_features(log_mel(x, cfg), cfg.feature_norm, None if speaker is None else speaker.stats)
+    if not cfg.pitch:
+        return mel
+    return np.concatenate([mel, pitch_features(x, cfg)])

@@ -185,7 +185,7 @@ class VoiceRecognizer:
         return self.features.feature_norm == "speaker"
 
     def _input_from(self, x: np.ndarray, profile: SpeakerProfile | None = None) -> np.ndarray:
-        """Mono samples at the model's rate -> its input (1, 1, n_mels, frames), padded to ``min_seconds``."""
+        """Mono samples at the model's rate -> its input (1, 1, rows, frames), padded to ``min_seconds``."""
         cfg = self.features
         shortest = int(self.meta.min_seconds * cfg.sample_rate)
         if len(x) < shortest:
@@ -203,12 +203,13 @@ class VoiceRecognizer:
 
     def prepare(self, waveform: np.ndarray, sample_rate: int, profile: SpeakerProfile | None = None) -> np.ndarray:
         """Any waveform (mono (n,) or multichannel (n, c), float or integer samples, any rate) -> the
-        network's input float32 (1, 1, n_mels, frames). Sound shorter than ``meta.min_seconds`` is
+        network's input float32 (1, 1, rows, frames): the mel bands, and pitch rows for models trained
+        with them (``features.rows``). Sound shorter than ``meta.min_seconds`` is
         padded with silence. ``profile``: see :meth:`predict`."""
         return self._input_from(self._mono(waveform, sample_rate), profile)
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities float32 (N, len(labels)) for prepared input (N, 1, n_mels, frames), calibrated."""
+        """Probabilities float32 (N, len(labels)) for prepared input (N, 1, rows, frames), calibrated."""
         out: np.ndarray = self._session.run(None, {self._input: np.ascontiguousarray(x, dtype=np.float32)})[0]
         p = out.astype(np.float32, copy=False)
         p /= p.sum(axis=1, keepdims=True)

@@ -1,6 +1,7 @@
 """Export a speech training checkpoint to ONNX with its feature settings; int8 weights optionally.
 
-The graph takes the normalised log-mel (N, 1, n_mels, frames), frames of any number (4 or more),
+The graph takes the normalised log-mel (N, 1, n_mels, frames) (with pitch rows below it for
+models trained with ``--pitch``), frames of any number (4 or more),
 and returns probabilities (N, K); several checkpoints export as one ensemble graph that averages
 their probabilities. The labels and the whole feature chain go into the metadata
 (:class:`~emolens.audio.metadata.VoiceModelMeta`). The export is checked against torch on
@@ -94,7 +95,7 @@ def export_speech_states(
     for i, state in enumerate(states):
         if tuple(state.get("labels", SPEECH_EMOTIONS)) != labels or FeatureConfig(**state.get("features", {})) != feats:
             raise ModelError(f"ensemble member {i + 1} has other labels or feature settings than the first")
-        net = create_model(state["arch"], num_classes=len(labels), n_mels=feats.n_mels)
+        net = create_model(state["arch"], num_classes=len(labels), n_mels=feats.n_mels, pitch_rows=feats.pitch_rows)
         net.load_state_dict(state["model"])
         nets.append(net)
     model = probabilities_of(nets)
@@ -108,7 +109,7 @@ def export_speech_states(
         params=sum(p.numel() for net in nets for p in net.parameters()),
         train_seconds=float(states[0].get("crop_s", 3.0)),
     )
-    dummy = torch.zeros(1, 1, feats.n_mels, 300)
+    dummy = torch.zeros(1, 1, feats.rows, 300)
 
     def parity(path: str) -> float:
         rec = VoiceRecognizer(path, threads=1)

@@ -5,6 +5,10 @@ frequency axis pooled 16-fold, time 4-fold: 40 ms a step) -> a linear projection
 -> a bidirectional LSTM over time -> attention pooling (a learned score per step, softmax over
 time, the weighted mean of the LSTM's outputs) -> dropout -> classes. Any number of frames of 4
 or more; ONNX export keeps the time axis dynamic.
+
+With ``pitch_rows`` (models whose features have ``pitch=True``), the input's last rows are not mel
+bands but per-frame pitch features: they bypass the convolutions, are averaged over the same 4
+frames as a convolution step, and join its features before the projection.
 """
 
 from __future__ import annotations
@@ -49,14 +53,18 @@ class SpeechCRNN(nn.Module):
         widths: tuple[int, int, int, int] = (32, 64, 128, 128),
         hidden: int = 128,
         dropout: float = 0.3,
+        pitch_rows: int = 0,
     ) -> None:
         super().__init__()
         if n_mels % FREQ_STRIDE:
             raise ValueError(f"n_mels must be a multiple of {FREQ_STRIDE}, got {n_mels}")
+        self.n_mels, self.pitch_rows = n_mels, pitch_rows
         pools = ((2, 2), (2, 2), (2, 1), (2, 1))
         chans = (1, *widths)
         self.cnn = nn.Sequential(*(_block(chans[i], chans[i + 1], pools[i]) for i in range(4)))
-        self.proj = nn.Sequential(nn.Linear(widths[-1] * (n_mels // FREQ_STRIDE), hidden), nn.ReLU(inplace=True))
+        self.proj = nn.Sequential(
+            nn.Linear(widths[-1] * (n_mels // FREQ_STRIDE) + pitch_rows, hidden), nn.ReLU(inplace=True)
+        )
         self.drop = nn.Dropout(dropout * 0.5)
         self.rnn = nn.LSTM(hidden, hidden, batch_first=True, bidirectional=True)
         self.pool = AttentionPool(2 * hidden)
@@ -66,8 +74,11 @@ class SpeechCRNN(nn.Module):
         nn.init.normal_(classifier.weight, 0, 0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.cnn(x)  # (B, C, F', T')
+        h = self.cnn(x[:, :, : self.n_mels] if self.pitch_rows else x)  # (B, C, F', T')
         h = h.permute(0, 3, 1, 2).flatten(2)  # (B, T', C * F')
+        if self.pitch_rows:
+            p = nn.functional.avg_pool1d(x[:, 0, self.n_mels :], TIME_STRIDE)  # (B, P, T')
+            h = torch.cat([h, p.transpose(1, 2).to(h.dtype)], dim=2)
         h = self.drop(self.proj(h))
         # the recurrent part in float32 also under bf16 autocast (LSTM kernels take one dtype)
         with torch.autocast(device_type="cpu", enabled=False):
@@ -88,6 +99,6 @@ feature settings (:class:`emolens.audio.features.FeatureConfig`) are what count.
 
 
 @register_model("speech_crnn", SPEECH_CONFIG)
-def speech_crnn(num_classes: int = 8, n_mels: int = 64) -> nn.Module:
+def speech_crnn(num_classes: int = 8, n_mels: int = 64, pitch_rows: int = 0) -> nn.Module:
     """Speech CRNN: log-mel -> CNN -> BiLSTM -> attention pooling."""
-    return SpeechCRNN(num_classes, n_mels=n_mels)
+    return SpeechCRNN(num_classes, n_mels=n_mels, pitch_rows=pitch_rows)

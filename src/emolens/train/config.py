@@ -149,6 +149,12 @@ class TrainConfig:
             "help": "speech: mel bands of the log-mel input (a multiple of 16; more resolve the voice's pitch finer)"
         },
     )
+    pitch: bool = field(
+        default=False,
+        metadata={
+            "help": "speech: give the network the voice's pitch too (voicing and pitch relative to the utterance's, per frame)"
+        },
+    )
     aug: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:

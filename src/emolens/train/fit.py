@@ -319,6 +319,8 @@ def _fit(cfg: TrainConfig) -> TrainResult:
         raise EmolensError("--feature-norm is for speech models; faces have no speaker profile")
     if cfg.n_mels != SPEECH_N_MELS:
         raise EmolensError("--n-mels is for speech models; faces have no spectrogram")
+    if cfg.pitch:
+        raise EmolensError("--pitch is for speech models; faces have no voice")
     teachers: list[str] = []
     if cfg.teacher is not None:
         from emolens.models.bundled import resolve_model

@@ -99,7 +99,7 @@ def utterance_inputs(
     min_seconds: float = 0.5,
     profiles: dict[str, SpeakerProfile] | None = None,
 ) -> list[torch.Tensor]:
-    """Each utterance whole, through the run-time features: (1, 1, n_mels, frames) tensors; with
+    """Each utterance whole, through the run-time features: (1, 1, rows, frames) tensors; with
     ``profiles``, normalised by its speaker's."""
     shortest = int(min_seconds * fcfg.sample_rate)
     out = []
@@ -154,7 +154,7 @@ def _train_epoch(
         batch_profiles = None if profiles is None else SpeakerBatch.of([profiles[data.speakers[int(i)]] for i in idx])
         spec = feats(x, batch_profiles)
         if aug is not None:
-            spec = spec_augment(spec, aug, gen)
+            spec = spec_augment(spec, aug, gen, bands=feats.cfg.n_mels)
         y = targets[idx]
         spec, y = mix_batch(spec, y, cfg.mixup, cfg.cutmix, gen)
         spec, y = spec.to(compute.device, non_blocking=True), y.to(compute.device, non_blocking=True)
@@ -189,7 +189,7 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    fcfg = FeatureConfig(n_mels=cfg.n_mels, feature_norm=cfg.feature_norm)
+    fcfg = FeatureConfig(n_mels=cfg.n_mels, feature_norm=cfg.feature_norm, pitch=cfg.pitch)
     train = _subset(load_audio_split(cfg.data, "train", sample_rate=fcfg.sample_rate), cfg.limit, cfg.seed)
     val = load_audio_split(cfg.data, "val", sample_rate=fcfg.sample_rate, classes=train.classes)
     val = _subset(val, cfg.limit // 4 if cfg.limit else 0, cfg.seed)
@@ -206,7 +206,8 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
     log_compute(compute)
 
     torch.manual_seed(cfg.seed)
-    model = create_model(cfg.arch, num_classes=len(classes), n_mels=fcfg.n_mels).to(compute.device)
+    model = create_model(cfg.arch, num_classes=len(classes), n_mels=fcfg.n_mels, pitch_rows=fcfg.pitch_rows)
+    model = model.to(compute.device)
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     optimizer = torch.optim.AdamW(

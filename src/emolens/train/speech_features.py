@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emolens.audio.features import STD_FLOOR, FeatureConfig, SpeakerProfile, mel_filterbank
+from emolens.audio.features import STD_FLOOR, FeatureConfig, SpeakerProfile, mel_filterbank, pitch_features
 
 
 @dataclass(frozen=True)
@@ -101,13 +101,19 @@ class TorchFeatures:
         return centred / std
 
     def __call__(self, x: torch.Tensor, profiles: SpeakerBatch | None = None) -> torch.Tensor:
-        """Features of a batch; with ``profiles`` (``feature_norm="speaker"``), each row's speaker's
-        level and statistics instead of its own."""
+        """Features of a batch (B, 1, ``cfg.rows``, frames); with ``profiles`` (``feature_norm="speaker"``),
+        each row's speaker's level and statistics instead of its own. With ``cfg.pitch`` the pitch
+        rows come from the run-time NumPy function itself (:func:`pitch_features`)."""
         with torch.no_grad():
             if profiles is None:
-                return self.normalize(self.log_mel(self.loudness(x.float()))).unsqueeze(1)
-            lm = self.log_mel(self.gain_to(x.float(), profiles.level_db))
-            return ((lm - profiles.mean[:, :, None]) / profiles.std[:, None, None]).unsqueeze(1)
+                x = self.loudness(x.float())
+                mel = self.normalize(self.log_mel(x))
+            else:
+                x = self.gain_to(x.float(), profiles.level_db)
+                mel = (self.log_mel(x) - profiles.mean[:, :, None]) / profiles.std[:, None, None]
+            if self.cfg.pitch:
+                mel = torch.cat([mel, torch.from_numpy(pitch_features(x.numpy(), self.cfg))], dim=1)
+            return mel.unsqueeze(1)
 
 
 @dataclass(frozen=True)
@@ -206,10 +212,15 @@ def augment_waveforms(x: torch.Tensor, aug: AudioAugmentConfig, rate: int, gen: 
     return x * gain[:, None]
 
 
-def spec_augment(feats: torch.Tensor, aug: AudioAugmentConfig, gen: torch.Generator) -> torch.Tensor:
-    """Zero (the mean, after normalisation) random bands and stretches of frames of (B, 1, M, T)."""
+def spec_augment(
+    feats: torch.Tensor, aug: AudioAugmentConfig, gen: torch.Generator, bands: int | None = None
+) -> torch.Tensor:
+    """Zero (the mean, after normalisation) random bands and stretches of frames of (B, 1, M, T);
+    ``bands``: only the first this many rows are mel bands that frequency masks may hit (the
+    rows below them, pitch, are masked in time only)."""
     out = feats.clone()
-    b, _, m, t = out.shape
+    b, _, rows, t = out.shape
+    m = rows if bands is None else bands
     for axis, count, width, size in (
         (2, aug.freq_masks, aug.freq_mask_bands, m),
         (3, aug.time_masks, aug.time_mask_frames, t),
@@ -220,9 +231,10 @@ def spec_augment(feats: torch.Tensor, aug: AudioAugmentConfig, gen: torch.Genera
                 break
             w = torch.randint(0, width + 1, (b,), generator=gen)
             start = (torch.rand(b, generator=gen) * (size - w + 1).float()).long()
-            idx = torch.arange(size)[None, :]
-            mask = (idx >= start[:, None]) & (idx < (start + w)[:, None])  # (B, size)
-            shape = (b, 1, size, 1) if axis == 2 else (b, 1, 1, size)
+            full = rows if axis == 2 else t
+            idx = torch.arange(full)[None, :]
+            mask = (idx >= start[:, None]) & (idx < (start + w)[:, None])  # (B, full)
+            shape = (b, 1, full, 1) if axis == 2 else (b, 1, 1, full)
             out = out.masked_fill(mask.view(shape), 0.0)
     return out
 
