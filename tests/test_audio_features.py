@@ -265,4 +265,5 @@ def test_pitch_rows_join_the_features_below_the_mel_bands() -> None:
     assert FeatureConfig.from_json(cfg.to_json()) == cfg
     assert FeatureConfig.from_json(json.dumps({"n_mels": 32})).pitch is False  # files from before pitch
     with pytest.raises(ModelError, match="f0_min"):
-        FeatureConfig(f0_min=500.0, f0_max=400.0)
+        FeatureConfig(pitch=True, f0_min=500.0, f0_max=400.0)
+    assert FeatureConfig(sample_rate=1000, f_max=500.0).rows == 64  # no pitch range asked of a model without pitch

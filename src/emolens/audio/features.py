@@ -91,7 +91,7 @@ class FeatureConfig:
             raise ModelError(f"unknown feature normalisation {self.feature_norm!r}; known: {', '.join(FEATURE_NORMS)}")
         if not self.log_offset > 0:
             raise ModelError(f"log_offset must be positive, got {self.log_offset}")
-        if not 20 <= self.f0_min < self.f0_max <= self.sample_rate / 4:
+        if self.pitch and not 20 <= self.f0_min < self.f0_max <= self.sample_rate / 4:
             raise ModelError(f"need 20 <= f0_min < f0_max <= sample_rate / 4, got {self.f0_min}, {self.f0_max}")
 
     @property
