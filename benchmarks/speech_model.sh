@@ -4,7 +4,9 @@
 # accuracy, macro-F1, the 4-class figure (neutral+calm, happy, sad, angry) and the confusion matrix on
 # RAVDESS actors 19-20 (selection) and 21-24 (the report), and the speed of VoiceRecognizer, with `emolens info`;
 # for a model normalised by speaker profiles (--feature-norm speaker), the same with shorter enrolments.
-# Usage: [THREADS=N] [NAME=emolens-speech-...] [MEMBERS="A/best.pt B/best.pt"] [TTA=none|crops] bash benchmarks/speech_model.sh [RUN_DIR] [DATA]
+# Usage: [THREADS=N] [NAME=emolens-speech-...] [MEMBERS="A/best.pt B/best.pt"] [TTA=none|crops] [SELECT=1] bash benchmarks/speech_model.sh [RUN_DIR] [DATA]
+# SELECT=1: a selection run: the export, its temperature and its scores on actors 19-20 only, nothing read of
+# actors 21-24 (run it again without SELECT for the candidate the selection keeps).
 # The run (about 35-70 s an epoch on 2 AMD EPYC cores; 1,080 utterances of actors 01-18, selected on 19-20):
 #   emolens train --data ../shared/data/ravdess-speech-16k --arch speech_crnn --epochs 120 --batch-size 32 \
 #     --lr 0.002 --weight-decay 0.05 --warmup-epochs 3 --label-smoothing 0.1 --balance weighted --ema 0.995 \
@@ -24,6 +26,13 @@ mkdir -p "$RUN/eval"
 # MEMBERS="runs/a/best.pt runs/b/best.pt": export their ensemble (one graph, probabilities averaged) into RUN.
 # shellcheck disable=SC2086
 "$EMOLENS" export ${MEMBERS:-"$RUN/best.pt"} --out "$RUN/$NAME-raw.onnx" --name "$NAME"
+if [ "${SELECT:-0}" = 1 ]; then
+  "$EMOLENS" calibrate "$RUN/$NAME-raw.onnx" --data "$DATA" --out "$RUN/$NAME-fp32.onnx" --tta "$TTA" \
+    --report-split val --json "$RUN/eval/calibration-val.json"
+  "$EMOLENS" evaluate --model "$RUN/$NAME-fp32.onnx" --data "$DATA" --split val --threads "$THREADS" \
+    --json "$RUN/eval/$NAME-fp32-val.json" --confusion "$RUN/eval/$NAME-fp32-val.png"
+  exit 0
+fi
 "$EMOLENS" calibrate "$RUN/$NAME-raw.onnx" --data "$DATA" --out "$RUN/$NAME-fp32.onnx" --tta "$TTA" \
   --json "$RUN/eval/calibration.json"
 "$PYTHON" -c 'import sys; from emolens.export.speech import quantize_speech; quantize_speech(sys.argv[1], sys.argv[2])' \

@@ -160,6 +160,19 @@ def test_calibrate_a_speech_model_fits_its_temperature_and_stores_the_tta(
     assert_one_line_error(code, err, "for face models")
 
 
+def test_calibrate_with_report_split_val_reads_no_test_speaker(
+    capsys: pytest.CaptureFixture[str], model: Path, tmp_path: Path
+) -> None:
+    data = write_ravdess(tmp_path / "ravdess", actors=(19,), per_emotion=1, seconds=2.6)  # no test speaker at all
+    out, j = tmp_path / "cal.onnx", tmp_path / "cal.json"
+    args = ("calibrate", str(model), "--data", str(data), "--out", str(out), "--json", str(j))
+    code, _, err = run_main(capsys, *args)
+    assert code != 0 and not out.exists() and not j.exists(), err  # the default reports on actors 21-24: none here
+    code, printed, _ = run_main(capsys, *args, "--report-split", "val")
+    assert code == 0 and out.exists() and "test " not in printed
+    assert set(json.loads(j.read_text())["splits"]) == {"val"}
+
+
 def test_four_class_merges_neutral_and_calm() -> None:
     from emolens.audio.evaluate import four_class
 

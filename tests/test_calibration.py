@@ -127,3 +127,19 @@ def test_cli_calibrate_stores_the_tta_it_is_given(tmp_path: Path, fer_folder: Pa
         assert rec.temperature == rec.meta.temperature_for(tta) != 1.0
     with pytest.raises(SystemExit):
         main([*args, "--tta", "tencrop"])
+
+
+def test_cli_calibrate_with_report_split_val_reads_no_private_test(tmp_path: Path, fer_folder: Path) -> None:
+    pytest.importorskip("onnx", reason="calibration writes ONNX files: the train extra")
+    import json
+
+    from emolens.cli import main
+
+    for face in fer_folder.glob("test/*/PrivateTest_*"):
+        face.unlink()  # a selection run must get by without PrivateTest
+    out, js = tmp_path / "cal.onnx", tmp_path / "cal.json"
+    args = ["calibrate", "emolens-vgg-fer2013-fp32", "--data", str(fer_folder), "--out", str(out), "--threads", "1"]
+    assert main(args) != 0 and not out.exists()
+    assert main([*args, "--report-split", "val", "--json", str(js)]) == 0
+    report = json.loads(js.read_text())
+    assert out.exists() and all(m["labels_kept"] for m in report["modes"].values())

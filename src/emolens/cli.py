@@ -174,7 +174,9 @@ def _calibrate(args: argparse.Namespace) -> int:
         if args.ferplus:
             raise EmolensError("--ferplus is for face models; a speech calibration does not take it")
         check_tta(args.tta, speech=True)
-        sc = calibrate_speech(args.model, args.data, args.out, threads=args.threads, tta=args.tta)
+        sc = calibrate_speech(
+            args.model, args.data, args.out, report_split=args.report_split, threads=args.threads, tta=args.tta
+        )
         print(f"wrote {sc.out}: temperature {sc.temperature:.3f} fitted on the selection speakers, tta={sc.tta}")
         for split, row in sc.splits.items():
             print(
@@ -185,8 +187,17 @@ def _calibrate(args: argparse.Namespace) -> int:
             write_json(args.json, sc.as_dict())
         return 0
     check_tta(args.tta)
-    cal = calibrate_model(args.model, args.data, args.out, threads=args.threads, ferplus=args.ferplus, tta=args.tta)
-    print(f"wrote {cal.out}: temperature fitted on PublicTest, ECE and NLL on PrivateTest")
+    cal = calibrate_model(
+        args.model,
+        args.data,
+        args.out,
+        report_split=args.report_split,
+        threads=args.threads,
+        ferplus=args.ferplus,
+        tta=args.tta,
+    )
+    shown = {"val": "PublicTest", "test": "PrivateTest"}[args.report_split]
+    print(f"wrote {cal.out}: temperature fitted on PublicTest, ECE and NLL on {shown}")
     print(
         f"{'tta':9s} {'T':>6s} {'ECE before':>10s} {'ECE after':>9s} {'NLL before':>10s} {'NLL after':>9s} {'accuracy':>8s}"
     )
@@ -430,6 +441,13 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         default=None,
         choices=_ANY_TTA,
         help="also store this test-time augmentation as the file's default (speech models: none or crops)",
+    )
+    p.add_argument(
+        "--report-split",
+        default="test",
+        choices=["test", "val"],
+        help="the split the figures are reported on (default test; val for a selection run, which then "
+        "reads nothing of the test split)",
     )
     p.set_defaults(func=_calibrate)
 

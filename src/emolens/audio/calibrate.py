@@ -62,12 +62,15 @@ def calibrate_speech(
     out: str | Path,
     *,
     fit_split: str = "val",
+    report_split: str = "test",
     threads: int | None = None,
     tta: str | None = None,
 ) -> SpeechCalibration:
-    """Fit the temperature of speech ``model`` on ``fit_split`` of ``data``, write the calibrated copy to
-    ``out``; with ``tta`` (:data:`~emolens.runtime.metadata.SPEECH_TTA_MODES`) the copy asks for it
-    (else it keeps the model's). The fit and the figures are of one pass on whole utterances."""
+    """Fit the temperature of speech ``model`` on ``fit_split`` of ``data``, report on it and on
+    ``report_split`` (``report_split=fit_split`` for a selection run that must not read the test
+    speakers), write the calibrated copy to ``out``; with ``tta``
+    (:data:`~emolens.runtime.metadata.SPEECH_TTA_MODES`) the copy asks for it (else it keeps the
+    model's). The fit and the figures are of one pass on whole utterances."""
     import onnx
 
     from emolens.audio.evaluate import split_probabilities
@@ -81,7 +84,7 @@ def calibrate_speech(
     raw = rec.meta.temperature
     splits: dict[str, dict[str, float]] = {}
     t = 1.0
-    for split in (fit_split, "test"):
+    for split in dict.fromkeys((fit_split, report_split)):  # the fit first; each split once
         ds = load_audio_split(data, split, sample_rate=rec.features.sample_rate, classes=rec.labels)
         probs = split_probabilities(rec, ds).astype(np.float64)
         probs = apply_temperature(probs, 1.0 / raw) if raw != 1.0 else probs  # back to the uncalibrated model
