@@ -160,6 +160,7 @@ def _quantize(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
+    from emolens.data.fer2013 import SPLITS
     from emolens.export.calibrate import calibrate_model, plot_reliability
     from emolens.io import check_writable, write_json
 
@@ -196,8 +197,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         ferplus=args.ferplus,
         tta=args.tta,
     )
-    shown = {"val": "PublicTest", "test": "PrivateTest"}[args.report_split]
-    print(f"wrote {cal.out}: temperature fitted on PublicTest, ECE and NLL on {shown}")
+    print(f"wrote {cal.out}: temperature fitted on {SPLITS['val']}, ECE and NLL on {SPLITS[args.report_split]}")
     print(
         f"{'tta':9s} {'T':>6s} {'ECE before':>10s} {'ECE after':>9s} {'NLL before':>10s} {'NLL after':>9s} {'accuracy':>8s}"
     )
