@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, help="FER-2013 folder or fer2013.csv")
     ap.add_argument("--model", default="emolens-vgg-fer2013-int8")
-    ap.add_argument("--split", default="val", choices=("val", "test"), help="test: only for the threshold the rule kept")
+    ap.add_argument(
+        "--split", default="val", choices=("val", "test"), help="test: only for the threshold the rule kept"
+    )
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args(argv)
@@ -73,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     rec = Recognizer(args.model, tta="none", temperature=1.0, threads=args.threads)
     probs = views(rec, faces.images)
     name = "PublicTest" if args.split == "val" else "PrivateTest"
-    print(f"{rec.meta.name}: {name} ({len(faces.labels)} faces), first stage: selective flip below {SELECTIVE_FLIP_BELOW:g}")
+    print(
+        f"{rec.meta.name}: {name} ({len(faces.labels)} faces), first stage: selective flip below {SELECTIVE_FLIP_BELOW:g}"
+    )
     print(f"  {'views':<30} {'accuracy':>8} {'mirrored':>8} {'shifted':>8} {'passes':>7}")
     rows: list[dict[str, Any]] = []
     shift_acc = float((probs.mean(axis=0).argmax(1) == faces.labels).mean())

@@ -46,7 +46,9 @@ def zoomed(factor: float) -> View:
     def view(faces: np.ndarray) -> np.ndarray:
         h, w = faces.shape[1:3]
         m = cv2.getRotationMatrix2D((w / 2 - 0.5, h / 2 - 0.5), 0.0, factor)
-        return np.stack([cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for f in faces])
+        return np.stack(
+            [cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for f in faces]
+        )
 
     return view
 
@@ -56,7 +58,9 @@ def mirrored(view: View) -> View:
 
 
 def view_sets(shift: int, zoom: float) -> dict[str, list[View]]:
-    base: list[View] = [shifted(0, 0)] + [shifted(dx, dy) for dx, dy in ((shift, 0), (-shift, 0), (0, shift), (0, -shift))]
+    base: list[View] = [shifted(0, 0)] + [
+        shifted(dx, dy) for dx, dy in ((shift, 0), (-shift, 0), (0, shift), (0, -shift))
+    ]
     zooms: list[View] = [shifted(0, 0), zoomed(zoom)]
     sets = {"shift5": base, "zoom": zooms, "shift5+zoom": base + zooms[1:]}
     return {name: views + [mirrored(v) for v in views] for name, views in sets.items()}

@@ -86,7 +86,9 @@ def load_fer(threads: int) -> list[FerClassifier]:
         tf = importlib.import_module("tensorflow")
         fer = importlib.import_module("fer")
     except ImportError as e:
-        raise SystemExit(f"fast_vs_fer: cannot import fer ({e}); build .venv-fer with benchmarks/install_fer.sh") from None
+        raise SystemExit(
+            f"fast_vs_fer: cannot import fer ({e}); build .venv-fer with benchmarks/install_fer.sh"
+        ) from None
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     detector = fer.FER()
@@ -167,7 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"vs fer: faces/s over fer's faster form ({fer_speed:.0f} faces/s)")
     print(describe_machine(machine))
     if args.json:
-        record = {"fer_faces_per_s": fer_speed, "faces": args.faces, "repeats": args.repeats, "threads": args.threads, "rows": rows, **machine}
+        record = {
+            "fer_faces_per_s": fer_speed,
+            "faces": args.faces,
+            "repeats": args.repeats,
+            "threads": args.threads,
+            "rows": rows,
+            **machine,
+        }
         write_json(args.json, record, mkdir=True)
     return 0
 

@@ -34,9 +34,7 @@ def passes(rec: Recognizer, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     order = [rec.labels.index(lab) for lab in EMOTIONS]
     x = rec.prepare(images)
     plain = np.concatenate([rec.run(x[s : s + 512]) for s in range(0, len(x), 512)])
-    mirror = np.concatenate(
-        [rec.run(np.ascontiguousarray(x[s : s + 512][..., ::-1])) for s in range(0, len(x), 512)]
-    )
+    mirror = np.concatenate([rec.run(np.ascontiguousarray(x[s : s + 512][..., ::-1])) for s in range(0, len(x), 512)])
     return plain[:, order], mirror[:, order]
 
 

@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None, help="speech model (default: the bundled default)")
     ap.add_argument("--crops", type=float, nargs="+", default=[2.0, 2.5, 3.0], help="crop lengths in seconds")
     ap.add_argument("--hop", type=float, default=0.5)
-    ap.add_argument("--speeds", nargs="*", default=[], metavar="A,B", help="sets of speed factors to average with tta=crops")
+    ap.add_argument(
+        "--speeds", nargs="*", default=[], metavar="A,B", help="sets of speed factors to average with tta=crops"
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None)
     ap.add_argument("--time-only", action="store_true", help="only time predict on 3 s of speech, both ways")
@@ -89,10 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         judged[f"crops {crop_s:g} s"] = crops
         judged[f"whole+crops {crop_s:g} s"] = (whole + crops) / 2
     lib = VoiceRecognizer(args.model, threads=args.threads, tta="crops")
-    judged[f"tta=crops ({CROP_S:g} s, hop {CROP_HOP_S:g} s)"] = lib_crops = np.stack([lib.predict(w, rate) for w in data.waveforms])
+    judged[f"tta=crops ({CROP_S:g} s, hop {CROP_HOP_S:g} s)"] = lib_crops = np.stack(
+        [lib.predict(w, rate) for w in data.waveforms]
+    )
     for speeds in speed_sets(args.speeds):
         sped = [np.stack([lib.predict(sped_up(w, f), rate) for w in data.waveforms]) for f in speeds]
-        judged[f"tta=crops, speeds 1,{','.join(f'{f:g}' for f in speeds)}"] = (lib_crops + sum(sped)) / (1 + len(speeds))
+        judged[f"tta=crops, speeds 1,{','.join(f'{f:g}' for f in speeds)}"] = (lib_crops + sum(sped)) / (
+            1 + len(speeds)
+        )
     results = {
         name: {
             "accuracy": float(np.mean(p.argmax(1) == data.labels)),

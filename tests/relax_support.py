@@ -38,7 +38,11 @@ def mosquitto_binary() -> str:
     if shutil.which("apt-get") is None or os.geteuid() != 0:
         pytest.skip("mosquitto is missing and cannot be installed here (needs apt-get as root)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "install", "-y", "mosquitto"], ["apt-get", "update"], ["apt-get", "install", "-y", "mosquitto"]):
+    for cmd in (
+        ["apt-get", "install", "-y", "mosquitto"],
+        ["apt-get", "update"],
+        ["apt-get", "install", "-y", "mosquitto"],
+    ):
         try:
             res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
         except subprocess.TimeoutExpired:
@@ -81,7 +85,9 @@ class Broker:
 
     def start(self) -> None:
         conf = self.folder / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n")
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n"
+        )
         self.proc = subprocess.Popen(
             [self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

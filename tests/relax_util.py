@@ -95,7 +95,9 @@ def probs_for(label: str, confidence: float = 0.8) -> dict[str, float]:
     return probs
 
 
-def face(t: float, label: str = "neutral", confidence: float = 0.8, *, age: float = 0.0, arousal: float | None = None) -> Reading:
+def face(
+    t: float, label: str = "neutral", confidence: float = 0.8, *, age: float = 0.0, arousal: float | None = None
+) -> Reading:
     from emolens.relax.controller import valence_from_probs
 
     probs = probs_for(label, confidence)

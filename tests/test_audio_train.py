@@ -197,7 +197,10 @@ def test_training_by_speaker_profiles_makes_a_model_that_asks_for_them(ravdess_l
     ds = load_audio_split(ravdess_like, "test")
     profile = rec.profile(list(ds.waveforms[:4]), SR)
     assert not np.allclose(rec.predict(ds.waveforms[5], SR, profile), rec.predict(ds.waveforms[5], SR))
-    modes = {k: evaluate_speech(out / "best.onnx", ravdess_like, "test", threads=1, profile_utterances=k) for k in (None, 0, 3)}
+    modes = {
+        k: evaluate_speech(out / "best.onnx", ravdess_like, "test", threads=1, profile_utterances=k)
+        for k in (None, 0, 3)
+    }
     assert {k: ev.profile for k, ev in modes.items()} == {None: "speaker", 0: "utterance", 3: "3 others"}
     assert all(ev.utterances == 16 for ev in modes.values())
     with pytest.raises(EmolensError, match="at least 0"):

@@ -194,15 +194,21 @@ def test_image_refuses_decode_bombs_with_one_line(tmp_path: Path, media: Path) -
     huge = tmp_path / "huge.png"
     huge.write_bytes(zero_png(30000, 30000))  # a real 30000x30000 PNG: Haar once tried to allocate 29 GB for it
     r = emolens("image", str(huge))
-    assert_one_line_error(r, f"cannot read {huge}: the image is 30000x30000 = 900,000,000 pixels, more than the limit of 40,000,000")
+    assert_one_line_error(
+        r, f"cannot read {huge}: the image is 30000x30000 = 900,000,000 pixels, more than the limit of 40,000,000"
+    )
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(png16_rgba(6000, 6000))
-    assert_one_line_error(emolens("image", str(bomb)), "288,000,000 bytes once decoded, more than the limit of 120,000,000")
+    assert_one_line_error(
+        emolens("image", str(bomb)), "288,000,000 bytes once decoded, more than the limit of 120,000,000"
+    )
     scans = tmp_path / "scans.jpg"
     scans.write_bytes(progressive_scan_bomb(2000, 2000, 1000))
     assert_one_line_error(emolens("image", str(scans)), "the JPEG has more than 100 scans")
     photo = str(media / "fer_justin.jpg")
-    assert_one_line_error(emolens("image", photo, "--max-pixels", "1000"), "381x384 = 146,304 pixels, more than the limit of 1,000")
+    assert_one_line_error(
+        emolens("image", photo, "--max-pixels", "1000"), "381x384 = 146,304 pixels, more than the limit of 1,000"
+    )
     assert_one_line_error(emolens("image", photo, "--max-pixels", "0"), "the pixel limit must be 1 or more")
     assert_one_line_error(emolens("image", photo, "--threads", "-1"), "threads must be a whole number")
 

@@ -112,7 +112,15 @@ def test_voice_and_stress() -> None:
     opts = EventOptions(change_hold_s=1.0)
     state = EventState()
     out: list[Event] = []
-    for t, label in [(0.0, "silence"), (0.5, "calm"), (1.0, "angry"), (1.5, "calm"), (2.0, "angry"), (2.5, "silence"), (3.2, "angry")]:
+    for t, label in [
+        (0.0, "silence"),
+        (0.5, "calm"),
+        (1.0, "angry"),
+        (1.5, "calm"),
+        (2.0, "angry"),
+        (2.5, "silence"),
+        (3.2, "angry"),
+    ]:
         state, ev = voice_events(state, t, label, {label: 0.9}, opts, "mic")
         out += ev
     assert [(e.kind, e.label, e.previous, e.time) for e in out] == [
@@ -123,7 +131,12 @@ def test_voice_and_stress() -> None:
     for t, p in enumerate([0.2, 0.5, 0.7, 0.6, 0.56, 0.5, 0.9]):
         state, ev = stress_events(state, float(t), p, EventOptions(stress_high=0.65, stress_hysteresis=0.1), "band")
         stress += ev
-    assert [(e.label, e.previous, e.time) for e in stress] == [("low", None, 0), ("high", "low", 2), ("low", "high", 5), ("high", "low", 6)]
+    assert [(e.label, e.previous, e.time) for e in stress] == [
+        ("low", None, 0),
+        ("high", "low", 2),
+        ("low", "high", 5),
+        ("high", "low", 6),
+    ]
     assert [e.seq for e in out + stress] == list(range(1, 7))
 
 
@@ -159,8 +172,12 @@ frame_faces = st.lists(
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(frame_faces, min_size=1, max_size=80), st.sampled_from([0.0, 0.3, 1.0]), st.sampled_from([0.0, 0.5, 2.0]))
-def test_any_stream_gives_consistent_events(script_raw: list[list[tuple[int, str, float]]], hold: float, left: float) -> None:
+@given(
+    st.lists(frame_faces, min_size=1, max_size=80), st.sampled_from([0.0, 0.3, 1.0]), st.sampled_from([0.0, 0.5, 2.0])
+)
+def test_any_stream_gives_consistent_events(
+    script_raw: list[list[tuple[int, str, float]]], hold: float, left: float
+) -> None:
     script = [[face(t, lab, p) for t, lab, p in faces] for faces in script_raw]
     opts = EventOptions(change_hold_s=hold, valence_hold_s=hold, left_after_s=left, sustained_s=1.0)
     events = run(script, opts)

@@ -187,15 +187,30 @@ def test_the_same_events_everywhere_for_one_clip(broker: Broker, receiver: Recei
         assert "emotion_changed" in {e["kind"] for e in events}
         assert len({e["seq"] for e in events}) == len(events)
         assert receiver.events() == events + events
-        assert wait_until(lambda: sum(len(listener.on(f"clip/{k}")) for k in {e["kind"] for e in events}) == 2 * len(events), 5)
-        by_mqtt = sorted((json.loads(p) for k in {e["kind"] for e in events} for p in listener.on(f"clip/{k}")), key=lambda e: e["seq"])
+        assert wait_until(
+            lambda: sum(len(listener.on(f"clip/{k}")) for k in {e["kind"] for e in events}) == 2 * len(events), 5
+        )
+        by_mqtt = sorted(
+            (json.loads(p) for k in {e["kind"] for e in events} for p in listener.on(f"clip/{k}")),
+            key=lambda e: e["seq"],
+        )
         assert by_mqtt == sorted(events + events, key=lambda e: e["seq"])
     finally:
         listener.close()
 
 
 def test_watch_says_what_is_wrong(tmp_path: Path) -> None:
-    res = subprocess.run([sys.executable, "-m", "emolens", "watch", str(tmp_path / "none.mp4")], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "emolens", "watch", str(tmp_path / "none.mp4")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode != 0 and res.stdout == "" and len(res.stderr.strip().splitlines()) == 1
-    res = subprocess.run([sys.executable, "-m", "emolens", "watch", "x.mp4", "--webhook", "ftp://h"], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "emolens", "watch", "x.mp4", "--webhook", "ftp://h"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode != 0 and "http://" in res.stderr

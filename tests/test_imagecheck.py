@@ -144,7 +144,9 @@ def test_random_bytes_never_raise_anything_but_image_refused() -> None:
 def test_read_image_applies_the_same_checks(tmp_path: Path) -> None:
     huge = tmp_path / "huge.png"
     huge.write_bytes(zero_png(30000, 30000))  # issue 11: a real 30000x30000 PNG, 0.9 MB
-    with pytest.raises(ImageError, match=r"huge.png: the image is 30000x30000 = 900,000,000 pixels, more than the limit of 40,000,000$"):
+    with pytest.raises(
+        ImageError, match=r"huge.png: the image is 30000x30000 = 900,000,000 pixels, more than the limit of 40,000,000$"
+    ):
         read_image(huge)
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(png16_rgba(6000, 6000))
@@ -152,7 +154,9 @@ def test_read_image_applies_the_same_checks(tmp_path: Path) -> None:
         read_image(bomb)
     scans = tmp_path / "scans.jpg"
     scans.write_bytes(progressive_scan_bomb(2000, 2000, 1000))
-    with pytest.raises(ImageError, match="not an image, or a corrupt or truncated one .the JPEG has more than 100 scans"):
+    with pytest.raises(
+        ImageError, match="not an image, or a corrupt or truncated one .the JPEG has more than 100 scans"
+    ):
         read_image(scans)
     small = tmp_path / "small.png"
     small.write_bytes(zero_png(40, 30, 8, 2))

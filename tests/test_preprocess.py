@@ -47,7 +47,9 @@ def test_crop_with_margin_is_clipped_to_the_image() -> None:
 
 def test_one_face_given_as_a_3d_array_is_refused_as_ambiguous() -> None:
     face = np.zeros((48, 48, 3), np.uint8)  # one BGR face, or 48 gray faces 3 pixels wide?
-    with pytest.raises(ImageError, match=r"\(48, 48, 3\) are ambiguous.*pass a list of faces \(\[face\]\) or an array \(N, H, W, 3\)"):
+    with pytest.raises(
+        ImageError, match=r"\(48, 48, 3\) are ambiguous.*pass a list of faces \(\[face\]\) or an array \(N, H, W, 3\)"
+    ):
         faces_to_batch(face, 48)
     for channels in (1, 4):
         with pytest.raises(ImageError, match="ambiguous"):

@@ -11,7 +11,9 @@ from emolens.errors import EmolensError
 from emolens.relax.bandit import Arm, Preferences, Prior, choose, posterior, session_reward, update
 
 
-def simulated_child(prefs: Preferences, true_means: dict[str, float], sessions: int, seed: int) -> tuple[Preferences, list[str]]:
+def simulated_child(
+    prefs: Preferences, true_means: dict[str, float], sessions: int, seed: int
+) -> tuple[Preferences, list[str]]:
     """Play ``sessions`` sessions: choose, observe a noisy reward around the scenario's true mean, learn."""
     rng, child = random.Random(seed), random.Random(seed + 1)
     picks = []

@@ -109,7 +109,12 @@ def test_unreachable_broker_is_a_clear_error() -> None:
 
 def test_round_trip_with_the_agent_process(devices: MqttDevices, agent: Agent) -> None:
     devices.heartbeat(time.monotonic())
-    devices.send([Command("light", 0.4, {"color": "#3050c0", "pattern": "breathe"}, 1), Command("sound", 0.2, {"track": "rain"}, 1)])
+    devices.send(
+        [
+            Command("light", 0.4, {"color": "#3050c0", "pattern": "breathe"}, 1),
+            Command("sound", 0.2, {"track": "rain"}, 1),
+        ]
+    )
     assert devices.wait(lambda s: s.outputs["light"].reported == 0.4 and s.outputs["sound"].reported == 0.2, 10)
     assert wait_until(lambda: agent.value("light") == 0.4, 5)
     assert any(x == 'light 0.400 command seq=1 {"color":"#3050c0","pattern":"breathe"}' for x in agent.snapshot_lines())
@@ -176,7 +181,9 @@ def test_agent_watchdog_turns_outputs_off_and_alerts(devices: MqttDevices, local
 def test_emergency_stop_turns_every_output_off_through_mosquitto(devices: MqttDevices, agent: Agent) -> None:
     session, runner = session_runner(devices)
     try:
-        assert wait_until(lambda: agent.value("light") > 0 and agent.value("sound") > 0, 15), agent.snapshot_lines()[-5:]
+        assert wait_until(lambda: agent.value("light") > 0 and agent.value("sound") > 0, 15), agent.snapshot_lines()[
+            -5:
+        ]
         t = time.monotonic()
         session.emergency_stop("test")
         assert wait_until(agent.all_off, 5), agent.snapshot_lines()[-5:]
@@ -307,7 +314,9 @@ def test_gpio_agent_with_its_own_estop_button(broker: Broker, devices: MqttDevic
             time.sleep(0.2)
             devices.send([Command("vibration", 0.6, {"pattern": "steady"}, 1), Command("light", 0.3, {}, 1)])
             # both reports, not the first: the agent applies the two commands one after the other
-            assert devices.wait(lambda s: s.outputs["vibration"].reported == 0.6 and s.outputs["light"].reported == 0.3, 5)
+            assert devices.wait(
+                lambda s: s.outputs["vibration"].reported == 0.6 and s.outputs["light"].reported == 0.3, 5
+            )
             assert factory.pin(13).state == pytest.approx(0.6) and factory.pin(18).state == pytest.approx(0.3)
             factory.pin(4).drive_low()  # the button is pressed
             assert factory.pin(13).state == 0.0 and factory.pin(18).state == 0.0

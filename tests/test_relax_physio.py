@@ -45,7 +45,10 @@ def test_a_replayed_wristband_feeds_stress_readings(broker: Broker, e4_folder: P
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert res.returncode == 0, res.stderr
         sent = int(re.search(r"published (\d+) messages", res.stdout).group(1))  # type: ignore[union-attr]
-        assert wait_until(lambda: band.stats()["messages"] == sent, 30), (sent, band.stats())  # QoS 1 on loopback: every one
+        assert wait_until(lambda: band.stats()["messages"] == sent, 30), (
+            sent,
+            band.stats(),
+        )  # QoS 1 on loopback: every one
         stats = band.stats()
         assert stats["bad"] == 0 and stats["readings"] == feed.count >= 5 and sent > 300
         reading = feed.latest
@@ -111,7 +114,9 @@ def test_the_live_page_and_the_panel_show_the_bands_stress(broker: Broker, e4_fo
     app = create_app(ServeOptions(physio_mqtt=broker.url, physio_child="kid7"), Recognizer(threads=1))
     with TestClient(app, base_url="http://127.0.0.1:8000") as c:
         assert c.get("/api/v1/relax").json()["body"] is None  # the panel, before the band says anything
-        started = c.post("/api/v1/relax/start", json={"child": "kid7", "scenario": "calm-evening", "source": "demo:calm"})
+        started = c.post(
+            "/api/v1/relax/start", json={"child": "kid7", "scenario": "calm-evening", "source": "demo:calm"}
+        )
         assert started.status_code == 200, started.text
         with c.websocket_connect("ws://127.0.0.1:8000/api/v1/stream") as ws:
             ws.send_bytes(frame)

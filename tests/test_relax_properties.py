@@ -41,7 +41,9 @@ ticks = st.builds(
         lambda x: tuple(x[1]) if x[0] == 0 else ()
     ),
 )
-sessions = st.tuples(st.sampled_from(range(len(SCENARIOS))), st.floats(0.0, 1e6), st.lists(ticks, min_size=1, max_size=60))
+sessions = st.tuples(
+    st.sampled_from(range(len(SCENARIOS))), st.floats(0.0, 1e6), st.lists(ticks, min_size=1, max_size=60)
+)
 
 
 def reading(tick: Tick, now: float) -> Reading | None:
@@ -54,7 +56,9 @@ def reading(tick: Tick, now: float) -> Reading | None:
     return Reading(time=now, probs=probs, age_s=tick.age, arousal=tick.arousal)
 
 
-def replay(sc: Scenario, t0: float, seq: list[Tick]) -> list[tuple[State, Outcome, float, Reading | None, tuple[Input, ...]]]:
+def replay(
+    sc: Scenario, t0: float, seq: list[Tick]
+) -> list[tuple[State, Outcome, float, Reading | None, tuple[Input, ...]]]:
     """(state before, outcome, now, reading, inputs) for every tick; the first tick starts a session."""
     state, now = State(), t0
     out = []

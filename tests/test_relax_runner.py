@@ -237,7 +237,9 @@ def test_relax_run_errors_are_one_line() -> None:
         timeout=60,
     )
     assert res.returncode == 2
-    assert res.stderr.strip().splitlines() == ["emolens: error: unknown devices 'zigbee': use 'sim' or 'mqtt://HOST:PORT'"]
+    assert res.stderr.strip().splitlines() == [
+        "emolens: error: unknown devices 'zigbee': use 'sim' or 'mqtt://HOST:PORT'"
+    ]
 
 
 def test_bandit_chooses_a_scenario_without_one() -> None:

@@ -51,10 +51,26 @@ def seconds(a: float, b: float) -> list[float]:
 
 
 def test_json_is_exactly_the_contract_and_deterministic(scenario_file: Path, tmp_path: Path) -> None:
-    csv = write_label_csv(tmp_path / "e.csv", [(t, "happy") for t in seconds(0, 20)] + [(t, "sad") for t in seconds(20, 40)])
+    csv = write_label_csv(
+        tmp_path / "e.csv", [(t, "happy") for t in seconds(0, 20)] + [(t, "sad") for t in seconds(20, 40)]
+    )
     a = run(csv, scenario_file, tmp_path)
     b = json.loads((tmp_path / "sim.json").read_text())
-    assert main(["relax", "simulate", "--emotions", str(csv), "--scenario", str(scenario_file), "--json", str(tmp_path / "again.json")]) == 0
+    assert (
+        main(
+            [
+                "relax",
+                "simulate",
+                "--emotions",
+                str(csv),
+                "--scenario",
+                str(scenario_file),
+                "--json",
+                str(tmp_path / "again.json"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "again.json").read_bytes() == (tmp_path / "sim.json").read_bytes()
     assert set(a) == {"ticks", "alerts"} and a == b
     for t in a["ticks"]:
@@ -111,9 +127,11 @@ def test_rule_negative_lowers_then_sustained_negative_halts(scenario_file: Path,
 def test_rule_strong_negative_halts_at_once(scenario_file: Path, tmp_path: Path) -> None:
     sc = load_scenario(scenario_file)
     strong = probs_for("fear", sc.rules.halt_negative_prob + 0.05)
-    rows = [(t, probs_for("neutral", 1.0)) for t in seconds(0, 10)] + [(10.0, strong)] + [
-        (t, probs_for("happy")) for t in seconds(11, 20)
-    ]
+    rows = (
+        [(t, probs_for("neutral", 1.0)) for t in seconds(0, 10)]
+        + [(10.0, strong)]
+        + [(t, probs_for("happy")) for t in seconds(11, 20)]
+    )
     data = run(write_prob_csv(tmp_path / "p.csv", rows), scenario_file, tmp_path)
     assert first(data, "negative_halt") == 10.0
     assert [a["priority"] for a in data["alerts"] if a["kind"] == "adverse_reaction"] == ["high"]
@@ -124,9 +142,13 @@ def test_rule_leaving_a_step_depends_on_the_reaction(scenario_file: Path, tmp_pa
     sc = load_scenario(scenario_file)
     step0 = sc.steps[0]
     end = step0.duration_s + step0.advance.max_extend_s + 10
-    calm = run(write_label_csv(tmp_path / "calm.csv", [(t, "neutral") for t in seconds(0, end)]), scenario_file, tmp_path)
+    calm = run(
+        write_label_csv(tmp_path / "calm.csv", [(t, "neutral") for t in seconds(0, end)]), scenario_file, tmp_path
+    )
     uneasy_probs = {"sad": 0.1, "neutral": 0.9}
-    uneasy = run(write_prob_csv(tmp_path / "uneasy.csv", [(t, uneasy_probs) for t in seconds(0, end)]), scenario_file, tmp_path)
+    uneasy = run(
+        write_prob_csv(tmp_path / "uneasy.csv", [(t, uneasy_probs) for t in seconds(0, end)]), scenario_file, tmp_path
+    )
     assert first(calm, "advance") == pytest.approx(step0.duration_s)
     assert first(uneasy, "extend") == pytest.approx(step0.duration_s)
     assert first(uneasy, "advance") == pytest.approx(step0.duration_s + step0.advance.max_extend_s)
@@ -182,9 +204,27 @@ def test_rule_emergency_stop_is_latched_until_reset_and_a_new_start(scenario_fil
 
 
 def test_report_and_csv_from_a_replay(scenario_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    csv = write_label_csv(tmp_path / "e.csv", [(t, "happy") for t in seconds(0, 10)] + [(t, "sad") for t in seconds(20, 35)])
+    csv = write_label_csv(
+        tmp_path / "e.csv", [(t, "happy") for t in seconds(0, 10)] + [(t, "sad") for t in seconds(20, 35)]
+    )
     report, log = tmp_path / "r.png", tmp_path / "log.csv"
-    assert main(["relax", "simulate", "--emotions", str(csv), "--scenario", str(scenario_file), "--report", str(report), "--csv", str(log)]) == 0
+    assert (
+        main(
+            [
+                "relax",
+                "simulate",
+                "--emotions",
+                str(csv),
+                "--scenario",
+                str(scenario_file),
+                "--report",
+                str(report),
+                "--csv",
+                str(log),
+            ]
+        )
+        == 0
+    )
     assert report.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = log.read_text()
     assert "record" in text.splitlines()[0] and ",alert," in text and ",stimulus," in text
@@ -225,7 +265,21 @@ def test_bad_timelines_are_one_line_errors(tmp_path: Path) -> None:
 def test_the_readme_example_is_what_simulate_prints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = Path(__file__).resolve().parents[1]
     example = root / "docs/relax/example-timeline.csv"
-    assert main(["relax", "simulate", "--emotions", str(example), "--scenario", "calm-evening", "--json", str(tmp_path / "s.json")]) == 0
+    assert (
+        main(
+            [
+                "relax",
+                "simulate",
+                "--emotions",
+                str(example),
+                "--scenario",
+                "calm-evening",
+                "--json",
+                str(tmp_path / "s.json"),
+            ]
+        )
+        == 0
+    )
     line = capsys.readouterr().out.strip()
     readme = (root / "README.md").read_text()
     assert line in readme
@@ -236,7 +290,9 @@ def test_the_readme_example_is_what_simulate_prints(tmp_path: Path, capsys: pyte
     rows = set()
     for t in data["ticks"]:
         i = t["intensity"]
-        rows.add(f"| {t['t']:.1f} | {t['state']} | {i['light']:g} | {i['sound']:g} | {i['vibration']:g} | {t['action']} |")
+        rows.add(
+            f"| {t['t']:.1f} | {t['state']} | {i['light']:g} | {i['sound']:g} | {i['vibration']:g} | {t['action']} |"
+        )
     assert table and set(table) <= rows
     for a in data["alerts"]:
         assert json.dumps(a) in readme
@@ -244,7 +300,9 @@ def test_the_readme_example_is_what_simulate_prints(tmp_path: Path, capsys: pyte
 
 def test_rule_calm_face_rising_stress_warns_then_halts(tmp_path: Path) -> None:
     """Issue 13's fusion rule through ``relax simulate``: a physiological column beside the face."""
-    toml = SCENARIO_TOML.replace("sustained_negative_s = 10.0", "sustained_negative_s = 10.0\nwarn_arousal = 0.6\nhalt_arousal = 0.85")
+    toml = SCENARIO_TOML.replace(
+        "sustained_negative_s = 10.0", "sustained_negative_s = 10.0\nwarn_arousal = 0.6\nhalt_arousal = 0.85"
+    )
     scenario = tmp_path / "body.toml"
     scenario.write_text(toml)
     lines = ["time,label,arousal,event"]

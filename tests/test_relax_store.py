@@ -25,7 +25,9 @@ def tables(conn: sqlite3.Connection) -> set[str]:
 
 
 def replay(tmp_path: Path) -> Simulation:
-    rows: list[tuple[float, str] | tuple[float, str, str]] = [(float(t), "happy") for t in range(15)] + [(float(t), "sad") for t in range(25, 50)]
+    rows: list[tuple[float, str] | tuple[float, str, str]] = [(float(t), "happy") for t in range(15)] + [
+        (float(t), "sad") for t in range(25, 50)
+    ]
     rows[5] = (5.0, "happy", "camera_lost")
     rows[8] = (8.0, "happy", "resume")
     return simulate(read_emotions(write_label_csv(tmp_path / "e.csv", rows)), load_scenario("calm-evening"))
@@ -36,7 +38,16 @@ def test_migrates_an_empty_database_to_the_latest_schema(tmp_path: Path) -> None
         assert st.version == SCHEMA_VERSION == MIGRATIONS[-1][0]
     conn = sqlite3.connect(tmp_path / "relax.db")
     assert schema_version(conn) == SCHEMA_VERSION
-    assert {"children", "sessions", "emotions", "stimuli", "alerts", "operator_actions", "scenarios", "preferences"} <= tables(conn)
+    assert {
+        "children",
+        "sessions",
+        "emotions",
+        "stimuli",
+        "alerts",
+        "operator_actions",
+        "scenarios",
+        "preferences",
+    } <= tables(conn)
     # no column could hold an image or a frame
     for table in tables(conn) - {"sqlite_sequence"}:
         for _, name, kind, *_ in conn.execute(f"PRAGMA table_info({table})"):
@@ -52,9 +63,15 @@ def test_migrates_a_version_1_database_keeping_its_data(tmp_path: Path) -> None:
     assert migrate(conn, target=1) == 1
     assert "preferences" not in tables(conn)
     conn.execute("INSERT INTO children (id, created_at) VALUES ('child-old', '2026-01-01T00:00:00+00:00')")
-    conn.execute("INSERT INTO sessions (child_id, scenario, started_at, t0) VALUES ('child-old', 'calm-evening', 'then', 5.0)")
-    conn.execute("INSERT INTO emotions (session_id, t, valence, arousal, probs) VALUES (1, 6.0, 0.25, NULL, '{\"happy\": 0.5}')")
-    conn.execute("INSERT INTO alerts (session_id, t, kind, priority, message) VALUES (1, 7.0, 'no_reading', 'low', 'm')")
+    conn.execute(
+        "INSERT INTO sessions (child_id, scenario, started_at, t0) VALUES ('child-old', 'calm-evening', 'then', 5.0)"
+    )
+    conn.execute(
+        "INSERT INTO emotions (session_id, t, valence, arousal, probs) VALUES (1, 6.0, 0.25, NULL, '{\"happy\": 0.5}')"
+    )
+    conn.execute(
+        "INSERT INTO alerts (session_id, t, kind, priority, message) VALUES (1, 7.0, 'no_reading', 'low', 'm')"
+    )
     conn.close()
     with Store(path) as st:
         assert st.version == SCHEMA_VERSION
@@ -69,7 +86,9 @@ def test_migrates_a_version_1_database_keeping_its_data(tmp_path: Path) -> None:
 def test_a_failed_migration_leaves_the_database_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
     migrate(conn)
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*MIGRATIONS, (SCHEMA_VERSION + 1, "CREATE TABLE extra (a TEXT); NOT SQL")))
+    monkeypatch.setattr(
+        store_module, "MIGRATIONS", (*MIGRATIONS, (SCHEMA_VERSION + 1, "CREATE TABLE extra (a TEXT); NOT SQL"))
+    )
     with pytest.raises(sqlite3.OperationalError):
         store_module.migrate(conn, target=SCHEMA_VERSION + 1)
     assert schema_version(conn) == SCHEMA_VERSION and "extra" not in tables(conn)
@@ -151,7 +170,12 @@ def test_a_replay_is_stored_and_exported_as_csv_and_report(tmp_path: Path) -> No
         rows = list(reader)
         assert tuple(reader.fieldnames or ()) == CSV_COLUMNS
     counts = {k: sum(r["record"] == k for r in rows) for k in ("emotion", "stimulus", "alert", "operator")}
-    assert counts == {"emotion": len(log.emotions), "stimulus": len(log.stimuli), "alert": len(log.alerts), "operator": len(log.operator)}
+    assert counts == {
+        "emotion": len(log.emotions),
+        "stimulus": len(log.stimuli),
+        "alert": len(log.alerts),
+        "operator": len(log.operator),
+    }
     times = [float(r["t"]) for r in rows]
     assert times == sorted(times)
     happy = next(r for r in rows if r["record"] == "emotion")

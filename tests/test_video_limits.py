@@ -17,7 +17,10 @@ def test_frames_larger_than_the_header_are_found_without_decoding_them(tmp_path:
     with open_source(clip) as src:  # what OpenCV shows: the header's size, on every frame
         assert (src.width, src.height) == (64, 64)
         assert {frame.image.shape for frame in src} == {(64, 64, 3)}
-    with pytest.raises(ImageError, match=r"lying\.\w+: the video has frames of 1200x1200 = 1,440,000 pixels, more than the limit of 1,000,000$"):
+    with pytest.raises(
+        ImageError,
+        match=r"lying\.\w+: the video has frames of 1200x1200 = 1,440,000 pixels, more than the limit of 1,000,000$",
+    ):
         check_frame_sizes(clip, 1_000_000)
     check_frame_sizes(clip, 1_440_000)  # within the limit: nothing to say
 

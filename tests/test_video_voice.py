@@ -30,7 +30,9 @@ def test_video_with_sound_gets_voice_and_fused_columns(tmp_path: Path) -> None:
     for r in heard:
         assert r["voice_label"] in (*SPEECH_EMOTIONS, *NOT_EMOTIONS)
         fused = {e: float(r[f"fused_{e}"]) for e in EMOTIONS}
-        assert sum(fused.values()) == pytest.approx(1.0, abs=1e-3) and r["fused_label"] == max(fused, key=fused.__getitem__)
+        assert sum(fused.values()) == pytest.approx(1.0, abs=1e-3) and r["fused_label"] == max(
+            fused, key=fused.__getitem__
+        )
         face = {e: float(r[e]) for e in EMOTIONS}
         if r["voice_label"] in NOT_EMOTIONS:  # silence or music: the face alone
             assert fused == pytest.approx(face, abs=2e-5)
@@ -47,7 +49,21 @@ def test_video_with_sound_gets_voice_and_fused_columns(tmp_path: Path) -> None:
 def test_video_without_sound_says_so_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     clip = need(MEDIA / "fer_test.mp4")
     with caplog.at_level(logging.WARNING):
-        assert main(["video", str(clip), "--audio", "--json", str(tmp_path / "s.json"), "--csv", str(tmp_path / "f.csv"), "--no-progress"]) == 0
+        assert (
+            main(
+                [
+                    "video",
+                    str(clip),
+                    "--audio",
+                    "--json",
+                    str(tmp_path / "s.json"),
+                    "--csv",
+                    str(tmp_path / "f.csv"),
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
     assert caplog.text.count("no audio track") == 1
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["voice"]["available"] is False and "no audio track" in summary["voice"]["reason"]

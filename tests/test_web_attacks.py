@@ -201,9 +201,7 @@ def wait_for_job(c: TestClient, job: str, timeout: float = 180.0) -> dict[str, A
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".avi"])
-def test_video_frames_larger_than_the_header_fail_the_job(
-    recognizer: Recognizer, tmp_path: Path, suffix: str
-) -> None:
+def test_video_frames_larger_than_the_header_fail_the_job(recognizer: Recognizer, tmp_path: Path, suffix: str) -> None:
     clip = small_header_video(tmp_path / f"lying{suffix}", header=64, big=1200)  # H.264 / MJPEG
     with client_for(recognizer, max_image_pixels=1_000_000) as c:
         with open(clip, "rb") as fh:
@@ -237,9 +235,13 @@ def server() -> Iterator[str]:
 def post(url: str, data: bytes, name: str) -> tuple[int, dict[str, Any]]:
     boundary = "emolens-attack"
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     request = urllib.request.Request(
         url, data=body, method="POST", headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
     )

@@ -120,7 +120,9 @@ def fake_microphone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from emolens.audio.decode import decode_audio
 
     folder = need(SHARED / "data" / "ravdess-speech-16k" / "Actor_22")
-    samples = np.concatenate([decode_audio(p, 16000).samples for p in sorted(folder.glob("03-01-0[345]-02-*.flac"))[:4]])
+    samples = np.concatenate(
+        [decode_audio(p, 16000).samples for p in sorted(folder.glob("03-01-0[345]-02-*.flac"))[:4]]
+    )
     path = tmp_path_factory.mktemp("microphone") / "speech.wav"
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
@@ -210,7 +212,9 @@ def server() -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
-def browser(fake_camera: Path, fake_microphone: Path, chromium: Path) -> Iterator[Browser]:  # no ../shared: skip before any install
+def browser(
+    fake_camera: Path, fake_microphone: Path, chromium: Path
+) -> Iterator[Browser]:  # no ../shared: skip before any install
     args = [
         "--no-sandbox",
         "--disable-gpu",
@@ -496,14 +500,18 @@ def test_live_microphone_shows_the_voice_and_the_fusion(desktop: Tab, server: Se
     try:
         page.wait_for_function("() => document.querySelector('#voice-text').dataset.state === 'on'", timeout=20_000)
     except Exception:
-        raise AssertionError(f"voice: {page.text_content('#voice-text')!r}, errors {desktop.errors}, {server.log()}") from None
+        raise AssertionError(
+            f"voice: {page.text_content('#voice-text')!r}, errors {desktop.errors}, {server.log()}"
+        ) from None
     voice = page.get_attribute("#voice-text", "data-label")
     assert voice in (*SPEECH_EMOTIONS, "silence", "non-speech"), voice
     # a judgement with an emotion is fused with the face: wait for one
     try:
         page.wait_for_function("() => document.querySelector('#fused-text').dataset.label !== ''", timeout=20_000)
     except Exception:
-        raise AssertionError(f"voice: {page.text_content('#voice-text')!r} fused {page.text_content('#fused-text')!r} faces {page.get_attribute('#overlay', 'data-faces')}, errors {desktop.errors}") from None
+        raise AssertionError(
+            f"voice: {page.text_content('#voice-text')!r} fused {page.text_content('#fused-text')!r} faces {page.get_attribute('#overlay', 'data-faces')}, errors {desktop.errors}"
+        ) from None
     assert page.get_attribute("#fused-text", "data-label") in EMOTIONS
     assert re.fullmatch(r"\w+ \d+%", page.text_content("#fused-text") or "")
     page.get_by_role("button", name="Stop").click()

@@ -61,7 +61,10 @@ def face_frame() -> bytes:
 
 
 def test_speech_chunks_are_judged_and_fused_with_the_face(speech: np.ndarray, face_frame: bytes) -> None:
-    with TestClient(create_app(ServeOptions(), Recognizer(threads=1)), base_url=BASE) as c, c.websocket_connect(STREAM) as ws:
+    with (
+        TestClient(create_app(ServeOptions(), Recognizer(threads=1)), base_url=BASE) as c,
+        c.websocket_connect(STREAM) as ws,
+    ):
         for _ in range(3):  # the face's track is confirmed on its 3rd frame
             ws.send_bytes(face_frame)
             assert receive(ws)["type"] == "result"
@@ -113,7 +116,10 @@ def test_a_speaker_profile_model_learns_the_voice_as_it_talks(
 
 
 def test_silence_is_not_an_emotion_and_bad_chunks_get_a_reason(face_frame: bytes) -> None:
-    with TestClient(create_app(ServeOptions(), Recognizer(threads=1)), base_url=BASE) as c, c.websocket_connect(STREAM) as ws:
+    with (
+        TestClient(create_app(ServeOptions(), Recognizer(threads=1)), base_url=BASE) as c,
+        c.websocket_connect(STREAM) as ws,
+    ):
         for i, message in enumerate(chunks(np.zeros(RATE * 2, np.float32))):
             ws.send_text(message)
             if i >= 1:
@@ -139,6 +145,6 @@ def test_silence_is_not_an_emotion_and_bad_chunks_get_a_reason(face_frame: bytes
 def test_a_server_without_a_speech_model_says_so(tmp_path: Path, speech: np.ndarray) -> None:
     app = create_app(ServeOptions(speech_model=str(tmp_path / "none.onnx")), Recognizer(threads=1))
     with TestClient(app, base_url=BASE) as c, c.websocket_connect(STREAM) as ws:
-        ws.send_text(chunks(speech[: RATE])[0])
+        ws.send_text(chunks(speech[:RATE])[0])
         msg = receive(ws)
         assert msg["type"] == "voice" and "not found" in msg["error"]

@@ -441,7 +441,11 @@ def bench_models(
             for b in batches:
                 # batch 1 calls are short: more of them for a steady figure
                 res = bench_faces(
-                    timed, faces=b, repeats=max(repeats, -(-min_faces // b)), warmup=5, images=None if test is None else test.images
+                    timed,
+                    faces=b,
+                    repeats=max(repeats, -(-min_faces // b)),
+                    warmup=5,
+                    images=None if test is None else test.images,
                 )
                 speed[f"b{b}t{t}"] = res.overall_faces_per_s
         out.append(

@@ -406,7 +406,11 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         help="best.pt or last.pt written by 'emolens train'; several: one ensemble model averaging their probabilities",
     )
     p.add_argument("--out", required=True, help="the .onnx file to write")
-    p.add_argument("--name", default=None, help="model name stored in the file (default: the architecture, as vgg+vgg for an ensemble)")
+    p.add_argument(
+        "--name",
+        default=None,
+        help="model name stored in the file (default: the architecture, as vgg+vgg for an ensemble)",
+    )
     p.add_argument("--version", default="1")
     p.add_argument("--tta", default="none", choices=TTA_MODES, help="test-time augmentation the model asks for")
     p.set_defaults(func=_export)
@@ -484,18 +488,25 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     b.add_argument("--face-size", type=int, default=48)
     b.add_argument("--repeats", type=int, default=30)
     b.add_argument(
-        "--data", default=None, help="FER-2013 folder or csv: time on PrivateTest's faces, in turn (default: random pixels)"
+        "--data",
+        default=None,
+        help="FER-2013 folder or csv: time on PrivateTest's faces, in turn (default: random pixels)",
     )
     b.add_argument("--json", default=None)
     b.set_defaults(func=_bench_faces)
     b = bsub.add_parser("models", help="every shipped model: size, parameters, accuracy, faces/s by batch and threads")
     b.add_argument(
-        "models", nargs="*", help="model names or .onnx paths (default: every shipped model file and short name with a mode of its own)"
+        "models",
+        nargs="*",
+        help="model names or .onnx paths (default: every shipped model file and short name with a mode of its own)",
     )
     b.add_argument("--data", default=None, help="FER-2013 folder or csv: also score each model on PrivateTest")
     b.add_argument("--repeats", type=int, default=50, help="timed calls per setting (more for small batches)")
     b.add_argument(
-        "--min-faces", type=int, default=2000, help="at least this many faces timed per setting: small batches get more calls"
+        "--min-faces",
+        type=int,
+        default=2000,
+        help="at least this many faces timed per setting: small batches get more calls",
     )
     b.add_argument("--json", default=None)
     b.set_defaults(func=_bench_models)
@@ -611,13 +622,13 @@ def _add_video(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     listen.add_argument(
         "--audio", action="store_true", help="also listen: the voice's emotion per window, fused with each face's"
     )
-    listen.add_argument("--speech-model", default=None, metavar="M", help="speech model name or .onnx (default: bundled)")
+    listen.add_argument(
+        "--speech-model", default=None, metavar="M", help="speech model name or .onnx (default: bundled)"
+    )
     add_options(listen, FusionOptions, prefix="fusion")
     p.add_argument("--csv", default=None, help="write one row per face per frame here")
     p.add_argument("--json", default=None, help="write the per-track summary here (default: print it)")
-    p.add_argument(
-        "--timeline", default=None, help="plot each track's emotions over time here (.png, .svg or .pdf)"
-    )
+    p.add_argument("--timeline", default=None, help="plot each track's emotions over time here (.png, .svg or .pdf)")
     p.add_argument("--show", action="store_true", help="show the annotated frames in a window (q or Esc stops)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_video)
@@ -747,8 +758,12 @@ def _add_relax_devices(relax_sub: argparse._SubParsersAction) -> None:  # type: 
     src = r.add_mutually_exclusive_group(required=True)
     src.add_argument("--camera", type=int, default=None, metavar="N", help="read camera number N")
     src.add_argument("--video", default=None, metavar="FILE", help="play a video file as the camera (tests, demos)")
-    src.add_argument("--demo", default=None, metavar="NAME", help="a scripted child instead of a camera: calm, upset, gaps")
-    src.add_argument("--readings", default=None, metavar="FILE.csv", help="replay an emotion CSV (as relax simulate's) in real time")
+    src.add_argument(
+        "--demo", default=None, metavar="NAME", help="a scripted child instead of a camera: calm, upset, gaps"
+    )
+    src.add_argument(
+        "--readings", default=None, metavar="FILE.csv", help="replay an emotion CSV (as relax simulate's) in real time"
+    )
     r.add_argument("--devices", default="sim", metavar="sim|mqtt://HOST:PORT", help="the actuators (default: sim)")
     r.add_argument("--chair", default="chair1", help="the chair's id in the MQTT topics (default: chair1)")
     r.add_argument("--child", required=True, metavar="ID", help="the child's pseudonymous id (never a name)")
@@ -775,14 +790,18 @@ def _add_relax_devices(relax_sub: argparse._SubParsersAction) -> None:  # type: 
     r.add_argument(
         "--watchdog-s", type=float, default=1.0, metavar="W", help="all off without a controller heartbeat for W s (1)"
     )
-    r.add_argument("--heartbeat-s", type=float, default=0.5, metavar="S", help="this agent's own heartbeat period (0.5)")
+    r.add_argument(
+        "--heartbeat-s", type=float, default=0.5, metavar="S", help="this agent's own heartbeat period (0.5)"
+    )
     r.add_argument("--chair", default="chair1", help="the chair's id in the MQTT topics (default: chair1)")
     r.add_argument("--name", default="agent", help="this agent's name in the topics (default: agent)")
     r.add_argument("--modalities", default="light,sound,vibration", help="the outputs this board drives")
     r.add_argument(
         "--pin", action="append", default=[], metavar="MODALITY=PIN", help="gpio: BCM pin (light=R/G/B for RGB)"
     )
-    r.add_argument("--estop-pin", type=int, default=None, metavar="PIN", help="gpio: an emergency-stop button to ground")
+    r.add_argument(
+        "--estop-pin", type=int, default=None, metavar="PIN", help="gpio: an emergency-stop button to ground"
+    )
     r.set_defaults(func=_relax_device)
 
 
@@ -803,9 +822,14 @@ def _add_relax(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="time,label or time plus the 7 probabilities (optional columns: arousal, event)",
     )
     r.add_argument(
-        "--scenario", default="calm-evening", metavar="NAME|FILE", help="shipped scenario name or .toml file (default: calm-evening)"
+        "--scenario",
+        default="calm-evening",
+        metavar="NAME|FILE",
+        help="shipped scenario name or .toml file (default: calm-evening)",
     )
-    r.add_argument("--json", default=None, metavar="OUT", help="write ticks and alerts as JSON here (default: print them)")
+    r.add_argument(
+        "--json", default=None, metavar="OUT", help="write ticks and alerts as JSON here (default: print them)"
+    )
     r.add_argument("--csv", default=None, help="also write the session log as CSV here")
     r.add_argument("--report", default=None, help="also draw the one-page caregiver report here (.png or .pdf)")
     add_options(r, SimulateOptions)

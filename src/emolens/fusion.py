@@ -75,7 +75,9 @@ class FusionOptions:
             raise EmolensError(f"voice hop_s must lie in [0.05, window_s] seconds, got {self.hop_s}")
 
 
-def voice_as_face(probs: Sequence[float], voice_labels: Sequence[str], face_labels: Sequence[str] = EMOTIONS) -> dict[str, float]:
+def voice_as_face(
+    probs: Sequence[float], voice_labels: Sequence[str], face_labels: Sequence[str] = EMOTIONS
+) -> dict[str, float]:
     """The voice's probabilities over ``face_labels`` (:data:`VOICE_TO_FACE`; a voice label with no
     face counterpart is left out and the rest renormalised)."""
     out = dict.fromkeys(face_labels, 0.0)
@@ -114,7 +116,10 @@ def fuse(
     if wf + wv <= 0.0:
         return None
     probs = {
-        k: (wf * (face.get(k, 0.0) if face is not None else 0.0) + wv * (voice.get(k, 0.0) if voice is not None else 0.0))
+        k: (
+            wf * (face.get(k, 0.0) if face is not None else 0.0)
+            + wv * (voice.get(k, 0.0) if voice is not None else 0.0)
+        )
         / (wf + wv)
         for k in labels
     }
@@ -124,14 +129,17 @@ def fuse(
 class VoiceTrack:
     """The voice windows of one recording, looked up by time (seconds from the start)."""
 
-    def __init__(self, windows: Sequence[VoiceWindow], voice_labels: Sequence[str], face_labels: Sequence[str] = EMOTIONS) -> None:
+    def __init__(
+        self, windows: Sequence[VoiceWindow], voice_labels: Sequence[str], face_labels: Sequence[str] = EMOTIONS
+    ) -> None:
         self.windows = sorted(windows, key=lambda w: w.start_s)
         self._starts = [w.start_s for w in self.windows]
         self._longest = max((w.end_s - w.start_s for w in self.windows), default=0.0)
         self.voice_labels = tuple(voice_labels)
         self.face_labels = tuple(face_labels)
         self.as_face = [
-            None if w.probs is None else voice_as_face(w.probs.tolist(), self.voice_labels, self.face_labels) for w in self.windows
+            None if w.probs is None else voice_as_face(w.probs.tolist(), self.voice_labels, self.face_labels)
+            for w in self.windows
         ]
 
     def at(self, t: float) -> tuple[VoiceWindow, dict[str, float] | None] | None:

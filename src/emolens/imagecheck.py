@@ -171,7 +171,9 @@ class ImageHeader:
 
     def describe(self) -> str:
         """E.g. ``6000x6000 with 4 channels of 16 bits``."""
-        return f"{self.width}x{self.height} with {self.channels} channel{'s' * (self.channels != 1)} of {self.bits} bits"
+        return (
+            f"{self.width}x{self.height} with {self.channels} channel{'s' * (self.channels != 1)} of {self.bits} bits"
+        )
 
 
 def image_size(data: Buffer, kind: str | None = None) -> tuple[int, int] | None:

@@ -85,9 +85,7 @@ def make_client(client_id: str, will: tuple[str, str] | None = None) -> mqtt.Cli
         from paho.mqtt.enums import CallbackAPIVersion
     except ImportError:
         raise EmolensError("MQTT needs paho-mqtt: pip install 'emolens[relax]'") from None
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True, protocol=mqtt.MQTTv311
-    )
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True, protocol=mqtt.MQTTv311)
     client.on_socket_open = lambda _client, _userdata, sock: set_nodelay(sock)
     client.reconnect_delay_set(min_delay=1, max_delay=2)
     if will is not None:

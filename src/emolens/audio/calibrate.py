@@ -101,7 +101,9 @@ def calibrate_speech(
             "nll_before": negative_log_likelihood(probs, ds.labels),
             "nll_after": negative_log_likelihood(after, ds.labels),
         }
-        log.info("%s %s: ECE %.4f -> %.4f", rec.path.name, split, splits[split]["ece_before"], splits[split]["ece_after"])
+        log.info(
+            "%s %s: ECE %.4f -> %.4f", rec.path.name, split, splits[split]["ece_before"], splits[split]["ece_after"]
+        )
     proto = onnx.load(str(rec.path))
     props = {p.key: p.value for p in proto.metadata_props}
     props[PREFIX + "temperature"] = repr(round(t, 6))

@@ -93,7 +93,12 @@ def evaluate_command(args: argparse.Namespace) -> int:
         if path:
             check_writable(path)
     ev = evaluate_speech(
-        args.model, args.data, args.split, threads=args.threads, profile_utterances=args.profile_utterances, tta=args.tta
+        args.model,
+        args.data,
+        args.split,
+        threads=args.threads,
+        profile_utterances=args.profile_utterances,
+        tta=args.tta,
     )
     m = ev.metrics
     print(

@@ -90,9 +90,16 @@ def resolve_speech_model(model: str | Path | None) -> Path:
         )
     from emolens.models.bundled import available_models
 
-    if isinstance(model, str) and not model.endswith(".onnx") and not Path(model).exists() and model not in available_models():
+    if (
+        isinstance(model, str)
+        and not model.endswith(".onnx")
+        and not Path(model).exists()
+        and model not in available_models()
+    ):
         speech = ", ".join(available_speech_models()) or "none are installed"
-        raise ModelError(f"unknown speech model {model!r}; bundled speech models: {speech}; or give the path of an .onnx file")
+        raise ModelError(
+            f"unknown speech model {model!r}; bundled speech models: {speech}; or give the path of an .onnx file"
+        )
     return resolve_model(model)
 
 

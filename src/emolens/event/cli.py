@@ -61,7 +61,14 @@ def _watch(args: argparse.Namespace) -> int:
                 sink.close()
             raise
         result = watch(
-            source, rec, args.detector, stream_options, sinks=sinks, event_options=event_options, voice=voice or False, body=feed
+            source,
+            rec,
+            args.detector,
+            stream_options,
+            sinks=sinks,
+            event_options=event_options,
+            voice=voice or False,
+            body=feed,
         )
     finally:
         if band is not None:
@@ -81,7 +88,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     p.add_argument("source", nargs="?", default=None, help="video file or stream URL (or use --camera)")
     p.add_argument("--camera", type=int, default=None, metavar="N", help="watch camera number N instead")
-    p.add_argument("--mqtt", action="append", metavar="mqtt://HOST:PORT/PREFIX", help="publish to this broker (topic prefix default emolens/events)")
+    p.add_argument(
+        "--mqtt",
+        action="append",
+        metavar="mqtt://HOST:PORT/PREFIX",
+        help="publish to this broker (topic prefix default emolens/events)",
+    )
     p.add_argument("--webhook", action="append", metavar="URL", help="POST each event to this URL (repeatable)")
     p.add_argument(
         "--webhook-secret",
@@ -89,7 +101,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         metavar="S",
         help="sign webhook bodies with HMAC-SHA256 (header X-Emolens-Signature; default: $EMOLENS_WEBHOOK_SECRET)",
     )
-    p.add_argument("--webhook-timeout-s", type=float, default=2.0, help="seconds to wait for a webhook's answer (default: 2)")
+    p.add_argument(
+        "--webhook-timeout-s", type=float, default=2.0, help="seconds to wait for a webhook's answer (default: 2)"
+    )
     p.add_argument("--jsonl", default=None, metavar="FILE", help="append the events to this file, one JSON line each")
     p.add_argument("--quiet", action="store_true", help="do not print the events")
     p.add_argument("--audio", action="store_true", help="also listen to a file's voice: voice_emotion_changed events")

@@ -51,7 +51,9 @@ def state_payload(event: Event) -> dict[str, Any]:
 class MqttSink:
     """Publish events to an MQTT broker (see the module)."""
 
-    def __init__(self, url: str, *, queue_size: int = 1000, connect_timeout_s: float = 5.0, close_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, url: str, *, queue_size: int = 1000, connect_timeout_s: float = 5.0, close_timeout_s: float = 5.0
+    ) -> None:
         host, port, self.prefix = parse_topic_url(url, DEFAULT_PREFIX)
         if queue_size < 1:
             raise EmolensError("mqtt sink: queue_size must be 1 or more")
@@ -65,7 +67,13 @@ class MqttSink:
         self._client.on_connect = lambda c, u, f, rc, p: self._connected.set() if not rc.is_failure else None
         self._client.on_disconnect = lambda c, u, f, rc, p: self._connected.clear()
         self._pending: list[tuple[Any, bool]] = []
-        connect(self._client, f"mqtt://{host}:{port}", keepalive_s=30, timeout_s=connect_timeout_s, connected=self._connected)
+        connect(
+            self._client,
+            f"mqtt://{host}:{port}",
+            keepalive_s=30,
+            timeout_s=connect_timeout_s,
+            connected=self._connected,
+        )
 
     def _sweep(self) -> None:
         """Count the events the broker has acknowledged; forget them (call with the lock held)."""

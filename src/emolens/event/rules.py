@@ -110,25 +110,60 @@ def _follow(mem: TrackMemory, face: Face, t: float, frame: int, opts: EventOptio
             out: _Emitter) -> TrackMemory:  # fmt: skip
     track = face.track_id
     # the emotion: a new label must hold change_hold_s
-    pending_label, held = (None, None) if face.label == mem.label else _held(mem.pending_label, face.label, t, opts.change_hold_s)
+    pending_label, held = (
+        (None, None) if face.label == mem.label else _held(mem.pending_label, face.label, t, opts.change_hold_s)
+    )
     if held is not None:
-        out.emit("emotion_changed", t, track, face.label, face.scores, face.valence, frame=frame, previous=mem.label, duration_s=held)
+        out.emit(
+            "emotion_changed",
+            t,
+            track,
+            face.label,
+            face.scores,
+            face.valence,
+            frame=frame,
+            previous=mem.label,
+            duration_s=held,
+        )
         mem = replace(mem, label=face.label)
     # the valence: likewise
     pending_valence, vheld = (
-        (None, None) if face.valence == mem.valence else _held(mem.pending_valence, face.valence, t, opts.valence_hold_s)
+        (None, None)
+        if face.valence == mem.valence
+        else _held(mem.pending_valence, face.valence, t, opts.valence_hold_s)
     )
     if vheld is not None:
-        out.emit("valence_changed", t, track, face.valence, face.scores, face.valence, frame=frame, previous=mem.valence, duration_s=vheld)
+        out.emit(
+            "valence_changed",
+            t,
+            track,
+            face.valence,
+            face.scores,
+            face.valence,
+            frame=frame,
+            previous=mem.valence,
+            duration_s=vheld,
+        )
         mem = replace(mem, valence=face.valence)
     # a watched emotion that stays strong
     strong = _strongest(face, watched, opts.sustained_prob)
     if strong != mem.strong:
         mem = replace(mem, strong=strong, strong_since=t, strong_fired=False)
     if mem.strong is not None and not mem.strong_fired and t - mem.strong_since >= opts.sustained_s:
-        out.emit("emotion_sustained", t, track, mem.strong, face.scores, face.valence, frame=frame, duration_s=t - mem.strong_since)
+        out.emit(
+            "emotion_sustained",
+            t,
+            track,
+            mem.strong,
+            face.scores,
+            face.valence,
+            frame=frame,
+            duration_s=t - mem.strong_since,
+        )
         mem = replace(mem, strong_fired=True)
-    return replace(mem, last_seen=t, probs=dict(face.scores), pending_label=pending_label, pending_valence=pending_valence)
+    return replace(
+        mem, last_seen=t, probs=dict(face.scores), pending_label=pending_label, pending_valence=pending_valence
+    )
 
 
 def face_events(
@@ -159,7 +194,16 @@ def face_events(
     for track in sorted(set(tracks) - seen):
         mem = tracks[track]
         if t - mem.last_seen >= options.left_after_s:
-            out.emit("person_left", t, track, mem.label, mem.probs, mem.valence, frame=frame, duration_s=mem.last_seen - mem.first_seen)
+            out.emit(
+                "person_left",
+                t,
+                track,
+                mem.label,
+                mem.probs,
+                mem.valence,
+                frame=frame,
+                duration_s=mem.last_seen - mem.first_seen,
+            )
             del tracks[track]
     return replace(state, tracks=tracks, seq=out.seq), out.events
 
@@ -169,7 +213,16 @@ def end_events(state: EventState, t: float, source: str, frame: int | None = Non
     out = _Emitter(state.seq, source)
     for track in sorted(state.tracks):
         mem = state.tracks[track]
-        out.emit("person_left", t, track, mem.label, mem.probs, mem.valence, frame=frame, duration_s=mem.last_seen - mem.first_seen)
+        out.emit(
+            "person_left",
+            t,
+            track,
+            mem.label,
+            mem.probs,
+            mem.valence,
+            frame=frame,
+            duration_s=mem.last_seen - mem.first_seen,
+        )
     return replace(state, tracks={}, seq=out.seq), out.events
 
 
@@ -232,7 +285,9 @@ class EventRules:
         self.last_frame: int | None = None
 
     def frame(self, result: FrameResult) -> list[Event]:
-        self.state, events = face_events(self.state, result.time, result.index, result.faces, self.options, self.source, self.labels)
+        self.state, events = face_events(
+            self.state, result.time, result.index, result.faces, self.options, self.source, self.labels
+        )
         self.last_time, self.last_frame = result.time, result.index
         return events
 

@@ -45,14 +45,20 @@ class EventOptions:
     it is ``low`` again below ``stress_high - stress_hysteresis``.
     """
 
-    change_hold_s: float = field(default=1.0, metadata={"help": "seconds a new emotion must hold before emotion_changed"})
+    change_hold_s: float = field(
+        default=1.0, metadata={"help": "seconds a new emotion must hold before emotion_changed"}
+    )
     sustained_labels: str = field(
         default="angry,disgust,fear,sad",
         metadata={"help": "labels watched for emotion_sustained, comma-separated (all: every label; '': off)"},
     )
-    sustained_prob: float = field(default=0.6, metadata={"help": "probability an emotion must keep for emotion_sustained"})
+    sustained_prob: float = field(
+        default=0.6, metadata={"help": "probability an emotion must keep for emotion_sustained"}
+    )
     sustained_s: float = field(default=3.0, metadata={"help": "seconds it must keep it"})
-    valence_hold_s: float = field(default=1.0, metadata={"help": "seconds a new valence must hold before valence_changed"})
+    valence_hold_s: float = field(
+        default=1.0, metadata={"help": "seconds a new valence must hold before valence_changed"}
+    )
     left_after_s: float = field(default=1.0, metadata={"help": "seconds unseen after which a person has left"})
     stress_high: float = field(default=0.65, metadata={"help": "wristband stress probability counted as high"})
     stress_hysteresis: float = field(default=0.1, metadata={"help": "how far below stress_high stress is low again"})
@@ -67,7 +73,9 @@ class EventOptions:
             if not 0.0 < value <= 1.0:
                 raise EmolensError(f"event option {name} must lie in (0, 1], got {value}")
         if not 0.0 <= self.stress_hysteresis < self.stress_high:
-            raise EmolensError(f"event option stress_hysteresis must lie in [0, stress_high), got {self.stress_hysteresis}")
+            raise EmolensError(
+                f"event option stress_hysteresis must lie in [0, stress_high), got {self.stress_hysteresis}"
+            )
 
     def watched(self, labels: tuple[str, ...]) -> frozenset[str]:
         """The labels of ``labels`` watched for ``emotion_sustained``."""
@@ -77,7 +85,9 @@ class EventOptions:
         wanted = {x.strip() for x in text.split(",") if x.strip()}
         unknown = wanted - set(labels)
         if unknown:
-            raise EmolensError(f"sustained_labels: unknown labels {', '.join(sorted(unknown))}; the model has {', '.join(labels)}")
+            raise EmolensError(
+                f"sustained_labels: unknown labels {', '.join(sorted(unknown))}; the model has {', '.join(labels)}"
+            )
         return frozenset(wanted)
 
 

@@ -93,7 +93,11 @@ def _run(
                 if found is not None and found[0] is not last_window:
                     last_window = found[0]
                     w = found[0]
-                    probs = {} if w.probs is None else {k: float(p) for k, p in zip(heard.voice_labels, w.probs, strict=True)}
+                    probs = (
+                        {}
+                        if w.probs is None
+                        else {k: float(p) for k, p in zip(heard.voice_labels, w.probs, strict=True)}
+                    )
                     made += rules.voice(result.time, w.label, probs)
             if body is not None:
                 reading = body.take()
@@ -127,7 +131,16 @@ def watch(
     count: dict[str, int] = {}
     try:
         for event in events(
-            source, recognizer, detector, options, event_options=event_options, sinks=sinks, name=name, voice=voice, body=body, **changes
+            source,
+            recognizer,
+            detector,
+            options,
+            event_options=event_options,
+            sinks=sinks,
+            name=name,
+            voice=voice,
+            body=body,
+            **changes,
         ):
             count[event.kind] = count.get(event.kind, 0) + 1
     finally:

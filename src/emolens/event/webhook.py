@@ -57,7 +57,9 @@ class WebhookSink:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise EmolensError(f"a webhook is an http:// or https:// URL, got {url!r}")
         if timeout_s <= 0 or retries < 0 or backoff_s < 0 or queue_size < 1:
-            raise EmolensError("webhook: timeout_s must be above 0, retries and backoff_s 0 or more, queue_size 1 or more")
+            raise EmolensError(
+                "webhook: timeout_s must be above 0, retries and backoff_s 0 or more, queue_size 1 or more"
+            )
         self.name = f"webhook:{parts.scheme}://{parts.netloc}{parts.path}"
         self.url = url
         self.secret = secret

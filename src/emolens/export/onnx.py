@@ -122,7 +122,9 @@ def export_checkpoint(
                 raise ModelError(f"checkpoint not found: {path}")
             state = ckpt.load(path)
             arch, weights = str(state["arch"]), state["model"]
-            member_labels = tuple(state.get("labels", EMOTIONS))  # checkpoints before label sets were stored: FER-2013's
+            member_labels = tuple(
+                state.get("labels", EMOTIONS)
+            )  # checkpoints before label sets were stored: FER-2013's
         else:  # an exported model (.onnx file or bundled name), read back into torch as --init reads it
             from emolens.train.init import load_source
 

@@ -125,9 +125,7 @@ def export_speech_states(
     axes = {"input": {0: "batch", 3: "frames"}, "probs": {0: "batch"}}
     diff = export_checked(model, dummy, out, axes, meta.to_props(), parity)
     log.info("exported %s -> %s (max |p_onnx - p_torch| = %.2e)", source, out, diff)
-    write_json(
-        out.with_suffix(".json"), {**meta.as_dict(), "members": len(states), "parity_max_abs_diff": diff}
-    )
+    write_json(out.with_suffix(".json"), {**meta.as_dict(), "members": len(states), "parity_max_abs_diff": diff})
     return SpeechExportResult(out, meta, diff)
 
 

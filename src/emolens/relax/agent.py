@@ -336,7 +336,9 @@ class DeviceAgent:
 
     def _latch_estop(self, source: str) -> None:
         if not self._estop:
-            log.warning("device agent %s: emergency stop (%s): every output off, latched until reset", self.name, source)
+            log.warning(
+                "device agent %s: emergency stop (%s): every output off, latched until reset", self.name, source
+            )
         self._estop = True
         self._all_off("estop", alert=f"emergency stop from {source}: every output turned off")
 

@@ -102,9 +102,7 @@ def update(prefs: Preferences, scenario: str, reward: float) -> Preferences:
     return replace(prefs, arms=arms)
 
 
-def choose(
-    prefs: Preferences, candidates: Iterable[str], rng: random.Random, prior: Prior = Prior()
-) -> Choice:
+def choose(prefs: Preferences, candidates: Iterable[str], rng: random.Random, prior: Prior = Prior()) -> Choice:
     """The scenario for the next session among ``candidates``: the pinned one when it is a
     candidate, otherwise the highest Thompson draw among those not excluded (ties: by name)."""
     names = sorted(set(candidates))

@@ -285,7 +285,9 @@ def fault_safe(s: State, fault: Fault, now: float, sc: Scenario) -> Change:
         alerts = (Alert(now, fault.kind, FAULT_PRIORITY.get(fault.kind, "high"), text),)
     faults = s.faults | {fault.kind}
     if s.mode in ("running", "paused", "holding") or (s.mode == "safe" and s.safe_reason == "no_reading"):
-        return Change(_enter(s, "safe", now, safe_reason=fault.kind, faults=faults, negative_since=None), "fault_safe", alerts)
+        return Change(
+            _enter(s, "safe", now, safe_reason=fault.kind, faults=faults, negative_since=None), "fault_safe", alerts
+        )
     return Change(replace(s, faults=faults), "fault", alerts)
 
 
@@ -341,9 +343,7 @@ def advance_step(s: State, now: float, sc: Scenario) -> Change | None:
     if s.step_elapsed < current.duration_s:
         return None
     adv = current.advance
-    calm = adv.min_valence <= -1.0 or (
-        _fresh(s, now, sc) and s.valence is not None and s.valence >= adv.min_valence
-    )
+    calm = adv.min_valence <= -1.0 or (_fresh(s, now, sc) and s.valence is not None and s.valence >= adv.min_valence)
     timed_out = s.step_elapsed >= current.duration_s + adv.max_extend_s
     if not calm and not timed_out:
         if s.extending:
@@ -523,9 +523,7 @@ def step(
         data_from = max(s.last_fresh if s.last_fresh is not None else -math.inf, s.grace_from)
         if not fresh and now - data_from > sc.safety.stale_after_s:
             apply(no_reading_hold(s, now, sc))
-        elif (
-            usable and stressed and not s.stress_warned and s.valence is not None and s.valence > r.negative_valence
-        ):
+        elif usable and stressed and not s.stress_warned and s.valence is not None and s.valence > r.negative_valence:
             assert arousal is not None
             apply(stress_warning(s, arousal, now, sc))
         elif fresh and s.valence is not None and now - s.last_decision >= sc.rules.decide_every_s:

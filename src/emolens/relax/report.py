@@ -112,7 +112,9 @@ def csv_rows(log: SessionLog) -> list[dict[str, str]]:
         row.update({m: _num(s.intensity(m)) for m in MODALITIES})
         rows.append((s.t, 1, row))
     for a in log.alerts:
-        rows.append((a.t, 2, {"t": _num(a.t), "record": "alert", "kind": a.kind, "priority": a.priority, "message": a.message}))
+        rows.append(
+            (a.t, 2, {"t": _num(a.t), "record": "alert", "kind": a.kind, "priority": a.priority, "message": a.message})
+        )
     for o in log.operator:
         rows.append((o.t, 3, {"t": _num(o.t), "record": "operator", "action": o.action, "message": o.detail}))
     rows.sort(key=lambda r: (r[0], r[1]))
@@ -176,12 +178,12 @@ def write_report(log: SessionLog, path: str | Path, *, title: str = "") -> Path:
 
 def _draw(fig: Any, log: SessionLog, title: str) -> None:
     t0 = log.t0
-    grid = fig.add_gridspec(4, 1, height_ratios=[1.1, 1.1, 1.4, 1.3], hspace=0.45, left=0.1, right=0.86, top=0.9, bottom=0.04)
+    grid = fig.add_gridspec(
+        4, 1, height_ratios=[1.1, 1.1, 1.4, 1.3], hspace=0.45, left=0.1, right=0.86, top=0.9, bottom=0.04
+    )
     ax_v, ax_e, ax_s = (fig.add_subplot(grid[i]) for i in range(3))
     ax_t = fig.add_subplot(grid[3])
-    end = max(
-        [p.t for p in log.stimuli] + [e.t for e in log.emotions] + [a.t for a in log.alerts] + [t0 + 1.0]
-    ) - t0
+    end = max([p.t for p in log.stimuli] + [e.t for e in log.emotions] + [a.t for a in log.alerts] + [t0 + 1.0]) - t0
 
     head = title or f"Relaxation session: {log.scenario}"
     fig.suptitle(head, fontsize=14, x=0.1, ha="left", y=0.975)
@@ -237,14 +239,40 @@ def _draw(fig: Any, log: SessionLog, title: str) -> None:
 
     # the list of alerts and operator actions
     ax_t.axis("off")
-    lines = [(a.t, f"{a.t - t0:7.1f} s  {a.priority.upper():6s} {a.kind}: {a.message}", PRIORITY_COLORS.get(a.priority, "#000000")) for a in log.alerts]
-    lines += [(o.t, f"{o.t - t0:7.1f} s  operator {o.action}{': ' + o.detail if o.detail else ''}", "#333333") for o in log.operator]
+    lines = [
+        (
+            a.t,
+            f"{a.t - t0:7.1f} s  {a.priority.upper():6s} {a.kind}: {a.message}",
+            PRIORITY_COLORS.get(a.priority, "#000000"),
+        )
+        for a in log.alerts
+    ]
+    lines += [
+        (o.t, f"{o.t - t0:7.1f} s  operator {o.action}{': ' + o.detail if o.detail else ''}", "#333333")
+        for o in log.operator
+    ]
     lines.sort(key=lambda x: x[0])
     ax_t.set_title("Alerts and operator actions", fontsize=10, loc="left")
     shown = lines[:18]
     if not shown:
         ax_t.text(0.0, 0.95, "none", fontsize=8, va="top", transform=ax_t.transAxes)
     for i, (_, text, color) in enumerate(shown):
-        ax_t.text(0.0, 0.95 - i * 0.055, text[:110], fontsize=7.5, va="top", family="monospace", color=color, transform=ax_t.transAxes)
+        ax_t.text(
+            0.0,
+            0.95 - i * 0.055,
+            text[:110],
+            fontsize=7.5,
+            va="top",
+            family="monospace",
+            color=color,
+            transform=ax_t.transAxes,
+        )
     if len(lines) > len(shown):
-        ax_t.text(0.0, 0.95 - len(shown) * 0.055, f"... and {len(lines) - len(shown)} more (see the CSV export)", fontsize=7.5, va="top", transform=ax_t.transAxes)
+        ax_t.text(
+            0.0,
+            0.95 - len(shown) * 0.055,
+            f"... and {len(lines) - len(shown)} more (see the CSV export)",
+            fontsize=7.5,
+            va="top",
+            transform=ax_t.transAxes,
+        )

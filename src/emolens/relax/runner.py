@@ -158,7 +158,9 @@ class RelaxSession:
             self._inputs.append(Operator(action))  # type: ignore[arg-type]
             self._note_operator(action, detail)
 
-    def start(self, scenario: Scenario | None = None, *, child: str | None = None, source_name: str | None = None) -> None:
+    def start(
+        self, scenario: Scenario | None = None, *, child: str | None = None, source_name: str | None = None
+    ) -> None:
         """Start a session (with ``scenario`` and ``child`` when given; only between sessions)."""
         with self._lock:
             if scenario is not None or child is not None or source_name is not None:
@@ -264,10 +266,16 @@ class RelaxSession:
             if rec is not None:
                 if reading is not None:
                     rec.emotions.append(
-                        EmotionPoint(now, reading.valence if reading.has_face else None, dict(reading.probs), reading.arousal)
+                        EmotionPoint(
+                            now, reading.valence if reading.has_face else None, dict(reading.probs), reading.arousal
+                        )
                     )
                 rec.stimuli.append(StimulusPoint(now, self.state.mode, outcome.action, *self.state.output))
-        if rec is not None and self.state.mode in ENDED_MODES and ("stop" in actions or "finish" in actions or "reset" in actions):
+        if (
+            rec is not None
+            and self.state.mode in ENDED_MODES
+            and ("stop" in actions or "finish" in actions or "reset" in actions)
+        ):
             self._end_recording(now, "finished" if "finish" in actions else rec.outcome or "stopped")
 
     def _end_recording(self, now: float, outcome: str) -> None:
@@ -604,7 +612,9 @@ def run_session(
 # ------------------------------------------------------------------------- emolens relax run
 
 
-def choose_scenario(child: str, scenario: str | None, store: Any = None, seed: int | None = None) -> tuple[Scenario, str]:
+def choose_scenario(
+    child: str, scenario: str | None, store: Any = None, seed: int | None = None
+) -> tuple[Scenario, str]:
     """The scenario to play for ``child``: ``scenario`` (a shipped name or a .toml file) when
     given, else the per-child bandit's choice over the shipped ones (from ``store``'s learned
     preferences, a :class:`~emolens.relax.store.Store`; fresh ones without). Returns it and why."""

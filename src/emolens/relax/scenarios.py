@@ -322,7 +322,10 @@ def _limits(ck: _Checker, data: Mapping[str, Any], modality: str) -> Limits:
     if safe > top:
         ck.fail(f"{where}.safe", f"must not be above max ({top:g}), got {safe:g}")
     if down < up:
-        ck.fail(f"{where}.ramp_down_per_s", f"must be at least ramp_up_per_s ({up:g}): a stimulus falls faster than it rises")
+        ck.fail(
+            f"{where}.ramp_down_per_s",
+            f"must be at least ramp_up_per_s ({up:g}): a stimulus falls faster than it rises",
+        )
     return Limits(top, up, max(down, 1e-9), safe)
 
 
@@ -347,7 +350,9 @@ def _rules(ck: _Checker, data: Mapping[str, Any]) -> Rules:
         lower_step=ck.number(table, "lower_step", where, d.lower_step, lo=0.0, hi=1.0, positive=True),
         min_level=ck.number(table, "min_level", where, d.min_level, lo=0.0, hi=1.0),
         max_level=ck.number(table, "max_level", where, d.max_level, lo=1.0, hi=3.0),
-        halt_negative_prob=ck.number(table, "halt_negative_prob", where, d.halt_negative_prob, lo=0.0, hi=1.0, positive=True),
+        halt_negative_prob=ck.number(
+            table, "halt_negative_prob", where, d.halt_negative_prob, lo=0.0, hi=1.0, positive=True
+        ),
         sustained_negative_s=ck.number(
             table, "sustained_negative_s", where, d.sustained_negative_s, lo=0.0, hi=3600.0, positive=True
         ),
@@ -386,14 +391,23 @@ def _step(ck: _Checker, raw: Any, i: int, limits: dict[str, Limits]) -> Step:
     lt = ck.table(raw, "light", f"{where}.light")
     ck.unknown(lt, ("color", "brightness", "pattern"), f"{where}.light")
     light = Light(
-        color=ck.text(lt, "color", f"{where}.light", "#ffffff", check=lambda s: bool(_COLOR.match(s)), expect="#rrggbb"),
+        color=ck.text(
+            lt, "color", f"{where}.light", "#ffffff", check=lambda s: bool(_COLOR.match(s)), expect="#rrggbb"
+        ),
         brightness=ck.number(lt, "brightness", f"{where}.light", 0.0, lo=0.0, hi=1.0),
         pattern=ck.text(lt, "pattern", f"{where}.light", "steady", choices=LIGHT_PATTERNS),
     )
     so = ck.table(raw, "sound", f"{where}.sound")
     ck.unknown(so, ("track", "volume"), f"{where}.sound")
     sound = Sound(
-        track=ck.text(so, "track", f"{where}.sound", "none", check=lambda s: bool(_NAME.match(s)), expect="a track name (a-z, 0-9, - or _)"),
+        track=ck.text(
+            so,
+            "track",
+            f"{where}.sound",
+            "none",
+            check=lambda s: bool(_NAME.match(s)),
+            expect="a track name (a-z, 0-9, - or _)",
+        ),
         volume=ck.number(so, "volume", f"{where}.sound", 0.0, lo=0.0, hi=1.0),
     )
     vi = ck.table(raw, "vibration", f"{where}.vibration")
@@ -437,9 +451,11 @@ def scenario_from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> S
     if "limits" not in data:
         ck.fail("limits", "missing ([limits.light], [limits.sound] and [limits.vibration])")
     ck.unknown(lim, MODALITIES, "limits")
-    limits: dict[str, Limits] = {m: _limits(ck, lim, m) for m in MODALITIES} if "limits" in data else {
-        m: Limits(1.0, 1.0, 1.0, 0.0) for m in MODALITIES
-    }
+    limits: dict[str, Limits] = (
+        {m: _limits(ck, lim, m) for m in MODALITIES}
+        if "limits" in data
+        else {m: Limits(1.0, 1.0, 1.0, 0.0) for m in MODALITIES}
+    )
     rules = _rules(ck, data)
     if rules.negative_valence >= rules.positive_valence:
         ck.fail("rules.negative_valence", "must be below positive_valence")
@@ -496,7 +512,9 @@ def scenario_text(name_or_path: str | Path) -> tuple[str, str]:
             raise EmolensError(f"cannot read scenario file {path}: {e}") from None
     name = str(name_or_path)
     if name not in available_scenarios():
-        raise EmolensError(f"unknown scenario {name!r}; shipped: {', '.join(available_scenarios())} (or give a .toml file)")
+        raise EmolensError(
+            f"unknown scenario {name!r}; shipped: {', '.join(available_scenarios())} (or give a .toml file)"
+        )
     return (_shipped() / f"{name}.toml").read_text(encoding="utf-8"), f"{name}.toml"
 
 

@@ -149,7 +149,9 @@ def read_emotions(path: str | Path, label_confidence: float = 0.8) -> list[Row]:
     fields = [f.strip() for f in reader.fieldnames or []]
     reader.fieldnames = fields
     if "time" not in fields:
-        raise DataError(f"{path.name}: needs a 'time' column, then 'label' or the seven probabilities ({','.join(EMOTIONS)})")
+        raise DataError(
+            f"{path.name}: needs a 'time' column, then 'label' or the seven probabilities ({','.join(EMOTIONS)})"
+        )
     has_label = "label" in fields
     missing = [e for e in EMOTIONS if e not in fields]
     if not has_label and missing:
@@ -260,7 +262,11 @@ def simulate(
             if isinstance(item, Operator):
                 operator.append(OperatorRecord(t, item.action, "replayed"))
         if reading is not None:
-            emotions.append(EmotionPoint(reading.time, reading.valence if reading.has_face else None, dict(reading.probs), reading.arousal))
+            emotions.append(
+                EmotionPoint(
+                    reading.time, reading.valence if reading.has_face else None, dict(reading.probs), reading.arousal
+                )
+            )
         k += 1
         if stopped and state.mode in ("idle", "estop") and all(v == 0.0 for v in levels.values()):
             break

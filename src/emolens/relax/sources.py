@@ -188,7 +188,9 @@ class DemoReadings:
     """A scripted child (one of :data:`DEMOS`) at ``fps`` readings a second, from the first poll;
     no camera needed. Deterministic for a seed."""
 
-    def __init__(self, script: str = "calm", *, fps: float = 10.0, seed: int = 0, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, script: str = "calm", *, fps: float = 10.0, seed: int = 0, clock: Clock = time.monotonic
+    ) -> None:
         if script not in DEMOS:
             raise EmolensError(f"unknown demo {script!r}; there are: {', '.join(DEMOS)}")
         self.name = f"demo:{script}"

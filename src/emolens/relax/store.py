@@ -313,7 +313,13 @@ class Store:
         v = valence if valence is not None else reading.valence
         self._write(
             "INSERT INTO emotions (session_id, t, valence, arousal, probs) VALUES (?, ?, ?, ?, ?)",
-            (session_id, reading.time, v if reading.has_face else None, reading.arousal, json.dumps(dict(reading.probs))),
+            (
+                session_id,
+                reading.time,
+                v if reading.has_face else None,
+                reading.arousal,
+                json.dumps(dict(reading.probs)),
+            ),
         )
 
     def log_stimulus(self, session_id: int, t: float, state: str, action: str, intensity: dict[str, float]) -> None:
@@ -378,8 +384,10 @@ class Store:
     def sessions(self, child_id: str | None = None) -> list[SessionInfo]:
         """The session history, newest first (one child's, or everyone's)."""
         sql = "SELECT id, child_id, scenario, started_at, ended_at, reward, outcome FROM sessions"
-        rows = self._read(sql + " WHERE child_id = ? ORDER BY id DESC", (child_id,)) if child_id else self._read(
-            sql + " ORDER BY id DESC"
+        rows = (
+            self._read(sql + " WHERE child_id = ? ORDER BY id DESC", (child_id,))
+            if child_id
+            else self._read(sql + " ORDER BY id DESC")
         )
         return [
             SessionInfo(

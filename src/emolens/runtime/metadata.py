@@ -43,7 +43,6 @@ def check_tta(tta: str | None, *, speech: bool = False) -> None:
         raise ModelError(f"unknown tta {tta!r} for a {kind} model{hint}; choose one of: {', '.join(modes)}")
 
 
-
 @dataclass(frozen=True)
 class Framing:
     """How a face is cut from an image for a model: the detector's box made square (``crop_square``),
@@ -52,7 +51,9 @@ class Framing:
     crop_margin: float = field(
         default=0.0, metadata={"help": "grow the face box by this fraction of its size on each side", "metavar": "M"}
     )
-    crop_square: bool = field(default=False, metadata={"help": "square the face box around its centre (--no-crop-square: keep its shape)"})
+    crop_square: bool = field(
+        default=False, metadata={"help": "square the face box around its centre (--no-crop-square: keep its shape)"}
+    )
     interpolation: str = field(
         default="area", metadata={"help": "how faces are resized to the input size", "choices": INTERPOLATIONS}
     )
@@ -61,7 +62,9 @@ class Framing:
         if not 0.0 <= self.crop_margin <= 1.0:
             raise ModelError(f"crop margin must lie in [0, 1], got {self.crop_margin}")
         if self.interpolation not in INTERPOLATIONS:
-            raise ModelError(f"unknown interpolation {self.interpolation!r}; choose one of: {', '.join(INTERPOLATIONS)}")
+            raise ModelError(
+                f"unknown interpolation {self.interpolation!r}; choose one of: {', '.join(INTERPOLATIONS)}"
+            )
 
 
 DEFAULT_FRAMING = Framing(crop_margin=0.1, crop_square=True, interpolation="area")

@@ -389,7 +389,12 @@ def _fit(cfg: TrainConfig) -> TrainResult:
         from emolens.train.teacher import blend, teacher_probabilities
 
         taught = teacher_probabilities(
-            teachers, train.images, classes, labels=train.labels, temperature=cfg.teacher_temperature, threads=cfg.threads
+            teachers,
+            train.images,
+            classes,
+            labels=train.labels,
+            temperature=cfg.teacher_temperature,
+            threads=cfg.threads,
         )
         target_array = blend(target_array, taught, cfg.teacher_weight)
     targets = torch.from_numpy(target_array)

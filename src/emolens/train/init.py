@@ -94,7 +94,11 @@ def _from_onnx(model: str) -> Source:
             if w is None or tuple(w.shape) != tuple(conv.weight.shape):
                 raise ModelError(f"cannot read {path} into a {rec.meta.arch}: a convolution's shape differs")
             conv.weight.copy_(torch.from_numpy(np.array(w, dtype=np.float32)))
-            bias = torch.from_numpy(np.array(b[0], dtype=np.float32)) if b and b[0] is not None else torch.zeros(conv.out_channels)
+            bias = (
+                torch.from_numpy(np.array(b[0], dtype=np.float32))
+                if b and b[0] is not None
+                else torch.zeros(conv.out_channels)
+            )
             bn = modules[modules.index(conv) + 1] if modules.index(conv) + 1 < len(modules) else None
             if (
                 isinstance(bn, nn.BatchNorm2d)

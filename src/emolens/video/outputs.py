@@ -188,7 +188,9 @@ def _voice_row(ax: Any, voice: Sequence[VoicePoint], colors: Sequence[tuple[floa
     if not speech:
         ax.text(0.5, 0.5, "no speech", ha="center", va="center", transform=ax.transAxes)
         return
-    hop = min((b.start_s - a.start_s for a, b in zip(voice, voice[1:], strict=False) if b.start_s > a.start_s), default=0.5)
+    hop = min(
+        (b.start_s - a.start_s for a, b in zip(voice, voice[1:], strict=False) if b.start_s > a.start_s), default=0.5
+    )
     for v in speech:
         mid = (v.start_s + v.end_s) / 2
         bottom = 0.0

@@ -188,7 +188,9 @@ def check_frame_sizes(path: str | Path, max_pixels: int) -> None:
                     note(header.width, header.height)
     w, h = largest
     if w * h > max_pixels:
-        raise ImageError(f"{path}: the video has frames of {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,}")
+        raise ImageError(
+            f"{path}: the video has frames of {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,}"
+        )
     if refused:
         raise ImageError(f"{path}: the video has a frame of more than the limit of {max_pixels:,} pixels")
 

@@ -322,7 +322,9 @@ class LiveSession:
             "speech": round(w.speech, 4),
             "profile_s": None if self._voice_profile is None else round(self._voice_profile.seconds, 2),
             "probs": None if probs is None else {k: round(v, 4) for k, v in probs.items()},
-            "fused": None if fused is None else {"label": fused.label, "probs": {k: round(v, 4) for k, v in fused.probs.items()}},
+            "fused": None
+            if fused is None
+            else {"label": fused.label, "probs": {k: round(v, 4) for k, v in fused.probs.items()}},
             "events": [e.as_dict() for e in events],
         }
 

@@ -71,10 +71,14 @@ class RelaxPanel:
         if self.session.state.mode == "estop" or self.session.devices.state().estop:
             raise HTTPException(409, "the emergency stop is latched: reset it first")
         if not CHILD_ID.match(child):
-            raise HTTPException(422, "the child id is a pseudonym of 1 to 64 letters, digits, '.', '_' or '-' (never a name)")
+            raise HTTPException(
+                422, "the child id is a pseudonym of 1 to 64 letters, digits, '.', '_' or '-' (never a name)"
+            )
         kind, _, name = source.partition(":")
         if kind != "demo" or name not in DEMOS:
-            raise HTTPException(422, f"unknown source {source[:40]!r}; use one of {', '.join('demo:' + d for d in DEMOS)}")
+            raise HTTPException(
+                422, f"unknown source {source[:40]!r}; use one of {', '.join('demo:' + d for d in DEMOS)}"
+            )
         try:
             sc, why = choose_scenario(child, scenario, self.store)
         except EmolensError as e:

@@ -94,9 +94,14 @@ class ServeOptions:
     )
     physio_mqtt: str | None = field(
         default=None,
-        metadata={"help": "read a wristband's samples from this MQTT broker (emolens physio topics)", "metavar": "mqtt://HOST:PORT"},
+        metadata={
+            "help": "read a wristband's samples from this MQTT broker (emolens physio topics)",
+            "metavar": "mqtt://HOST:PORT",
+        },
     )
-    physio_child: str = field(default="child1", metadata={"help": "whose wristband: the child id in its topics", "metavar": "ID"})
+    physio_child: str = field(
+        default="child1", metadata={"help": "whose wristband: the child id in its topics", "metavar": "ID"}
+    )
     speech_model: str | None = field(
         default=None,
         metadata={"help": "speech model for the live page's microphone (default: the bundled one)", "metavar": "M"},

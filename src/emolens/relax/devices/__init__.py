@@ -175,4 +175,13 @@ def create_devices(spec: str, *, chair: str = "chair1", clock: Clock = time.mono
     raise EmolensError(f"unknown devices {spec!r}: use 'sim' or 'mqtt://HOST:PORT'")
 
 
-__all__ = ["Clock", "Devices", "DevicesState", "Fault", "OutputState", "create_devices", "empty_outputs", "heartbeating"]
+__all__ = [
+    "Clock",
+    "Devices",
+    "DevicesState",
+    "Fault",
+    "OutputState",
+    "create_devices",
+    "empty_outputs",
+    "heartbeating",
+]

@@ -179,9 +179,7 @@ class MqttDevices:
         faults: list[Fault] = []
         if not self._connected:
             since = f" {now - self._lost_at:.1f} s ago" if self._lost_at is not None else ""
-            faults.append(
-                Fault("broker_lost", f"lost the MQTT broker at {self.host}:{self.port}{since}; reconnecting")
-            )
+            faults.append(Fault("broker_lost", f"lost the MQTT broker at {self.host}:{self.port}{since}; reconnecting"))
         else:
             offline = sorted(n for n, a in self._agents.items() if a.status == OFFLINE and a.modalities)
             if offline:

@@ -205,7 +205,9 @@ async def relax_page() -> FileResponse:
 
 POST = ("POST",)
 ROUTES = (
-    Route("/relax", relax_status, "the relaxation chair: mode, stimulus, reading, devices, alerts, history", errors=(503,)),
+    Route(
+        "/relax", relax_status, "the relaxation chair: mode, stimulus, reading, devices, alerts, history", errors=(503,)
+    ),
     Route("/relax/options", relax_options, "scenarios, reading sources and children to choose from", errors=(503,)),
     Route(
         "/relax/start",
@@ -219,7 +221,9 @@ ROUTES = (
     Route("/relax/resume", relax_resume, "resume after a pause or a fault", methods=POST, errors=(503,)),
     Route("/relax/stop", relax_stop, "end the session: outputs fade out", methods=POST, errors=(503,)),
     Route("/relax/estop", relax_estop, "emergency stop: every output off now, latched", methods=POST, errors=(503,)),
-    Route("/relax/reset", relax_reset, "reset a latched emergency stop (nothing restarts)", methods=POST, errors=(503,)),
+    Route(
+        "/relax/reset", relax_reset, "reset a latched emergency stop (nothing restarts)", methods=POST, errors=(503,)
+    ),
     Route("/relax/alerts/{alert_id}/ack", relax_ack, "acknowledge an alert", methods=POST, errors=(404, 503)),
 )
 PAGE_ROUTES = (Route("/relax", relax_page, "the operator panel", methods=("GET", "HEAD"), include_in_schema=False),)
