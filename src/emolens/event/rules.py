@@ -99,6 +99,11 @@ class _Emitter:
             Event(kind, t, track, label, dict(probs), valence, self.source, frame, previous, duration_s, self.seq)
         )
 
+    def left(self, t: float, track: int, mem: TrackMemory, frame: int | None) -> None:
+        """``person_left`` for a track last seen as ``mem``, lasting from its first to its last sighting."""
+        self.emit("person_left", t, track, mem.label, mem.probs, mem.valence, frame=frame,
+                  duration_s=mem.last_seen - mem.first_seen)  # fmt: skip
+
 
 def _strongest(face: Face, watched: frozenset[str], threshold: float) -> str | None:
     """The watched label with the highest probability, if at least ``threshold``."""
@@ -194,16 +199,7 @@ def face_events(
     for track in sorted(set(tracks) - seen):
         mem = tracks[track]
         if t - mem.last_seen >= options.left_after_s:
-            out.emit(
-                "person_left",
-                t,
-                track,
-                mem.label,
-                mem.probs,
-                mem.valence,
-                frame=frame,
-                duration_s=mem.last_seen - mem.first_seen,
-            )
+            out.left(t, track, mem, frame)
             del tracks[track]
     return replace(state, tracks=tracks, seq=out.seq), out.events
 
@@ -212,17 +208,7 @@ def end_events(state: EventState, t: float, source: str, frame: int | None = Non
     """The stream ended at ``t``: every person still in view has left."""
     out = _Emitter(state.seq, source)
     for track in sorted(state.tracks):
-        mem = state.tracks[track]
-        out.emit(
-            "person_left",
-            t,
-            track,
-            mem.label,
-            mem.probs,
-            mem.valence,
-            frame=frame,
-            duration_s=mem.last_seen - mem.first_seen,
-        )
+        out.left(t, track, state.tracks[track], frame)
     return replace(state, tracks={}, seq=out.seq), out.events
 
 
