@@ -7,11 +7,13 @@
 # the calibration (temperature per file fitted on PublicTest; `emolens calibrate` reports ECE and accuracy on
 # PrivateTest, so it is left out of selection runs: the temperature changes no label, and selective flip
 # looks at the network's own probabilities) and the PrivateTest scores.
-# Usage: [SCORE_TEST=1] bash benchmarks/face_ensemble.sh OUT_DIR MEMBER MEMBER [MEMBER...]
+# Usage: [SCORE_TEST=1] [SPLITS="val test"] [BENCH=0] bash benchmarks/face_ensemble.sh OUT_DIR MEMBER MEMBER [MEMBER...]
 #   e.g. bash benchmarks/face_ensemble.sh runs/vgg-pair emolens-vgg-fer2013 runs/vgg-s1/best.pt
+# SPLITS: the splits scored (default val, or "val test" with SCORE_TEST=1; test needs SCORE_TEST=1).
+# BENCH=0 leaves out the throughput runs (ten settings of 30 timed calls each): accuracy alone decides selection.
 set -euo pipefail
 if [ $# -lt 3 ]; then
-  echo "usage: [SCORE_TEST=1] bash benchmarks/face_ensemble.sh OUT_DIR MEMBER MEMBER [MEMBER...]" >&2
+  echo "usage: [SCORE_TEST=1] [SPLITS=...] [BENCH=0] bash benchmarks/face_ensemble.sh OUT_DIR MEMBER MEMBER [MEMBER...]" >&2
   exit 2
 fi
 OUT=$1
@@ -19,8 +21,10 @@ shift
 DATA=${DATA:-../shared/data/fer2013}
 EMOLENS=${EMOLENS:-emolens}
 NAME=${NAME:-$(basename "$OUT")}
-SPLITS="val"
-if [ "${SCORE_TEST:-0}" = 1 ]; then SPLITS="val test"; fi
+if [ "${SCORE_TEST:-0}" = 1 ]; then SPLITS=${SPLITS:-val test}; else SPLITS=${SPLITS:-val}; fi
+case " $SPLITS " in
+  *" test "*) if [ "${SCORE_TEST:-0}" != 1 ]; then echo "SPLITS with test needs SCORE_TEST=1" >&2; exit 2; fi ;;
+esac
 mkdir -p "$OUT/eval"
 "$EMOLENS" export "$@" --out "$OUT/$NAME-fp32.onnx" --name "$NAME-fp32" --tta hflip
 "$EMOLENS" framing "$OUT/$NAME-fp32.onnx" --out "$OUT/$NAME-fp32.onnx"  # FER-2013 framing, as the default's
@@ -37,6 +41,7 @@ for variant in int8 fp32; do
       "$EMOLENS" evaluate --model "$OUT/$NAME-$variant.onnx" --data "$DATA" --split "$split" --tta "$tta" \
         --json "$OUT/eval/$variant-$tta-$split.json" --confusion "$OUT/eval/$variant-$tta-$split.png" | sed -n 1,2p
     done
+    if [ "${BENCH:-1}" = 0 ]; then continue; fi
     "$EMOLENS" bench faces --model "$OUT/$NAME-$variant.onnx" --tta "$tta" --faces 256 --repeats 30 --data "$DATA" \
       --json "$OUT/eval/bench-$variant-$tta.json" | tail -1
   done
