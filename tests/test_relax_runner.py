@@ -11,6 +11,7 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from emolens.relax.devices.sim import SimDevices
 from emolens.relax.runner import RelaxRunner, RelaxSession, choose_scenario, relax_run
 from emolens.relax.scenarios import load_scenario
 from emolens.relax.sources import CameraReadings, DemoReadings, reading_from_faces
+from emolens.relax.types import Command
 from emolens.runtime.recognizer import Recognizer
 from emolens.types import FrameResult
 
@@ -82,6 +84,37 @@ def test_a_button_on_the_devices_latches_the_controller() -> None:
     sim.estop(True)  # as the estop topic would
     run_for(runner, 0.2)
     assert session.state.mode == "estop" and "emergency_stop" in kinds(session)
+    runner.close()
+
+
+class SendWatchingSim(SimDevices):
+    """Sim devices that note, at each send, the session's mode and alerts as the panel sees them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session: RelaxSession | None = None
+        self.seen: list[tuple[str, list[str]]] = []
+
+    def send(self, commands: Sequence[Command]) -> None:
+        if self.session is not None:
+            panel = self.session.snapshot()
+            self.seen.append((panel["mode"], [a["kind"] for a in panel["alerts"]]))
+        super().send(commands)
+
+
+def test_a_state_and_the_alert_it_raised_are_seen_together() -> None:
+    # the panel (another thread) must never see the estop mode without its alert, even while
+    # the tick is still sending the commands
+    sim = SendWatchingSim()
+    session = RelaxSession(sim, load_scenario("calm-evening"), child="c1", source_name="demo:calm")
+    sim.session = session
+    runner = RelaxRunner(session, DemoReadings("calm", fps=20), tick_s=0.05)
+    session.start()
+    run_for(runner, 0.3)
+    session.emergency_stop("test")
+    run_for(runner, 0.3)
+    estop_views = [alerts for mode, alerts in sim.seen if mode == "estop"]
+    assert estop_views and all("emergency_stop" in alerts for alerts in estop_views), sim.seen[-3:]
     runner.close()
 
 

@@ -216,6 +216,7 @@ class RelaxSession:
             self.state = _follow_devices(self.state, dstate)
             outcome = step(self.state, reading, now, self.scenario, inputs)
             self.state = outcome.state
+            alerts = self._publish_alerts(outcome, dstate, now)  # seen together with the state that raised them
             self.last = outcome
             if reading is not None and (reading.has_face or reading.arousal is None):
                 self.reading = reading  # the face's last reading (a body-only one says nothing of it)
@@ -227,23 +228,32 @@ class RelaxSession:
         except Exception as e:  # the next tick sees the device fault; never let it kill the loop
             log.error("sending to the devices failed: %s", e)
         with self._lock:
-            self._record(outcome, reading, dstate, now)
+            self._record(outcome, reading, now, alerts)
         return outcome
 
-    def _record(self, outcome: Outcome, reading: Reading | None, dstate: DevicesState, now: float) -> None:
+    def _publish_alerts(self, outcome: Outcome, dstate: DevicesState, now: float) -> list[Alert]:
+        """The controller's alerts of this tick and the devices' new ones, added to :attr:`alerts`."""
+        alerts = [(alert, "controller") for alert in outcome.alerts]
+        for alert in dstate.alerts:
+            key = (alert.t, alert.kind, alert.message)
+            if key not in self._device_alerts_seen:
+                self._device_alerts_seen.add(key)
+                alerts.append((replace(alert, t=now), "devices"))
+        for alert, source in alerts:
+            self.alerts.append(AlertRecord(self._next_id, alert, _iso(), source))
+            self._next_id += 1
+            log.warning("ALERT %s %s: %s", alert.priority, alert.kind, alert.message)
+        return [alert for alert, _ in alerts]
+
+    def _record(self, outcome: Outcome, reading: Reading | None, now: float, alerts: list[Alert]) -> None:
         actions = outcome.action.split("+")
         if "start" in actions:
             self._end_recording(now, "restarted")
             self._recording = _Recording(self.child, self.scenario.name, self.source_name, _iso(), now)
             self.timeline.clear()
-        for alert in outcome.alerts:
-            self._add_alert(alert, "controller")
-        for alert in dstate.alerts:
-            key = (alert.t, alert.kind, alert.message)
-            if key not in self._device_alerts_seen:
-                self._device_alerts_seen.add(key)
-                self._add_alert(replace(alert, t=now), "devices")
         rec = self._recording
+        if rec is not None:
+            rec.alerts.extend(alerts)
         if rec is not None and rec.outcome == "":
             if "negative_halt" in actions:
                 rec.outcome = "halted"
@@ -316,14 +326,6 @@ class RelaxSession:
         """Close the session being recorded (when the loop stops)."""
         with self._lock:
             self._end_recording(self.clock(), "interrupted")
-
-    def _add_alert(self, alert: Alert, source: str) -> None:
-        rec = AlertRecord(self._next_id, alert, _iso(), source)
-        self._next_id += 1
-        self.alerts.append(rec)
-        if self._recording is not None:
-            self._recording.alerts.append(alert)
-        log.warning("ALERT %s %s: %s", alert.priority, alert.kind, alert.message)
 
     def _note_operator(self, action: str, detail: str) -> None:
         if self._recording is not None:
