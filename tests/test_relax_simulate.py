@@ -27,9 +27,14 @@ def scenario_file(tmp_path: Path) -> Path:
     return path
 
 
+def cli_simulate(csv: Path, scenario: Path | str, *options: str) -> int:
+    """`emolens relax simulate --emotions CSV --scenario SCENARIO [OPTIONS]`, in process."""
+    return main(["relax", "simulate", "--emotions", str(csv), "--scenario", str(scenario), *options])
+
+
 def run(csv: Path, scenario: Path | str, tmp_path: Path) -> dict[str, Any]:
     out = tmp_path / "sim.json"
-    assert main(["relax", "simulate", "--emotions", str(csv), "--scenario", str(scenario), "--json", str(out)]) == 0
+    assert cli_simulate(csv, scenario, "--json", str(out)) == 0
     data: dict[str, Any] = json.loads(out.read_text())
     return data
 
@@ -56,21 +61,7 @@ def test_json_is_exactly_the_contract_and_deterministic(scenario_file: Path, tmp
     )
     a = run(csv, scenario_file, tmp_path)
     b = json.loads((tmp_path / "sim.json").read_text())
-    assert (
-        main(
-            [
-                "relax",
-                "simulate",
-                "--emotions",
-                str(csv),
-                "--scenario",
-                str(scenario_file),
-                "--json",
-                str(tmp_path / "again.json"),
-            ]
-        )
-        == 0
-    )
+    assert cli_simulate(csv, scenario_file, "--json", str(tmp_path / "again.json")) == 0
     assert (tmp_path / "again.json").read_bytes() == (tmp_path / "sim.json").read_bytes()
     assert set(a) == {"ticks", "alerts"} and a == b
     for t in a["ticks"]:
@@ -208,23 +199,7 @@ def test_report_and_csv_from_a_replay(scenario_file: Path, tmp_path: Path, capsy
         tmp_path / "e.csv", [(t, "happy") for t in seconds(0, 10)] + [(t, "sad") for t in seconds(20, 35)]
     )
     report, log = tmp_path / "r.png", tmp_path / "log.csv"
-    assert (
-        main(
-            [
-                "relax",
-                "simulate",
-                "--emotions",
-                str(csv),
-                "--scenario",
-                str(scenario_file),
-                "--report",
-                str(report),
-                "--csv",
-                str(log),
-            ]
-        )
-        == 0
-    )
+    assert cli_simulate(csv, scenario_file, "--report", str(report), "--csv", str(log)) == 0
     assert report.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = log.read_text()
     assert "record" in text.splitlines()[0] and ",alert," in text and ",stimulus," in text
@@ -265,21 +240,7 @@ def test_bad_timelines_are_one_line_errors(tmp_path: Path) -> None:
 def test_the_readme_example_is_what_simulate_prints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = Path(__file__).resolve().parents[1]
     example = root / "docs/relax/example-timeline.csv"
-    assert (
-        main(
-            [
-                "relax",
-                "simulate",
-                "--emotions",
-                str(example),
-                "--scenario",
-                "calm-evening",
-                "--json",
-                str(tmp_path / "s.json"),
-            ]
-        )
-        == 0
-    )
+    assert cli_simulate(example, "calm-evening", "--json", str(tmp_path / "s.json")) == 0
     line = capsys.readouterr().out.strip()
     readme = (root / "README.md").read_text()
     assert line in readme
