@@ -107,7 +107,8 @@ def test_bench_models_covers_every_shipped_file(fer_root: Path, capsys: pytest.C
     from emolens.bench import bench_models
     from emolens.models.bundled import WEIGHTS_DIR
 
-    rows = bench_models(data=str(fer_root), repeats=3, min_faces=16, batches=(1, 8), threads=(1,))
+    # accuracy on a sample of PrivateTest: tests/test_accuracy.py scores every model on all of it
+    rows = bench_models(data=str(fer_root), repeats=3, min_faces=16, batches=(1, 8), threads=(1,), test_faces=600)
     # every file, and the short names that run one in a mode of its own
     names = [*(p.stem for p in WEIGHTS_DIR.glob("*.onnx")), "accurate", "fast"]
     assert sorted(r.name for r in rows) == sorted(names)
@@ -116,12 +117,43 @@ def test_bench_models_covers_every_shipped_file(fer_root: Path, capsys: pytest.C
     for r in rows:
         assert set(r.faces_per_s) == {"b1t1", "b8t1"}
         assert r.params is not None and r.params > 1_000_000  # recorded in the file at export
-        assert r.test_accuracy is not None and r.test_accuracy >= 0.70  # the model card's figure, to 1 point
+        # the model cards' figures are 0.71-0.72 (FER-2013) and 0.84 (FER+) on all of PrivateTest
+        assert r.test_accuracy is not None and r.test_accuracy >= 0.66
+        if r.test_labels == "fer2013":
+            assert r.test_faces == 600
+        else:  # FER+'s majority votes drop ties and unclear faces from the same sample
+            assert r.test_labels == "ferplus-majority" and r.test_faces is not None and 450 < r.test_faces < 600
     sizes = {r.precision.split("-")[0]: r.size_mb for r in rows}
     assert sizes["int8"] < 0.4 * sizes["fp32"]
     assert main(["bench", "models", "emolens-vgg-fer2013-int8", "--repeats", "2", "--min-faces", "4"]) == 0
     printed = capsys.readouterr().out
     assert "emolens-vgg-fer2013-int8" in printed and "int8-u8s8-rr" in printed and "CPU " in printed
+
+
+def test_sample_faces_draws_the_same_faces_in_their_order() -> None:
+    from emolens.bench import sample_faces
+    from emolens.data.fer2013 import FaceSet
+
+    faces = FaceSet(
+        np.arange(50, dtype=np.uint8).reshape(50, 1, 1),
+        np.arange(50) % 7,
+        tuple(f"f{i}.png" for i in range(50)),
+    )
+    one, again = sample_faces(faces, 10), sample_faces(faces, 10)
+    picked = one.images[:, 0, 0].astype(int)
+    assert len(one) == 10 and len(set(picked)) == 10 and list(picked) == sorted(picked)
+    assert np.array_equal(one.images, again.images)  # the same faces every time
+    assert list(one.labels) == [i % 7 for i in picked] and one.paths == tuple(f"f{i}.png" for i in picked)
+    assert not np.array_equal(sample_faces(faces, 10, seed=1).images, one.images)
+    assert sample_faces(faces, None) is faces and sample_faces(faces, 50) is faces
+    with pytest.raises(ValueError, match="at least one face"):
+        sample_faces(faces, 0)
+
+
+def test_bench_models_refuses_a_sample_of_no_faces(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "models", "--test-faces", "0"])
+    assert exit_info.value.code == 2 and "must be at least 1, not 0" in capsys.readouterr().err
 
 
 def test_bench_faces_on_real_faces_takes_them_in_turn(rec: Recognizer) -> None:

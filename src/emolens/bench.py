@@ -382,26 +382,43 @@ class ModelBench:
     params: int | None
     test_accuracy: float | None
     faces_per_s: dict[str, float]
-    test_labels: str | None = None
     """Keyed ``"b{batch}t{threads}"``: e.g. ``b1t1`` is one face at a time on one thread."""
+    test_labels: str | None = None
+    test_faces: int | None = None
+    """How many PrivateTest faces the accuracy is over (all 3,589, or a sample; fewer for FER+'s
+    majority votes, which drop ties and unclear faces)."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
-def _test_accuracy(rec: Recognizer, test: FaceSet, data: Path) -> tuple[float | None, str | None]:
+def _test_accuracy(rec: Recognizer, test: FaceSet, data: Path) -> tuple[float | None, str | None, int]:
     """Accuracy of ``rec`` on PrivateTest: FER-2013's labels when it predicts their seven emotions,
-    else FER+ majority votes when ``data`` has ``ferplus.csv``; (None, None) when neither applies."""
+    else FER+ majority votes when ``data`` has ``ferplus.csv``; (None, None, 0) when neither applies.
+    The last item is the number of faces scored."""
     if set(rec.labels) == set(EMOTIONS):
         order = [rec.labels.index(lab) for lab in EMOTIONS]
-        return float((rec.predict_faces(test.images)[:, order].argmax(1) == test.labels).mean()), "fer2013"
+        hits = rec.predict_faces(test.images)[:, order].argmax(1) == test.labels
+        return float(hits.mean()), "fer2013", len(hits)
     votes = data / "ferplus.csv" if data.is_dir() else data.parent / "ferplus.csv"
     if not votes.is_file():
-        return None, None
+        return None, None, 0
     from emolens.data.ferplus import ferplus_relabel
 
     faces, _ = ferplus_relabel(test, votes, rec.labels)
-    return float((rec.predict_faces(faces.images).argmax(1) == faces.labels).mean()), "ferplus-majority"
+    hits = rec.predict_faces(faces.images).argmax(1) == faces.labels
+    return float(hits.mean()), "ferplus-majority", len(hits)
+
+
+def sample_faces(faces: FaceSet, n: int | None, seed: int = 0) -> FaceSet:
+    """``n`` of ``faces`` drawn at random without replacement (the same ones for the same seed), in
+    their original order; all of them when ``n`` is None or not smaller."""
+    if n is None or n >= len(faces):
+        return faces
+    if n < 1:
+        raise ValueError(f"a sample needs at least one face, not {n}")
+    idx = np.sort(np.random.default_rng(seed).choice(len(faces), n, replace=False))
+    return replace(faces, images=faces.images[idx], labels=faces.labels[idx], paths=tuple(faces.paths[i] for i in idx))
 
 
 def bench_models(
@@ -411,30 +428,34 @@ def bench_models(
     threads: tuple[int, ...] = (1, 2),
     repeats: int = 50,
     min_faces: int = 2000,
+    test_faces: int | None = None,
 ) -> list[ModelBench]:
     """Every shipped model file (or ``models``): size, parameters, accuracy on PrivateTest when
     ``data`` is given, and faces/s for each batch size and thread count (with its own TTA; on
     PrivateTest's faces when ``data`` is given, else on random pixels): ``repeats`` calls, or
     more for small batches, so that at least ``min_faces`` faces are timed per setting. Without ``models`` the
-    short names that run a file in a mode of their own (``fast``, ``accurate``) get a row too, named so."""
+    short names that run a file in a mode of their own (``fast``, ``accurate``) get a row too, named so.
+    ``test_faces`` scores each model on that many PrivateTest faces drawn at random (seed 0, the
+    same faces for every model) instead of all of them: a quicker, rougher accuracy figure."""
     from emolens.models.bundled import ALIASES, WEIGHTS_DIR, available_models
 
     files = sorted(p.stem for p in WEIGHTS_DIR.glob("*.onnx"))
     own_mode = [a for a in available_models() if a in ALIASES and ALIASES[a].tta is not None]
     names = models if models else files + own_mode
-    test = None
+    test, scored = None, None
     if data is not None:
         from emolens.data.fer2013 import load_split
 
         test = load_split(data, "test")
+        scored = sample_faces(test, test_faces)
     out = []
     for name in names:
         rec = Recognizer(name)
         if not models and name in own_mode and rec.tta == rec.meta.tta:
             continue  # the file's own row already shows it
-        acc, acc_labels = None, None
-        if test is not None and data is not None:
-            acc, acc_labels = _test_accuracy(rec, test, Path(data))
+        acc, acc_labels, n_scored = None, None, 0
+        if scored is not None and data is not None:
+            acc, acc_labels, n_scored = _test_accuracy(rec, scored, Path(data))
         speed = {}
         for t in threads:
             timed = Recognizer(name, threads=t)
@@ -458,6 +479,7 @@ def bench_models(
                 test_accuracy=acc,
                 faces_per_s=speed,
                 test_labels=acc_labels,
+                test_faces=n_scored or None,
             )
         )
     return out

@@ -320,6 +320,16 @@ def _bench_video(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
 def _bench_models(args: argparse.Namespace) -> int:
     from emolens.bench import bench_models, provenance
     from emolens.info import system_line
@@ -327,7 +337,9 @@ def _bench_models(args: argparse.Namespace) -> int:
 
     if args.json:
         check_writable(args.json)
-    rows = bench_models(args.models or None, data=args.data, repeats=args.repeats, min_faces=args.min_faces)
+    rows = bench_models(
+        args.models or None, data=args.data, repeats=args.repeats, min_faces=args.min_faces, test_faces=args.test_faces
+    )
     keys = list(rows[0].faces_per_s) if rows else []
     head = " ".join(f"{'batch ' + k[1:].replace('t', ', threads '):>18s}" for k in keys)
     print(f"{'model':26s} {'precision':13s} {'tta':9s} {'MB':>5s} {'params':>8s} {'PrivateTest':>11s} {head}")
@@ -340,6 +352,8 @@ def _bench_models(args: argparse.Namespace) -> int:
     print("faces/s: predict_faces, all faces over all the time they took, with each model's own test-time augmentation")
     if any(r.test_labels == "ferplus-majority" for r in rows):
         print("+: accuracy on the FER+ majority votes (8 emotions; ties, unknown and not-a-face dropped)")
+    if args.test_faces is not None and args.data is not None:
+        print(f"PrivateTest: a random sample of {args.test_faces} faces (seed 0), not all of them: a rough figure")
     print(system_line())
     if args.json:
         write_json(args.json, {**provenance(), "models": [r.as_dict() for r in rows]})
@@ -507,6 +521,12 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         type=int,
         default=2000,
         help="at least this many faces timed per setting: small batches get more calls",
+    )
+    b.add_argument(
+        "--test-faces",
+        type=_positive_int,
+        default=None,
+        help="score each model on this many PrivateTest faces drawn at random (default: all 3,589)",
     )
     b.add_argument("--json", default=None)
     b.set_defaults(func=_bench_models)
