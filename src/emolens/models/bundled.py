@@ -35,8 +35,9 @@ ALIASES: dict[str, Alias] = {
     # the default file with a cascade of views (selective flip, then ten views for the faces still unsure):
     # faster than fer's model and more accurate than selective flip (benchmarks/fast_vs_fer.py, cascade_tta.py)
     "fast": Alias(DEFAULT_MODEL, "cascade"),
-    # the most accurate way to run a shipped FER-2013 model: ten views a face, about a tenth of the speed
-    "accurate": Alias(DEFAULT_MODEL, "shift"),
+    # the most accurate shipped FER-2013 model: two networks averaged (the default's and a second seed),
+    # ten views a face each (benchmarks/face_ensemble.sh; model card emolens-vgg2-fer2013.md)
+    "accurate": Alias("emolens-vgg2-fer2013", "shift"),
     "ferplus": Alias("emolens-vgg-ferplus"),
 }
 """Short names by purpose; only those whose family is installed are offered."""
