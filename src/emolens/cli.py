@@ -353,7 +353,7 @@ def _bench_models(args: argparse.Namespace) -> int:
     if any(r.test_labels == "ferplus-majority" for r in rows):
         print("+: accuracy on the FER+ majority votes (8 emotions; ties, unknown and not-a-face dropped)")
     if args.test_faces is not None and args.data is not None:
-        print(f"PrivateTest: a random sample of {args.test_faces} faces (seed 0), not all of them: a rough figure")
+        print(f"PrivateTest: a random sample of at most {args.test_faces} faces (seed 0): a rougher figure")
     print(system_line())
     if args.json:
         write_json(args.json, {**provenance(), "models": [r.as_dict() for r in rows]})
