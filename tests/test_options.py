@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import pytest
 
 from emolens.cli import build_parser
 from emolens.errors import EmolensError
-from emolens.options import options_from_args
+from emolens.options import options_from_args, positive_int, positive_number
 from emolens.train.config import TrainConfig
 from emolens.web.settings import ServeOptions
 
@@ -113,3 +114,41 @@ def test_video_options_cover_the_stream_options_and_build_them() -> None:
         detect_every=3, follow=None, smoothing=SmoothingOptions(confirm_s=0.5), tracking=TrackerOptions(min_hits=1)
     )
     assert _stream_options(build_parser().parse_args(["video", "x.mp4", "--no-smoothing"])).smoothing is None
+
+
+def test_positive_int_takes_whole_numbers_from_one() -> None:
+    assert positive_int("1") == 1
+    assert positive_int("600") == 600
+    for text, reason in [("0", "at least 1"), ("-3", "at least 1"), ("2.5", "whole number"), ("x", "whole number")]:
+        with pytest.raises(argparse.ArgumentTypeError, match=reason):
+            positive_int(text)
+
+
+def test_positive_number_takes_finite_numbers_above_zero() -> None:
+    assert positive_number("0.5") == 0.5
+    assert positive_number("2") == 2.0
+    for text, reason in [
+        ("0", "positive"),
+        ("-1", "positive"),
+        ("inf", "positive"),
+        ("nan", "positive"),
+        ("s", "not a number"),
+    ]:
+        with pytest.raises(argparse.ArgumentTypeError, match=reason):
+            positive_number(text)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bench", "models", "--test-faces", "0"],
+        ["audio", "clip.wav", "--window", "-2"],
+        ["physio", "folder", "--hop", "0"],
+    ],
+)
+def test_commands_refuse_non_positive_values_in_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "positive" in err or "at least 1" in err

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from emolens import __version__
 from emolens.errors import EmolensError
+from emolens.options import add_options, options_from_args, positive_int
 from emolens.runtime.metadata import SPEECH_TTA_MODES, TTA_MODES, check_tta
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _train(args: argparse.Namespace) -> int:
-    from emolens.options import options_from_args
     from emolens.train.config import TrainConfig
     from emolens.train.fit import fit
 
@@ -42,7 +42,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from emolens.options import add_options
     from emolens.train.config import TrainConfig
 
     p = sub.add_parser("train", help="train a CNN on FER-2013 or your own folders (needs the 'train' extra)")
@@ -215,7 +214,6 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 def _framing(args: argparse.Namespace) -> int:
     from emolens.export.framing import write_framing
-    from emolens.options import options_from_args
     from emolens.runtime.metadata import Framing
 
     framing = options_from_args(Framing, args)
@@ -318,16 +316,6 @@ def _bench_video(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, res.as_dict())
     return 0
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
-    return value
 
 
 def _bench_models(args: argparse.Namespace) -> int:
@@ -469,7 +457,6 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     )
     p.set_defaults(func=_calibrate)
 
-    from emolens.options import add_options
     from emolens.runtime.metadata import DEFAULT_FRAMING, Framing
 
     p = sub.add_parser("framing", help="store in a model file how faces are cropped for it (needs the 'train' extra)")
@@ -524,7 +511,7 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     )
     b.add_argument(
         "--test-faces",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="score each model on this many PrivateTest faces drawn at random (default: all 3,589)",
     )
@@ -545,7 +532,6 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
 def _add_stream_options(p: argparse.ArgumentParser) -> None:
     """The options of :class:`~emolens.types.StreamOptions` and the option dataclasses inside it,
     built from their fields; unset ones keep the defaults."""
-    from emolens.options import add_options
     from emolens.types import FollowOptions, SmoothingOptions, StreamOptions, TrackerOptions
 
     p.add_argument("--detector", default="haar", help="face detector: haar, or yunet (after 'emolens fetch yunet')")
@@ -562,7 +548,6 @@ def _add_stream_options(p: argparse.ArgumentParser) -> None:
 
 
 def _stream_options(args: argparse.Namespace) -> StreamOptions:
-    from emolens.options import options_from_args
     from emolens.types import FollowOptions, SmoothingOptions, StreamOptions, TrackerOptions
 
     return options_from_args(
@@ -578,7 +563,6 @@ def _video(args: argparse.Namespace) -> int:
     import json
 
     from emolens.fusion import FusionOptions
-    from emolens.options import options_from_args
     from emolens.runtime.recognizer import Recognizer
     from emolens.video.pipeline import analyze_video
 
@@ -625,7 +609,6 @@ def _fetch(args: argparse.Namespace) -> int:
 
 def _add_video(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from emolens.fusion import FusionOptions
-    from emolens.options import add_options
 
     p = sub.add_parser("video", help="recognise every face of a video file, stream or camera, frame by frame")
     p.add_argument("source", nargs="?", default=None, help="video file or stream URL (or use --camera)")
@@ -661,7 +644,6 @@ def _add_video(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from emolens.options import options_from_args
     from emolens.web import ServeOptions, serve
 
     options = options_from_args(ServeOptions, args, token=args.token or None)
@@ -670,7 +652,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from emolens.options import add_options
     from emolens.web.settings import ServeOptions
 
     p = sub.add_parser("serve", help="the web app: live camera, images and videos in a browser (needs the web extra)")
@@ -683,7 +664,6 @@ def _relax_simulate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from emolens.io import check_writable, write_json
-    from emolens.options import options_from_args
     from emolens.relax.report import export_csv, write_report
     from emolens.relax.scenarios import load_scenario
     from emolens.relax.simulate import SimulateOptions, read_emotions, simulate
@@ -826,7 +806,6 @@ def _add_relax_devices(relax_sub: argparse._SubParsersAction) -> None:  # type: 
 
 
 def _add_relax(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from emolens.options import add_options
     from emolens.relax.simulate import SimulateOptions
 
     p = sub.add_parser("relax", help="the adaptive relaxation system: light, sound and vibration driven by emotion")

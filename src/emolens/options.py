@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["add_options", "options_from_args"]
+__all__ = ["add_options", "options_from_args", "positive_int", "positive_number"]
 
 
 def _base_type(hint: Any) -> tuple[type, bool]:
@@ -95,3 +95,25 @@ def options_from_args(cls: type[T], args: argparse.Namespace, *, prefix: str = "
         if f.init and hasattr(args, name):
             given[f.name] = getattr(args, name)
     return cls(**{**given, **extra})
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type``: a whole number of at least 1 (``--test-faces 600``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """An argparse ``type``: a finite number above 0 (``--window 2``, ``--speed 0.5``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value

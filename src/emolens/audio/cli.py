@@ -12,13 +12,7 @@ import json
 
 from emolens.audio import MAX_DURATION_S
 from emolens.errors import EmolensError
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
-    return value
+from emolens.options import positive_number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -31,13 +25,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--model", default=None, help="speech model: .onnx path from 'emolens train' on speech, or a bundled name"
     )
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: one per core)")
-    p.add_argument("--window", type=_positive, default=2.0, metavar="S", help="window length in seconds (default 2)")
     p.add_argument(
-        "--hop", type=_positive, default=0.5, metavar="S", help="step between windows in seconds (default 0.5)"
+        "--window", type=positive_number, default=2.0, metavar="S", help="window length in seconds (default 2)"
+    )
+    p.add_argument(
+        "--hop", type=positive_number, default=0.5, metavar="S", help="step between windows in seconds (default 0.5)"
     )
     p.add_argument(
         "--max-duration",
-        type=_positive,
+        type=positive_number,
         default=MAX_DURATION_S,
         metavar="S",
         help=f"refuse files with more than S seconds of sound (default {MAX_DURATION_S:g})",

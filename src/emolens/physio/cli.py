@@ -15,6 +15,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from emolens.options import positive_number
+
 log = logging.getLogger(__name__)
 
 __all__ = ["add_parser"]
@@ -115,16 +117,6 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return v
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``physio`` and ``physio-replay`` on the ``emolens`` subcommands."""
     p = sub.add_parser(
@@ -143,15 +135,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     p.add_argument(
         "--window",
-        type=_positive,
+        type=positive_number,
         default=None,
         metavar="S",
         help="window length in seconds (default: the model's, 60)",
     )
-    p.add_argument("--hop", type=_positive, default=None, metavar="S", help="seconds between windows (default 1)")
+    p.add_argument("--hop", type=positive_number, default=None, metavar="S", help="seconds between windows (default 1)")
     p.add_argument(
         "--baseline",
-        type=_positive,
+        type=positive_number,
         default=None,
         metavar="S",
         help="seconds at the start that make the person's baseline (default 180)",
@@ -167,6 +159,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--speed", type=float, default=1.0, metavar="X", help="X times real time; 0: as fast as possible (default 1)"
     )
     r.add_argument(
-        "--chunk", type=_positive, default=1.0, metavar="S", help="seconds of signal per message (default 1)"
+        "--chunk", type=positive_number, default=1.0, metavar="S", help="seconds of signal per message (default 1)"
     )
     r.set_defaults(func=_replay)
