@@ -109,7 +109,7 @@ def positive_int(text: str) -> int:
 
 
 def positive_number(text: str) -> float:
-    """An argparse ``type``: a finite number above 0 (``--window 2``, ``--speed 0.5``)."""
+    """An argparse ``type``: a finite number above 0 (``--window 2``, ``--chunk 1``)."""
     try:
         value = float(text)
     except ValueError:
