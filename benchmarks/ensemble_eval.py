@@ -5,7 +5,7 @@ Each model's probabilities are mapped onto FER-2013's seven labels by name (a FE
 ensemble is chosen on PublicTest; PrivateTest is printed for the record.
 
     python benchmarks/ensemble_eval.py --data ../shared/data/fer2013 \
-        --models emolens-vgg-fer2013-fp32 emolens-vgg-ferplus-fp32 runs/vgg-ft7-s1/export/model.onnx
+        --models emolens-vgg-fer2013-fp32 emolens-vgg2-ferplus-fp32 runs/vgg-ft7-s1/export/model.onnx
 """
 
 from __future__ import annotations

@@ -13,8 +13,10 @@
 # BENCH=0 leaves out the throughput runs (ten settings of 30 timed calls each): accuracy alone decides selection.
 # FERPLUS=ferplus.csv: members with FER+'s 8 emotions; every score is FER+ majority-vote accuracy (ties, unknown and
 #   not-a-face dropped) and the files keep flip as their default mode (that family's), not selective flip.
-#   e.g. FERPLUS=../shared/data/fer2013/ferplus.csv BENCH=0 bash benchmarks/face_ensemble.sh runs/ferplus-pair \
-#          emolens-vgg-ferplus-fp32 runs/vgg-ferplus8-s1/best.pt
+#   e.g. (emolens-vgg2-ferplus: the first FER+ network, shipped alone until 2026-12-04, from the history, and a second)
+#   git show 6ba2438:src/emolens/models/weights/emolens-vgg-ferplus-fp32.onnx > runs/emolens-vgg-ferplus-fp32.onnx
+#   FERPLUS=../shared/data/fer2013/ferplus.csv BENCH=0 bash benchmarks/face_ensemble.sh runs/ferplus-pair \
+#          runs/emolens-vgg-ferplus-fp32.onnx runs/vgg-ferplus8-s1/best.pt
 set -euo pipefail
 if [ $# -lt 3 ]; then
   echo "usage: [SCORE_TEST=1] [SPLITS=...] [BENCH=0] [FERPLUS=ferplus.csv] bash benchmarks/face_ensemble.sh OUT_DIR MEMBER MEMBER [MEMBER...]" >&2

@@ -38,7 +38,8 @@ ALIASES: dict[str, Alias] = {
     # the most accurate shipped FER-2013 model: two networks averaged (the default's and a second seed),
     # ten views a face each (benchmarks/face_ensemble.sh; model card emolens-vgg2-fer2013.md)
     "accurate": Alias("emolens-vgg2-fer2013", "shift"),
-    "ferplus": Alias("emolens-vgg-ferplus"),
+    # FER+'s eight emotions: two networks fine-tuned on the FER+ votes, averaged, flip (model card emolens-vgg2-ferplus.md)
+    "ferplus": Alias("emolens-vgg2-ferplus"),
 }
 """Short names by purpose; only those whose family is installed are offered."""
 
