@@ -95,6 +95,27 @@ def test_training_cannot_start_from_an_ensemble(tmp_path: Path) -> None:
         load_source(str(res.path))
 
 
+def test_an_ensemble_file_gives_each_of_its_networks_as_members(tmp_path: Path) -> None:
+    from emolens.train.init import load_members
+
+    a = _checkpoint(tmp_path / "a.pt")
+    torch.manual_seed(1)
+    checkpoint.save_atomic({"arch": "vgg", "model": create_model("vgg").state_dict()}, tmp_path / "b.pt")
+    torch.manual_seed(2)
+    checkpoint.save_atomic({"arch": "vgg", "model": create_model("vgg").state_dict()}, tmp_path / "c.pt")
+    pair = export_checkpoint([a, tmp_path / "b.pt"], tmp_path / "pair.onnx")
+    assert [m.name.endswith(f"(member {i})") for i, m in enumerate(load_members(str(pair.path)), 1)] == [True, True]
+    triple = export_checkpoint([pair.path, tmp_path / "c.pt"], tmp_path / "triple.onnx")
+    assert triple.meta.arch == "vgg+vgg+vgg" and triple.max_abs_diff < PARITY_TOLERANCE
+    faces = np.random.default_rng(4).integers(0, 256, (6, 48, 48), dtype=np.uint8)
+    singles = [
+        Recognizer(export_checkpoint(c, tmp_path / f"s{i}.onnx").path, tta="none").predict_faces(faces)
+        for i, c in enumerate((a, tmp_path / "b.pt", tmp_path / "c.pt"))
+    ]
+    got = Recognizer(triple.path, tta="none").predict_faces(faces)
+    np.testing.assert_allclose(got, np.mean(singles, axis=0), atol=1e-5)  # three equal members, not a pair and one
+
+
 def test_cli_exports_a_face_ensemble(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from emolens.cli import main
 
@@ -104,6 +125,8 @@ def test_cli_exports_a_face_ensemble(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert Recognizer(tmp_path / "e.onnx").meta.arch == "vgg+vgg"
     assert main(["export", str(a), str(a), "--out", str(tmp_path / "unnamed.onnx")]) == 0
     assert Recognizer(tmp_path / "unnamed.onnx").meta.name == "vgg+vgg"  # named by its members unless --name says
+    assert main(["export", str(tmp_path / "e.onnx"), str(a), "--out", str(tmp_path / "three.onnx")]) == 0
+    assert "face ensemble of 3" in capsys.readouterr().out.splitlines()[-1]
 
 
 def test_an_ensemble_member_may_be_an_exported_model(tmp_path: Path) -> None:

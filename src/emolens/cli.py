@@ -140,7 +140,8 @@ def _export(args: argparse.Namespace) -> int:
         print(f"wrote {voice.path} ({what}; parity with torch: max abs difference {voice.max_abs_diff:.2e})")
         return 0
     res = export_checkpoint(list(args.checkpoint), args.out, name=args.name, version=args.version, tta=args.tta)
-    what = "" if len(args.checkpoint) == 1 else f"face ensemble of {len(args.checkpoint)}; "
+    members = len(res.meta.arch.split("+"))  # an ensemble file given as a member counts its networks
+    what = "" if members == 1 else f"face ensemble of {members}; "
     print(f"wrote {res.path} ({what}parity with torch: max abs difference {res.max_abs_diff:.2e})")
     return 0
 
@@ -405,7 +406,8 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument(
         "checkpoint",
         nargs="+",
-        help="best.pt or last.pt written by 'emolens train'; several: one ensemble model averaging their probabilities",
+        help="best.pt or last.pt written by 'emolens train' (a face member may also be an exported model; an "
+        "ensemble file gives each of its networks); several: one ensemble model averaging their probabilities",
     )
     p.add_argument("--out", required=True, help="the .onnx file to write")
     p.add_argument(

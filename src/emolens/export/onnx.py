@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -95,7 +95,8 @@ def export_checkpoint(
     sequence of several: their ensemble, one graph that averages the members' probabilities (they
     must share labels and input: size, channels, normalisation). A member may also be an exported
     float32 model (an ``.onnx`` file or a bundled name, read back as ``emolens train --init`` reads
-    it; an int8 one by its float32 twin): its network without its calibration temperature.
+    it; an int8 one by its float32 twin): its network without its calibration temperature; an
+    ensemble file gives each of its networks, so a pair and a checkpoint make three members.
 
     The graph takes normalised faces (N, C, H, W) float32 and returns probabilities (N, 7).
     Label order and preprocessing go into the ONNX metadata. The export is checked against
@@ -116,24 +117,23 @@ def export_checkpoint(
     nets: list[nn.Module] = []
     archs: list[str] = []
     labels: tuple[str, ...] = ()
-    for i, path in enumerate(paths):
+    members: list[tuple[str, str, dict[str, Any], tuple[str, ...]]] = []  # (what, arch, weights, labels)
+    for path in paths:
         if path.suffix == ".pt":
             if not path.is_file():
                 raise ModelError(f"checkpoint not found: {path}")
             state = ckpt.load(path)
-            arch, weights = str(state["arch"]), state["model"]
-            member_labels = tuple(
-                state.get("labels", EMOTIONS)
-            )  # checkpoints before label sets were stored: FER-2013's
+            # checkpoints from before label sets were stored: FER-2013's
+            members.append((str(path), str(state["arch"]), state["model"], tuple(state.get("labels", EMOTIONS))))
         else:  # an exported model (.onnx file or bundled name), read back into torch as --init reads it
-            from emolens.train.init import load_source
+            from emolens.train.init import load_members
 
-            source = load_source(str(path))
-            arch, weights, member_labels = source.arch, source.state, source.labels
+            members += [(src.name, src.arch, src.state, src.labels) for src in load_members(str(path))]
+    for i, (what, arch, weights, member_labels) in enumerate(members):
         if i == 0:
             labels, mcfg = member_labels, model_config(arch)
         elif member_labels != labels or _input_of(model_config(arch)) != _input_of(mcfg):
-            raise ModelError(f"ensemble member {i + 1} ({path}) has other labels or input settings than the first")
+            raise ModelError(f"ensemble member {i + 1} ({what}) has other labels or input settings than the first")
         net = create_model(arch, num_classes=len(labels))
         net.load_state_dict(weights)
         nets.append(net)

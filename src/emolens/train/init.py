@@ -54,45 +54,19 @@ def _from_checkpoint(path: Path) -> Source:
     return Source(str(path), state["arch"], labels, state["model"])
 
 
-def _from_onnx(model: str) -> Source:
-    import onnx
-    from onnx import numpy_helper
-
-    from emolens.models.bundled import resolve_model
-    from emolens.runtime.recognizer import Recognizer
-
-    path = resolve_model(model)
-    rec = Recognizer(path, tta="none", temperature=1.0)
-    if rec.meta.precision != "fp32":
-        fp32 = path.with_name(path.name.replace("-int8.onnx", "-fp32.onnx"))
-        if not fp32.is_file():
-            raise ModelError(f"{path} is int8; start from its float32 model")
-        path, rec = fp32, Recognizer(fp32, tta="none", temperature=1.0)
-    if "+" in rec.meta.arch:
-        raise ModelError(
-            f"{path} is an ensemble ({rec.meta.arch}); --init starts from one network: give one of its members' checkpoints"
-        )
-    proto = onnx.load(str(path))
-    inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
-    convs, gemms = [], []
-    for node in proto.graph.node:
-        if node.op_type == "Conv":
-            convs.append([inits.get(n) for n in node.input[1:]])
-        elif node.op_type == "Gemm":
-            args = [inits.get(n) for n in node.input[1:]]
-            trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
-            w = args[0]
-            gemms.append([w if trans_b else (w.T if w is not None else None), *args[1:]])
-    net = create_model(rec.meta.arch, num_classes=len(rec.labels)).eval()
+def _fill(
+    net: nn.Module, convs: list[list[np.ndarray | None]], gemms: list[list[np.ndarray | None]], what: str
+) -> None:
+    """Copy ONNX convolutions (batch norm folded in) and linear layers, in graph order, into ``net``."""
     modules = list(net.modules())
     torch_convs = [m for m in modules if isinstance(m, nn.Conv2d)]
     torch_linears = [m for m in modules if isinstance(m, nn.Linear)]
     if len(torch_convs) != len(convs) or len(torch_linears) != len(gemms):
-        raise ModelError(f"cannot read {path} into a {rec.meta.arch}: its layers do not match")
+        raise ModelError(f"cannot read {what}: its layers do not match")
     with torch.no_grad():
         for conv, (w, *b) in zip(torch_convs, convs, strict=True):
             if w is None or tuple(w.shape) != tuple(conv.weight.shape):
-                raise ModelError(f"cannot read {path} into a {rec.meta.arch}: a convolution's shape differs")
+                raise ModelError(f"cannot read {what}: a convolution's shape differs")
             conv.weight.copy_(torch.from_numpy(np.array(w, dtype=np.float32)))
             bias = (
                 torch.from_numpy(np.array(b[0], dtype=np.float32))
@@ -114,22 +88,85 @@ def _from_onnx(model: str) -> Source:
             elif conv.bias is not None:
                 conv.bias.copy_(bias)
             elif b and b[0] is not None and np.abs(b[0]).max() > 0:
-                raise ModelError(f"cannot read {path} into a {rec.meta.arch}: a convolution's bias has no place")
+                raise ModelError(f"cannot read {what}: a convolution's bias has no place")
         for lin, (w, *b) in zip(torch_linears, gemms, strict=True):
             if w is None or tuple(w.shape) != tuple(lin.weight.shape):
-                raise ModelError(f"cannot read {path} into a {rec.meta.arch}: a linear layer's shape differs")
+                raise ModelError(f"cannot read {what}: a linear layer's shape differs")
             lin.weight.copy_(torch.from_numpy(np.array(w, dtype=np.float32)))
             if lin.bias is not None and b and b[0] is not None:
                 lin.bias.copy_(torch.from_numpy(np.array(b[0], dtype=np.float32)))
+
+
+def _members_of_onnx(model: str) -> list[Source]:
+    """The networks of an exported float32 model, each as a :class:`Source`: one for a single
+    network, one per member for an ensemble file (``arch`` ``"vgg+vgg"``: its members' layers come
+    one member after the other in the graph). The networks' (mean) probabilities must match ONNX
+    Runtime's to 1e-4, or the file is refused."""
+    import onnx
+    from onnx import numpy_helper
+
+    from emolens.models.bundled import resolve_model
+    from emolens.runtime.recognizer import Recognizer
+
+    path = resolve_model(model)
+    rec = Recognizer(path, tta="none", temperature=1.0)
+    if rec.meta.precision != "fp32":
+        fp32 = path.with_name(path.name.replace("-int8.onnx", "-fp32.onnx"))
+        if not fp32.is_file():
+            raise ModelError(f"{path} is int8; start from its float32 model")
+        path, rec = fp32, Recognizer(fp32, tta="none", temperature=1.0)
+    proto = onnx.load(str(path))
+    inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    for node in proto.graph.node:  # weights the exporter shared between equal members reach them through Identity
+        if node.op_type == "Identity" and node.input[0] in inits:
+            inits[node.output[0]] = inits[node.input[0]]
+    convs: list[list[np.ndarray | None]] = []
+    gemms: list[list[np.ndarray | None]] = []
+    for node in proto.graph.node:
+        if node.op_type == "Conv":
+            convs.append([inits.get(n) for n in node.input[1:]])
+        elif node.op_type == "Gemm":
+            args = [inits.get(n) for n in node.input[1:]]
+            trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
+            w = args[0]
+            gemms.append([w if trans_b else (w.T if w is not None else None), *args[1:]])
+    archs = rec.meta.arch.split("+")
+    nets: list[nn.Module] = []
+    for i, arch in enumerate(archs):
+        net = create_model(arch, num_classes=len(rec.labels)).eval()
+        n_conv = sum(isinstance(m, nn.Conv2d) for m in net.modules())
+        n_lin = sum(isinstance(m, nn.Linear) for m in net.modules())
+        what = f"{path} into a {arch}" + (f" (member {i + 1} of {len(archs)})" if len(archs) > 1 else "")
+        if len(convs) < n_conv or len(gemms) < n_lin:
+            raise ModelError(f"cannot read {what}: its layers do not match")
+        _fill(net, convs[:n_conv], gemms[:n_lin], what)
+        convs, gemms = convs[n_conv:], gemms[n_lin:]
+        nets.append(net)
+    if convs or gemms:
+        raise ModelError(f"cannot read {path} into {rec.meta.arch}: it has layers left over")
     faces = np.random.default_rng(0).integers(0, 256, (16, rec.meta.input_size, rec.meta.input_size), dtype=np.uint8)
-    x = rec.prepare(faces)
+    x = torch.from_numpy(rec.prepare(faces))
     with torch.no_grad():
-        ours = torch.softmax(net(torch.from_numpy(x)), dim=1).numpy()
-    diff = float(np.abs(ours - rec.run(x)).max())
+        ours = torch.stack([torch.softmax(net(x), dim=1) for net in nets]).mean(0).numpy()
+    diff = float(np.abs(ours - rec.run(x.numpy())).max())
     if diff > 1e-4:
-        raise ModelError(f"cannot read {path} into a {rec.meta.arch}: it differs from ONNX Runtime by {diff:.1e}")
-    log.info("read %s into a %s (max difference from ONNX Runtime %.1e)", path.name, rec.meta.arch, diff)
-    return Source(str(path), rec.meta.arch, rec.labels, net.state_dict())
+        raise ModelError(f"cannot read {path} into {rec.meta.arch}: it differs from ONNX Runtime by {diff:.1e}")
+    log.info("read %s into %s (max difference from ONNX Runtime %.1e)", path.name, rec.meta.arch, diff)
+    if len(nets) == 1:
+        return [Source(str(path), archs[0], rec.labels, nets[0].state_dict())]
+    return [
+        Source(f"{path} (member {i + 1})", arch, rec.labels, net.state_dict())
+        for i, (arch, net) in enumerate(zip(archs, nets, strict=True))
+    ]
+
+
+def load_members(model: str) -> list[Source]:
+    """The networks in ``model`` (a checkpoint .pt, an .onnx file or a bundled name): one, or
+    each member of an ensemble file. ``emolens export`` takes them as ensemble members."""
+    path = Path(model)
+    if path.suffix == ".pt":
+        return [load_source(model)]
+    return _members_of_onnx(model)
 
 
 def load_source(init: str) -> Source:
@@ -139,7 +176,13 @@ def load_source(init: str) -> Source:
         if not path.is_file():
             raise ModelError(f"checkpoint not found: {path}")
         return _from_checkpoint(path)
-    return _from_onnx(init)
+    members = _members_of_onnx(init)
+    if len(members) > 1:
+        raise ModelError(
+            f"{init} is an ensemble of {len(members)} networks; --init starts from one network: "
+            "give one of its members' checkpoints"
+        )
+    return members[0]
 
 
 def initialize(model: nn.Module, arch: str, classes: tuple[str, ...], source: Source) -> dict[str, int]:
