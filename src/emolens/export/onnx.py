@@ -7,13 +7,12 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from emolens.errors import ModelError
 from emolens.io import AtomicFile, write_json
-from emolens.labels import EMOTIONS
 from emolens.runtime.metadata import DEFAULT_FRAMING, Framing, ModelMeta, set_props
 
 if TYPE_CHECKING:
@@ -109,7 +108,7 @@ def export_checkpoint(
     from emolens.models.ensemble import probabilities_of
     from emolens.models.registry import create_model, model_config
     from emolens.runtime.recognizer import Recognizer
-    from emolens.train import checkpoint as ckpt
+    from emolens.train.init import load_members
 
     paths = [Path(checkpoint)] if isinstance(checkpoint, (str, Path)) else [Path(c) for c in checkpoint]
     if not paths:
@@ -117,25 +116,18 @@ def export_checkpoint(
     nets: list[nn.Module] = []
     archs: list[str] = []
     labels: tuple[str, ...] = ()
-    members: list[tuple[str, str, dict[str, Any], tuple[str, ...]]] = []  # (what, arch, weights, labels)
-    for path in paths:
-        if path.suffix == ".pt":
-            if not path.is_file():
-                raise ModelError(f"checkpoint not found: {path}")
-            state = ckpt.load(path)
-            # checkpoints from before label sets were stored: FER-2013's
-            members.append((str(path), str(state["arch"]), state["model"], tuple(state.get("labels", EMOTIONS))))
-        else:  # an exported model (.onnx file or bundled name), read back into torch as --init reads it
-            from emolens.train.init import load_members
-
-            members += [(src.name, src.arch, src.state, src.labels) for src in load_members(str(path))]
-    for i, (what, arch, weights, member_labels) in enumerate(members):
+    # a checkpoint, or an exported model read back into torch as --init reads it (an ensemble file: each network)
+    members = [member for path in paths for member in load_members(str(path))]
+    for i, member in enumerate(members):
+        arch = member.arch
         if i == 0:
-            labels, mcfg = member_labels, model_config(arch)
-        elif member_labels != labels or _input_of(model_config(arch)) != _input_of(mcfg):
-            raise ModelError(f"ensemble member {i + 1} ({what}) has other labels or input settings than the first")
+            labels, mcfg = member.labels, model_config(arch)
+        elif member.labels != labels or _input_of(model_config(arch)) != _input_of(mcfg):
+            raise ModelError(
+                f"ensemble member {i + 1} ({member.name}) has other labels or input settings than the first"
+            )
         net = create_model(arch, num_classes=len(labels))
-        net.load_state_dict(weights)
+        net.load_state_dict(member.state)
         nets.append(net)
         archs.append(arch)
     model = probabilities_of(nets)

@@ -165,18 +165,15 @@ def load_members(model: str) -> list[Source]:
     each member of an ensemble file. ``emolens export`` takes them as ensemble members."""
     path = Path(model)
     if path.suffix == ".pt":
-        return [load_source(model)]
+        if not path.is_file():
+            raise ModelError(f"checkpoint not found: {path}")
+        return [_from_checkpoint(path)]
     return _members_of_onnx(model)
 
 
 def load_source(init: str) -> Source:
     """The weights named by ``--init``: an emolens checkpoint (.pt), an .onnx file or a bundled model name."""
-    path = Path(init)
-    if path.suffix == ".pt":
-        if not path.is_file():
-            raise ModelError(f"checkpoint not found: {path}")
-        return _from_checkpoint(path)
-    members = _members_of_onnx(init)
+    members = load_members(init)
     if len(members) > 1:
         raise ModelError(
             f"{init} is an ensemble of {len(members)} networks; --init starts from one network: "
