@@ -127,8 +127,8 @@ def test_options_key_follows_what_shapes_the_outputs(tmp_path: Path) -> None:
     assert "/" not in base.model  # a bundled model travels by name, so every node loads its own copy
     accurate = make_config("accurate", None, "haar", StreamOptions(), tmp_path)
     # the short name's own file (the variant this machine prefers, as for the default) and its mode travel together
-    pair = base.model.replace("emolens-vgg-fer2013", "emolens-vgg2-fer2013")
-    assert (accurate.model, accurate.tta) == (pair, "shift") and pair != base.model
+    four = base.model.replace("emolens-vgg-fer2013", "emolens-vgg4-fer2013")
+    assert (accurate.model, accurate.tta) == (four, "shift") and four != base.model
     assert make_config("accurate", "none", "haar", StreamOptions(), tmp_path).tta == "none"
     with pytest.raises(EmolensError, match="unknown detector"):
         make_config(None, None, "nope", StreamOptions(), tmp_path)

@@ -55,6 +55,8 @@ def test_short_names_may_choose_the_test_time_augmentation() -> None:
     assert Recognizer("accurate").tta == "shift"
     assert Recognizer("accurate", tta="hflip").tta == "hflip"  # an explicit mode still wins
     rec = Recognizer("accurate")
-    assert rec.path == Recognizer("emolens-vgg2-fer2013").path != Recognizer().path  # the pair, not the default
+    assert (
+        rec.path == Recognizer("emolens-vgg4-fer2013").path != Recognizer().path
+    )  # the four networks, not the default
     assert rec.temperature == rec.meta.temperature_for("shift")
     assert Recognizer(resolve_model("accurate")).tta == rec.meta.tta  # the file itself keeps its own mode

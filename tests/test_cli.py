@@ -99,7 +99,7 @@ def test_unknown_model_and_version() -> None:
 def test_models_lists_default() -> None:
     r = emolens("models")
     assert r.returncode == 0 and "(default)" in r.stdout
-    assert "  accurate  -> emolens-vgg2-fer2013-" in r.stdout and "tta shift" in r.stdout  # a short name's own mode
+    assert "  accurate  -> emolens-vgg4-fer2013-" in r.stdout and "tta shift" in r.stdout  # a short name's own mode
     speech = r.stdout.split("speech models")[1].splitlines()[1:]
     assert "  emolens-speech-ravdess  (default)" in speech
     assert "  emolens-speech-ravdess-speaker" in speech

@@ -223,6 +223,22 @@ def _framing(args: argparse.Namespace) -> int:
     return 0
 
 
+def _halve(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from emolens.data.fer2013 import load_split
+    from emolens.export.halfweights import halve_weights
+
+    faces = load_split(args.data, "val").images
+    pick = np.sort(np.random.default_rng(args.seed).permutation(len(faces))[: args.faces])
+    out, diff = halve_weights(args.model, args.out, faces[pick])
+    size = out.stat().st_size / 1e6
+    print(
+        f"wrote {out} ({size:.1f} MB, weights in float16; largest probability change on {len(pick)} faces {diff:.1e})"
+    )
+    return 0
+
+
 def _image(args: argparse.Namespace) -> int:
     import json
 
@@ -466,6 +482,16 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--out", required=True, help="the .onnx file to write (may be the model itself)")
     add_options(p, Framing, defaults=dataclasses.asdict(DEFAULT_FRAMING))
     p.set_defaults(func=_framing)
+
+    p = sub.add_parser(
+        "halve", help="store a float32 model's weights in float16: half the file, computed in float32 (needs 'train')"
+    )
+    p.add_argument("model", help="bundled model name or .onnx path of a float32 model")
+    p.add_argument("--out", required=True, help="the .onnx file to write (may be the model itself)")
+    p.add_argument("--data", required=True, help="FER-2013 folder or csv: the check runs on faces of its val split")
+    p.add_argument("--faces", type=positive_int, default=256, help="number of faces the check runs on")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_halve)
 
     p = sub.add_parser("image", help="find faces in images, recognise their emotions, write annotated copies")
     p.add_argument("paths", nargs="+", help="image files")

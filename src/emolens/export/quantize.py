@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from emolens.errors import ModelError
+from emolens.export.halfweights import widen_proto
 from emolens.export.schemes import DEFAULT_SCHEME, scheme
 from emolens.io import AtomicFile
 from emolens.runtime.metadata import set_props
@@ -70,7 +71,13 @@ def quantize_model(
     out.parent.mkdir(parents=True, exist_ok=True)
     with AtomicFile(out) as atomic, tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as work:
         tmp, pre = str(atomic.path), os.path.join(work, "pre.onnx")
-        quant_pre_process(str(rec.path), pre)
+        source = onnx.load(str(rec.path))
+        if widen_proto(source):  # weights stored in float16 (emolens.export.halfweights): quantize their float32 values
+            wide = os.path.join(work, "wide.onnx")
+            onnx.save(source, wide)
+            quant_pre_process(wide, pre)
+        else:
+            quant_pre_process(str(rec.path), pre)
         quantize_static(
             pre,
             tmp,

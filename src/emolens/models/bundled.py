@@ -35,9 +35,9 @@ ALIASES: dict[str, Alias] = {
     # the default file with a cascade of views (selective flip, then ten views for the faces still unsure):
     # faster than fer's model and more accurate than selective flip (benchmarks/fast_vs_fer.py, cascade_tta.py)
     "fast": Alias(DEFAULT_MODEL, "cascade"),
-    # the most accurate shipped FER-2013 model: two networks averaged (the default's and a second seed),
-    # ten views a face each (benchmarks/face_ensemble.sh; model card emolens-vgg2-fer2013.md)
-    "accurate": Alias("emolens-vgg2-fer2013", "shift"),
+    # the most accurate shipped FER-2013 model: four networks averaged (the default's, a second seed and two
+    # by way of FER+), ten views a face each (benchmarks/face_ensemble.sh; model card emolens-vgg4-fer2013.md)
+    "accurate": Alias("emolens-vgg4-fer2013", "shift"),
     # FER+'s eight emotions: two networks fine-tuned on the FER+ votes, averaged, flip (model card emolens-vgg2-ferplus.md)
     "ferplus": Alias("emolens-vgg2-ferplus"),
 }

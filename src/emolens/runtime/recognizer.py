@@ -65,8 +65,8 @@ class Recognizer:
     ``model`` is a bundled model name (see :func:`emolens.available_models`; a family name such
     as ``emolens-vgg-fer2013`` loads its int8 or float32 variant, whichever is faster on this CPU),
     a path to an ``.onnx`` file, or None for the default model; the short name ``"fast"`` runs the
-    default model with a cascade of views, and ``"accurate"`` two networks averaged (the default's and
-    a second seed's: ``emolens-vgg2-fer2013``) with ten views a face. ``tta``
+    default model with a cascade of views, and ``"accurate"`` four networks averaged (the default's, a
+    second seed's and two by way of FER+: ``emolens-vgg4-fer2013``) with ten views a face. ``tta``
     overrides the model's stored (or its short name's) test-time augmentation (``"none"``, ``"hflip"``, ``"selective"``, ``"shift"`` or ``"cascade"``: see :data:`~emolens.runtime.metadata.TTA_MODES`). ``threads`` caps ONNX Runtime's
     intra-op threads (None or 0: one per core; a negative number is a ModelError). ``temperature`` overrides the calibration stored in the
     model (None: the model's, fitted by ``emolens calibrate``; 1: the network's raw probabilities).

@@ -105,6 +105,7 @@ def _members_of_onnx(model: str) -> list[Source]:
     import onnx
     from onnx import numpy_helper
 
+    from emolens.export.halfweights import widen_proto
     from emolens.models.bundled import resolve_model
     from emolens.runtime.recognizer import Recognizer
 
@@ -116,6 +117,7 @@ def _members_of_onnx(model: str) -> list[Source]:
             raise ModelError(f"{path} is int8; start from its float32 model")
         path, rec = fp32, Recognizer(fp32, tta="none", temperature=1.0)
     proto = onnx.load(str(path))
+    widen_proto(proto)  # weights stored in float16 (emolens.export.halfweights) read as float32
     inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
     for node in proto.graph.node:  # weights the exporter shared between equal members reach them through Identity
         if node.op_type == "Identity" and node.input[0] in inits:
