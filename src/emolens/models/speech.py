@@ -73,7 +73,21 @@ class SpeechCRNN(nn.Module):
         init_weights(self, linear="kaiming")
         nn.init.normal_(classifier.weight, 0, 0.01)
 
+    @property
+    def embed_dim(self) -> int:
+        """Width of :meth:`embed`'s output."""
+        return self.rnn.hidden_size * 2
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.embed(x))
+
+    def classify(self, e: torch.Tensor) -> torch.Tensor:
+        """Class logits from :meth:`embed`'s features."""
+        with torch.autocast(device_type="cpu", enabled=False):  # the head in float32, as the LSTM
+            return self.head(e)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The utterance's pooled features (B, :attr:`embed_dim`), float32: what the head classifies."""
         h = self.cnn(x[:, :, : self.n_mels] if self.pitch_rows else x)  # (B, C, F', T')
         h = h.permute(0, 3, 1, 2).flatten(2)  # (B, T', C * F')
         if self.pitch_rows:
@@ -83,7 +97,7 @@ class SpeechCRNN(nn.Module):
         # the recurrent part in float32 also under bf16 autocast (LSTM kernels take one dtype)
         with torch.autocast(device_type="cpu", enabled=False):
             h, _ = self.rnn(h.float())
-            return self.head(self.pool(h))
+            return self.pool(h)
 
 
 SPEECH_CONFIG = ModelConfig(

@@ -155,6 +155,15 @@ class TrainConfig:
             "help": "speech: give the network the voice's pitch too (voicing and pitch relative to the utterance's, per frame)"
         },
     )
+    speaker_adversary: float = field(
+        default=0.0,
+        metadata={
+            "help": "speech: train a speaker classifier on the network's features through a gradient reversal of "
+            "this strength, so that they stop telling the training speakers apart (0: off)",
+            "metavar": "W",
+        },
+    )
+    """Strength of the speaker adversary (:mod:`emolens.train.adversary`); 0: off."""
     aug: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -180,6 +189,8 @@ class TrainConfig:
             )
         if not (16 <= self.n_mels <= 256 and self.n_mels % 16 == 0):
             raise EmolensError(f"--n-mels must be a multiple of 16 from 16 to 256, got {self.n_mels}")
+        if not 0 <= self.speaker_adversary <= 10:
+            raise EmolensError(f"--speaker-adversary must lie in [0, 10], got {self.speaker_adversary}")
         if not 0.5 <= self.crop_s <= 30:
             raise EmolensError(f"--crop-s must lie in [0.5, 30] seconds, got {self.crop_s}")
         if self.epochs < 1 or self.batch_size < 1:

@@ -169,6 +169,9 @@ class Run:
     best_acc: float = -1.0
     best_epoch: int = 0
     rows: list[dict[str, float]] = field(default_factory=list)
+    helpers: dict[str, torch.nn.Module] = field(default_factory=dict)
+    """Modules trained beside the model but not part of it (a speaker adversary): saved in ``last.pt``
+    and restored by :meth:`resume`, never in ``best.pt``."""
 
     @property
     def judged(self) -> torch.nn.Module:
@@ -190,12 +193,20 @@ class Run:
                 f"{last} was trained on other input features ({state.get('features')}); "
                 "resume with its options or give another --out"
             )
+        saved = state.get("helpers", {})
+        if set(saved) != set(self.helpers):
+            raise EmolensError(
+                f"{last} was trained with {', '.join(sorted(saved)) or 'no helper modules'}, this run with "
+                f"{', '.join(sorted(self.helpers)) or 'none'}; resume with its options or give another --out"
+            )
         self.model.load_state_dict(state["model"])
         if self.ema is not None and "ema" in state:
             self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.gen.set_state(state["generator"])
+        for name, module in self.helpers.items():
+            module.load_state_dict(saved[name])
         self.start_epoch, self.best_acc, self.best_epoch, self.rows = (
             state["epoch"] + 1,
             state["best_acc"],
@@ -245,6 +256,7 @@ class Run:
                 "scheduler": self.scheduler.state_dict(),
                 "generator": self.gen.get_state(),
                 **({"ema": ema.state_dict()} if ema is not None else {}),
+                **({"helpers": {k: m.state_dict() for k, m in self.helpers.items()}} if self.helpers else {}),
                 "epoch": epoch,
                 "best_acc": self.best_acc,
                 "best_epoch": self.best_epoch,
@@ -321,6 +333,8 @@ def _fit(cfg: TrainConfig) -> TrainResult:
         raise EmolensError("--n-mels is for speech models; faces have no spectrogram")
     if cfg.pitch:
         raise EmolensError("--pitch is for speech models; faces have no voice")
+    if cfg.speaker_adversary:
+        raise EmolensError("--speaker-adversary is for speech models; face data name no speakers")
     teachers: list[str] = []
     if cfg.teacher is not None:
         from emolens.models.bundled import resolve_model

@@ -33,7 +33,9 @@ from emolens.data.audio import AudioSet, load_audio_split
 from emolens.errors import EmolensError
 from emolens.io import write_json
 from emolens.models.registry import create_model, model_config
+from emolens.models.speech import SpeechCRNN
 from emolens.train import checkpoint
+from emolens.train.adversary import SpeakerAdversary, reversal_strength
 from emolens.train.config import TrainConfig
 from emolens.train.device import Compute, resolve_compute
 from emolens.train.fit import (
@@ -81,6 +83,10 @@ def _check_options(cfg: TrainConfig) -> None:
         raise EmolensError(f"{', '.join(used)}: not available for speech models (face training only)")
     if model_config(cfg.arch).input_kind != "audio":
         raise EmolensError(f"{cfg.data} is speech data; train a speech architecture on it (--arch speech_crnn)")
+    if cfg.speaker_adversary and (cfg.mixup or cfg.cutmix):
+        raise EmolensError(
+            "--speaker-adversary cannot be combined with --mixup or --cutmix (a mixed utterance has no one speaker)"
+        )
     if cfg.lr > ADAMW_LR_WARNING:
         log.warning("--lr %g is high for AdamW (speech models); about 0.002 is usual", cfg.lr)
 
@@ -141,9 +147,12 @@ def _train_epoch(
     ema: torch.optim.swa_utils.AveragedModel | None,
     progress: Any,
     profiles: dict[str, SpeakerProfile] | None,
+    adversary: _Adversary | None = None,
 ) -> tuple[float, float]:
     model.train()
     total, correct, seen = 0.0, 0, 0
+    if adversary is not None:
+        adversary.start_epoch()
     rate = data.sample_rate
     for start in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):  # the last partial batch dropped
         idx = order[start : start + cfg.batch_size]
@@ -158,9 +167,17 @@ def _train_epoch(
         y = targets[idx]
         spec, y = mix_batch(spec, y, cfg.mixup, cfg.cutmix, gen)
         spec, y = spec.to(compute.device, non_blocking=True), y.to(compute.device, non_blocking=True)
-        with compute.autocast():
-            logits = model(spec)
-        loss = soft_cross_entropy(logits, y, class_weight, cfg.label_smoothing)
+        if adversary is None:
+            with compute.autocast():
+                logits = model(spec)
+            loss = soft_cross_entropy(logits, y, class_weight, cfg.label_smoothing)
+        else:
+            assert isinstance(model, SpeechCRNN)  # checked when the run began
+            with compute.autocast():
+                features_ = model.embed(spec)
+            logits = model.classify(features_)
+            loss = soft_cross_entropy(logits, y, class_weight, cfg.label_smoothing)
+            loss = loss + adversary.loss(features_, idx, scheduler.last_epoch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
@@ -174,6 +191,29 @@ def _train_epoch(
         if progress is not None:
             progress.update(len(idx))
     return total / max(seen, 1), correct / max(seen, 1)
+
+
+class _Adversary:
+    """The speaker adversary of a run (``--speaker-adversary``) and its records for the log."""
+
+    def __init__(self, module: SpeakerAdversary, speakers: torch.Tensor, weight: float, total_steps: int) -> None:
+        self.module, self.speakers, self.weight, self.total_steps = module, speakers, weight, max(total_steps, 1)
+        self.correct = self.seen = 0
+        self.strength = 0.0
+
+    def start_epoch(self) -> None:
+        self.module.train()
+        self.correct = self.seen = 0
+
+    def loss(self, features_: torch.Tensor, idx: torch.Tensor, step: int) -> torch.Tensor:
+        self.strength = reversal_strength(step / self.total_steps, self.weight)
+        target = self.speakers[idx].to(features_.device)
+        loss, correct = self.module.loss(features_, target, self.strength)
+        self.correct, self.seen = self.correct + correct, self.seen + len(idx)
+        return loss
+
+    def summary(self) -> str:
+        return f"speaker adversary: strength {self.strength:.3f}, guessed {self.correct / max(self.seen, 1):.3f} of the speakers"
 
 
 def fit_speech(cfg: TrainConfig) -> TrainResult:
@@ -210,14 +250,28 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
     model = model.to(compute.device)
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
-    )
+    groups: list[dict[str, Any]] = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    helpers: dict[str, torch.nn.Module] = {}
+    speakers = sorted(set(train.speakers))
+    if cfg.speaker_adversary:
+        if not isinstance(model, SpeechCRNN):
+            raise EmolensError(f"--speaker-adversary needs a speech_crnn network, not {cfg.arch}")
+        helpers["speaker_adversary"] = SpeakerAdversary(model.embed_dim, len(speakers)).to(compute.device)
+        groups.append({"params": list(helpers["speaker_adversary"].parameters()), "weight_decay": cfg.weight_decay})
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
     steps_per_epoch, scheduler = schedule(optimizer, cfg, len(train), "utterances")
+    adversary = None
+    if isinstance(module := helpers.get("speaker_adversary"), SpeakerAdversary):
+        speaker_ids = torch.tensor([speakers.index(s) for s in train.speakers])
+        adversary = _Adversary(module, speaker_ids, cfg.speaker_adversary, steps_per_epoch * cfg.epochs)
+        log.info("speaker adversary over %d training speakers, strength up to %g", len(speakers), cfg.speaker_adversary)
     gen = torch.Generator().manual_seed(cfg.seed)
     ema = weight_average(model, cfg.ema)
     common = {"arch": cfg.arch, "kind": KIND, "labels": classes, "features": asdict(fcfg), "crop_s": cfg.crop_s}
-    run = Run(cfg, common, model, optimizer, scheduler, gen, ema, val_name="held-out speakers")
+    run = Run(cfg, common, model, optimizer, scheduler, gen, ema, val_name="held-out speakers", helpers=helpers)
     run.resume(kind=KIND)
     aug = AudioAugmentConfig() if cfg.augment else None
     if aug is not None and fcfg.feature_norm == "speaker":
@@ -265,9 +319,12 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
             ema,
             bar,
             train_profiles,
+            adversary,
         )
         if bar is not None:
             bar.close()
+        if adversary is not None:
+            log.info("epoch %d %s", epoch, adversary.summary())
         probs = predict_utterances(run.judged, val_inputs, compute.bf16, compute.device)
         run.end_epoch(epoch, t0, train_loss, train_acc, probs, val.labels)
     result = run.finish(t_run)

@@ -1,0 +1,98 @@
+"""The speaker adversary of speech training: a gradient reversal, its schedule, and a run that uses it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+
+from audio_support import write_ravdess
+from emolens.errors import EmolensError
+from emolens.models.registry import create_model
+from emolens.train.adversary import SpeakerAdversary, reversal_strength, reverse_gradient
+from emolens.train.config import TrainConfig
+
+
+def test_the_reversal_passes_values_and_turns_gradients_round() -> None:
+    x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    y = reverse_gradient(x, 0.5)
+    assert torch.equal(y, x)
+    (y * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert x.grad is not None and torch.allclose(x.grad, torch.tensor([-0.5, -1.0, -1.5]))
+
+
+def test_the_strength_rises_from_nothing_to_the_weight() -> None:
+    values = [reversal_strength(p / 10, 2.0) for p in range(11)]
+    assert values[0] == 0.0 and all(a < b for a, b in zip(values, values[1:], strict=False))
+    assert 1.99 < values[-1] <= 2.0 and reversal_strength(0.2, 1.0) == pytest.approx(0.7616, abs=1e-4)
+    assert reversal_strength(-1.0, 1.0) == 0.0 and reversal_strength(5.0, 1.0) == reversal_strength(1.0, 1.0)
+
+
+def test_the_adversary_learns_speakers_while_the_features_get_the_opposite_push() -> None:
+    torch.manual_seed(0)
+    features = torch.randn(64, 16)
+    speakers = (features[:, 0] > 0).long()  # the speaker is plain to see in feature 0
+    adversary = SpeakerAdversary(16, 2, hidden=8)
+    opt = torch.optim.SGD(adversary.parameters(), lr=0.5)
+    first = None
+    for _ in range(60):
+        loss, _ = adversary.loss(features, speakers, 1.0)
+        first = first if first is not None else float(loss.detach())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    loss, correct = adversary.loss(features, speakers, 1.0)
+    assert float(loss.detach()) < 0.5 * first and correct >= 58
+    f = features.clone().requires_grad_(True)
+    adversary.loss(f, speakers, 1.0)[0].backward()
+    plain = features.clone().requires_grad_(True)
+    torch.nn.functional.cross_entropy(adversary.classify(plain), speakers).backward()
+    assert f.grad is not None and plain.grad is not None and torch.allclose(f.grad, -plain.grad)
+
+
+def _cfg(data: Path, out: Path, **kw: object) -> TrainConfig:
+    base: dict[str, object] = dict(
+        data=str(data), arch="speech_crnn", out=str(out), epochs=2, batch_size=8, lr=0.003, weight_decay=0.01,
+        warmup_epochs=0.5, augment=False, progress=False, threads=1, crop_s=1.0, speaker_adversary=1.0,
+    )  # fmt: skip
+    base.update(kw)
+    return TrainConfig(**base)  # type: ignore[arg-type]
+
+
+def test_a_run_with_a_speaker_adversary_exports_the_network_alone_and_resumes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.train import checkpoint
+    from emolens.train.fit import fit
+
+    data = write_ravdess(tmp_path / "ravdess", actors=(1, 2, 3, 19, 21))
+    out = tmp_path / "run"
+    with caplog.at_level(logging.INFO, logger="emolens"):
+        fit(_cfg(data, out))
+    assert "speaker adversary over 3 training speakers" in caplog.text
+    assert "epoch 2 speaker adversary: strength" in caplog.text
+    best = checkpoint.load(out / "best.pt")
+    assert "helpers" not in best
+    assert set(best["model"]) == set(create_model("speech_crnn", num_classes=8).state_dict())
+    last = checkpoint.load(out / "last.pt")
+    assert last["helpers"]["speaker_adversary"]["classify.2.weight"].shape == (3, 128)
+    assert VoiceRecognizer(out / "best.onnx", threads=1).labels  # the exported file is an ordinary voice model
+    fit(_cfg(data, out, epochs=3, resume=True))
+    assert checkpoint.load(out / "last.pt")["epoch"] == 3
+    with pytest.raises(EmolensError, match="trained with speaker_adversary, this run with none"):
+        fit(_cfg(data, out, epochs=4, resume=True, speaker_adversary=0.0))
+
+
+def test_the_adversary_is_refused_where_it_cannot_work(tmp_path: Path) -> None:
+    from emolens.train.fit import fit
+
+    data = write_ravdess(tmp_path / "ravdess", actors=(1, 19))
+    with pytest.raises(EmolensError, match="cannot be combined with --mixup"):
+        fit(_cfg(data, tmp_path / "m", mixup=0.2))
+    with pytest.raises(EmolensError, match="--speaker-adversary is for speech"):
+        fit(_cfg(tmp_path / "faces", tmp_path / "f", arch="compact"))
+    with pytest.raises(EmolensError, match="--speaker-adversary must lie in"):
+        _cfg(data, tmp_path / "x", speaker_adversary=-1.0)
