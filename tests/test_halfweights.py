@@ -90,3 +90,19 @@ def test_cli_halves_a_model_and_fails_in_one_line(
     code, _, err = run_main(capsys, "halve", str(out), "--out", str(tmp_path / "h2.onnx"), "--data", str(fer_root))
     assert_one_line_error(code, err, "already stores its weights in float16")
     assert not (tmp_path / "h2.onnx").exists()
+
+
+def test_widening_leaves_a_float16_tensor_that_something_else_reads() -> None:
+    from onnx import helper
+
+    w = numpy_helper.from_array(np.ones((32, 32), dtype=np.float16), "w.f16")
+    nodes = [
+        helper.make_node("Cast", ["w.f16"], ["w"], to=TensorProto.FLOAT, name="w.f16"),
+        helper.make_node("Identity", ["w.f16"], ["w16"]),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("w", TensorProto.FLOAT, [32, 32]),
+        helper.make_tensor_value_info("w16", TensorProto.FLOAT16, [32, 32]),
+    ]
+    proto = helper.make_model(helper.make_graph(nodes, "g", [], outputs, initializer=[w]))
+    assert widen_proto(proto) == 0 and len(proto.graph.node) == 2

@@ -62,10 +62,14 @@ def widen_proto(proto: Any) -> int:
     from onnx import TensorProto, numpy_helper
 
     inits = {i.name: i for i in proto.graph.initializer}
+    uses: dict[str, int] = {}
+    for node in proto.graph.node:
+        for name in node.input:
+            uses[name] = uses.get(name, 0) + 1
     widened: dict[str, Any] = {}
     for node in proto.graph.node:
-        if node.op_type != "Cast" or node.input[0] not in inits:
-            continue
+        if node.op_type != "Cast" or node.input[0] not in inits or uses[node.input[0]] != 1:
+            continue  # a float16 tensor that something else reads too stays as it is
         to = next((a.i for a in node.attribute if a.name == "to"), None)
         source = inits[node.input[0]]
         if to == TensorProto.FLOAT and source.data_type == TensorProto.FLOAT16:
