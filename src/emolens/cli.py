@@ -19,6 +19,8 @@ from emolens.options import add_options, options_from_args, positive_int
 from emolens.runtime.metadata import SPEECH_TTA_MODES, TTA_MODES, check_tta
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from emolens.types import StreamOptions
 
 log = logging.getLogger("emolens")
@@ -146,16 +148,22 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _quantize(args: argparse.Namespace) -> int:
+def _sample_faces(data: str, split: str, n: int, seed: int) -> np.ndarray:
+    """Up to ``n`` faces of a FER-2013 split drawn at random by ``seed``, in file order."""
     import numpy as np
 
     from emolens.data.fer2013 import load_split
+
+    faces = load_split(data, split).images
+    return faces[np.sort(np.random.default_rng(seed).permutation(len(faces))[:n])]
+
+
+def _quantize(args: argparse.Namespace) -> int:
     from emolens.export.quantize import quantize_model
 
-    faces = load_split(args.data, "train").images
-    pick = np.random.default_rng(args.seed).permutation(len(faces))[: args.calibration]
-    out = quantize_model(args.model, args.out, faces[np.sort(pick)], int8=args.int8)
-    print(f"wrote {out} (int8 {args.int8}, calibrated on {len(pick)} training faces)")
+    faces = _sample_faces(args.data, "train", args.calibration, args.seed)
+    out = quantize_model(args.model, args.out, faces, int8=args.int8)
+    print(f"wrote {out} (int8 {args.int8}, calibrated on {len(faces)} training faces)")
     return 0
 
 
@@ -224,17 +232,13 @@ def _framing(args: argparse.Namespace) -> int:
 
 
 def _halve(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from emolens.data.fer2013 import load_split
     from emolens.export.halfweights import halve_weights
 
-    faces = load_split(args.data, "val").images
-    pick = np.sort(np.random.default_rng(args.seed).permutation(len(faces))[: args.faces])
-    out, diff = halve_weights(args.model, args.out, faces[pick])
+    faces = _sample_faces(args.data, "val", args.faces, args.seed)
+    out, diff = halve_weights(args.model, args.out, faces)
     size = out.stat().st_size / 1e6
     print(
-        f"wrote {out} ({size:.1f} MB, weights in float16; largest probability change on {len(pick)} faces {diff:.1e})"
+        f"wrote {out} ({size:.1f} MB, weights in float16; largest probability change on {len(faces)} faces {diff:.1e})"
     )
     return 0
 
