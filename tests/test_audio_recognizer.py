@@ -212,6 +212,34 @@ def test_an_ensemble_is_one_model_averaging_its_members(tmp_path: Path) -> None:
     assert not (tmp_path / "f.onnx").exists() and not (tmp_path / "bad.onnx").exists()
 
 
+def test_a_model_file_joins_an_ensemble_each_network_weighing_the_same(tmp_path: Path) -> None:
+    """A shipped model keeps no checkpoints: `emolens export PAIR.onnx C.pt` joins the file's graph
+    with the checkpoint's network, a third each; an int8 member and other labels are refused."""
+    from emolens.cli import main
+    from emolens.export.speech import export_speech_checkpoint, is_speech_member, quantize_speech
+
+    members = [speech_checkpoint(tmp_path / f"m{i}.pt", seed=i) for i in range(3)]
+    singles = [VoiceRecognizer(speech_model_from(m, tmp_path / f"m{i}.onnx"), threads=1) for i, m in enumerate(members)]
+    pair = speech_model_from(members[:2], tmp_path / "pair.onnx")
+    assert is_speech_member(pair) and is_speech_member(members[2]) and not is_speech_member(tmp_path / "none.onnx")
+    assert main(["export", str(pair), str(members[2]), "--out", str(tmp_path / "three.onnx"), "--name", "three"]) == 0
+    three = VoiceRecognizer(tmp_path / "three.onnx", threads=1)
+    assert three.meta.arch == "speech_crnn+speech_crnn+speech_crnn" and three.meta.name == "three"
+    assert three.meta.params == 3 * singles[0].meta.params and three.meta.temperature == 1.0
+    x = speech_like(2.5, seed=4)
+    want = sum(s.predict(x, SR) for s in singles) / 3
+    np.testing.assert_allclose(three.predict(x, SR), want, atol=1e-5)
+    assert np.abs(three.predict(x, SR) - (singles[0].predict(x, SR) + singles[2].predict(x, SR)) / 2).max() > 1e-4
+    int8 = quantize_speech(tmp_path / "m0.onnx", tmp_path / "m0-int8.onnx")
+    with pytest.raises(ModelError, match="int8-dynamic; join float32 files"):
+        export_speech_checkpoint([pair, int8], tmp_path / "bad.onnx")
+    other = speech_checkpoint(tmp_path / "other.pt", labels=("calm", "angry"))
+    with pytest.raises(ModelError, match="member 2 has other labels"):
+        export_speech_checkpoint([pair, other], tmp_path / "bad.onnx")
+    assert main(["export", str(pair), str(tmp_path / "none.pt"), "--out", str(tmp_path / "bad.onnx")]) != 0
+    assert not (tmp_path / "bad.onnx").exists() and not list(tmp_path.glob(".bad.onnx*"))
+
+
 def speech_model_from(checkpoints: Path | list[Path], out: Path) -> Path:
     from emolens.export.speech import export_speech_checkpoint
 

@@ -131,15 +131,18 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from emolens.export.onnx import export_checkpoint
-    from emolens.export.speech import export_speech_checkpoint, is_speech_checkpoint
+    from emolens.export.speech import export_speech_checkpoint, is_speech_member, speech_model_file
 
-    speech = [is_speech_checkpoint(c) for c in args.checkpoint]
+    speech = [is_speech_member(c) for c in args.checkpoint]
     if any(speech):
         if not all(speech):
             raise EmolensError("an ensemble's checkpoints must all be speech models")
         voice = export_speech_checkpoint(list(args.checkpoint), args.out, name=args.name, version=args.version)
-        what = "speech model" if len(args.checkpoint) == 1 else f"speech ensemble of {len(args.checkpoint)}"
-        print(f"wrote {voice.path} ({what}; parity with torch: max abs difference {voice.max_abs_diff:.2e})")
+        networks = len(voice.meta.arch.split("+"))  # a model file given as a member counts its networks
+        what = "speech model" if networks == 1 else f"speech ensemble of {networks}"
+        files = any(speech_model_file(c) is not None for c in args.checkpoint)
+        against = "its members run apart" if files else "torch"
+        print(f"wrote {voice.path} ({what}; parity with {against}: max abs difference {voice.max_abs_diff:.2e})")
         return 0
     res = export_checkpoint(list(args.checkpoint), args.out, name=args.name, version=args.version, tta=args.tta)
     members = len(res.meta.arch.split("+"))  # an ensemble file given as a member counts its networks
@@ -426,8 +429,9 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument(
         "checkpoint",
         nargs="+",
-        help="best.pt or last.pt written by 'emolens train' (a face member may also be an exported model; an "
-        "ensemble file gives each of its networks); several: one ensemble model averaging their probabilities",
+        help="best.pt or last.pt written by 'emolens train' (a member may also be an exported model or a bundled "
+        "model's name; an ensemble file gives each of its networks); several: one ensemble model averaging their "
+        "probabilities",
     )
     p.add_argument("--out", required=True, help="the .onnx file to write")
     p.add_argument(

@@ -129,14 +129,52 @@ def export_speech_states(
     return SpeechExportResult(out, meta, diff)
 
 
+def speech_model_file(member: str | Path) -> Path | None:
+    """The ONNX file of a speech model that ``member`` names (a bundled speech model's name, or an
+    ``.onnx`` file whose metadata says speech), else None."""
+    from emolens.audio.recognizer import SPEECH_WEIGHTS
+
+    if isinstance(member, str) and (SPEECH_WEIGHTS / f"{member}.onnx").is_file():
+        return SPEECH_WEIGHTS / f"{member}.onnx"
+    path = Path(member)
+    if path.suffix != ".onnx" or not path.is_file():
+        return None
+    try:
+        _read_speech_file(path)
+    except ModelError:
+        return None
+    return path
+
+
+def is_speech_member(member: str | Path) -> bool:
+    """Whether ``member`` can join a speech export: a speech checkpoint or a speech model file."""
+    return is_speech_checkpoint(member) or speech_model_file(member) is not None
+
+
+def _read_speech_file(path: Path) -> tuple[Any, VoiceModelMeta]:
+    import onnx
+
+    try:
+        proto = onnx.load(str(path))
+    except Exception as e:
+        raise ModelError(f"cannot read {path} as an ONNX model: {e}") from None
+    props = {p.key: p.value for p in proto.metadata_props}
+    return proto, VoiceModelMeta.from_props(props, str(path))
+
+
 def export_speech_checkpoint(
     checkpoint: str | Path | list[str | Path], out: str | Path, *, name: str | None = None, version: str = "1"
 ) -> SpeechExportResult:
     """Export ``checkpoint`` (a speech ``best.pt`` or ``last.pt`` of ``emolens train``) to ``out``; a
-    list of several: their ensemble (:func:`export_speech_states`)."""
+    list of several: their ensemble (:func:`export_speech_states`). Members may also be float32
+    speech model files or bundled speech model names (:func:`export_speech_files`): each network
+    then weighs the same, so a pair file and a checkpoint make three equal members."""
     from emolens.train import checkpoint as ckpt
 
-    paths = [Path(c) for c in checkpoint] if isinstance(checkpoint, list) else [Path(checkpoint)]
+    members = list(checkpoint) if isinstance(checkpoint, list) else [checkpoint]
+    if any(speech_model_file(m) is not None for m in members):
+        return export_speech_files(members, out, name=name, version=version)
+    paths = [Path(c) for c in members]
     states = []
     for path in paths:
         if not path.is_file():
@@ -146,6 +184,83 @@ def export_speech_checkpoint(
             raise ModelError(f"{path} holds a face model; export it with emolens.export.onnx")
         states.append(state)
     return export_speech_states(states, out, name=name, version=version, source=", ".join(map(str, paths)))
+
+
+def export_speech_files(
+    members: list[str | Path], out: str | Path, *, name: str | None = None, version: str = "1"
+) -> SpeechExportResult:
+    """The ensemble of ``members`` (speech checkpoints, float32 speech model files, bundled speech
+    model names) as one graph: each file's graph copied whole (:func:`average_graphs`), each
+    network weighing the same (a file's networks are counted from its ``arch``, ``a+b``). They must
+    share labels and feature settings. The temperature and test-time augmentation start afresh
+    (1.0 and none): calibrate the result. Checked against the members run apart by ONNX Runtime on
+    generated sounds; refused, leaving ``out`` as it was, at :data:`PARITY_TOLERANCE` or more."""
+    import tempfile
+
+    import onnx
+
+    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.export.graph_ensemble import average_graphs
+    from emolens.runtime.session import open_session
+
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="emolens-export-") as tmp:
+        files: list[Path] = []
+        for i, member in enumerate(members):
+            path = speech_model_file(member)
+            if path is None:  # a checkpoint: exported alone first
+                path = export_speech_checkpoint(member, Path(tmp) / f"member{i}.onnx").path
+            files.append(path)
+        parts = [_read_speech_file(f) for f in files]
+        first = parts[0][1]
+        for i, (_, meta) in enumerate(parts):
+            if meta.precision != "fp32":
+                raise ModelError(
+                    f"ensemble member {i + 1} ({files[i]}) is {meta.precision}; "
+                    "join float32 files and quantize the ensemble afterwards"
+                )
+            if meta.labels != first.labels or meta.features != first.features:
+                raise ModelError(f"ensemble member {i + 1} has other labels or feature settings than the first")
+        networks = [len(meta.arch.split("+")) for _, meta in parts]
+        merged = average_graphs([proto for proto, _ in parts], networks)
+        archs = "+".join(meta.arch for _, meta in parts)
+        meta = VoiceModelMeta(
+            name=name or archs,
+            version=version,
+            arch=archs,
+            labels=first.labels,
+            features=first.features,
+            params=sum(m.params for _, m in parts),
+            min_seconds=max(m.min_seconds for _, m in parts),
+            train_seconds=first.train_seconds,
+        )
+        singles = [open_session(f, 1) for f in files]  # raw probabilities: no temperature
+        share = np.asarray(networks, dtype=np.float64) / sum(networks)
+
+        def parity(path: Path) -> float:
+            ens = VoiceRecognizer(path, threads=1)
+            merged_session = open_session(path, 1)
+            diff = 0.0
+            for sound in _parity_sounds(rate=first.features.sample_rate):
+                feed = {"input": ens.prepare(sound, first.features.sample_rate)}
+                want = sum(w * s.run(None, feed)[0] for w, s in zip(share, singles, strict=True))
+                diff = max(diff, float(np.abs(merged_session.run(None, feed)[0] - want).max()))
+            return diff
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with AtomicFile(out) as atomic:
+            set_props(merged, meta.to_props())
+            onnx.save(merged, str(atomic.path))
+            diff = parity(atomic.path)
+            if diff >= PARITY_TOLERANCE:
+                raise ModelError(
+                    f"the merged graph and its members disagree by {diff:.2e} (tolerance {PARITY_TOLERANCE:g}); "
+                    "export refused"
+                )
+    source = ", ".join(map(str, members))
+    log.info("exported %s -> %s (%d networks; max |p - members| = %.2e)", source, out, sum(networks), diff)
+    write_json(out.with_suffix(".json"), {**meta.as_dict(), "members": sum(networks), "parity_max_abs_diff": diff})
+    return SpeechExportResult(out, meta, diff)
 
 
 def quantize_speech(model: str | Path, out: str | Path, *, name: str | None = None) -> Path:
