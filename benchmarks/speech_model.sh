@@ -11,8 +11,12 @@
 #   emolens train --data ../shared/data/ravdess-speech-16k --arch speech_crnn --epochs 120 --batch-size 32 \
 #     --lr 0.002 --weight-decay 0.05 --warmup-epochs 3 --label-smoothing 0.1 --balance weighted --ema 0.995 \
 #     --seed 0 --threads 2 --no-progress --out runs/speech-crnn-120
-# and again with --seed 1 --out runs/speech-crnn-120-s1; the shipped model is their ensemble:
+# and again with --seed 1 --out runs/speech-crnn-120-s1; their ensemble (the shipped model until 2026-12-04):
 #   TTA=crops MEMBERS="runs/speech-crnn-120/best.pt runs/speech-crnn-120-s1/best.pt" bash benchmarks/speech_model.sh runs/speech-e2
+# A member may also be a model file or a bundled name; the shipped model since 2026-12-04 (that pair's file and
+# a run with --speaker-adversary 0.5, three networks of equal weight):
+#   git show fee9914:src/emolens/audio/weights/emolens-speech-ravdess.onnx > runs/speech-e2.onnx
+#   TTA=crops MEMBERS="runs/speech-e2.onnx checkpoints/speech-adv/best.pt" bash benchmarks/speech_model.sh runs/speech-e3adv
 # (TTA=crops: the files ask for crop test-time augmentation, chosen on actors 19-20 by benchmarks/speech_crops.py)
 set -euo pipefail
 RUN=${1:-runs/speech-crnn-120}
