@@ -8,7 +8,7 @@ result against ONNX Runtime runs of the members and write it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -71,19 +71,18 @@ def _renamed(proto: Any, prefix: str) -> tuple[list[Any], list[Any], list[Any]]:
         copy.input.extend(name(x) for x in node.input)
         copy.output.extend(name(y) for y in node.output)
         nodes.append(copy)
-    initializers = []
-    for tensor in graph.initializer:
-        t = onnx.TensorProto()
-        t.CopyFrom(tensor)
-        t.name = name(tensor.name)
-        initializers.append(t)
-    infos = []
-    for info in graph.value_info:
-        v = onnx.ValueInfoProto()
-        v.CopyFrom(info)
-        v.name = name(info.name)
-        infos.append(v)
-    return nodes, initializers, infos
+    return nodes, _copies_renamed(graph.initializer, name), _copies_renamed(graph.value_info, name)
+
+
+def _copies_renamed(items: Any, name: Callable[[str], str]) -> list[Any]:
+    """Copies of named protobuf messages (tensors, value infos), each renamed by ``name``."""
+    out = []
+    for item in items:
+        copy = type(item)()
+        copy.CopyFrom(item)
+        copy.name = name(item.name)
+        out.append(copy)
+    return out
 
 
 def average_graphs(protos: Sequence[Any], weights: Sequence[float]) -> Any:
