@@ -17,6 +17,8 @@
 # a run with --speaker-adversary 0.5, three networks of equal weight):
 #   git show fee9914:src/emolens/audio/weights/emolens-speech-ravdess.onnx > runs/speech-e2.onnx
 #   TTA=crops MEMBERS="runs/speech-e2.onnx checkpoints/speech-adv/best.pt" bash benchmarks/speech_model.sh runs/speech-e3adv
+# and since the evening of 2026-12-04 (the same recipe with --epochs 200, seeds 0 and 1):
+#   TTA=crops MEMBERS="checkpoints/speech-e200/best.pt checkpoints/speech-e200-s1/best.pt" bash benchmarks/speech_model.sh runs/speech-e200-pair
 # (TTA=crops: the files ask for crop test-time augmentation, chosen on actors 19-20 by benchmarks/speech_crops.py)
 set -euo pipefail
 RUN=${1:-runs/speech-crnn-120}
