@@ -54,3 +54,9 @@ def vgg(num_classes: int = 7) -> nn.Module:
 def vgg_wide(num_classes: int = 7) -> nn.Module:
     """Wider VGG-style net (48-96-192-384) for more accuracy at about twice the cost."""
     return VGG(num_classes, widths=(48, 96, 192, 384), hidden=384)
+
+
+@register_model("vgg_large")
+def vgg_large(num_classes: int = 7) -> nn.Module:
+    """Larger VGG-style net (64-128-256-384), for GPU training and ensembles of ``accurate``."""
+    return VGG(num_classes, widths=(64, 128, 256, 384), hidden=256, dropout=0.5)
