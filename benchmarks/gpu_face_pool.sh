@@ -26,6 +26,7 @@ RUNS=(
   "resnet-s15 resnet 15 ferplus"
   "vgg-s16 vgg 16 ferplus"
 )
+if [ -n "${POOL:-}" ]; then IFS=',' read -r -a RUNS <<<"$POOL"; fi  # POOL="name arch seed target,...": other runs
 PYTHON=${PYTHON:-python3}
 
 pack() {
