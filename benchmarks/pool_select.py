@@ -14,16 +14,15 @@ exported to ``--work`` first. PrivateTest is never read.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-import onnx
 
 from emolens.bench import describe_machine, machine_record
 from emolens.data.fer2013 import load_split
+from emolens.export.onnx import export_checkpoint
+from emolens.io import write_json
 from emolens.models.bundled import resolve_model
 from emolens.runtime.recognizer import Recognizer
 
@@ -34,15 +33,9 @@ def unit_file(spec: str, work: Path) -> Path:
         path = Path(spec)
         out = work / f"{path.parent.name}.onnx"
         if not out.exists():
-            subprocess.run(["emolens", "export", spec, "--out", str(out), "--tta", "hflip"], check=True)
+            export_checkpoint(path, out, tta="hflip")
         return out
     return Path(spec) if spec.endswith(".onnx") else resolve_model(spec)
-
-
-def parameter_count(path: Path) -> int:
-    """Elements of the file's non-scalar initializers: its weights, biases and batch-norm statistics."""
-    graph = onnx.load(str(path)).graph
-    return sum(int(np.prod(t.dims)) for t in graph.initializer if len(t.dims) >= 1)
 
 
 def greedy(
@@ -51,11 +44,11 @@ def greedy(
     """The units chosen in order, each with the ensemble's accuracy once it was added."""
     chosen: list[str] = []
     total = np.zeros_like(next(iter(probs.values())))
-    best_acc, path = 0.0, []
+    best_acc, used, path = 0.0, 0, []
     while True:
         step: tuple[float, int, str] | None = None
         for u in probs:
-            if u in chosen or sum(params[c] for c in chosen) + params[u] > max_params:
+            if u in chosen or used + params[u] > max_params:
                 continue
             acc = float(((total + weight[u] * probs[u]).argmax(1) == labels).mean())
             key = (acc, -params[u], u)
@@ -65,6 +58,7 @@ def greedy(
             return path
         best_acc, u = step[0], step[2]
         chosen.append(u)
+        used += params[u]
         total = total + weight[u] * probs[u]
         path.append((u, best_acc))
 
@@ -90,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         if tuple(rec.labels) != tuple(val.classes):
             raise SystemExit(f"{name}: labels {rec.labels} are not the data's {val.classes}")
         probs[name] = rec.predict_faces(val.images)
-        weight[name], params[name] = int(k or 1), parameter_count(path)
+        if not rec.meta.params:
+            raise SystemExit(f"{name}: its file does not record its parameter count")
+        weight[name], params[name] = int(k or 1), rec.meta.params
         acc = float((probs[name].argmax(1) == val.labels).mean())
         print(
             f"{name:<45} networks {weight[name]}  params {params[name] / 1e6:6.2f} M  PublicTest {acc:.4f}", flush=True
@@ -101,9 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  + {u:<43} {acc:.4f}")
     total = sum(params[u] for u, _ in path)
     print(f"chosen: {len(path)} units, {sum(weight[u] for u, _ in path)} networks, {total / 1e6:.2f} M parameters")
-    (work / "selection.json").write_text(
-        json.dumps({"tta": args.tta, "path": path, "params": total, "units": list(probs)}, indent=1) + "\n"
-    )
+    write_json(work / "selection.json", {"tta": args.tta, "path": path, "params": total, "units": list(probs)})
     print(describe_machine(machine_record()))
     return 0
 
