@@ -6,6 +6,7 @@ import pytest
 
 from emolens.bench import VIDEO_STAGES, VideoBench, bench_video
 from emolens.cli import main
+from emolens.errors import DataError, EmolensError
 from emolens.runtime.recognizer import Recognizer
 from emolens.types import TrackerOptions
 
@@ -174,7 +175,7 @@ def test_bench_faces_on_real_faces_takes_them_in_turn(rec: Recognizer) -> None:
     res = bench_faces(Counting(rec), faces=8, repeats=4, warmup=0, images=faces)  # type: ignore[arg-type]
     assert res.inputs == "real" and res.face_size == 40 and res.faces == 8 and res.faces_per_s > 0
     assert calls == [0, 8, 0, 8]  # the two whole batches of 8, in turn
-    with pytest.raises(ValueError, match="fewer than a batch"):
+    with pytest.raises(DataError, match="fewer than a batch"):
         bench_faces(rec, faces=32, images=faces)
     assert bench_faces(rec, faces=4, repeats=2).inputs == "random"
 
@@ -203,3 +204,41 @@ def test_bench_faces_overall_figure_counts_the_slow_calls(rec: Recognizer) -> No
     res = bench_faces(SlowEveryThird(rec), faces=1, repeats=6, warmup=0, images=faces)  # type: ignore[arg-type]
     assert res.overall_faces_per_s < 6 / 1.0  # two slow calls in six
     assert res.faces_per_s > 3 * res.overall_faces_per_s  # the median call is a quick one
+
+
+def test_bench_faces_refuses_values_that_time_nothing(rec: Recognizer, capsys: pytest.CaptureFixture[str]) -> None:
+    from emolens.bench import bench_faces
+
+    for kwargs in ({"faces": 0}, {"repeats": 0}, {"face_size": 4}, {"face_size": 100_000}):
+        with pytest.raises(EmolensError):
+            bench_faces(rec, **kwargs)  # type: ignore[arg-type]
+    for flag in ("--faces", "--repeats", "--face-size"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["bench", "faces", flag, "-1"])
+        assert exit_info.value.code == 2 and "must be at least 1" in capsys.readouterr().err
+
+
+def test_test_accuracy_matches_classes_by_name_in_a_folder_of_some_classes(tmp_path: Path) -> None:
+    """A folder with only happy/ and sad/ numbers them 0 and 1; the score must still compare names."""
+    import shutil
+
+    from conftest import write_fer_folder
+    from emolens.bench import _test_accuracy
+    from emolens.data.fer2013 import load_split
+    from emolens.labels import EMOTIONS
+
+    root = write_fer_folder(tmp_path / "fer", per_class=2)
+    for name in EMOTIONS:
+        if name not in ("happy", "sad"):
+            shutil.rmtree(root / "test" / name)
+    test = load_split(root, "test")
+    assert test.classes == ("happy", "sad")
+
+    class AlwaysHappy:
+        labels = EMOTIONS
+
+        def predict_faces(self, faces: np.ndarray) -> np.ndarray:
+            return np.eye(len(EMOTIONS), dtype=np.float32)[[EMOTIONS.index("happy")] * len(faces)]
+
+    acc, kind, n = _test_accuracy(AlwaysHappy(), test, root)  # type: ignore[arg-type]
+    assert (acc, kind, n) == (0.5, "fer2013", 4)

@@ -143,3 +143,25 @@ def test_cli_calibrate_with_report_split_val_reads_no_private_test(tmp_path: Pat
     assert main([*args, "--report-split", "val", "--json", str(js)]) == 0
     report = json.loads(js.read_text())
     assert out.exists() and all(m["labels_kept"] for m in report["modes"].values())
+
+
+def test_calibration_matches_classes_by_name_in_a_folder_of_some_classes(tmp_path: Path, fer_root: Path) -> None:
+    """Real happy and sad faces alone: the folder numbers them 0 and 1, FER-2013 3 and 4. The
+    accuracy calibration reports must be what ``evaluate`` measures on the same faces."""
+    pytest.importorskip("onnx", reason="calibration writes ONNX files: the train extra")
+    import shutil
+
+    from emolens.eval.report import evaluate
+    from emolens.export.calibrate import calibrate_model
+
+    root = tmp_path / "two"
+    for name in ("happy", "sad"):
+        (root / "test" / name).mkdir(parents=True)
+        for usage in ("PublicTest", "PrivateTest"):
+            for f in sorted((fer_root / "test" / name).glob(f"{usage}_*.jpg"))[:20]:
+                shutil.copy(f, root / "test" / name / f.name)
+    cal = calibrate_model("emolens-vgg-fer2013-fp32", root, tmp_path / "c.onnx", threads=1)
+    ev = evaluate("emolens-vgg-fer2013-fp32", root, "test", tta="none", threads=1)
+    assert ev.faces == 40 and ev.metrics.accuracy > 0.5
+    assert cal.modes["none"].accuracy == pytest.approx(ev.metrics.accuracy)
+    assert 0.05 < cal.modes["none"].temperature < 19

@@ -239,3 +239,28 @@ def test_outputs_under_a_folder_that_cannot_be_written_are_one_line_errors(media
     assert_one_line_error(r, "cannot create the --out folder /sys/emolens-out/annotated")
     r = emolens("video", str(media / "pyfeat_single_face.mp4"), "--out", "/sys/emolens.mp4", "--no-progress")
     assert_one_line_error(r, "cannot write /sys/emolens.mp4")
+
+
+def test_image_copies_of_images_with_one_name_do_not_overwrite_each_other(media: Path, tmp_path: Path) -> None:
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+    (tmp_path / "a" / "x.jpg").write_bytes((media / "fer_justin.jpg").read_bytes())
+    (tmp_path / "b" / "x.jpg").write_bytes((media / "facerec_two_people.jpg").read_bytes())
+    out, js = tmp_path / "out", tmp_path / "faces.json"
+    r = emolens(
+        "image", str(tmp_path / "a" / "x.jpg"), str(tmp_path / "b" / "x.jpg"), "--out", str(out), "--json", str(js)
+    )
+    assert r.returncode == 0, r.stderr
+    copies = [Path(i["annotated"]).name for i in json.loads(js.read_text())["images"]]
+    assert copies == ["x_emolens.jpg", "x_emolens-2.jpg"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(copies)
+
+
+def test_outputs_that_are_folders_are_refused_before_any_work_and_leave_nothing(media: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    r = emolens("image", str(media / "fer_justin.jpg"), "--json", str(folder))
+    assert_one_line_error(r, "it is a folder")
+    r = emolens("export", str(tmp_path / "missing.pt"), "--out", str(folder))
+    assert_one_line_error(r, "it is a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and list(folder.iterdir()) == []

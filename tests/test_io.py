@@ -48,3 +48,30 @@ def test_missing_folders_are_a_clear_error_unless_asked_to_make_them(tmp_path: P
         write_bytes_atomic(tmp_path / "no" / "file.txt", b"x")
     write_bytes_atomic(tmp_path / "made" / "file.txt", b"x", mkdir=True)
     assert (tmp_path / "made" / "file.txt").read_bytes() == b"x"
+
+
+def test_a_folder_as_the_destination_is_refused_before_any_work_and_leaves_nothing(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    with pytest.raises(EmolensError, match="is a folder"):
+        check_writable(tmp_path / "out")
+    with pytest.raises(EmolensError, match="is a folder"):
+        write_json(tmp_path / "out", {"a": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_commit_that_fails_removes_the_temporary_file(tmp_path: Path) -> None:
+    dest = tmp_path / "report.json"
+    tmp = AtomicFile(dest)
+    tmp.path.write_text("{}")
+    dest.mkdir()  # the destination became a folder while the work ran
+    (dest / "inside").write_text("x")  # a non-empty folder: os.replace cannot take its place
+    with pytest.raises(EmolensError, match="cannot write"):
+        tmp.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+    assert (dest / "inside").read_text() == "x"
+
+
+def test_check_writable_leaves_no_trace(tmp_path: Path) -> None:
+    check_writable(tmp_path / "a.json")
+    assert list(tmp_path.iterdir()) == []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from emolens.errors import EmolensError
-from emolens.video.source import Frame, open_source
+from emolens.video.source import Frame, FrameSource, open_source
 
 
 def write_clip(path: Path, frames: int = 20, fps: float = 10.0, size: tuple[int, int] = (64, 48)) -> Path:
@@ -46,12 +46,47 @@ def test_shared_clip_properties(media: Path) -> None:
         src.close()
 
 
-def test_a_truncated_file_ends_cleanly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def write_faststart_mp4(path: Path, frames: int = 48, fps: int = 12) -> Path:
+    """An MPEG-4 MP4 with its index first (as web downloads are): cut short, it still opens."""
+    import av
+
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        rng = np.random.default_rng(0)
+        for i in range(frames):
+            img = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+            img[:, : 2 + i] = 200
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["avi", "mp4"])
+def test_a_truncated_file_is_refused_when_it_is_opened(tmp_path: Path, kind: str) -> None:
+    """A file cut short whose header or index still announces all its frames: refused at once, not
+    analysed in part as if it were whole; the whole file opens and yields every frame."""
+    clip = write_clip(tmp_path / "c.avi", frames=30) if kind == "avi" else write_faststart_mp4(tmp_path / "c.mp4")
+    with open_source(clip) as src:
+        assert sum(1 for _ in src) == src.frame_count
+    data = clip.read_bytes()
+    cut = tmp_path / f"cut.{kind}"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(EmolensError, match=f"cannot use .*cut.{kind}: the video is truncated"):
+        open_source(cut)
+
+
+def test_a_file_that_ends_early_without_an_index_ends_cleanly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """FrameSource itself, on a capture whose announced count is more than it yields: a warning, no error."""
     clip = write_clip(tmp_path / "c.avi", frames=30)
     data = clip.read_bytes()
     cut = tmp_path / "cut.avi"
     cut.write_bytes(data[: int(len(data) * 0.6)])
-    with caplog.at_level(logging.WARNING), open_source(cut) as src:
+    src = FrameSource(cv2.VideoCapture(str(cut), cv2.CAP_FFMPEG), str(cut), "file")
+    src._prime()
+    with caplog.at_level(logging.WARNING), src:
         assert src.frame_count == 30  # what the header announces
         n = sum(1 for _ in src)
     assert 5 <= n < 30

@@ -311,6 +311,11 @@ def test_video_upload_bad_inputs(recognizer: Recognizer, media: Path, tmp_path: 
         r = upload(c, "/api/v1/videos", clip[:3000], name="cut.mp4")
         msg = detail(r, 422)
         assert "cut.mp4" in msg and "/tmp" not in msg  # the user's name, never the server's path
+        from test_source import write_faststart_mp4
+
+        whole = write_faststart_mp4(tmp_path / "fs.mp4", frames=10).read_bytes()  # its index first: it opens
+        half = detail(upload(c, "/api/v1/videos", whole[: len(whole) // 2], name="half.mp4"), 422)
+        assert "half.mp4: the video is truncated" in half and "/tmp" not in half
         assert "2.4 s, longer than the limit of 1 s" in detail(upload(c, "/api/v1/videos", clip, name="v.mp4"), 413)
         assert "'file'" in detail(c.post("/api/v1/videos", files={"video": ("v.mp4", clip)}), 422)
         assert c.get("/api/v1/health").json()["jobs"] == 0

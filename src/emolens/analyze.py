@@ -52,6 +52,7 @@ def analyze_images(
             raise EmolensError(f"cannot create the --out folder {out}: {e.strerror or e}") from None
         if not os.access(out, os.W_OK):
             raise EmolensError(f"cannot write into the --out folder {out}: it is not writable")
+    names = annotated_names([path for path, _ in images])
     results: list[dict[str, Any]] = []
     for path, img in images:
         faces = analyzer.image(img)
@@ -65,13 +66,27 @@ def analyze_images(
             "faces": [f.as_dict() for f in faces],
         }
         if out is not None:
-            dest = (
-                out
-                / f"{path.stem}_emolens{path.suffix if path.suffix.lower() in ('.jpg', '.jpeg', '.png') else '.png'}"
-            )
+            dest = out / names[len(results)]
             write_image(dest, draw_faces(img, faces))
             entry["annotated"] = str(dest)
         results.append(entry)
     if json_path is not None:
         write_json(json_path, {"model": analyzer.recognizer.meta.name, "detector": detector_name, "images": results})
     return results
+
+
+def annotated_names(paths: Sequence[Path]) -> list[str]:
+    """The file name of each image's annotated copy: ``NAME_emolens.EXT`` (JPEG and PNG keep their
+    type, others become PNG), and ``NAME_emolens-2.EXT``, ``-3``... for images of the same name
+    from different folders, so that no copy overwrites another."""
+    taken: set[str] = set()
+    names = []
+    for path in paths:
+        suffix = path.suffix if path.suffix.lower() in (".jpg", ".jpeg", ".png") else ".png"
+        name, k = f"{path.stem}_emolens{suffix}", 1
+        while name.lower() in taken:
+            k += 1
+            name = f"{path.stem}_emolens-{k}{suffix}"
+        taken.add(name.lower())
+        names.append(name)
+    return names

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from emolens.errors import EmolensError
+from emolens.errors import DataError, EmolensError
 from emolens.info import system_info
 from emolens.labels import EMOTIONS
 from emolens.runtime.recognizer import Recognizer
@@ -119,12 +119,16 @@ def bench_faces(
     """Time ``predict_faces`` on batches of ``faces`` gray crops: random ones of ``face_size`` pixels,
     or real ones taken in turn from ``images`` (N, H, W). Selective flip TTA costs what the faces
     make it cost (it mirrors only the unsure ones), so time it on real faces."""
+    if faces < 1 or repeats < 1 or warmup < 0:
+        raise EmolensError(f"a benchmark needs faces and repeats of 1 or more, not {faces} and {repeats}")
     if images is None:
+        if not 8 <= face_size <= 1024:
+            raise EmolensError(f"face_size must lie in 8-1024 pixels, not {face_size}")
         rng = np.random.default_rng(seed)
         batches = [rng.integers(0, 256, (faces, face_size, face_size), dtype=np.uint8)]
     else:
         if len(images) < faces:
-            raise ValueError(f"{len(images)} faces given, fewer than a batch of {faces}")
+            raise DataError(f"{len(images)} faces given, fewer than a batch of {faces}")
         batches = [images[s : s + faces] for s in range(0, len(images) - faces + 1, faces)]
         face_size = int(images.shape[1])
     for i in range(warmup):
@@ -396,9 +400,10 @@ def _test_accuracy(rec: Recognizer, test: FaceSet, data: Path) -> tuple[float | 
     """Accuracy of ``rec`` on PrivateTest: FER-2013's labels when it predicts their seven emotions,
     else FER+ majority votes when ``data`` has ``ferplus.csv``; (None, None, 0) when neither applies.
     The last item is the number of faces scored."""
-    if set(rec.labels) == set(EMOTIONS):
-        order = [rec.labels.index(lab) for lab in EMOTIONS]
-        hits = rec.predict_faces(test.images)[:, order].argmax(1) == test.labels
+    if set(rec.labels) == set(EMOTIONS) and set(test.classes) <= set(EMOTIONS):
+        # by name: a folder of some classes only numbers them its own way
+        truth = np.array([rec.labels.index(c) for c in test.classes])[test.labels]
+        hits = rec.predict_faces(test.images).argmax(1) == truth
         return float(hits.mean()), "fer2013", len(hits)
     votes = data / "ferplus.csv" if data.is_dir() else data.parent / "ferplus.csv"
     if not votes.is_file():
@@ -447,6 +452,10 @@ def bench_models(
         from emolens.data.fer2013 import load_split
 
         test = load_split(data, "test")
+        if len(test) < max(batches):
+            raise DataError(
+                f"PrivateTest of {data} has {len(test)} faces, fewer than the largest batch timed ({max(batches)})"
+            )
         scored = sample_faces(test, test_faces)
     out = []
     for name in names:

@@ -11,11 +11,11 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from emolens import __version__
 from emolens.errors import EmolensError
-from emolens.options import add_options, options_from_args, positive_int
+from emolens.options import add_options, finite_number, options_from_args, positive_int
 from emolens.runtime.metadata import SPEECH_TTA_MODES, TTA_MODES, check_tta
 
 if TYPE_CHECKING:
@@ -26,6 +26,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("emolens")
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+def _check_outputs(*paths: str | None) -> None:
+    """Refuse now, before any work, an output path that could not be written at the end."""
+    from emolens.io import check_writable
+
+    for path in paths:
+        if path:
+            check_writable(path)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -106,6 +115,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from emolens.data.audio import is_audio_data
     from emolens.eval.report import evaluate, write_report
+    from emolens.io import check_writable
 
     if is_audio_data(args.data):  # RAVDESS or audio folders: a speech model
         from emolens.audio.cli import evaluate_command
@@ -114,6 +124,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.profile_utterances is not None:
         raise EmolensError("--profile-utterances is for speech models; faces have no speaker profile")
     check_tta(args.tta)
+    for path in (args.json, args.confusion):
+        if path:
+            check_writable(path)
     ev = evaluate(args.model, args.data, args.split, tta=args.tta, threads=args.threads, ferplus=args.ferplus)
     write_report(ev, Path(args.json) if args.json else None, Path(args.confusion) if args.confusion else None)
     m = ev.metrics
@@ -130,6 +143,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    _check_outputs(args.out)
     from emolens.export.onnx import export_checkpoint
     from emolens.export.speech import export_speech_checkpoint, is_speech_member, speech_model_file
 
@@ -162,6 +176,7 @@ def _sample_faces(data: str, split: str, n: int, seed: int) -> np.ndarray:
 
 
 def _quantize(args: argparse.Namespace) -> int:
+    _check_outputs(args.out)
     from emolens.export.quantize import quantize_model
 
     faces = _sample_faces(args.data, "train", args.calibration, args.seed)
@@ -225,6 +240,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _framing(args: argparse.Namespace) -> int:
+    _check_outputs(args.out)
     from emolens.export.framing import write_framing
     from emolens.runtime.metadata import Framing
 
@@ -235,6 +251,7 @@ def _framing(args: argparse.Namespace) -> int:
 
 
 def _halve(args: argparse.Namespace) -> int:
+    _check_outputs(args.out)
     from emolens.export.halfweights import halve_weights
 
     faces = _sample_faces(args.data, "val", args.faces, args.seed)
@@ -269,9 +286,11 @@ def _bench_faces(args: argparse.Namespace) -> int:
 
     from emolens.bench import bench_faces
     from emolens.info import system_line
-    from emolens.io import write_json
+    from emolens.io import check_writable, write_json
     from emolens.runtime.recognizer import Recognizer
 
+    if args.json:
+        check_writable(args.json)
     rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
     images = None
     if args.data is not None:
@@ -521,9 +540,11 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     bsub = p.add_subparsers(dest="bench", required=True)
     b = bsub.add_parser("faces", help="predict_faces throughput on a batch of cropped faces")
     _add_model_options(b)
-    b.add_argument("--faces", type=int, default=256)
-    b.add_argument("--face-size", type=int, default=48)
-    b.add_argument("--repeats", type=int, default=30)
+    b.add_argument("--faces", type=positive_int, default=256, help="faces in each timed batch (default: 256)")
+    b.add_argument(
+        "--face-size", type=positive_int, default=48, help="side of the random faces, 8-1024 pixels (default: 48)"
+    )
+    b.add_argument("--repeats", type=positive_int, default=30, help="timed calls (default: 30)")
     b.add_argument(
         "--data",
         default=None,
@@ -538,7 +559,7 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         help="model names or .onnx paths (default: every shipped model file and short name with a mode of its own)",
     )
     b.add_argument("--data", default=None, help="FER-2013 folder or csv: also score each model on PrivateTest")
-    b.add_argument("--repeats", type=int, default=50, help="timed calls per setting (more for small batches)")
+    b.add_argument("--repeats", type=positive_int, default=50, help="timed calls per setting (more for small batches)")
     b.add_argument(
         "--min-faces",
         type=int,
@@ -813,7 +834,7 @@ def _add_relax_devices(relax_sub: argparse._SubParsersAction) -> None:  # type: 
         metavar="mqtt://HOST:PORT",
         help="the child's wristband: its samples on emolens/physio/<child>/+ of this broker add stress to the readings",
     )
-    r.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    r.add_argument("--duration", type=finite_number, default=None, metavar="S", help="stop after S seconds")
     r.add_argument("--no-keyboard", action="store_true", help="ignore the terminal's keys")
     r.add_argument("--json", default=None, metavar="OUT", help="write the sessions, alerts and device states here")
     r.add_argument("--detector", default="haar", help="face detector: haar, or yunet")
@@ -824,10 +845,14 @@ def _add_relax_devices(relax_sub: argparse._SubParsersAction) -> None:  # type: 
     r.add_argument("--broker", required=True, metavar="mqtt://HOST:PORT", help="the MQTT broker")
     r.add_argument("--outputs", default="print", choices=["print", "gpio"], help="print each change, or drive GPIO PWM")
     r.add_argument(
-        "--watchdog-s", type=float, default=1.0, metavar="W", help="all off without a controller heartbeat for W s (1)"
+        "--watchdog-s",
+        type=finite_number,
+        default=1.0,
+        metavar="W",
+        help="all off without a controller heartbeat for W s (1)",
     )
     r.add_argument(
-        "--heartbeat-s", type=float, default=0.5, metavar="S", help="this agent's own heartbeat period (0.5)"
+        "--heartbeat-s", type=finite_number, default=0.5, metavar="S", help="this agent's own heartbeat period (0.5)"
     )
     r.add_argument("--chair", default="chair1", help="the chair's id in the MQTT topics (default: chair1)")
     r.add_argument("--name", default="agent", help="this agent's name in the topics (default: agent)")
@@ -877,13 +902,23 @@ def _add_relax(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     _add_relax_devices(relax_sub)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, as every other error of the CLI:
+    ``emolens: error: bench faces: argument --faces: must be at least 1, not -1 (see --help)``."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("emolens").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"emolens: error: {where}{message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from emolens.audio.cli import add_parser as add_audio_parser
     from emolens.batch.cli import add_batch_parser
     from emolens.event.cli import add_parser as add_watch_parser
     from emolens.physio.cli import add_parser as add_physio_parser
 
-    parser = argparse.ArgumentParser(prog="emolens", description="Real-time facial emotion recognition on CPUs.")
+    parser = _Parser(prog="emolens", description="Real-time facial emotion recognition on CPUs.")
     parser.add_argument("--version", action="version", version=f"emolens {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)

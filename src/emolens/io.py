@@ -27,8 +27,27 @@ def check_writable(path: str | Path) -> None:
     path = Path(path)
     if not path.parent.is_dir():
         raise EmolensError(f"cannot write {path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise EmolensError(f"cannot write {path}: it is a folder")
     if not os.access(path.parent, os.W_OK):
         raise EmolensError(f"cannot write {path}: folder {path.parent} is not writable")
+    # the permission bits are not the whole story (a read-only mount, /proc, root): try for real
+    _fresh_temp(path).unlink(missing_ok=True)
+
+
+def _fresh_temp(dest: Path) -> Path:
+    """Create an empty, fresh temporary file beside ``dest`` (same suffix) and return its path."""
+    for _ in range(100):
+        path = dest.parent / f".{dest.name}.{secrets.token_hex(4)}.tmp{dest.suffix}"
+        try:
+            # O_EXCL: a fresh name; mode 0o666: the umask decides (mkstemp would give 0600)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:  # pragma: no cover - 32 random bits
+            continue
+        except OSError as e:  # read-only whatever the permission bits say (a read-only mount, /sys), a full disk
+            raise EmolensError(f"cannot write {dest}: {e.strerror or e}") from None
+        return path
+    raise EmolensError(f"cannot create a temporary file beside {dest}")  # pragma: no cover
 
 
 _C = TypeVar("_C", bound="Committable")
@@ -71,27 +90,23 @@ class AtomicFile(Committable):
         if mkdir:
             self.dest.parent.mkdir(parents=True, exist_ok=True)
         check_writable(self.dest)
-        for _ in range(100):
-            path = self.dest.parent / f".{self.dest.name}.{secrets.token_hex(4)}.tmp{self.dest.suffix}"
-            try:
-                # O_EXCL: a fresh name; mode 0o666: the umask decides (mkstemp would give 0600)
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            except FileExistsError:  # pragma: no cover - 32 random bits
-                continue
-            except OSError as e:  # read-only whatever the permission bits say (a read-only mount, /sys), a full disk
-                raise EmolensError(f"cannot write {self.dest}: {e.strerror or e}") from None
-            self.path = path
-            return
-        raise EmolensError(f"cannot create a temporary file beside {self.dest}")  # pragma: no cover
+        self.path = _fresh_temp(self.dest)
 
     def commit(self) -> None:
-        """Move the temporary file onto the destination (atomic on one file system)."""
-        os.replace(self.path, self.dest)
+        """Move the temporary file onto the destination (atomic on one file system).
+
+        If that fails (the destination became a folder, the disk went away), the temporary file is
+        removed and an :class:`EmolensError` says why; the destination is left as it was.
+        """
+        try:
+            os.replace(self.path, self.dest)
+        except OSError as e:
+            self.discard()
+            raise EmolensError(f"cannot write {self.dest}: {e.strerror or e}") from None
 
     def discard(self) -> None:
         """Remove the temporary file; the destination is left as it was."""
-        if self.path.exists():
-            self.path.unlink()
+        self.path.unlink(missing_ok=True)
 
 
 def write_bytes_atomic(path: str | Path, data: bytes, *, mkdir: bool = False) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Collection
@@ -71,7 +72,7 @@ def add_options(
             else:
                 parser.add_argument(flag, dest=name, action="store_true", help=text or None)
             continue
-        kwargs: dict[str, Any] = {"dest": name, "type": kind, "help": text or None}
+        kwargs: dict[str, Any] = {"dest": name, "type": finite_number if kind is float else kind, "help": text or None}
         if f.name in required:
             kwargs["required"] = True
         else:
@@ -105,6 +106,18 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
+def finite_number(text: str) -> float:
+    """An argparse ``type``: any finite number (``nan`` and ``inf`` are refused here, so that range
+    checks downstream, which NaN slips through, never see them)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
     return value
 
 

@@ -154,8 +154,8 @@ class FollowOptions:
     min_score: float = field(default=0.6, metadata={"help": "least correlation for the face to count as found"})
 
     def __post_init__(self) -> None:
-        if self.pad <= 0:
-            raise EmolensError(f"pad must be above 0, got {self.pad}")
+        if not 0.0 < self.pad <= 10.0:  # also refuses NaN
+            raise EmolensError(f"pad must lie in (0, 10], got {self.pad}")
         if self.face_px < 8:
             raise EmolensError(f"face_px must be 8 or more, got {self.face_px}")
         if not -1.0 <= self.min_score <= 1.0:

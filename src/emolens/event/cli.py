@@ -50,6 +50,8 @@ def _watch(args: argparse.Namespace) -> int:
             if args.jsonl:
                 sinks.append(JsonlSink(args.jsonl))
             for url in args.mqtt or ():
+                if not url.startswith("mqtt://"):
+                    raise EmolensError(f"--mqtt takes an mqtt://HOST:PORT/PREFIX URL, got {url!r}")
                 sinks.append(open_sink(url))
             secret = args.webhook_secret or os.environ.get("EMOLENS_WEBHOOK_SECRET") or None
             for url in args.webhook or ():
@@ -80,7 +82,7 @@ def _watch(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from emolens.cli import _add_model_options, _add_stream_options
     from emolens.event.types import EventOptions
-    from emolens.options import add_options
+    from emolens.options import add_options, finite_number
 
     p = sub.add_parser(
         "watch",
@@ -102,7 +104,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="sign webhook bodies with HMAC-SHA256 (header X-Emolens-Signature; default: $EMOLENS_WEBHOOK_SECRET)",
     )
     p.add_argument(
-        "--webhook-timeout-s", type=float, default=2.0, help="seconds to wait for a webhook's answer (default: 2)"
+        "--webhook-timeout-s",
+        type=finite_number,
+        default=2.0,
+        help="seconds to wait for a webhook's answer (default: 2)",
     )
     p.add_argument("--jsonl", default=None, metavar="FILE", help="append the events to this file, one JSON line each")
     p.add_argument("--quiet", action="store_true", help="do not print the events")

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import math
 import queue
 import threading
 import time
@@ -56,7 +57,7 @@ class WebhookSink:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise EmolensError(f"a webhook is an http:// or https:// URL, got {url!r}")
-        if timeout_s <= 0 or retries < 0 or backoff_s < 0 or queue_size < 1:
+        if not (0 < timeout_s < math.inf and retries >= 0 and 0 <= backoff_s < math.inf and queue_size >= 1):
             raise EmolensError(
                 "webhook: timeout_s must be above 0, retries and backoff_s 0 or more, queue_size 1 or more"
             )

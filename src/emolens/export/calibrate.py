@@ -106,7 +106,10 @@ def calibrate_model(
     from emolens.runtime.recognizer import Recognizer
 
     base = Recognizer(model, temperature=1.0, threads=threads)
-    sets = {s: load_split(data, s, size=base.meta.input_size) for s in {fit_split, report_split}}
+    # without FER+ votes the faces are scored by FER-2013's labels, matched by name (a folder of some
+    # classes only numbers them its own way)
+    classes = None if ferplus is not None else EMOTIONS
+    sets = {s: load_split(data, s, size=base.meta.input_size, classes=classes) for s in {fit_split, report_split}}
     if ferplus is not None:
         from emolens.data.ferplus import ferplus_relabel
 

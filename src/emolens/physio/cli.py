@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from emolens.options import positive_number
+from emolens.options import finite_number, positive_number
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     r.add_argument("--mqtt", required=True, metavar="mqtt://HOST:PORT", help="the MQTT broker")
     r.add_argument("--child", default="child1", metavar="ID", help="the pseudonymous id in the topics (default child1)")
     r.add_argument(
-        "--speed", type=float, default=1.0, metavar="X", help="X times real time; 0: as fast as possible (default 1)"
+        "--speed",
+        type=finite_number,
+        default=1.0,
+        metavar="X",
+        help="X times real time; 0: as fast as possible (default 1)",
     )
     r.add_argument(
         "--chunk", type=positive_number, default=1.0, metavar="S", help="seconds of signal per message (default 1)"

@@ -195,6 +195,52 @@ def check_frame_sizes(path: str | Path, max_pixels: int) -> None:
         raise ImageError(f"{path}: the video has a frame of more than the limit of {max_pixels:,} pixels")
 
 
+def check_complete(path: str | Path, tail_s: float = 2.0) -> None:
+    """Raise an :class:`~emolens.errors.EmolensError` when the video file ``path`` is truncated: its
+    index (MP4, MOV) announces frames up to some time, but the last ``tail_s`` seconds of them
+    cannot be decoded (a download or copy cut short keeps the index and loses the end).
+
+    Seeks to the key frame before the last ``tail_s`` seconds and decodes to the end with PyAV: a
+    fraction of a second whatever the length. Containers that announce no frame count or duration
+    (a stream, WebM, MKV without an index) are not checked here; they end where their data ends.
+    """
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError):
+        return  # left to OpenCV, which says what it cannot open
+    with container:
+        if not container.streams.video:
+            return
+        stream = container.streams.video[0]
+        if not stream.frames or not stream.duration or stream.time_base is None:
+            return
+        start = stream.start_time or 0
+        end = start + stream.duration
+        rate = stream.average_rate or stream.guessed_rate
+        if rate:  # a container without an index (AVI cut short) measures its duration from what is left
+            end = max(end, start + int(stream.frames / rate / stream.time_base))
+        tail = int(tail_s / stream.time_base)
+        target = max(start, end - min(tail, (end - start) // 10 + 1))
+        decoded = None
+        try:
+            container.seek(target, stream=stream, backward=True)
+            for frame in container.decode(stream):
+                if frame.pts is not None:
+                    decoded = frame.pts
+        except av.FFmpegError:
+            decoded = None
+        # the last frame starts one frame before the end; B-frames and variable rates move it a little
+        slack = max(3 * (end - start) / stream.frames, 0.25 / stream.time_base)
+        if decoded is None or decoded < end - slack:
+            announced = float((end - start) * stream.time_base)
+            raise EmolensError(
+                f"cannot use {path}: the video is truncated (it announces {stream.frames} frames, "
+                f"{announced:.1f} s, but its end cannot be decoded)"
+            )
+
+
 MAX_CAMERA_INDEX = 2**31 - 1
 """The largest camera number OpenCV takes (a C int)."""
 
@@ -275,5 +321,10 @@ def open_source(source: Source) -> FrameSource:
         raise EmolensError(f"cannot open {path}: not a video, or a corrupt or truncated one")
     src = FrameSource(cap, str(path), "file")
     src._prime()
+    try:
+        check_complete(path)
+    except EmolensError:
+        src.close()
+        raise
     log.debug("%s: %dx%d, %s fps, %s frames", path, src.width, src.height, src.fps, src.frame_count)
     return src
