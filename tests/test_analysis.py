@@ -150,3 +150,25 @@ def test_the_recognizer_only_classifies() -> None:
     assert not hasattr(Recognizer, "analyze") and not hasattr(Recognizer, "detector")
     with pytest.raises(TypeError):
         Recognizer(detector="yunet")  # type: ignore[call-arg]
+
+
+def test_callers_boxes_that_cannot_be_cropped_are_image_errors() -> None:
+    rec = emolens.Recognizer(threads=1)
+    img = np.full((384, 381, 3), 128, np.uint8)
+    for box in ((0, 0, float("inf"), 10), (0, 0, 10**6, 10**6), (0, 0, 2**40, 10), (0, 0, 20000, 20000)):
+        with pytest.raises(ImageError):
+            analyze_faces(img, rec, boxes=[box])  # type: ignore[list-item]
+    assert len(analyze_faces(img, rec, boxes=[(-20, -20, 400, 400)])) == 1  # past the edges, padded: fine
+
+
+def test_empty_colour_crops_are_image_errors() -> None:
+    rec = emolens.Recognizer(threads=1)
+    for crops in (np.zeros((1, 0, 0, 3), np.uint8), [np.zeros((0, 0, 3), np.uint8)], [np.zeros((5, 0, 3), np.uint8)]):
+        with pytest.raises(ImageError, match="empty"):
+            rec.predict_faces(crops)
+
+
+def test_analyze_faces_takes_a_detector_name_as_stream_does(media: Path) -> None:
+    img = read_image(media / "fer_justin.jpg")
+    faces = analyze_faces(img, emolens.Recognizer(threads=1), "haar")
+    assert len(faces) == 1 and faces[0].label in emolens.Recognizer().labels

@@ -146,8 +146,9 @@ def test_speech_stretches_merge_overlapping_windows() -> None:
 def test_window_spans_cover_the_sound() -> None:
     assert window_spans(1.0, 2.0, 0.5) == [(0.0, 1.0)]
     assert window_spans(3.2, 2.0, 1.0) == [(0.0, 2.0), (1.0, 3.0), (pytest.approx(1.2), 3.2)]
-    with pytest.raises(DataError):
-        window_spans(3.0, 0.0, 1.0)
+    for window, hop in ((0.0, 1.0), (1e-9, 1.0), (2.0, 1e-4), (2.0, float("nan")), (float("inf"), 1.0)):
+        with pytest.raises(DataError):  # nothing to judge, or a hop so small the windows never end
+            window_spans(3.0, window, hop)
 
 
 def test_models_that_are_not_speech_models_are_refused(tmp_path: Path) -> None:
@@ -250,3 +251,12 @@ def test_voice_recognizer_is_public_and_lazy() -> None:
     import emolens
 
     assert "VoiceRecognizer" in emolens.__all__ and emolens.VoiceRecognizer is VoiceRecognizer
+
+
+def test_a_profile_of_silence_or_of_the_wrong_kind_is_a_data_error() -> None:
+    by_speaker = VoiceRecognizer("emolens-speech-ravdess-speaker", threads=1)
+    with pytest.raises(DataError, match="utterance with sound"):
+        by_speaker.profile([np.zeros(16000, np.float32), np.zeros(8000, np.float32)], 16000)
+    tone = (0.1 * np.sin(np.linspace(0, 2000 * np.pi, 16000))).astype(np.float32)
+    with pytest.raises(DataError, match="must be a SpeakerProfile"):
+        by_speaker.predict(tone, 16000, profile="me")  # type: ignore[arg-type]

@@ -85,3 +85,16 @@ def test_faces_found_and_false_detections_per_photo(media: Path, detector: str, 
     truth = TRUE_FACES[photo]
     matches = greedy_match(iou_matrix(truth, boxes), 0.3)
     assert (len(matches), len(boxes) - len(matches)) == EXPECTED[detector][photo]
+
+
+def test_detector_settings_and_inputs_that_opencv_would_choke_on_are_errors() -> None:
+    from emolens.detect.haar import HaarDetector, HaarSettings
+    from emolens.errors import EmolensError, ImageError
+
+    for kwargs in ({"scale_factor": 1.0}, {"scale_factor": 0.5}, {"scale_factor": float("nan")}, {"min_size": 0}):
+        with pytest.raises(EmolensError):
+            HaarSettings(**kwargs)  # type: ignore[arg-type]
+    haar = HaarDetector()
+    for bad in (np.zeros((40, 40), np.float32), np.zeros((0, 40, 3), np.uint8), np.zeros((40, 40, 2), np.uint8)):
+        with pytest.raises(ImageError):
+            haar.detect(bad)

@@ -66,3 +66,25 @@ def test_the_window_of_a_moment_is_the_one_centred_nearest() -> None:
     s = track.summary()
     assert (s["windows"], s["speech_windows"], s["silence_windows"]) == (6, 4, 1)
     assert s["share"] == {**dict.fromkeys(SPEECH_EMOTIONS, 0.0), "happy": 0.5, "sad": 0.5}
+
+
+def test_fusion_refuses_probabilities_that_are_not_numbers_and_rescales_the_rest() -> None:
+    import math
+
+    from emolens.errors import EmolensError
+    from emolens.fusion import fuse, voice_as_face
+    from emolens.labels import EMOTIONS
+
+    happy = {k: (0.9 if k == "happy" else 0.1 / 6) for k in EMOTIONS}
+    sad = {k: (0.9 if k == "sad" else 0.1 / 6) for k in EMOTIONS}
+    for bad in ({k: math.nan for k in EMOTIONS}, {"happy": -1.0, "sad": 2.0}, {"smile": 1.0}):
+        with pytest.raises(EmolensError):
+            fuse(bad, sad, 1.0)
+        with pytest.raises(EmolensError):
+            fuse(happy, bad, 1.0)
+    scaled = fuse({k: 100 * v for k, v in happy.items()}, None, 0.0)
+    assert scaled is not None and sum(scaled.probs.values()) == pytest.approx(1.0) and scaled.label == "happy"
+    no_speech = fuse(happy, sad, math.nan)  # a speech score that is not a number: the face alone
+    assert no_speech is not None and no_speech.voice_weight == 0.0 and no_speech.label == "happy"
+    with pytest.raises(EmolensError):
+        voice_as_face([math.nan] * 8, ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"])

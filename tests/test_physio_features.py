@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from emolens.errors import DataError
 from emolens.physio.features import (
     FEATURES,
     Beats,
@@ -147,8 +148,11 @@ def test_windows_and_the_table_agree_with_one_window() -> None:
 def test_options_are_checked() -> None:
     with pytest.raises(Exception, match="baseline"):
         PhysioOptions(window_s=60, baseline_s=30)
-    with pytest.raises(Exception, match="positive"):
-        PhysioOptions(hop_s=0)
+    for kwargs in ({"hop_s": 0}, {"hop_s": 1e-3}, {"hop_s": float("inf")}, {"window_s": float("inf")}, {"window_s": 1}):
+        with pytest.raises(DataError, match="the window must be 5 to 3600 s and the hop 0.1 s to one window"):
+            PhysioOptions(**kwargs)  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="baseline"):
+        PhysioOptions(baseline_s=float("inf"))
     assert PhysioOptions.from_dict(PhysioOptions(hop_s=2).as_dict()).hop_s == 2
 
 

@@ -132,3 +132,22 @@ def test_shared_stress_predict_subject() -> None:
         assert s is not None and s.fs == fs and (s.t_end - s.t0) > 3000
     ibi = rec.events()
     assert ibi is not None and np.all(np.diff(ibi.times) > 0)
+
+
+def test_csv_times_and_values_that_would_hang_or_exhaust_memory_are_refused(tmp_path: Path) -> None:
+    """A typo in one time (a jump of a month, or of 1e15 s), times in milliseconds, and samples
+    that are infinite were once a hang, a MemoryError of petabytes, 300,000 readings, or NaN
+    stress everywhere; each is now a DataError saying which."""
+    t0 = 1_700_000_000
+    rows = [f"{t0 + i},{60 + i % 3}" for i in range(20)]
+    cases = {
+        "month": (rows[:-1] + [f"{t0 + 3_000_000},60"], "jumps"),
+        "far": (rows[:-1] + [f"{t0 + 10**15},60"], "jumps"),
+        "ms": ([f"{(t0 + i) * 1000},{60 + i % 3}" for i in range(20)], "are the times in seconds"),
+        "inf": (rows[:5] + [f"{t0 + 5},inf"] + rows[6:], "not a finite number"),
+    }
+    for name, (body, message) in cases.items():
+        path = tmp_path / f"{name}.csv"
+        path.write_text("time,hr\n" + "\n".join(body) + "\n")
+        with pytest.raises(DataError, match=message):
+            read_csv(path)

@@ -235,3 +235,44 @@ def test_readings_are_mappings_as_well() -> None:
     with pytest.raises(KeyError):
         r["nope"]
     assert r.as_dict()["eda_scl"] is None  # the JSON form: NaN becomes null
+
+
+def test_bad_live_samples_are_data_errors_and_never_hang() -> None:
+    """Rates that make a few samples span years, values that are not finite numbers, intervals of
+    zero or less: refused with a DataError (an MQTT subscriber drops such a message and goes on)."""
+    import math
+
+    from emolens.errors import DataError
+
+    t = 1_700_000_000.0
+    bad = [
+        ("eda", t, [1.0, 2.0], 1e-9),
+        ("eda", t, [1.0, math.inf], 4.0),
+        ("eda", t, [1.0, math.nan], 4.0),
+        ("eda", t, ["a"], 4.0),
+        ("eda", "now", [1.0], 4.0),
+        ("hr", t, [60.0], 1e6),
+    ]
+    for channel, when, values, fs in bad:
+        with pytest.raises(DataError):
+            PhysioRecognizer().stream().push(channel, when, values, fs)  # type: ignore[arg-type]
+    for beats, intervals in (([t, t + 1], [0.8, -1.0]), ([t, math.inf], [0.8, 0.8]), ([t], [math.nan])):
+        with pytest.raises(DataError):
+            PhysioRecognizer().stream().push("ibi", beats, intervals)
+
+
+def test_a_jump_in_time_is_skipped_not_walked_window_by_window(caplog: pytest.LogCaptureFixture) -> None:
+    """A channel whose clock jumps a day (or into milliseconds) would once make the stream report
+    every empty window in between, for ever; the empty stretch is now skipped with one warning."""
+    import logging
+
+    live = PhysioRecognizer(options=OPTS).stream()
+    rng = np.random.default_rng(0)
+    t0 = 1_700_000_000.0
+    for k in range(60):
+        live.push("eda", t0 + 5 * k, rng.normal(1.0, 0.05, 20), 4.0)
+    with caplog.at_level(logging.WARNING):
+        for k in range(60):
+            live.push("eda", t0 + 86_400 + 5 * k, rng.normal(1.0, 0.05, 20), 4.0)
+        live.push("eda", t0 * 1000, rng.normal(1.0, 0.05, 20), 4.0)
+    assert "empty windows skipped" in caplog.text

@@ -194,7 +194,7 @@ def test_one_bgr_face_is_not_read_as_48_gray_faces(rec: emolens.Recognizer) -> N
 
 
 def test_threads_are_checked() -> None:
-    for bad in (-1, -8, True, 1.5, "2"):
+    for bad in (-1, -8, True, 1.5, "2", 10**6, 2**31):
         with pytest.raises(ModelError, match="threads must be a whole number"):
             emolens.Recognizer(threads=bad)  # type: ignore[arg-type]
     assert emolens.Recognizer(threads=0).threads == 0  # 0, as None: one per core

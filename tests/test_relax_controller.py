@@ -458,3 +458,36 @@ def test_no_rise_while_stressed_and_no_warning_for_a_negative_face() -> None:
     d3.start()
     d3.run(20, lambda t: face(t, "happy", arousal=0.3))
     assert "positive_raise" in d3.actions()
+
+
+def test_readings_that_are_not_numbers_never_raise_the_stimulus() -> None:
+    """NaN or out-of-range probabilities, and an age that is not finite, are not a happy child."""
+    bad = [
+        Reading(0.0, {"happy": math.nan}),
+        Reading(0.0, {label: math.nan for label in face(0.0).probs}, math.nan),
+        Reading(0.0, {"sad": -5.0, "happy": 0.2}),
+    ]
+    for make in bad:
+        d = Driver()
+        d.start()
+        outs = d.run(20, lambda t, r=make: replace(r, time=t))  # type: ignore[misc]
+        assert "positive_raise" not in d.actions()
+        assert any(e.kind == "unusable_reading" for o in outs for e in o.events)
+        assert d.state.level <= 1.0
+    for age in (math.inf, math.nan):
+        d = Driver()
+        d.start()
+        outs = d.run(20, lambda t, a=age: face(t, "happy", 0.9, age=a))  # type: ignore[misc]
+        assert "positive_raise" not in d.actions()
+        assert any(e.kind == "stale_reading" for o in outs for e in o.events)
+
+
+def test_a_clock_that_is_not_a_number_is_refused_and_cannot_skip_the_ramp() -> None:
+    d = Driver()
+    d.start()
+    d.run(5, lambda t: face(t, "neutral"))
+    before = d.state.output
+    for bad in (math.nan, math.inf):
+        with pytest.raises(ValueError, match="finite time"):
+            step(d.state, face(d.t, "happy", 0.9), bad, SC)
+    assert d.state.output == before

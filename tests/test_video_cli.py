@@ -174,7 +174,7 @@ def test_bad_options(
     code, _, err = run_main(capsys, "video", clip, "--camera", "0", *outs)
     assert_one_line_error(code, err, "not both")
     code, _, err = run_main(capsys, "video", clip, "--detect-every", "0", *outs)
-    assert_one_line_error(code, err, "detect_every must be 1 or more")
+    assert_one_line_error(code, err, "detect_every must be a whole number of 1 or more")
     code, _, err = run_main(capsys, "video", clip, "--detector", "nope", *outs)
     assert_one_line_error(code, err, "unknown detector 'nope'")
     code, _, err = run_main(capsys, "video", clip, "--smoothing-alpha", "0", *outs)

@@ -208,3 +208,10 @@ def test_stream_with_yunet_aligned_and_downscaled(yunet: YuNetDetector, media: P
         assert len(boxes) == 2
         assert np.diag(iou_matrix(expected, boxes)).min() > 0.8  # boxes in full-frame pixels
         assert sorted(f.track_id for f in r.faces) == [1, 2]
+
+
+def test_images_a_few_pixels_high_give_no_face_and_no_overflow(yunet: YuNetDetector) -> None:
+    """On such images the network once returned infinite boxes, which int() could not take."""
+    rng = np.random.default_rng(0)
+    for shape in ((32, 640, 3), (10, 640, 3), (8, 320, 3), (1, 5000, 3)):
+        assert yunet.detect(rng.integers(0, 256, shape, dtype=np.uint8)) == []

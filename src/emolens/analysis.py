@@ -24,7 +24,7 @@ import numpy as np
 
 from emolens.errors import ImageError
 from emolens.labels import valence_or_neutral
-from emolens.preprocess import align_by_eyes, crop_face, to_gray
+from emolens.preprocess import align_by_eyes, check_image_array, crop_face, to_gray
 from emolens.types import Box, Face, FrameResult, StreamOptions
 from emolens.video.follow import follow_face
 from emolens.video.smoothing import Smoother
@@ -63,12 +63,12 @@ StageHook = Callable[[str, float], None]
 
 
 def _check_image(image: np.ndarray) -> None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
-        raise ImageError("the analyzer takes a uint8 image array (H, W) or (H, W, 3)")
-    if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
-        raise ImageError(f"the analyzer takes a gray (H, W) or BGR (H, W, 3) image, got shape {image.shape}")
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ImageError(f"the image is empty (shape {image.shape}): it has no pixels to analyse")
+    check_image_array(image, "the analyzer")
+
+
+MAX_BOX_RATIO = 4
+"""A caller's face box may reach past the image (its crop is padded), but not be more than this
+many times the image's size: the padded crop would cost memory for nothing."""
 
 
 def _check_boxes(boxes: Sequence[Box], width: int, height: int) -> list[Box]:
@@ -76,10 +76,14 @@ def _check_boxes(boxes: Sequence[Box], width: int, height: int) -> list[Box]:
     for b in boxes:
         try:
             x, y, w, h = (int(v) for v in b)
-        except (TypeError, ValueError):
-            raise ImageError(f"a face box is (x, y, w, h) in pixels, got {b!r}") from None
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite coordinate
+            raise ImageError(f"a face box is (x, y, w, h) in whole pixels, got {b!r}") from None
         if w <= 0 or h <= 0 or x >= width or y >= height or x + w <= 0 or y + h <= 0:
             raise ImageError(f"face box {tuple(b)} lies outside the {width}x{height} image")
+        if max(w, h) > MAX_BOX_RATIO * max(width, height):
+            raise ImageError(
+                f"face box {tuple(b)} is more than {MAX_BOX_RATIO} times the size of the {width}x{height} image"
+            )
         out.append((x, y, w, h))
     return out
 
@@ -164,7 +168,7 @@ def number_faces(faces: Sequence[Face]) -> list[Face]:
 def analyze_faces(
     image: np.ndarray,
     recognizer: Recognizer,
-    detector: Detector | None = None,
+    detector: Detector | str | None = None,
     boxes: Sequence[Box] | None = None,
     *,
     align: bool = False,
@@ -172,7 +176,7 @@ def analyze_faces(
     """Find every face of a still image (BGR or gray uint8) and recognise its emotion.
 
     Pass ``boxes`` (x, y, w, h) to use faces found elsewhere instead of ``detector``; one of the two
-    is needed. ``align``: level the eyes first (needs a detector with landmarks, such as YuNet).
+    is needed; ``detector`` may be a detector or its name (``"haar"``, ``"yunet"``). ``align``: level the eyes first (needs a detector with landmarks, such as YuNet).
     Faces come back numbered from the left.
     """
     _check_image(image)
@@ -181,6 +185,10 @@ def analyze_faces(
     if boxes is not None:
         found = _check_boxes(boxes, w, h)
     elif detector is not None:
+        if isinstance(detector, str):  # a name, as stream() takes: "haar", "yunet"
+            from emolens.detect import create_detector
+
+            detector = create_detector(detector)
         found, all_lms = detect_faces(image, detector)
         lms = all_lms if align else None
     else:

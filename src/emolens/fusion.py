@@ -19,6 +19,7 @@ window (0 in silence and music, so a quiet moment is the face alone). Both input
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -87,9 +88,23 @@ def voice_as_face(
         if target in out:
             out[target] += float(p)
     total = sum(out.values())
+    if not math.isfinite(total) or any(v < 0 for v in out.values()):
+        raise EmolensError(f"voice probabilities must be finite numbers of 0 or more, got {list(probs)}")
     if total <= 0:
         return {k: 1.0 / len(out) for k in out}
     return {k: v / total for k, v in out.items()}
+
+
+def _distribution(what: str, probs: Mapping[str, float], labels: Sequence[str]) -> dict[str, float]:
+    """``probs`` over ``labels`` (others dropped), rescaled to sum to 1; an EmolensError when they
+    are not finite numbers of 0 or more, or none of them is one of ``labels``."""
+    values = {k: float(probs.get(k, 0.0)) for k in labels}
+    total = sum(values.values())
+    if not math.isfinite(total) or any(v < 0 for v in values.values()):
+        raise EmolensError(f"{what} probabilities must be finite numbers of 0 or more, got {dict(probs)}")
+    if total <= 0:
+        raise EmolensError(f"{what} probabilities give nothing to any of the labels {list(labels)}: {dict(probs)}")
+    return {k: v / total for k, v in values.items()}
 
 
 @dataclass(frozen=True)
@@ -110,8 +125,14 @@ def fuse(
     labels: Sequence[str] = EMOTIONS,
 ) -> Fused | None:
     """Late fusion of a face's probabilities and the voice's (already over the face's labels, see
-    :func:`voice_as_face`; ``speech`` is its window's speech score). None when neither counts."""
+    :func:`voice_as_face`; ``speech`` is its window's speech score). None when neither counts.
+    Each distribution is taken over ``labels`` and rescaled to sum to 1; probabilities that are not
+    finite numbers of 0 or more are an :class:`~emolens.errors.EmolensError`, and a speech score
+    that is not a number counts as no speech."""
     opts = options or FusionOptions()
+    face = _distribution("face", face, labels) if face is not None else None
+    voice = _distribution("voice", voice, labels) if voice is not None else None
+    speech = speech if math.isfinite(speech) else 0.0  # a speech score that is not a number: no voice
     wf = opts.face_skill if face is not None else 0.0
     wv = opts.voice_skill * max(0.0, min(1.0, speech)) if voice is not None else 0.0
     if wf + wv <= 0.0:

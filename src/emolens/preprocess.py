@@ -27,8 +27,20 @@ __all__ = [
 ]
 
 
+def check_image_array(image: object, who: str = "the analyzer") -> None:
+    """An ImageError unless ``image`` is a non-empty uint8 array (H, W) or (H, W, 1 | 3 | 4)."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise ImageError(f"{who} takes a uint8 image array (H, W) or (H, W, 3)")
+    if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
+        raise ImageError(f"{who} takes a gray (H, W) or BGR (H, W, 3) image, got shape {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ImageError(f"the image is empty (shape {image.shape}): it has no pixels to analyse")
+
+
 def to_gray(image: np.ndarray) -> np.ndarray:
     """A gray uint8 image from a gray (H, W), (H, W, 1) or BGR (H, W, 3) one."""
+    if image.ndim in (2, 3) and (image.shape[0] == 0 or image.shape[1] == 0):
+        raise ImageError(f"an empty image or face of shape {image.shape}")
     if image.ndim == 3 and image.shape[2] == 1:
         return image[:, :, 0]
     if image.ndim == 3 and image.shape[2] == 3:

@@ -10,6 +10,7 @@ fields, so the command line and the Python API take the same names.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,12 @@ if TYPE_CHECKING:
 
 Box = tuple[int, int, int, int]
 """A face box (x, y, w, h) in pixels."""
+
+
+def _check_whole(name: str, value: object, least: int) -> None:
+    """A whole number of at least ``least`` (NumPy integers too; not a bool, a float or NaN)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+        raise EmolensError(f"{name} must be a whole number of {least} or more, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -94,10 +101,8 @@ class TrackerOptions:
     def __post_init__(self) -> None:
         if not 0.0 < self.iou_threshold <= 1.0:
             raise EmolensError(f"iou_threshold must lie in (0, 1], got {self.iou_threshold}")
-        if self.max_missed < 0:
-            raise EmolensError(f"max_missed must be 0 or more, got {self.max_missed}")
-        if self.min_hits < 1:
-            raise EmolensError(f"min_hits must be 1 or more, got {self.min_hits}")
+        _check_whole("max_missed", self.max_missed, 0)
+        _check_whole("min_hits", self.min_hits, 1)
         if not 0.0 < self.duplicate_overlap <= 1.0:
             raise EmolensError(f"duplicate_overlap must lie in (0, 1], got {self.duplicate_overlap}")
 
@@ -156,8 +161,7 @@ class FollowOptions:
     def __post_init__(self) -> None:
         if not 0.0 < self.pad <= 10.0:  # also refuses NaN
             raise EmolensError(f"pad must lie in (0, 10], got {self.pad}")
-        if self.face_px < 8:
-            raise EmolensError(f"face_px must be 8 or more, got {self.face_px}")
+        _check_whole("face_px", self.face_px, 8)
         if not -1.0 <= self.min_score <= 1.0:
             raise EmolensError(f"min_score must lie in [-1, 1], got {self.min_score}")
 
@@ -201,14 +205,13 @@ class StreamOptions:
     )
 
     def __post_init__(self) -> None:
-        if self.detect_every < 1:
-            raise EmolensError(f"detect_every must be 1 or more, got {self.detect_every}")
+        _check_whole("detect_every", self.detect_every, 1)
         if not 0.0 < self.detect_scale <= 1.0:
             raise EmolensError(f"detect_scale must lie in (0, 1], got {self.detect_scale}")
-        if self.max_frames is not None and self.max_frames < 0:
-            raise EmolensError(f"max_frames must be 0 or more, got {self.max_frames}")
-        if self.max_pixels is not None and self.max_pixels < 1:
-            raise EmolensError(f"max_pixels must be 1 or more, got {self.max_pixels}")
+        if self.max_frames is not None:
+            _check_whole("max_frames", self.max_frames, 0)
+        if self.max_pixels is not None:
+            _check_whole("max_pixels", self.max_pixels, 1)
 
     def with_changes(self, **changes: Any) -> StreamOptions:
         """A copy with some fields changed; an unknown name is an EmolensError listing the valid ones."""

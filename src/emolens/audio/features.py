@@ -341,11 +341,16 @@ class SpeakerProfile:
     seconds: float
 
 
+SILENT_DB = -70.0
+"""Utterances quieter than this (dBFS, active level) are left out of a speaker profile: silence or
+hiss carries no voice, and would pull the profile's level and spectrum away from the speaker's."""
+
+
 def speaker_profile(waveforms: Sequence[np.ndarray], cfg: FeatureConfig) -> SpeakerProfile:
     """The :class:`SpeakerProfile` of utterances (mono float32 at ``cfg.sample_rate``) of one speaker."""
-    voiced = [w for w in waveforms if len(w)]
+    voiced = [w for w in waveforms if len(w) and active_level_db(w, cfg.sample_rate) > SILENT_DB]
     if not voiced:
-        raise DataError("a speaker profile needs at least one utterance with sound")
+        raise DataError(f"a speaker profile needs at least one utterance with sound (above {SILENT_DB:g} dBFS)")
     level = float(np.mean([active_level_db(w, cfg.sample_rate) for w in voiced]))
     logmels = [log_mel(apply_gain(w, level, cfg.loudness_dbfs, cfg.max_gain_db), cfg) for w in voiced]
     return SpeakerProfile(level, feature_stats(logmels), sum(map(len, voiced)) / cfg.sample_rate)

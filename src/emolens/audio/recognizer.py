@@ -8,6 +8,7 @@ detector (:mod:`emolens.audio.vad`) before the network judges its emotion.
 from __future__ import annotations
 
 import logging
+import math
 import numbers
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,9 +106,10 @@ def resolve_speech_model(model: str | Path | None) -> Path:
 
 def window_spans(duration_s: float, window_s: float, hop_s: float) -> list[tuple[float, float]]:
     """Windows of ``window_s`` every ``hop_s`` from 0; the last one ends at ``duration_s`` (all of it
-    is covered); one window when the sound is no longer than a window."""
-    if not (window_s > 0 and hop_s > 0):
-        raise DataError(f"window and hop must be positive, got {window_s} and {hop_s}")
+    is covered); one window when the sound is no longer than a window. Windows under 0.1 s or hops
+    under 0.05 s are a DataError (a window that short holds no emotion; a hop that short only costs time)."""
+    if not (0.1 <= window_s < math.inf and 0.05 <= hop_s < math.inf):
+        raise DataError(f"window must be 0.1 s or more and hop 0.05 s or more, got {window_s} and {hop_s}")
     if duration_s <= window_s:
         return [(0.0, max(duration_s, 0.0))]
     spans = []
@@ -193,6 +195,8 @@ class VoiceRecognizer:
 
     def _input_from(self, x: np.ndarray, profile: SpeakerProfile | None = None) -> np.ndarray:
         """Mono samples at the model's rate -> its input (1, 1, rows, frames), padded to ``min_seconds``."""
+        if profile is not None and not isinstance(profile, SpeakerProfile):
+            raise DataError(f"profile must be a SpeakerProfile (from VoiceRecognizer.profile), got {profile!r}"[:160])
         cfg = self.features
         shortest = int(self.meta.min_seconds * cfg.sample_rate)
         if len(x) < shortest:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import cv2
 import numpy as np
 
 from emolens.errors import EmolensError
-from emolens.preprocess import to_gray
+from emolens.preprocess import check_image_array, to_gray
 from emolens.types import Box
 
 CASCADE = "haarcascade_frontalface_default.xml"
@@ -20,6 +21,14 @@ class HaarSettings:
     scale_factor: float = 1.1
     min_neighbors: int = 5
     min_size: int = 30
+
+    def __post_init__(self) -> None:
+        if not 1.0 < self.scale_factor <= 2.0:
+            raise EmolensError(f"scale_factor must lie in (1, 2], got {self.scale_factor}")
+        if not (isinstance(self.min_neighbors, numbers.Integral) and self.min_neighbors >= 0):
+            raise EmolensError(f"min_neighbors must be a whole number of 0 or more, got {self.min_neighbors!r}")
+        if not (isinstance(self.min_size, numbers.Integral) and self.min_size >= 1):
+            raise EmolensError(f"min_size must be a whole number of 1 or more, got {self.min_size!r}")
 
 
 class HaarDetector:
@@ -35,6 +44,7 @@ class HaarDetector:
             raise EmolensError(f"cannot load OpenCV's Haar cascade {path}; reinstall opencv-python-headless (>=4.9,<5)")
 
     def detect(self, image: np.ndarray) -> list[Box]:
+        check_image_array(image, "the Haar detector")
         gray = cv2.equalizeHist(to_gray(image))
         s = self.settings
         found = self._cascade.detectMultiScale(

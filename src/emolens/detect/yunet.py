@@ -19,6 +19,7 @@ import numpy as np
 
 from emolens.errors import EmolensError, ModelError
 from emolens.io import AtomicFile
+from emolens.preprocess import check_image_array
 from emolens.types import Box
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,8 @@ class YuNetDetector:
     ) -> None:
         if not 0.0 <= score_threshold <= 1.0:
             raise EmolensError(f"score_threshold must lie in [0, 1], got {score_threshold}")
+        if not 0.0 <= nms_threshold <= 1.0:
+            raise EmolensError(f"nms_threshold must lie in [0, 1], got {nms_threshold}")
         self.path = resolve_yunet(model_path)
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
@@ -173,6 +176,7 @@ class YuNetDetector:
 
     def detect_landmarks(self, image: np.ndarray) -> list[Landmarks]:
         """Every face of a BGR (or gray) image: box clipped to the image, score and landmarks."""
+        check_image_array(image, "the YuNet detector")
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         elif image.ndim == 3 and image.shape[2] == 4:
@@ -188,6 +192,8 @@ class YuNetDetector:
             return []
         out = []
         for row in np.asarray(found, dtype=np.float64):
+            if not np.isfinite(row[:15]).all():  # on images a few pixels high the network can give inf
+                continue
             x0, y0 = max(0, int(round(row[0]))), max(0, int(round(row[1])))
             x1, y1 = min(width, int(round(row[0] + row[2]))), min(height, int(round(row[1] + row[3])))
             w, h = x1 - x0, y1 - y0

@@ -78,9 +78,11 @@ class PhysioOptions:
     min_beat_coverage: float = 0.5
 
     def __post_init__(self) -> None:
-        if not (self.window_s > 0 and self.hop_s > 0):
-            raise DataError(f"window and hop must be positive seconds, got {self.window_s} and {self.hop_s}")
-        if not self.baseline_s >= self.window_s:
+        if not (5.0 <= self.window_s <= 3600.0 and 0.1 <= self.hop_s <= self.window_s):
+            raise DataError(
+                f"the window must be 5 to 3600 s and the hop 0.1 s to one window, got {self.window_s} and {self.hop_s}"
+            )
+        if not self.window_s <= self.baseline_s < math.inf:
             raise DataError(
                 f"the baseline ({self.baseline_s:g} s) must be at least one window ({self.window_s:g} s) long"
             )

@@ -66,7 +66,7 @@ log = logging.getLogger(__name__)
 TOPIC_ROOT = "emolens/physio"
 MAX_SAMPLES = 100_000
 """The most samples one message may carry."""
-MAX_RATE = 10_000.0
+MAX_RATE = 10_000.0  # the same bound as a live stream
 _CHILD = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 

@@ -55,6 +55,17 @@ E4_FILES = {"hr": "HR.csv", "bvp": "BVP.csv", "eda": "EDA.csv", "temp": "TEMP.cs
 _WIDTH = {"acc": 3}
 
 
+MIN_RATE = 0.01
+"""The slowest sample rate (Hz) a signal may have: one sample every 100 s."""
+
+MAX_RATE = 10_000.0
+"""The fastest sample rate (Hz) a signal may have."""
+
+MAX_GAP_S = 6 * 3600.0
+"""The longest jump in time between two rows of a CSV of samples (longer ones are typos in a time,
+or recordings that belong in files of their own)."""
+
+
 @dataclass(frozen=True)
 class Signal:
     """A regularly sampled channel: ``values[i]`` was taken at ``t0 + i / fs`` (unix seconds).
@@ -67,8 +78,10 @@ class Signal:
     values: np.ndarray
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.fs) and self.fs > 0):
-            raise DataError(f"a sample rate must be a positive number, got {self.fs}")
+        if not (MIN_RATE <= self.fs <= MAX_RATE):
+            raise DataError(f"a sample rate must be {MIN_RATE:g} to {MAX_RATE:g} Hz, got {self.fs:g}")
+        if np.isinf(self.values).any():
+            raise DataError("samples must be finite numbers (a missing sample is NaN, a gap)")
         if not math.isfinite(self.t0):
             raise DataError(f"a start time must be a number, got {self.t0}")
 
@@ -175,6 +188,10 @@ def _parse_rows(path: Path, lines: list[str], first: int, width: int) -> np.ndar
         raise DataError(f"{path}: cannot read the samples") from None
     if arr.shape[1] != width:
         raise DataError(f"{path}: {arr.shape[1]} values a row, expected {width}")
+    bad = ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{path}: line {first + 1 + row} is not finite numbers: {body[row].strip()[:60]!r}")
     return arr if width > 1 else arr[:, 0]
 
 
@@ -268,10 +285,22 @@ def _regular(path: Path, name: str, t: np.ndarray, v: np.ndarray) -> Signal:
     """Samples at times ``t`` on a regular grid (rate: the median step); holes are NaN."""
     if len(t) < 2:
         raise DataError(f"{path}: column {name!r} needs at least two samples to know its rate")
-    step = float(np.median(np.diff(t)))
+    steps = np.diff(t)
+    step = float(np.median(steps))
     if not step > 0:
         raise DataError(f"{path}: the times of column {name!r} must increase")
     fs = 1.0 / step
+    if not MIN_RATE <= fs <= MAX_RATE:
+        raise DataError(
+            f"{path}: column {name!r} has a sample every {step:g} s ({fs:g} Hz), outside {MIN_RATE:g} to "
+            f"{MAX_RATE:g} Hz: are the times in seconds?"
+        )
+    if steps.max() > MAX_GAP_S:
+        k = int(np.argmax(steps))
+        raise DataError(
+            f"{path}: column {name!r} jumps {steps[k]:g} s in time after {t[k]:.3f}, more than {MAX_GAP_S:g} s: "
+            "a typo in a time, or two recordings in one file?"
+        )
     idx = np.rint((t - t[0]) * fs).astype(np.int64)
     shape = (int(idx[-1]) + 1, *v.shape[1:])
     out = np.full(shape, np.nan)
@@ -308,9 +337,12 @@ def read_csv(path: str | Path) -> Recording:
         for c, cell in enumerate(row):
             if cell.strip():
                 try:
-                    table[r, c] = float(cell)
+                    value = float(cell)
                 except ValueError:
                     raise DataError(f"{path}: line {r + 2}, column {header[c]!r} is not a number: {cell!r}") from None
+                if not math.isfinite(value):  # "inf" and "nan" are not samples: leave the cell empty for a gap
+                    raise DataError(f"{path}: line {r + 2}, column {header[c]!r} is not a finite number: {cell!r}")
+                table[r, c] = value
     t = table[:, col["time"]]
     if np.isnan(t).any():
         raise DataError(f"{path}: line {int(np.flatnonzero(np.isnan(t))[0]) + 2} has no time")

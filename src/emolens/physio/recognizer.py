@@ -51,6 +51,18 @@ are centred), so that live windows match those of a recorded file."""
 MARGIN_S = 30.0
 """Seconds of signal before a window that a live stream keeps, for the filters to settle."""
 
+MIN_RATE = 0.1
+"""The slowest sample rate (Hz) a live push may give: a sample every 10 s (the E4's slowest channel,
+heart rate, is 1 Hz). A rate far below makes a few samples span years."""
+
+MAX_RATE = 10_000.0
+"""The fastest sample rate (Hz) a live push may give."""
+
+SKIP_GAP_S = 600.0
+"""A live stream skips, rather than reports window by window, a stretch with no sample at all
+longer than this (a wristband off for the night, a clock that jumped): one warning instead of a
+reading every hop, and no loop over years of empty windows."""
+
 
 @dataclass(frozen=True)
 class PhysioReading(Mapping[str, Any]):
@@ -150,7 +162,10 @@ class PhysioRecognizer:
         return self.predict_recording(read_csv(path))
 
     def predict_recording(self, rec: Recording) -> list[PhysioReading]:
-        """The readings of a recording (empty when it is shorter than the baseline)."""
+        """The readings of a recording (empty when it is shorter than the baseline); a DataError
+        when it has no channel at all."""
+        if not rec.channels:
+            raise DataError(f"{rec.source or 'the recording'} has no channel with samples")
         table = analyse(rec, self.options)
         readings, _ = self._readings(table, self._normaliser())
         if not readings:
@@ -218,6 +233,14 @@ def load_profile(path: str | Path) -> Baseline:
         raise DataError(f"{path}: no such profile file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DataError(f"{path}: not a JSON profile: {e}") from None
+
+
+def _numbers(x: Any, what: str) -> np.ndarray:
+    """``x`` as float64 numbers; a DataError naming ``what`` when it is not numbers."""
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"{what} must be numbers, got {str(x)[:60]!r}") from None
 
 
 class _Buffer:
@@ -303,10 +326,12 @@ class PhysioStream:
         if channel not in CHANNELS:
             raise DataError(f"unknown channel {channel!r}: one of {', '.join(CHANNELS)}")
         if channel == "ibi":
-            tt = np.atleast_1d(np.asarray(t, dtype=np.float64))
-            vv = np.atleast_1d(np.asarray(values, dtype=np.float64))
+            tt = np.atleast_1d(_numbers(t, "ibi: the beat times"))
+            vv = np.atleast_1d(_numbers(values, "ibi: the intervals"))
             if tt.shape != vv.shape or tt.ndim != 1:
                 raise DataError("ibi needs as many beat times as intervals")
+            if not (np.isfinite(tt).all() and np.isfinite(vv).all() and (vv > 0).all()):
+                raise DataError("ibi: beat times must be finite and intervals finite and above 0 s")
             last = self._ibi_t[-1] if self._ibi_t else -math.inf
             keep = tt > last
             self._ibi_t.extend(tt[keep].tolist())
@@ -314,16 +339,19 @@ class PhysioStream:
             if len(tt):
                 self._seen(float(tt[0]), float(tt[-1]))
             return self._process()
-        rate = float(fs) if fs is not None else E4_RATES[channel]
+        rate = _numbers(fs, f"{channel}: the rate").item() if fs is not None else E4_RATES[channel]
         width = 3 if channel == "acc" else 1
-        v = np.asarray(values, dtype=np.float64)
+        v = _numbers(values, f"{channel}: the samples")
         if width == 3 and (v.ndim != 2 or v.shape[1] != 3) and v.size:
             raise DataError("acc samples are rows of three values (x, y, z)")
         if width == 1 and v.ndim != 1:
             raise DataError(f"{channel} samples are a flat list of numbers")
-        if not (math.isfinite(rate) and rate > 0):
-            raise DataError(f"{channel}: the rate must be a positive number of Hz, got {fs}")
-        t_first = float(np.asarray(t, dtype=np.float64).reshape(-1)[0]) if np.size(t) else math.nan
+        if not MIN_RATE <= rate <= MAX_RATE:
+            raise DataError(f"{channel}: the rate must be {MIN_RATE:g} to {MAX_RATE:g} Hz, got {fs}")
+        if not np.isfinite(v).all():
+            raise DataError(f"{channel}: the samples must be finite numbers (a missing sample is a gap in time)")
+        tv = _numbers(t, f"{channel}: the time")
+        t_first = float(tv.reshape(-1)[0]) if tv.size else math.nan
         if not math.isfinite(t_first):
             raise DataError(f"{channel}: the time of the first sample must be a number")
         if len(v) == 0:
@@ -374,6 +402,12 @@ class PhysioStream:
         while self._next_end <= horizon + 1e-9:
             end = self._next_end
             start = end - opts.window_s
+            data = self._next_data(start - MARGIN_S)
+            if data is not None and data - end > SKIP_GAP_S:  # nothing until far ahead: go there
+                k = math.floor((data - end - opts.window_s) / opts.hop_s)
+                log.warning("physio stream: no samples for %.0f s; %d empty windows skipped", data - start, k)
+                self._next_end = end + k * opts.hop_s
+                continue
             out.extend(self._window(start, end))
             self._next_end = end + opts.hop_s
         keep_from = self._next_end - opts.window_s - MARGIN_S
@@ -383,6 +417,16 @@ class PhysioStream:
             k = int(np.searchsorted(self._ibi_t, keep_from))
             del self._ibi_t[:k], self._ibi_v[:k]
         return out
+
+    def _next_data(self, t: float) -> float | None:
+        """The earliest time at or after ``t`` that any channel has a sample for; None when none has."""
+        times = []
+        for b in self._buffers.values():
+            if b.t_end > t:
+                times.append(max(b.t0, t))
+        if self._ibi_t and self._ibi_t[-1] >= t:
+            times.append(float(self._ibi_t[int(np.searchsorted(self._ibi_t, t))]))
+        return min(times) if times else None
 
     def _window(self, start: float, end: float) -> list[PhysioReading]:
         lo, hi = start - MARGIN_S, end + LOOKAHEAD_S

@@ -188,9 +188,18 @@ def _reading_valence(r: Reading) -> float:
 
 def _observed(r: Reading, now: float) -> float:
     """When the reading's frame was seen, on the controller's clock (never in the future)."""
-    age = r.age_s if math.isfinite(r.age_s) and r.age_s > 0 else 0.0
+    # an age that is not a number or infinite cannot be trusted: the reading counts as infinitely old
+    age = max(r.age_s, 0.0) if math.isfinite(r.age_s) else math.inf
     t = r.time if math.isfinite(r.time) else -math.inf
     return min(t, now) - age
+
+
+def _probs_valid(probs: Mapping[str, float]) -> bool:
+    """Every probability a finite number in [0, 1] (a little rounding allowed)."""
+    try:
+        return all(math.isfinite(p) and -1e-6 <= p <= 1.0 + 1e-6 for p in probs.values())
+    except TypeError:  # not numbers at all
+        return False
 
 
 def _fresh(s: State, now: float, sc: Scenario) -> bool:
@@ -432,8 +441,16 @@ def step(
     ``reading``: the newest observation of the child, or None when there is none; ``inputs``:
     operator actions and faults since the last tick, applied in order before the reading. Returns
     the new state and one command per actuator (send them all: they double as a heartbeat).
-    A clock that goes back counts as no time passing.
+    A clock that goes back counts as no time passing; a ``now`` that is not a finite number is a
+    ValueError (it would let the outputs jump past their ramp limits). A reading whose
+    probabilities are not numbers in [0, 1], or whose age is not finite, is not used.
     """
+    try:
+        finite = math.isfinite(now)
+    except TypeError:
+        finite = False
+    if not finite:
+        raise ValueError(f"now must be a finite time in seconds, got {now!r}")
     sc = scenario
     s = state
     now = now if s.last_time is None else max(now, s.last_time)
@@ -485,6 +502,8 @@ def step(
         if not reading.has_face:
             if reading.arousal is None:
                 events.append(Event(now, "no_face"))
+        elif not _probs_valid(reading.probs):
+            events.append(Event(now, "unusable_reading", "probabilities that are not numbers in [0, 1]"))
         elif now - seen > sc.safety.stale_after_s:
             events.append(Event(now, "stale_reading", f"{now - seen:.3f} s old"))
         elif s.last_fresh is not None and seen < s.last_fresh:

@@ -12,13 +12,19 @@ if TYPE_CHECKING:
     import onnxruntime as ort
 
 
+MAX_THREADS = 1024
+"""More intra-op threads than this is a mistake (ONNX Runtime would try to start them all)."""
+
+
 def check_threads(threads: int | None) -> int | None:
     """``threads`` (a cap on ONNX Runtime's intra-op threads) as an ``int``, None kept; a
     ModelError unless it is a whole number, 0 or more."""
     if threads is None:
         return None
-    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 0:
-        raise ModelError(f"threads must be a whole number, 1 or more (0 or None: one per core), not {threads!r}")
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or not 0 <= threads <= MAX_THREADS:
+        raise ModelError(
+            f"threads must be a whole number from 1 to {MAX_THREADS} (0 or None: one per core), not {threads!r}"
+        )
     return int(threads)
 
 
