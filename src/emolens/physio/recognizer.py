@@ -403,7 +403,7 @@ class PhysioStream:
             end = self._next_end
             start = end - opts.window_s
             data = self._next_data(start - MARGIN_S)
-            if data is not None and data - end > SKIP_GAP_S:  # nothing until far ahead: go there
+            if data is not None and data - end > max(SKIP_GAP_S, 2 * opts.window_s):  # nothing for long: go there
                 k = math.floor((data - end - opts.window_s) / opts.hop_s)
                 log.warning("physio stream: no samples for %.0f s; %d empty windows skipped", data - start, k)
                 self._next_end = end + k * opts.hop_s
