@@ -115,7 +115,6 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from emolens.data.audio import is_audio_data
     from emolens.eval.report import evaluate, write_report
-    from emolens.io import check_writable
 
     if is_audio_data(args.data):  # RAVDESS or audio folders: a speech model
         from emolens.audio.cli import evaluate_command
@@ -124,9 +123,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.profile_utterances is not None:
         raise EmolensError("--profile-utterances is for speech models; faces have no speaker profile")
     check_tta(args.tta)
-    for path in (args.json, args.confusion):
-        if path:
-            check_writable(path)
+    _check_outputs(args.json, args.confusion)
     ev = evaluate(args.model, args.data, args.split, tta=args.tta, threads=args.threads, ferplus=args.ferplus)
     write_report(ev, Path(args.json) if args.json else None, Path(args.confusion) if args.confusion else None)
     m = ev.metrics
@@ -286,11 +283,10 @@ def _bench_faces(args: argparse.Namespace) -> int:
 
     from emolens.bench import bench_faces
     from emolens.info import system_line
-    from emolens.io import check_writable, write_json
+    from emolens.io import write_json
     from emolens.runtime.recognizer import Recognizer
 
-    if args.json:
-        check_writable(args.json)
+    _check_outputs(args.json)
     rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
     images = None
     if args.data is not None:
@@ -317,11 +313,10 @@ def _bench_video(args: argparse.Namespace) -> int:
 
     from emolens.bench import bench_video
     from emolens.info import system_line
-    from emolens.io import check_writable, write_json
+    from emolens.io import write_json
     from emolens.runtime.recognizer import Recognizer
 
-    if args.json:
-        check_writable(args.json)
+    _check_outputs(args.json)
     rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
     res = bench_video(
         args.source,
