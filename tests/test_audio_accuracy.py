@@ -16,14 +16,15 @@ RAVDESS = SHARED / "data" / "ravdess-speech-16k"
 
 @pytest.mark.slow
 def test_the_shipped_speech_model_on_the_test_actors() -> None:
-    """Measured with the file's crop test-time augmentation: 0.6750 (8 classes, macro-F1 0.6617) and 0.8333
-    (4 classes) by ``emolens evaluate`` (model card; two 200-epoch networks since 2026-12-04); the floors
-    leave 2 points for ONNX Runtime and CPU differences, not for a worse model."""
+    """Measured with the file's crop test-time augmentation: 0.6792 (8 classes, macro-F1 0.6619) and 0.8194
+    (4 classes) by ``emolens evaluate`` (model card; two 200-epoch networks and the speaker-adversary
+    network since the night of 2026-12-04); the floors leave 2 points for ONNX Runtime and CPU
+    differences, not for a worse model."""
     ev = evaluate_speech(None, need(RAVDESS), "test", threads=2)
     assert ev.utterances == 240 and sorted(ev.per_speaker) == ["21", "22", "23", "24"] and ev.tta == "crops"
-    assert ev.metrics.accuracy >= 0.655, ev.metrics.accuracy
+    assert ev.metrics.accuracy >= 0.659, ev.metrics.accuracy
     assert ev.metrics.macro_f1 >= 0.641, ev.metrics.macro_f1
-    assert ev.four_class is not None and ev.four_class.accuracy >= 0.813, ev.four_class.accuracy
+    assert ev.four_class is not None and ev.four_class.accuracy >= 0.799, ev.four_class.accuracy
 
 
 @pytest.mark.slow
