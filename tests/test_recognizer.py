@@ -199,3 +199,19 @@ def test_threads_are_checked() -> None:
             emolens.Recognizer(threads=bad)  # type: ignore[arg-type]
     assert emolens.Recognizer(threads=0).threads == 0  # 0, as None: one per core
     assert emolens.Recognizer(threads=np.int64(2)).threads == 2  # type: ignore[arg-type]
+
+
+def test_run_model_and_temperature_of_the_wrong_kind_are_clear_errors() -> None:
+    from emolens.errors import EmolensError, ImageError
+
+    rec = emolens.Recognizer(threads=1)
+    x = rec.prepare(np.zeros((2, 48, 48), np.uint8))
+    assert rec.run(x).shape == (2, len(rec.labels))
+    for bad in (x.astype(np.float64), x[:, 0], [1.0]):
+        with pytest.raises(ImageError, match="takes the float32"):
+            rec.run(bad)  # type: ignore[arg-type]
+    with pytest.raises(ModelError, match="a model is a name"):
+        emolens.Recognizer(123)  # type: ignore[arg-type]
+    for t in ("1", True, float("nan"), -1.0):
+        with pytest.raises(EmolensError, match="temperature must be a positive number"):
+            emolens.Recognizer(temperature=t)  # type: ignore[arg-type]

@@ -132,7 +132,10 @@ def test_serve_bad_options_are_one_line_errors(capsys: pytest.CaptureFixture[str
     assert_one_line_error(*run_main(capsys, "serve", "--port", "70000"), "0-65535")
     assert_one_line_error(*run_main(capsys, "serve", "--max-upload-mb", "0"), "max_upload_mb must be positive")
     assert_one_line_error(*run_main(capsys, "serve", "--upload-idle-s", "0"), "upload_idle_s must be positive")
-    assert_one_line_error(*run_main(capsys, "serve", "--live-idle-s", "nan"), "live_idle_s must be positive")
+    with pytest.raises(SystemExit) as exit_info:  # refused while the options are read, as every float option
+        run_main(capsys, "serve", "--live-idle-s", "nan")
+    assert_one_line_error(int(exit_info.value.code or 0), capsys.readouterr().err, "must be a finite number, not nan")
+    assert_one_line_error(*run_main(capsys, "serve", "--live-idle-s", "-1"), "live_idle_s must be positive")
     assert_one_line_error(*run_main(capsys, "serve", "--upload-min-kb-s", "-1"), "upload_min_kb_s must be 0")
     assert_one_line_error(*run_main(capsys, "serve", "--samples", str(tmp_path / "none")), "does not exist")
     assert_one_line_error(*run_main(capsys, "serve", "--model", "no-such-model"), "unknown model")

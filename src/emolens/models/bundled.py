@@ -83,6 +83,8 @@ def resolve_model(model: str | Path | None, cpu: CpuInfo | None = None) -> Path:
     """
     if model is None:
         model = DEFAULT_MODEL
+    if not isinstance(model, (str, Path)):
+        raise ModelError(f"a model is a name (see emolens.available_models()) or an .onnx path, not {model!r}")
     if isinstance(model, str) and model in ALIASES:
         model = ALIASES[model].family
     path = Path(model)

@@ -6,12 +6,13 @@ It classifies faces and nothing else; finding them in an image is :mod:`emolens.
 from __future__ import annotations
 
 import logging
+import numbers
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from emolens.errors import ModelError
+from emolens.errors import ImageError, ModelError
 from emolens.eval.calibration import apply_temperature
 from emolens.models.bundled import alias_tta, resolve_model
 from emolens.preprocess import faces_to_batch, normalize
@@ -88,8 +89,10 @@ class Recognizer:
         self.meta = ModelMeta.from_props(props, str(self.path))
         check_tta(tta)
         self.tta = tta if tta is not None else alias_tta(model) or self.meta.tta
-        if temperature is not None and not (temperature > 0 and np.isfinite(temperature)):
-            raise ModelError(f"temperature must be a positive number, not {temperature}")
+        if temperature is not None and not (
+            isinstance(temperature, numbers.Real) and not isinstance(temperature, bool) and 0 < temperature < np.inf
+        ):
+            raise ModelError(f"temperature must be a positive number, not {temperature!r}")
         self.temperature = temperature if temperature is not None else self.meta.temperature_for(self.tta)
         self._input = self._session.get_inputs()[0].name
 
@@ -109,6 +112,13 @@ class Recognizer:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """Run the network on prepared input, without test-time augmentation."""
+        size = self.meta.input_size
+        if not isinstance(x, np.ndarray) or x.dtype != np.float32 or x.ndim != 4 or x.shape[1:] != (1, size, size):
+            what = f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
+            raise ImageError(
+                f"run() takes the float32 (N, 1, {size}, {size}) input of prepare(), got {what}; "
+                "predict_faces() takes faces as they are"
+            )
         out: np.ndarray = self._session.run(None, {self._input: x})[0]
         return out.astype(np.float32, copy=False)
 
