@@ -25,14 +25,19 @@ __all__ = ["AtomicFile", "Committable", "check_writable", "write_bytes_atomic", 
 def check_writable(path: str | Path) -> None:
     """Raise an :class:`EmolensError` now if ``path`` could not be written later."""
     path = Path(path)
+    _check_place(path)
+    # the permission bits are not the whole story (a read-only mount, /proc, root): try for real
+    _fresh_temp(path).unlink(missing_ok=True)
+
+
+def _check_place(path: Path) -> None:
+    """The checks of :func:`check_writable` that need no file created."""
     if not path.parent.is_dir():
         raise EmolensError(f"cannot write {path}: folder {path.parent} does not exist")
     if path.is_dir():
         raise EmolensError(f"cannot write {path}: it is a folder")
     if not os.access(path.parent, os.W_OK):
         raise EmolensError(f"cannot write {path}: folder {path.parent} is not writable")
-    # the permission bits are not the whole story (a read-only mount, /proc, root): try for real
-    _fresh_temp(path).unlink(missing_ok=True)
 
 
 def _fresh_temp(dest: Path) -> Path:
@@ -89,8 +94,8 @@ class AtomicFile(Committable):
         self.dest = Path(dest)
         if mkdir:
             self.dest.parent.mkdir(parents=True, exist_ok=True)
-        check_writable(self.dest)
-        self.path = _fresh_temp(self.dest)
+        _check_place(self.dest)
+        self.path = _fresh_temp(self.dest)  # itself the real write that check_writable tries
 
     def commit(self) -> None:
         """Move the temporary file onto the destination (atomic on one file system).

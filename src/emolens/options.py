@@ -127,6 +127,6 @@ def positive_number(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value < float("inf"):
+    if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
     return value
