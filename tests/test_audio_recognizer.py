@@ -44,6 +44,12 @@ def test_export_matches_torch_and_stores_the_feature_settings(model: Path, rec: 
         with torch.no_grad():
             ref = torch.softmax(net(torch.from_numpy(x)), 1).numpy()
         np.testing.assert_allclose(rec.run(x), ref, atol=1e-5)
+    for bad in (x.astype(np.float64), x[:, 0], x[:, :, :10]):
+        with pytest.raises(DataError, match="takes the float32"):
+            rec.run(bad)
+    x[0, 0, 3, 4] = np.nan
+    with pytest.raises(DataError, match="NaN or infinity"):
+        rec.run(x)
     assert model.with_suffix(".json").is_file()
 
 

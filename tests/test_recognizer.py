@@ -210,6 +210,11 @@ def test_run_model_and_temperature_of_the_wrong_kind_are_clear_errors() -> None:
     for bad in (x.astype(np.float64), x[:, 0], [1.0]):
         with pytest.raises(ImageError, match="takes the float32"):
             rec.run(bad)  # type: ignore[arg-type]
+    for value in (np.nan, np.inf):
+        spoiled = x.copy()
+        spoiled[1, 0, 3, 4] = value
+        with pytest.raises(ImageError, match="NaN or infinity"):
+            rec.run(spoiled)
     with pytest.raises(ModelError, match="a model is a name"):
         emolens.Recognizer(123)  # type: ignore[arg-type]
     for t in ("1", True, float("nan"), -1.0):

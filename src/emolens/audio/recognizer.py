@@ -221,7 +221,16 @@ class VoiceRecognizer:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """Probabilities float32 (N, len(labels)) for prepared input (N, 1, rows, frames), calibrated."""
-        out: np.ndarray = self._session.run(None, {self._input: np.ascontiguousarray(x, dtype=np.float32)})[0]
+        rows = self.features.rows
+        if not isinstance(x, np.ndarray) or x.dtype != np.float32 or x.ndim != 4 or x.shape[1:3] != (1, rows):
+            what = f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
+            raise DataError(
+                f"run() takes the float32 (N, 1, {rows}, frames) input of prepare(), got {what}; "
+                "predict() takes a waveform as it is"
+            )
+        if not np.isfinite(x).all():
+            raise DataError("run() input holds NaN or infinity; prepare() makes finite input from any waveform")
+        out: np.ndarray = self._session.run(None, {self._input: np.ascontiguousarray(x)})[0]
         p = out.astype(np.float32, copy=False)
         p /= p.sum(axis=1, keepdims=True)
         return apply_temperature(p, self.meta.temperature)

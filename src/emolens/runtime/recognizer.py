@@ -119,6 +119,8 @@ class Recognizer:
                 f"run() takes the float32 (N, 1, {size}, {size}) input of prepare(), got {what}; "
                 "predict_faces() takes faces as they are"
             )
+        if not np.isfinite(x).all():
+            raise ImageError("run() input holds NaN or infinity; prepare() makes finite input from any face")
         out: np.ndarray = self._session.run(None, {self._input: x})[0]
         return out.astype(np.float32, copy=False)
 
