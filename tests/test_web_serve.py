@@ -82,6 +82,17 @@ def get(url: str, token: str | None = None) -> tuple[int, Any]:
             return e.code, json.loads(e.read())
 
 
+def raw_request(port: int, data: bytes) -> tuple[bytes, bytes]:
+    """Send bytes that are not a valid HTTP request; the answer's head and body, read to the close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(data)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head, body
+
+
 def test_serve_prints_its_address_answers_and_stops_on_sigint() -> None:
     served = Served("--token", "tok-123", verbose=True)  # verbose: one log line per request
     try:
@@ -95,6 +106,11 @@ def test_serve_prints_its_address_answers_and_stops_on_sigint() -> None:
         assert get(f"{url}api/v1/health?token={token}")[0] == 200
         with urllib.request.urlopen(url, timeout=30) as r:  # the page itself needs no token
             assert r.status == 200 and r.headers["X-Frame-Options"] == "DENY"
+        for junk in (b"GARBAGE\r\n\r\n", b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / HTTP/1.1\r\nbad header\r\n\r\n"):
+            head, body = raw_request(port, junk)
+            assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head, head
+            assert json.loads(body)["detail"].startswith("malformed HTTP request"), body
+        assert get(f"{url}api/v1/health", token)[0] == 200  # and the server goes on
     finally:
         code, out, err = served.stop(signal.SIGINT)
     assert code == 0, err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import signal
 import socket
@@ -99,6 +101,7 @@ def serve(options: ServeOptions, *, on_ready: Callable[[str], None] | None = Non
         lifespan="on",
         timeout_graceful_shutdown=5,
         server_header=False,
+        http=_json_400_protocol(),
     )
     server = _make_server(config, lambda: (on_ready or _log_url)(url))
     # uvicorn catches SIGINT/SIGTERM, shuts down gracefully, then raises the signal again for the
@@ -114,6 +117,27 @@ def serve(options: ServeOptions, *, on_ready: Callable[[str], None] | None = Non
         for name in ("uvicorn.access", "uvicorn.error"):
             logging.getLogger(name).removeFilter(redact)
     log.info("emolens: stopped")
+
+
+def _json_400_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol, answering a request it cannot parse (a malformed request line or
+    header) with a JSON reason, as the app answers every other bad request, not plain text."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class JsonH11Protocol(H11Protocol):
+        def send_400_response(self, msg: str) -> None:
+            body = json.dumps({"detail": f"malformed HTTP request: {msg}"}).encode()
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ]
+            for event in (h11.Response(status_code=400, headers=headers), h11.Data(data=body), h11.EndOfMessage()):
+                self.transport.write(self.conn.send(event) or b"")
+            self.transport.close()
+
+    return JsonH11Protocol
 
 
 def _log_url(url: str) -> None:
