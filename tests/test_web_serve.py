@@ -106,7 +106,11 @@ def test_serve_prints_its_address_answers_and_stops_on_sigint() -> None:
         assert get(f"{url}api/v1/health?token={token}")[0] == 200
         with urllib.request.urlopen(url, timeout=30) as r:  # the page itself needs no token
             assert r.status == 200 and r.headers["X-Frame-Options"] == "DENY"
-        for junk in (b"GARBAGE\r\n\r\n", b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / HTTP/1.1\r\nbad header\r\n\r\n"):
+        for junk in (
+            b"GARBAGE\r\n\r\n",
+            b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nbad header\r\n\r\n",
+        ):
             head, body = raw_request(port, junk)
             assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head, head
             assert json.loads(body)["detail"].startswith("malformed HTTP request"), body
