@@ -4,7 +4,8 @@
 # accuracy, macro-F1, the 4-class figure (neutral+calm, happy, sad, angry) and the confusion matrix on
 # RAVDESS actors 19-20 (selection) and 21-24 (the report), and the speed of VoiceRecognizer, with `emolens info`;
 # for a model normalised by speaker profiles (--feature-norm speaker), the same with shorter enrolments.
-# Usage: [THREADS=N] [NAME=emolens-speech-...] [MEMBERS="A/best.pt B/best.pt"] [TTA=none|crops] [SELECT=1] bash benchmarks/speech_model.sh [RUN_DIR] [DATA]
+# Usage: [THREADS=N] [NAME=emolens-speech-...] [MEMBERS="A/best.pt B/best.pt"] [TTA=none|crops] [TRIM_DB=40] [SELECT=1] bash benchmarks/speech_model.sh [RUN_DIR] [DATA]
+# TRIM_DB=40: the model cuts its input's silent ends (40 dB under the loudest frame), whatever the members were trained with.
 # SELECT=1: a selection run: the export, its temperature and its scores on actors 19-20 only, nothing read of
 # actors 21-24 (run it again without SELECT for the candidate the selection keeps).
 # The run (about 35-70 s an epoch on 2 AMD EPYC cores; 1,080 utterances of actors 01-18, selected on 19-20):
@@ -31,7 +32,7 @@ TTA=${TTA:-none}  # the test-time augmentation the files ask for (VoiceRecognize
 mkdir -p "$RUN/eval"
 # MEMBERS="runs/a/best.pt runs/b/best.pt": export their ensemble (one graph, probabilities averaged) into RUN.
 # shellcheck disable=SC2086
-"$EMOLENS" export ${MEMBERS:-"$RUN/best.pt"} --out "$RUN/$NAME-raw.onnx" --name "$NAME"
+"$EMOLENS" export ${MEMBERS:-"$RUN/best.pt"} --out "$RUN/$NAME-raw.onnx" --name "$NAME" ${TRIM_DB:+--trim-db "$TRIM_DB"}
 if [ "${SELECT:-0}" = 1 ]; then
   "$EMOLENS" calibrate "$RUN/$NAME-raw.onnx" --data "$DATA" --out "$RUN/$NAME-fp32.onnx" --tta "$TTA" \
     --report-split val --json "$RUN/eval/calibration-val.json"

@@ -86,10 +86,15 @@ def write_audio(path: Path, samples: np.ndarray, sr: int = SR, codec: str | None
 
 
 def speech_checkpoint(
-    path: Path, seed: int = 0, labels: tuple[str, ...] | None = None, feature_norm: str = "utterance"
+    path: Path,
+    seed: int = 0,
+    labels: tuple[str, ...] | None = None,
+    feature_norm: str = "utterance",
+    trim_db: float | None = None,
 ) -> Path:
     """A speech_crnn checkpoint with random weights, BatchNorm statistics moved away from their
-    defaults and a head strong enough that its probabilities differ by input."""
+    defaults and a head strong enough that its probabilities differ by input; ``trim_db``: its
+    features trim silence so."""
     from dataclasses import asdict
 
     import torch
@@ -113,7 +118,7 @@ def speech_checkpoint(
         "kind": "speech",
         "labels": labels,
         "model": model.state_dict(),
-        "features": asdict(FeatureConfig(feature_norm=feature_norm)),
+        "features": asdict(FeatureConfig(feature_norm=feature_norm, trim_db=trim_db)),
         "crop_s": 3.0,
     }
     checkpoint.save_atomic(state, path)

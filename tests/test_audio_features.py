@@ -24,6 +24,7 @@ from emolens.audio.features import (
     resample,
     speaker_profile,
     to_mono,
+    trim_silence,
 )
 from emolens.errors import DataError, ModelError
 
@@ -164,6 +165,57 @@ def test_the_whole_chain_ignores_the_recording_level_and_takes_any_input() -> No
     for short in (np.zeros(0, np.float32), np.zeros(10, np.float32), x[:100]):
         out = features(short, SR, cfg)
         assert out.shape[0] == 64 and np.isfinite(out).all()
+
+
+def _in_silence(x: np.ndarray, before_s: float, after_s: float, hiss: float = 1e-4) -> np.ndarray:
+    """``x`` with quiet room noise (80 dB under it, about) before and after it."""
+    pad = noise(before_s + after_s + len(x) / SR, amp=hiss, seed=3)
+    at = int(before_s * SR)
+    pad[at : at + len(x)] += x
+    return pad
+
+
+def test_trimming_cuts_the_silent_ends_only() -> None:
+    sentence = speech_like(2.6, seed=1)
+    x = _in_silence(sentence, 1.0, 0.7)
+    out = trim_silence(x, SR, 40.0)
+    start = next(i for i in range(len(x) - len(out) + 1) if np.array_equal(x[i : i + len(out)], out))
+    first, last = np.flatnonzero(np.abs(sentence) > 1e-3)[[0, -1]] + SR  # where the sound is loud in x
+    assert start < first and start + len(out) > last  # all the sentence kept
+    assert (
+        0.05 * SR <= first - start <= 0.15 * SR and 0.05 * SR <= start + len(out) - last <= 0.2 * SR
+    )  # ~0.1 s margins
+    assert len(out) < len(x) - 1.4 * SR  # the 1.7 s of silence nearly all gone
+    # a pause inside stays: two words 1 s apart
+    words = np.concatenate([speech_like(1.2, seed=2), np.zeros(SR, np.float32), speech_like(1.2, seed=4)])
+    assert len(trim_silence(_in_silence(words, 1.0, 1.0), SR, 40.0)) > len(words)
+    # a word shorter than 2 s keeps 2 s around it; an input shorter than that and digital silence stay whole
+    word = _in_silence(speech_like(0.6, seed=5), 2.0, 2.0)
+    kept = trim_silence(word, SR, 40.0)
+    assert len(kept) == 2 * SR and np.abs(kept).max() == np.abs(word).max()
+    assert len(trim_silence(word[: int(1.9 * SR)], SR, 40.0)) == int(1.9 * SR)
+    silence = np.zeros(5 * SR, np.float32)
+    assert len(trim_silence(silence, SR, 40.0)) == 5 * SR
+    # a looser threshold keeps more of a slowly fading end
+    envelope = np.r_[np.ones(len(sentence) - SR), np.geomspace(1, 1e-4, SR)].astype(np.float32)
+    fade = _in_silence(sentence * envelope, 1.0, 1.0)
+    assert len(trim_silence(fade, SR, 70.0)) > len(trim_silence(fade, SR, 30.0))
+
+
+def test_features_of_a_trimming_model_ignore_the_silence_around_a_sentence() -> None:
+    cfg = FeatureConfig(trim_db=40.0)
+    sentence = speech_like(2.5, seed=6)
+    short, long = _in_silence(sentence, 0.3, 0.3), _in_silence(sentence, 2.0, 1.5)
+    a, b = features(short, SR, cfg), features(long, SR, cfg)
+    assert a.shape == b.shape and a.shape[1] < features(long, SR, FeatureConfig()).shape[1] - 300
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.99  # the same sentence (only the room noise differs)
+    assert json.loads(cfg.to_json())["trim_db"] == 40.0 and FeatureConfig.from_json(cfg.to_json()) == cfg
+    old = json.loads(FeatureConfig().to_json())
+    del old["trim_db"]  # a file written before trimming existed
+    assert FeatureConfig.from_json(json.dumps(old)).trim_db is None
+    for bad in (0.0, 5.0, 120.0, float("nan"), float("inf")):
+        with pytest.raises(ModelError, match="trim_db must lie in"):
+            FeatureConfig(trim_db=bad)
 
 
 SPEAKER = FeatureConfig(feature_norm="speaker")

@@ -247,6 +247,44 @@ def test_a_model_file_joins_an_ensemble_each_network_weighing_the_same(tmp_path:
     assert not (tmp_path / "bad.onnx").exists() and not list(tmp_path.glob(".bad.onnx*"))
 
 
+def test_a_trimming_model_judges_the_sentence_not_the_silence_around_it(tmp_path: Path) -> None:
+    """`--trim-db` (or a member trained with it) makes a model cut its input's silent ends before the
+    features and before the crops: the same sentence in 0.3 s or 2 s of room noise gets the same
+    probabilities; without trimming the silence changes them."""
+    from emolens.cli import main
+    from emolens.export.speech import export_speech_checkpoint
+
+    plain, trimmed = speech_checkpoint(tmp_path / "a.pt", seed=1), speech_checkpoint(tmp_path / "b.pt", trim_db=40.0)
+    assert main(["export", str(plain), "--out", str(tmp_path / "a.onnx"), "--trim-db", "40"]) == 0
+    untrimmed = VoiceRecognizer(speech_model_from(plain, tmp_path / "a0.onnx"), threads=1)
+    rec = VoiceRecognizer(tmp_path / "a.onnx", threads=1)
+    assert rec.features.trim_db == 40.0 and untrimmed.features.trim_db is None
+    sentence = speech_like(2.8, seed=8)
+    rng = np.random.default_rng(0)
+
+    def in_silence(before_s: float, after_s: float) -> np.ndarray:
+        x = rng.normal(0, 1e-4, int((before_s + after_s) * SR) + len(sentence)).astype(np.float32)
+        x[int(before_s * SR) : int(before_s * SR) + len(sentence)] += sentence
+        return x
+
+    near, far = in_silence(0.3, 0.3), in_silence(2.0, 1.5)
+    for tta in ("none", "crops"):
+        with_trim, without = VoiceRecognizer(rec.path, threads=1, tta=tta), VoiceRecognizer(untrimmed.path, tta=tta)
+        moved = np.abs(with_trim.predict(far, SR) - with_trim.predict(near, SR)).max()
+        moved_untrimmed = np.abs(without.predict(far, SR) - without.predict(near, SR)).max()
+        assert moved < 0.2 * moved_untrimmed
+    # members trained with and without trimming join only when the export says how the result trims
+    with pytest.raises(ModelError, match="member 2 has other labels or feature settings"):
+        export_speech_checkpoint([plain, trimmed], tmp_path / "bad.onnx")
+    with pytest.raises(ModelError, match="member 2 has other labels or feature settings"):
+        export_speech_checkpoint([untrimmed.path, trimmed], tmp_path / "bad.onnx")
+    assert export_speech_checkpoint([plain, trimmed], tmp_path / "ab.onnx", trim_db=30.0).meta.features.trim_db == 30.0
+    both = export_speech_checkpoint([untrimmed.path, trimmed], tmp_path / "ab2.onnx", trim_db=40.0)
+    assert VoiceRecognizer(both.path).features.trim_db == 40.0
+    assert main(["export", str(plain), "--out", str(tmp_path / "c.onnx"), "--trim-db", "5"]) != 0
+    assert not (tmp_path / "c.onnx").exists() and not (tmp_path / "bad.onnx").exists()
+
+
 def speech_model_from(checkpoints: Path | list[Path], out: Path) -> Path:
     from emolens.export.speech import export_speech_checkpoint
 

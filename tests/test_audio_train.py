@@ -25,6 +25,7 @@ from emolens.train.speech_features import (
     augment_waveforms,
     crop_batch,
     spec_augment,
+    trimmed_crop_length,
 )
 
 RAVDESS = SHARED / "data" / "ravdess-speech-16k"
@@ -231,6 +232,34 @@ def test_more_mel_bands_reach_the_model_file_and_a_resume_must_keep_them(ravdess
             _cfg(ravdess_like, out, n_mels=bad)
     with pytest.raises(EmolensError, match="--n-mels is for speech"):
         fit(_cfg(tmp_path / "faces", tmp_path / "f", arch="compact", n_mels=32))
+
+
+def test_a_run_that_trims_silence_makes_a_model_that_trims_it(tmp_path: Path) -> None:
+    """Clips of a sentence in 1-2 s of room noise: the crops come from the trimmed clips (at least 2 s,
+    so none is padded with silence), and the model file trims as the run did."""
+    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.train.fit import fit
+
+    rng = np.random.default_rng(1)
+    for actor in (1, 19):
+        d = tmp_path / "data" / f"Actor_{actor:02d}"
+        d.mkdir(parents=True)
+        for code in range(1, 9):
+            sentence = speech_like(2.2, seed=int(rng.integers(1 << 30)), f0=90.0 + 40.0 * code)
+            x = rng.normal(0, 1e-4, 2 * SR + len(sentence) + SR).astype(np.float32)
+            x[2 * SR : 2 * SR + len(sentence)] += sentence
+            write_audio(d / f"03-01-{code:02d}-01-01-01-{actor:02d}.flac", x)
+    out = tmp_path / "run"
+    fit(_cfg(tmp_path / "data", out, epochs=1, trim_db=40.0, crop_s=3.0, augment=True))
+    assert json.loads((out / "config.json").read_text())["features"]["trim_db"] == 40.0
+    assert VoiceRecognizer(out / "best.onnx", threads=1).features.trim_db == 40.0
+    clips = [np.zeros(int(s * SR), np.float32) for s in (2.2, 3.5, 4.0)]
+    assert trimmed_crop_length(3 * SR, clips, SR) == int(2.2 * SR)  # the shortest clip
+    assert trimmed_crop_length(2 * SR, clips, SR) == 2 * SR  # a shorter crop stays
+    assert trimmed_crop_length(3 * SR, [*clips, np.zeros(SR, np.float32)], SR) == 2 * SR  # never under 2 s
+    for bad in (5.0, 200.0):
+        with pytest.raises(EmolensError, match="--trim-db must lie in"):
+            _cfg(tmp_path / "data", out, trim_db=bad)
 
 
 def test_a_model_trained_with_pitch_hears_it_at_run_time(ravdess_like: Path, tmp_path: Path) -> None:

@@ -148,13 +148,17 @@ def _export(args: argparse.Namespace) -> int:
     if any(speech):
         if not all(speech):
             raise EmolensError("an ensemble's checkpoints must all be speech models")
-        voice = export_speech_checkpoint(list(args.checkpoint), args.out, name=args.name, version=args.version)
+        voice = export_speech_checkpoint(
+            list(args.checkpoint), args.out, name=args.name, version=args.version, trim_db=args.trim_db
+        )
         networks = len(voice.meta.arch.split("+"))  # a model file given as a member counts its networks
         what = "speech model" if networks == 1 else f"speech ensemble of {networks}"
         files = any(speech_model_file(c) is not None for c in args.checkpoint)
         against = "its members run apart" if files else "torch"
         print(f"wrote {voice.path} ({what}; parity with {against}: max abs difference {voice.max_abs_diff:.2e})")
         return 0
+    if args.trim_db is not None:
+        raise EmolensError("--trim-db is for speech models; a face model has no silence to trim")
     res = export_checkpoint(list(args.checkpoint), args.out, name=args.name, version=args.version, tta=args.tta)
     members = len(res.meta.arch.split("+"))  # an ensemble file given as a member counts its networks
     what = "" if members == 1 else f"face ensemble of {members}; "
@@ -455,6 +459,14 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     )
     p.add_argument("--version", default="1")
     p.add_argument("--tta", default="none", choices=TTA_MODES, help="test-time augmentation the model asks for")
+    p.add_argument(
+        "--trim-db",
+        type=finite_number,
+        default=None,
+        metavar="DB",
+        help="speech: the model cuts its input's leading and trailing silence (frames this many dB under the "
+        "loudest), whatever its members were trained with (default: as the members)",
+    )
     p.set_defaults(func=_export)
 
     p = sub.add_parser("quantize", help="int8 copy of an ONNX model for edge boards (needs the 'train' extra)")

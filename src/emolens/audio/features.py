@@ -45,6 +45,15 @@ from emolens.errors import DataError, ModelError
 MEL_SCALES = ("htk", "slaney")
 FEATURE_NORMS = ("utterance", "speaker", "none")
 MAX_CHANNELS = 16
+TRIM_DB_RANGE = (10.0, 90.0)
+"""The silence trimming's threshold (dB under the loudest frame) is taken from this range."""
+TRIM_MARGIN_S = 0.1
+"""Sound kept on each side of what :func:`trim_silence` finds: the quiet onset and decay of the first
+and last syllables."""
+TRIM_MIN_S = 2.0
+"""The least :func:`trim_silence` leaves of a longer input (the sentence and the sound around it): the
+shortest training crop and the crop length of ``tta="crops"``, so that trimmed input is never judged
+shorter than the networks learned from, nor padded with silence in training."""
 PITCH_ROWS = 2
 """Rows that ``pitch=True`` appends to the log-mel: voicing and relative pitch."""
 
@@ -77,6 +86,9 @@ class FeatureConfig:
     """Lowest pitch looked for (Hz); it also sets the pitch analysis window (2.5 of its periods)."""
     f0_max: float = 400.0
     """Highest pitch looked for (Hz)."""
+    trim_db: float | None = None
+    """Cut leading and trailing frames this many dB under the input's loudest (:func:`trim_silence`)
+    before anything else; None: keep the input whole."""
 
     def __post_init__(self) -> None:
         if self.sample_rate < 1000 or self.n_fft < 16 or self.hop_length < 1 or self.n_mels < 1:
@@ -91,6 +103,8 @@ class FeatureConfig:
             raise ModelError(f"unknown feature normalisation {self.feature_norm!r}; known: {', '.join(FEATURE_NORMS)}")
         if not self.log_offset > 0:
             raise ModelError(f"log_offset must be positive, got {self.log_offset}")
+        if self.trim_db is not None and not TRIM_DB_RANGE[0] <= self.trim_db <= TRIM_DB_RANGE[1]:
+            raise ModelError(f"trim_db must lie in [{TRIM_DB_RANGE[0]:g}, {TRIM_DB_RANGE[1]:g}] dB, got {self.trim_db}")
         if self.pitch and not 20 <= self.f0_min < self.f0_max <= self.sample_rate / 4:
             raise ModelError(f"need 20 <= f0_min < f0_max <= sample_rate / 4, got {self.f0_min}, {self.f0_max}")
 
@@ -217,6 +231,28 @@ def normalize_loudness(waveform: np.ndarray, sample_rate: int, target_dbfs: floa
     if len(waveform) == 0:
         return waveform
     return apply_gain(waveform, active_level_db(waveform, sample_rate), target_dbfs, max_gain_db)
+
+
+def trim_silence(waveform: np.ndarray, sample_rate: int, trim_db: float) -> np.ndarray:
+    """``waveform`` without its leading and trailing stretches of 25 ms frames (10 ms apart) more than
+    ``trim_db`` under its loudest frame, :data:`TRIM_MARGIN_S` kept on each side; pauses inside stay.
+    At least :data:`TRIM_MIN_S` (or all of a shorter input) is kept, centred on what is loud. Digital
+    silence comes back whole."""
+    frame, hop = max(1, sample_rate // 40), max(1, sample_rate // 100)
+    keep = int(round(TRIM_MIN_S * sample_rate))
+    if len(waveform) <= max(frame, keep):
+        return waveform
+    db = frame_rms_db(waveform, frame, hop)
+    if db.max() <= -120:
+        return waveform
+    loud = np.flatnonzero(db > db.max() - trim_db)  # never empty: the loudest frame is in it
+    margin = int(round(TRIM_MARGIN_S * sample_rate))
+    start = max(0, int(loud[0]) * hop - margin)
+    end = min(len(waveform), int(loud[-1]) * hop + frame + margin)
+    if end - start < keep:  # widen to TRIM_MIN_S around the middle, inside the input
+        start = min(max(0, (start + end - keep) // 2), len(waveform) - keep)
+        end = start + keep
+    return waveform[start:end]
 
 
 def hz_to_mel(f: np.ndarray | float, scale: str = "htk") -> np.ndarray:
@@ -476,12 +512,15 @@ def features(
     waveform: np.ndarray, sample_rate: int, cfg: FeatureConfig, profile: SpeakerProfile | None = None
 ) -> np.ndarray:
     """The whole chain: any waveform -> the float32 (``cfg.rows``, frames) a model takes: the
-    normalised log-mel, and with ``cfg.pitch`` the :func:`pitch_features` below it.
+    normalised log-mel (of the waveform without its silent ends with ``cfg.trim_db``), and with
+    ``cfg.pitch`` the :func:`pitch_features` below it.
 
     ``profile`` (``feature_norm="speaker"`` models only): the speaker's level and statistics instead
     of the input's own."""
     speaker = profile if cfg.feature_norm == "speaker" else None
     x = prepare_waveform(waveform, sample_rate, cfg, None if speaker is None else speaker.level_db)
+    if cfg.trim_db is not None:
+        x = trim_silence(x, cfg.sample_rate, cfg.trim_db)
     mel = normalize_features(log_mel(x, cfg), cfg.feature_norm, None if speaker is None else speaker.stats)
     if not cfg.pitch:
         return mel

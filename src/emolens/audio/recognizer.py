@@ -15,7 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from emolens.audio.features import FeatureConfig, SpeakerProfile, features, resample, speaker_profile, to_mono
+from emolens.audio.features import (
+    FeatureConfig,
+    SpeakerProfile,
+    features,
+    resample,
+    speaker_profile,
+    to_mono,
+    trim_silence,
+)
 from emolens.audio.labels import NON_SPEECH, SILENCE
 from emolens.audio.metadata import VoiceModelMeta
 from emolens.audio.vad import SPEECH, VadConfig, VadResult, classify, frame_features
@@ -245,8 +253,10 @@ class VoiceRecognizer:
         Other models ignore it. No voice-activity gate: silence and noise get probabilities too
         (:meth:`windows` gates them)."""
         x = self._mono(waveform, sample_rate)
+        rate, trim_db = self.features.sample_rate, self.features.trim_db
+        if trim_db is not None:  # the crops are cut from the sentence, not from the silence around it
+            x = trim_silence(x, rate, trim_db)
         whole: np.ndarray = self.run(self._input_from(x, profile))[0]
-        rate = self.features.sample_rate
         if self.tta == "none" or len(x) <= CROP_S * rate:
             return whole
         mean = self.run(np.concatenate([self._input_from(c, profile) for c in crops_of(x, rate, CROP_S, CROP_HOP_S)]))

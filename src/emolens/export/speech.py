@@ -78,9 +78,11 @@ def export_speech_states(
     name: str | None = None,
     version: str = "1",
     source: str = "checkpoint",
+    trim_db: float | None = None,
 ) -> SpeechExportResult:
     """Export loaded speech checkpoints to ``out``: one network, or with several an ensemble, one
-    graph that averages its members' probabilities (they must share labels and feature settings)."""
+    graph that averages its members' probabilities (they must share labels and feature settings;
+    ``trim_db``: see :func:`export_speech_checkpoint`)."""
     import torch
 
     from emolens.audio.recognizer import VoiceRecognizer
@@ -90,10 +92,11 @@ def export_speech_states(
     if not states:
         raise ModelError("nothing to export: no checkpoint given")
     labels = tuple(states[0].get("labels", SPEECH_EMOTIONS))
-    feats = FeatureConfig(**states[0].get("features", {}))
+    feats = _trimmed(FeatureConfig(**states[0].get("features", {})), trim_db)
     nets = []
     for i, state in enumerate(states):
-        if tuple(state.get("labels", SPEECH_EMOTIONS)) != labels or FeatureConfig(**state.get("features", {})) != feats:
+        member_feats = _trimmed(FeatureConfig(**state.get("features", {})), trim_db)
+        if tuple(state.get("labels", SPEECH_EMOTIONS)) != labels or member_feats != feats:
             raise ModelError(f"ensemble member {i + 1} has other labels or feature settings than the first")
         net = create_model(state["arch"], num_classes=len(labels), n_mels=feats.n_mels, pitch_rows=feats.pitch_rows)
         net.load_state_dict(state["model"])
@@ -162,18 +165,30 @@ def _read_speech_file(path: Path) -> tuple[Any, VoiceModelMeta]:
     return proto, VoiceModelMeta.from_props(props, str(path))
 
 
+def _trimmed(feats: FeatureConfig, trim_db: float | None) -> FeatureConfig:
+    """``feats`` with the silence trimming ``trim_db`` (None: as it is)."""
+    return feats if trim_db is None else replace(feats, trim_db=trim_db)
+
+
 def export_speech_checkpoint(
-    checkpoint: str | Path | list[str | Path], out: str | Path, *, name: str | None = None, version: str = "1"
+    checkpoint: str | Path | list[str | Path],
+    out: str | Path,
+    *,
+    name: str | None = None,
+    version: str = "1",
+    trim_db: float | None = None,
 ) -> SpeechExportResult:
     """Export ``checkpoint`` (a speech ``best.pt`` or ``last.pt`` of ``emolens train``) to ``out``; a
     list of several: their ensemble (:func:`export_speech_states`). Members may also be float32
     speech model files or bundled speech model names (:func:`export_speech_files`): each network
-    then weighs the same, so a pair file and a checkpoint make three equal members."""
+    then weighs the same, so a pair file and a checkpoint make three equal members. ``trim_db``: the
+    model trims its input's silent ends so (``FeatureConfig.trim_db``), whatever its members were
+    trained with, which may then differ in it; None: as its members, which must agree."""
     from emolens.train import checkpoint as ckpt
 
     members = list(checkpoint) if isinstance(checkpoint, list) else [checkpoint]
     if any(speech_model_file(m) is not None for m in members):
-        return export_speech_files(members, out, name=name, version=version)
+        return export_speech_files(members, out, name=name, version=version, trim_db=trim_db)
     paths = [Path(c) for c in members]
     states = []
     for path in paths:
@@ -183,16 +198,22 @@ def export_speech_checkpoint(
         if not is_speech_state(state):
             raise ModelError(f"{path} holds a face model; export it with emolens.export.onnx")
         states.append(state)
-    return export_speech_states(states, out, name=name, version=version, source=", ".join(map(str, paths)))
+    source = ", ".join(map(str, paths))
+    return export_speech_states(states, out, name=name, version=version, source=source, trim_db=trim_db)
 
 
 def export_speech_files(
-    members: list[str | Path], out: str | Path, *, name: str | None = None, version: str = "1"
+    members: list[str | Path],
+    out: str | Path,
+    *,
+    name: str | None = None,
+    version: str = "1",
+    trim_db: float | None = None,
 ) -> SpeechExportResult:
     """The ensemble of ``members`` (speech checkpoints, float32 speech model files, bundled speech
     model names) as one graph: each file's graph copied whole (:func:`average_graphs`), each
     network weighing the same (a file's networks are counted from its ``arch``, ``a+b``). They must
-    share labels and feature settings. The temperature and test-time augmentation start afresh
+    share labels and feature settings (``trim_db``: see :func:`export_speech_checkpoint`). The temperature and test-time augmentation start afresh
     (1.0 and none): calibrate the result. Checked against the members run apart by ONNX Runtime on
     generated sounds; refused, leaving ``out`` as it was, at :data:`PARITY_TOLERANCE` or more."""
     import tempfile
@@ -212,6 +233,7 @@ def export_speech_files(
                 path = export_speech_checkpoint(member, Path(tmp) / f"member{i}.onnx").path
             files.append(path)
         parts = [_read_speech_file(f) for f in files]
+        parts = [(proto, replace(meta, features=_trimmed(meta.features, trim_db))) for proto, meta in parts]
         first = parts[0][1]
         for i, (_, meta) in enumerate(parts):
             if meta.precision != "fp32":

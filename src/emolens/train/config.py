@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from emolens.audio.features import TRIM_DB_RANGE
 from emolens.errors import EmolensError
 
 
@@ -155,6 +156,14 @@ class TrainConfig:
             "help": "speech: give the network the voice's pitch too (voicing and pitch relative to the utterance's, per frame)"
         },
     )
+    trim_db: float | None = field(
+        default=None,
+        metadata={
+            "help": "speech: cut each utterance's leading and trailing silence (frames this many dB under its loudest; "
+            "try 40) before the training crops and the features, in training and at run time (stored in the model)",
+            "metavar": "DB",
+        },
+    )
     speaker_adversary: float = field(
         default=0.0,
         metadata={
@@ -189,6 +198,10 @@ class TrainConfig:
             )
         if not (16 <= self.n_mels <= 256 and self.n_mels % 16 == 0):
             raise EmolensError(f"--n-mels must be a multiple of 16 from 16 to 256, got {self.n_mels}")
+        if self.trim_db is not None and not TRIM_DB_RANGE[0] <= self.trim_db <= TRIM_DB_RANGE[1]:
+            raise EmolensError(
+                f"--trim-db must lie in [{TRIM_DB_RANGE[0]:g}, {TRIM_DB_RANGE[1]:g}] dB, got {self.trim_db}"
+            )
         if not 0 <= self.speaker_adversary <= 10:
             raise EmolensError(f"--speaker-adversary must lie in [0, 10], got {self.speaker_adversary}")
         if not 0.5 <= self.crop_s <= 30:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emolens.audio.features import FeatureConfig, SpeakerProfile, features
+from emolens.audio.features import FeatureConfig, SpeakerProfile, features, trim_silence
 from emolens.data.audio import AudioSet, load_audio_split
 from emolens.errors import EmolensError
 from emolens.io import write_json
@@ -59,6 +59,7 @@ from emolens.train.speech_features import (
     crop_batch,
     crop_samples,
     spec_augment,
+    trimmed_crop_length,
 )
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,10 @@ def _train_epoch(
     for start in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):  # the last partial batch dropped
         idx = order[start : start + cfg.batch_size]
         length = crop_samples(cfg.crop_s, rate, gen)
-        x = crop_batch([data.waveforms[int(i)] for i in idx], length, gen, aug)
+        waves = [data.waveforms[int(i)] for i in idx]
+        if feats.cfg.trim_db is not None:  # crops no longer than the trimmed clips: no silence padded in
+            length = trimmed_crop_length(length, waves, rate)
+        x = crop_batch(waves, length, gen, aug)
         if aug is not None:
             x = augment_waveforms(x, aug, rate, gen)
         batch_profiles = None if profiles is None else SpeakerBatch.of([profiles[data.speakers[int(i)]] for i in idx])
@@ -229,8 +233,12 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    fcfg = FeatureConfig(n_mels=cfg.n_mels, feature_norm=cfg.feature_norm, pitch=cfg.pitch)
+    fcfg = FeatureConfig(n_mels=cfg.n_mels, feature_norm=cfg.feature_norm, pitch=cfg.pitch, trim_db=cfg.trim_db)
     train = _subset(load_audio_split(cfg.data, "train", sample_rate=fcfg.sample_rate), cfg.limit, cfg.seed)
+    if fcfg.trim_db is not None:  # the crops are cut from the trimmed clips; validation trims in features()
+        train = replace(
+            train, waveforms=tuple(trim_silence(w, fcfg.sample_rate, fcfg.trim_db) for w in train.waveforms)
+        )
     val = load_audio_split(cfg.data, "val", sample_rate=fcfg.sample_rate, classes=train.classes)
     val = _subset(val, cfg.limit // 4 if cfg.limit else 0, cfg.seed)
     classes = train.classes

@@ -26,7 +26,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emolens.audio.features import STD_FLOOR, FeatureConfig, SpeakerProfile, mel_filterbank, pitch_features
+from emolens.audio.features import (
+    STD_FLOOR,
+    TRIM_MIN_S,
+    FeatureConfig,
+    SpeakerProfile,
+    mel_filterbank,
+    pitch_features,
+)
 
 
 @dataclass(frozen=True)
@@ -237,6 +244,13 @@ def spec_augment(
             shape = (b, 1, full, 1) if axis == 2 else (b, 1, 1, full)
             out = out.masked_fill(mask.view(shape), 0.0)
     return out
+
+
+def trimmed_crop_length(length: int, waves: list[np.ndarray], rate: int) -> int:
+    """A batch's crop ``length`` for clips with their silence trimmed: no longer than the shortest
+    clip (so that no crop is padded with silence, which trimmed input never holds), nor shorter than
+    :data:`~emolens.audio.features.TRIM_MIN_S` (what trimming keeps)."""
+    return min(length, max(min(map(len, waves)), int(TRIM_MIN_S * rate)))
 
 
 def crop_samples(crop_s: float, rate: int, gen: torch.Generator) -> int:
