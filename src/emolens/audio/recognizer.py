@@ -30,7 +30,7 @@ from emolens.audio.vad import SPEECH, VadConfig, VadResult, classify, frame_feat
 from emolens.errors import DataError, ModelError
 from emolens.eval.calibration import apply_temperature
 from emolens.runtime.metadata import check_tta
-from emolens.runtime.session import check_threads, open_session
+from emolens.runtime.session import check_prepared, check_threads, open_session
 
 log = logging.getLogger(__name__)
 
@@ -229,15 +229,8 @@ class VoiceRecognizer:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """Probabilities float32 (N, len(labels)) for prepared input (N, 1, rows, frames), calibrated."""
-        rows = self.features.rows
-        if not isinstance(x, np.ndarray) or x.dtype != np.float32 or x.ndim != 4 or x.shape[1:3] != (1, rows):
-            what = f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
-            raise DataError(
-                f"run() takes the float32 (N, 1, {rows}, frames) input of prepare(), got {what}; "
-                "predict() takes a waveform as it is"
-            )
-        if not np.isfinite(x).all():
-            raise DataError("run() input holds NaN or infinity; prepare() makes finite input from any waveform")
+        whole = "predict() takes a waveform as it is"
+        x = check_prepared(x, (1, self.features.rows, "frames"), DataError, source="waveform", whole=whole)
         out: np.ndarray = self._session.run(None, {self._input: np.ascontiguousarray(x)})[0]
         p = out.astype(np.float32, copy=False)
         p /= p.sum(axis=1, keepdims=True)

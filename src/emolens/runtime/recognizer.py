@@ -23,7 +23,7 @@ from emolens.runtime.metadata import (
     ModelMeta,
     check_tta,
 )
-from emolens.runtime.session import check_threads, open_session
+from emolens.runtime.session import check_prepared, check_threads, open_session
 
 log = logging.getLogger(__name__)
 
@@ -113,14 +113,8 @@ class Recognizer:
     def run(self, x: np.ndarray) -> np.ndarray:
         """Run the network on prepared input, without test-time augmentation."""
         size = self.meta.input_size
-        if not isinstance(x, np.ndarray) or x.dtype != np.float32 or x.ndim != 4 or x.shape[1:] != (1, size, size):
-            what = f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
-            raise ImageError(
-                f"run() takes the float32 (N, 1, {size}, {size}) input of prepare(), got {what}; "
-                "predict_faces() takes faces as they are"
-            )
-        if not np.isfinite(x).all():
-            raise ImageError("run() input holds NaN or infinity; prepare() makes finite input from any face")
+        whole = "predict_faces() takes faces as they are"
+        x = check_prepared(x, (1, size, size), ImageError, source="face", whole=whole)
         out: np.ndarray = self._session.run(None, {self._input: x})[0]
         return out.astype(np.float32, copy=False)
 

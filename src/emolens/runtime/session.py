@@ -6,9 +6,10 @@ import numbers
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from emolens.errors import ModelError
+from emolens.errors import EmolensError, ModelError
 
 if TYPE_CHECKING:
+    import numpy as np
     import onnxruntime as ort
 
 
@@ -26,6 +27,29 @@ def check_threads(threads: int | None) -> int | None:
             f"threads must be a whole number from 1 to {MAX_THREADS} (0 or None: one per core), not {threads!r}"
         )
     return int(threads)
+
+
+def check_prepared(
+    x: object, axes: tuple[int | str, ...], error: type[EmolensError], *, source: str, whole: str
+) -> np.ndarray:
+    """``x`` if it is what a model's ``run()`` takes: a finite float32 array (N, *axes), where a
+    named axis (``"frames"``) may have any size; else ``error`` with one line naming ``prepare()``,
+    which makes such input from any ``source`` ("face", "waveform"), and ``whole``, the method that
+    takes them as they are."""
+    import numpy as np
+
+    if (
+        not isinstance(x, np.ndarray)
+        or x.dtype != np.float32
+        or x.ndim != 1 + len(axes)
+        or any(isinstance(want, int) and got != want for want, got in zip(axes, x.shape[1:], strict=True))
+    ):
+        what = f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
+        shape = ", ".join(map(str, ("N", *axes)))
+        raise error(f"run() takes the float32 ({shape}) input of prepare(), got {what}; {whole}")
+    if not np.isfinite(x).all():
+        raise error(f"run() input holds NaN or infinity; prepare() makes finite input from any {source}")
+    return x
 
 
 def open_session(path: Path, threads: int | None) -> ort.InferenceSession:
