@@ -213,9 +213,10 @@ def export_speech_files(
     """The ensemble of ``members`` (speech checkpoints, float32 speech model files, bundled speech
     model names) as one graph: each file's graph copied whole (:func:`average_graphs`), each
     network weighing the same (a file's networks are counted from its ``arch``, ``a+b``). They must
-    share labels and feature settings (``trim_db``: see :func:`export_speech_checkpoint`). The temperature and test-time augmentation start afresh
-    (1.0 and none): calibrate the result. Checked against the members run apart by ONNX Runtime on
-    generated sounds; refused, leaving ``out`` as it was, at :data:`PARITY_TOLERANCE` or more."""
+    share labels and feature settings (``trim_db``: see :func:`export_speech_checkpoint`). The
+    temperature and test-time augmentation start afresh (1.0 and none): calibrate the result.
+    Checked against the members run apart by ONNX Runtime on generated sounds; refused, leaving
+    ``out`` as it was, at :data:`PARITY_TOLERANCE` or more."""
     import tempfile
 
     import onnx
