@@ -260,6 +260,8 @@ def test_a_run_that_trims_silence_makes_a_model_that_trims_it(tmp_path: Path) ->
     for bad in (5.0, 200.0):
         with pytest.raises(EmolensError, match="--trim-db must lie in"):
             _cfg(tmp_path / "data", out, trim_db=bad)
+    with pytest.raises(EmolensError, match="--trim-db is for speech"):
+        fit(_cfg(tmp_path / "faces", tmp_path / "f", arch="compact", trim_db=40.0))
 
 
 def test_a_model_trained_with_pitch_hears_it_at_run_time(ravdess_like: Path, tmp_path: Path) -> None:

@@ -335,6 +335,8 @@ def _fit(cfg: TrainConfig) -> TrainResult:
         raise EmolensError("--pitch is for speech models; faces have no voice")
     if cfg.speaker_adversary:
         raise EmolensError("--speaker-adversary is for speech models; face data name no speakers")
+    if cfg.trim_db is not None:
+        raise EmolensError("--trim-db is for speech models; a face has no silence to trim")
     teachers: list[str] = []
     if cfg.teacher is not None:
         from emolens.models.bundled import resolve_model
