@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -184,6 +184,7 @@ class VoiceRecognizer:
         self.meta = VoiceModelMeta.from_props(dict(self._session.get_modelmeta().custom_metadata_map), str(self.path))
         self.tta = tta or self.meta.tta
         self._input = self._session.get_inputs()[0].name
+        self._untrimmed = replace(self.meta.features, trim_db=None)  # for input trimmed already
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -201,11 +202,12 @@ class VoiceRecognizer:
         then most accurate given one (:meth:`profile`); without, each input is its own."""
         return self.features.feature_norm == "speaker"
 
-    def _input_from(self, x: np.ndarray, profile: SpeakerProfile | None = None) -> np.ndarray:
-        """Mono samples at the model's rate -> its input (1, 1, rows, frames), padded to ``min_seconds``."""
+    def _input_from(self, x: np.ndarray, profile: SpeakerProfile | None = None, *, trimmed: bool = False) -> np.ndarray:
+        """Mono samples at the model's rate -> its input (1, 1, rows, frames), padded to ``min_seconds``;
+        ``trimmed``: ``x`` has had its silence trimmed already (:meth:`predict`), not to be done again."""
         if profile is not None and not isinstance(profile, SpeakerProfile):
             raise DataError(f"profile must be a SpeakerProfile (from VoiceRecognizer.profile), got {profile!r}"[:160])
-        cfg = self.features
+        cfg = self._untrimmed if trimmed else self.features
         shortest = int(self.meta.min_seconds * cfg.sample_rate)
         if len(x) < shortest:
             x = np.pad(x, (0, shortest - len(x)))
@@ -249,10 +251,12 @@ class VoiceRecognizer:
         rate, trim_db = self.features.sample_rate, self.features.trim_db
         if trim_db is not None:  # the crops are cut from the sentence, not from the silence around it
             x = trim_silence(x, rate, trim_db)
-        whole: np.ndarray = self.run(self._input_from(x, profile))[0]
+        trimmed = trim_db is not None
+        whole: np.ndarray = self.run(self._input_from(x, profile, trimmed=trimmed))[0]
         if self.tta == "none" or len(x) <= CROP_S * rate:
             return whole
-        mean = self.run(np.concatenate([self._input_from(c, profile) for c in crops_of(x, rate, CROP_S, CROP_HOP_S)]))
+        crops = crops_of(x, rate, CROP_S, CROP_HOP_S)
+        mean = self.run(np.concatenate([self._input_from(c, profile, trimmed=trimmed) for c in crops]))
         mean = mean.mean(axis=0)
         probs: np.ndarray = ((whole + mean) / 2).astype(np.float32)
         return probs

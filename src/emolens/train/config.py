@@ -174,13 +174,6 @@ class TrainConfig:
     """Strength of the speaker adversary (:mod:`emolens.train.adversary`); 0: off."""
     aug: AugmentConfig = field(default_factory=AugmentConfig)
 
-    @staticmethod
-    def _check_trim_db(trim_db: float) -> None:
-        from emolens.audio.features import TRIM_DB_RANGE  # NumPy: not imported for --help
-
-        if not TRIM_DB_RANGE[0] <= trim_db <= TRIM_DB_RANGE[1]:
-            raise EmolensError(f"--trim-db must lie in [{TRIM_DB_RANGE[0]:g}, {TRIM_DB_RANGE[1]:g}] dB, got {trim_db}")
-
     def __post_init__(self) -> None:
         if self.balance not in BALANCE_MODES:
             raise EmolensError(f"unknown --balance {self.balance!r}; choose one of: {', '.join(BALANCE_MODES)}")
@@ -205,7 +198,11 @@ class TrainConfig:
         if not (16 <= self.n_mels <= 256 and self.n_mels % 16 == 0):
             raise EmolensError(f"--n-mels must be a multiple of 16 from 16 to 256, got {self.n_mels}")
         if self.trim_db is not None:
-            self._check_trim_db(self.trim_db)
+            from emolens.audio.features import TRIM_DB_RANGE  # NumPy: imported only when asked, not for --help
+
+            lo, hi = TRIM_DB_RANGE
+            if not lo <= self.trim_db <= hi:
+                raise EmolensError(f"--trim-db must lie in [{lo:g}, {hi:g}] dB, got {self.trim_db}")
         if not 0 <= self.speaker_adversary <= 10:
             raise EmolensError(f"--speaker-adversary must lie in [0, 10], got {self.speaker_adversary}")
         if not 0.5 <= self.crop_s <= 30:
