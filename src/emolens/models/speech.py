@@ -9,9 +9,17 @@ or more; ONNX export keeps the time axis dynamic.
 With ``pitch_rows`` (models whose features have ``pitch=True``), the input's last rows are not mel
 bands but per-frame pitch features: they bypass the convolutions, are averaged over the same 4
 frames as a convolution step, and join its features before the projection.
+
+``speech_crnn1d`` is the same recurrent part after another convolutional front: the mel bands are
+the channels of three 1-D convolutions over time (kernel 5, then 3 dilated by 2 and by 3, the last
+one residual; time pooled 4-fold as above), so it hears every band at once instead of sliding one
+small kernel up and down the spectrum. Its different view of the input is what an ensemble with
+``speech_crnn`` networks can gain from.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import torch
 from torch import nn
@@ -100,6 +108,49 @@ class SpeechCRNN(nn.Module):
             return self.pool(h)
 
 
+class SpeechCRNN1d(SpeechCRNN):
+    """:class:`SpeechCRNN` with a front of 1-D convolutions over time whose input channels are the bands."""
+
+    def __init__(
+        self,
+        num_classes: int = 8,
+        n_mels: int = 64,
+        width: int = 256,
+        hidden: int = 128,
+        dropout: float = 0.3,
+        pitch_rows: int = 0,
+    ) -> None:
+        super().__init__(num_classes, n_mels=n_mels, hidden=hidden, dropout=dropout)
+        self.pitch_rows = pitch_rows  # pitch rows are more input channels here
+        del self.cnn
+        self.front = nn.Sequential(
+            nn.Conv1d(n_mels + pitch_rows, width, 5, padding=2, bias=False),
+            nn.BatchNorm1d(width),
+            nn.ReLU(inplace=True),
+            nn.MaxPool1d(2),
+            nn.Conv1d(width, width, 3, padding=2, dilation=2, bias=False),
+            nn.BatchNorm1d(width),
+            nn.ReLU(inplace=True),
+            nn.MaxPool1d(2),
+        )
+        self.residual = nn.Sequential(
+            nn.Conv1d(width, width, 3, padding=3, dilation=3, bias=False),
+            nn.BatchNorm1d(width),
+            nn.ReLU(inplace=True),
+        )
+        self.proj = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(inplace=True))
+        init_weights(self, linear="kaiming")
+        nn.init.normal_(self.head[1].weight, 0, 0.01)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.front(x[:, 0])  # (B, F, T) -> (B, C, T')
+        h = h + self.residual(h)
+        h = self.drop(self.proj(h.transpose(1, 2)))  # (B, T', hidden)
+        with torch.autocast(device_type="cpu", enabled=False):
+            h, _ = self.rnn(h.float())
+            return self.pool(h)
+
+
 SPEECH_CONFIG = ModelConfig(
     input_size=64,
     channels=1,
@@ -116,3 +167,15 @@ feature settings (:class:`emolens.audio.features.FeatureConfig`) are what count.
 def speech_crnn(num_classes: int = 8, n_mels: int = 64, pitch_rows: int = 0) -> nn.Module:
     """Speech CRNN: log-mel -> CNN -> BiLSTM -> attention pooling."""
     return SpeechCRNN(num_classes, n_mels=n_mels, pitch_rows=pitch_rows)
+
+
+SPEECH_1D_CONFIG = replace(
+    SPEECH_CONFIG,
+    description="speech: log-mel bands as channels -> 3 1-D conv blocks -> BiLSTM -> attention pooling (~0.7M parameters)",
+)
+
+
+@register_model("speech_crnn1d", SPEECH_1D_CONFIG)
+def speech_crnn1d(num_classes: int = 8, n_mels: int = 64, pitch_rows: int = 0) -> nn.Module:
+    """Speech CRNN with a 1-D front: the mel bands are the channels of convolutions over time."""
+    return SpeechCRNN1d(num_classes, n_mels=n_mels, pitch_rows=pitch_rows)

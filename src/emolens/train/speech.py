@@ -266,7 +266,7 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
     speakers = sorted(set(train.speakers))
     if cfg.speaker_adversary:
         if not isinstance(model, SpeechCRNN):
-            raise EmolensError(f"--speaker-adversary needs a speech_crnn network, not {cfg.arch}")
+            raise EmolensError(f"--speaker-adversary needs a speech_crnn or speech_crnn1d network, not {cfg.arch}")
         helpers["speaker_adversary"] = SpeakerAdversary(model.embed_dim, len(speakers)).to(compute.device)
         groups.append({"params": list(helpers["speaker_adversary"].parameters()), "weight_decay": cfg.weight_decay})
     optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
