@@ -140,7 +140,9 @@ class SpeechCRNN1d(SpeechCRNN):
         )
         self.proj = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(inplace=True))
         init_weights(self, linear="kaiming")
-        nn.init.normal_(self.head[1].weight, 0, 0.01)
+        classifier = self.head[1]
+        assert isinstance(classifier, nn.Linear)
+        nn.init.normal_(classifier.weight, 0, 0.01)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         h = self.front(x[:, 0])  # (B, F, T) -> (B, C, T')
