@@ -91,8 +91,9 @@ def speech_checkpoint(
     labels: tuple[str, ...] | None = None,
     feature_norm: str = "utterance",
     trim_db: float | None = None,
+    arch: str = "speech_crnn",
 ) -> Path:
-    """A speech_crnn checkpoint with random weights, BatchNorm statistics moved away from their
+    """A speech checkpoint (``arch``) with random weights, BatchNorm statistics moved away from their
     defaults and a head strong enough that its probabilities differ by input; ``trim_db``: its
     features trim silence so."""
     from dataclasses import asdict
@@ -106,15 +107,15 @@ def speech_checkpoint(
 
     labels = labels or SPEECH_EMOTIONS
     torch.manual_seed(seed)
-    model = create_model("speech_crnn", num_classes=len(labels))
+    model = create_model(arch, num_classes=len(labels))
     for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
+        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 2.0)
         if isinstance(m, torch.nn.Linear) and m.out_features == len(labels):
             torch.nn.init.normal_(m.weight, 0, 0.5)
     state = {
-        "arch": "speech_crnn",
+        "arch": arch,
         "kind": "speech",
         "labels": labels,
         "model": model.state_dict(),

@@ -219,6 +219,36 @@ def test_an_ensemble_is_one_model_averaging_its_members(tmp_path: Path) -> None:
     assert not (tmp_path / "f.onnx").exists() and not (tmp_path / "bad.onnx").exists()
 
 
+def test_networks_of_both_fronts_export_alone_and_together(tmp_path: Path) -> None:
+    """A speech_crnn1d network exports with a dynamic time axis and matches torch; it joins a
+    speech_crnn network in one ensemble, each weighing half."""
+    import torch
+
+    from emolens.models import create_model
+    from emolens.train import checkpoint
+
+    one_d = speech_checkpoint(tmp_path / "1d.pt", seed=1, arch="speech_crnn1d")
+    two_d = speech_checkpoint(tmp_path / "2d.pt", seed=2)
+    rec = VoiceRecognizer(speech_model_from(one_d, tmp_path / "1d.onnx"), threads=1)
+    assert rec.meta.arch == "speech_crnn1d" and rec.labels == SPEECH_EMOTIONS
+    net = create_model("speech_crnn1d", num_classes=8)
+    net.load_state_dict(checkpoint.load(one_d)["model"])
+    net.eval()
+    for seconds in (0.3, 2.0, 4.1):
+        x = rec.prepare(speech_like(seconds, seed=int(seconds * 10)), SR)
+        with torch.no_grad():
+            ref = torch.softmax(net(torch.from_numpy(x)), 1).numpy()
+        np.testing.assert_allclose(rec.run(x), ref, atol=1e-5)
+    other = VoiceRecognizer(speech_model_from(two_d, tmp_path / "2d.onnx"), threads=1)
+    both = VoiceRecognizer(speech_model_from([two_d, one_d], tmp_path / "both.onnx"), threads=1)
+    assert both.meta.arch == "speech_crnn+speech_crnn1d"
+    assert both.meta.params == rec.meta.params + other.meta.params
+    x = speech_like(2.5, seed=5)
+    p1, p2 = rec.predict(x, SR), other.predict(x, SR)
+    assert np.abs(p1 - p2).max() > 1e-3  # two different networks
+    np.testing.assert_allclose(both.predict(x, SR), (p1 + p2) / 2, atol=1e-5)
+
+
 def test_a_model_file_joins_an_ensemble_each_network_weighing_the_same(tmp_path: Path) -> None:
     """A shipped model keeps no checkpoints: `emolens export PAIR.onnx C.pt` joins the file's graph
     with the checkpoint's network, a third each; an int8 member and other labels are refused."""
