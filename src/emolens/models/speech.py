@@ -96,16 +96,20 @@ class SpeechCRNN(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The utterance's pooled features (B, :attr:`embed_dim`), float32: what the head classifies."""
+        h = self.drop(self.proj(self.steps(x)))  # (B, T', hidden)
+        # the recurrent part in float32 also under bf16 autocast (LSTM kernels take one dtype)
+        with torch.autocast(device_type="cpu", enabled=False):
+            h, _ = self.rnn(h.float())
+            return self.pool(h)
+
+    def steps(self, x: torch.Tensor) -> torch.Tensor:
+        """The convolutional front's features per LSTM step (B, T', D), before the projection."""
         h = self.cnn(x[:, :, : self.n_mels] if self.pitch_rows else x)  # (B, C, F', T')
         h = h.permute(0, 3, 1, 2).flatten(2)  # (B, T', C * F')
         if self.pitch_rows:
             p = nn.functional.avg_pool1d(x[:, 0, self.n_mels :], TIME_STRIDE)  # (B, P, T')
             h = torch.cat([h, p.transpose(1, 2).to(h.dtype)], dim=2)
-        h = self.drop(self.proj(h))
-        # the recurrent part in float32 also under bf16 autocast (LSTM kernels take one dtype)
-        with torch.autocast(device_type="cpu", enabled=False):
-            h, _ = self.rnn(h.float())
-            return self.pool(h)
+        return h
 
 
 class SpeechCRNN1d(SpeechCRNN):
@@ -120,6 +124,8 @@ class SpeechCRNN1d(SpeechCRNN):
         dropout: float = 0.3,
         pitch_rows: int = 0,
     ) -> None:
+        # the 2-D front is built and dropped, so that the random initialisation of the runs that
+        # trained the shipped networks (checkpoints/speech-1d-s*) is reproduced by their commands
         super().__init__(num_classes, n_mels=n_mels, hidden=hidden, dropout=dropout)
         self.pitch_rows = pitch_rows  # pitch rows are more input channels here
         del self.cnn
@@ -144,13 +150,9 @@ class SpeechCRNN1d(SpeechCRNN):
         assert isinstance(classifier, nn.Linear)
         nn.init.normal_(classifier.weight, 0, 0.01)
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
+    def steps(self, x: torch.Tensor) -> torch.Tensor:
         h = self.front(x[:, 0])  # (B, F, T) -> (B, C, T')
-        h = h + self.residual(h)
-        h = self.drop(self.proj(h.transpose(1, 2)))  # (B, T', hidden)
-        with torch.autocast(device_type="cpu", enabled=False):
-            h, _ = self.rnn(h.float())
-            return self.pool(h)
+        return (h + self.residual(h)).transpose(1, 2)
 
 
 SPEECH_CONFIG = ModelConfig(
