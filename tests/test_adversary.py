@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from audio_support import write_ravdess
+from audio_support import SR, speech_like, write_ravdess
 from emolens.errors import EmolensError
 from emolens.models.registry import create_model
 from emolens.train.adversary import SpeakerAdversary, reversal_strength, reverse_gradient
@@ -84,6 +84,23 @@ def test_a_run_with_a_speaker_adversary_exports_the_network_alone_and_resumes(
     assert checkpoint.load(out / "last.pt")["epoch"] == 3
     with pytest.raises(EmolensError, match="trained with speaker_adversary, this run with none"):
         fit(_cfg(data, out, epochs=4, resume=True, speaker_adversary=0.0))
+
+
+def test_a_1d_front_trains_with_the_adversary_and_exports(tmp_path: Path) -> None:
+    """speech_crnn1d is trained like speech_crnn: the run's file is a voice model of that architecture
+    whose checkpoint holds the 1-D front and no 2-D one."""
+    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.train import checkpoint
+    from emolens.train.fit import fit
+
+    data = write_ravdess(tmp_path / "ravdess", actors=(1, 2, 19, 21))
+    out = tmp_path / "run"
+    fit(_cfg(data, out, arch="speech_crnn1d", epochs=1))
+    best = checkpoint.load(out / "best.pt")
+    assert best["arch"] == "speech_crnn1d" and "helpers" not in best
+    assert any(k.startswith("front.") for k in best["model"]) and not any(k.startswith("cnn.") for k in best["model"])
+    rec = VoiceRecognizer(out / "best.onnx", threads=1)
+    assert rec.meta.arch == "speech_crnn1d" and rec.predict(speech_like(2.0), SR).shape == (8,)
 
 
 def test_the_adversary_is_refused_where_it_cannot_work(tmp_path: Path) -> None:
