@@ -36,6 +36,8 @@ LABEL_SETS = ("data", "ferplus")
 SPEECH_FEATURE_NORMS = ("utterance", "speaker")
 SPEECH_N_MELS = 64
 """The mel bands of a speech model's input unless ``--n-mels`` says otherwise."""
+FREQ_WARP_MAX = 0.3
+"""The widest ``--freq-warp``: factors from 0.7 to 1.3 (adult vocal tracts differ by about +-20%)."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,14 @@ class TrainConfig:
             "metavar": "DB",
         },
     )
+    freq_warp: float = field(
+        default=0.0,
+        metadata={
+            "help": "speech: warp the frequency axis of half the training crops by a random factor within 1 +- this "
+            "(vocal tract length perturbation: the formants of shorter and longer vocal tracts; try 0.1; 0: off)",
+            "metavar": "F",
+        },
+    )
     speaker_adversary: float = field(
         default=0.0,
         metadata={
@@ -203,6 +213,8 @@ class TrainConfig:
             lo, hi = TRIM_DB_RANGE
             if not lo <= self.trim_db <= hi:
                 raise EmolensError(f"--trim-db must lie in [{lo:g}, {hi:g}] dB, got {self.trim_db}")
+        if not 0 <= self.freq_warp <= FREQ_WARP_MAX:
+            raise EmolensError(f"--freq-warp must lie in [0, {FREQ_WARP_MAX:g}], got {self.freq_warp}")
         if not 0 <= self.speaker_adversary <= 10:
             raise EmolensError(f"--speaker-adversary must lie in [0, 10], got {self.speaker_adversary}")
         if not 0.5 <= self.crop_s <= 30:

@@ -337,6 +337,8 @@ def _fit(cfg: TrainConfig) -> TrainResult:
         raise EmolensError("--speaker-adversary is for speech models; face data name no speakers")
     if cfg.trim_db is not None:
         raise EmolensError("--trim-db is for speech models; a face has no silence to trim")
+    if cfg.freq_warp:
+        raise EmolensError("--freq-warp is for speech models; a face has no spectrum to warp")
     teachers: list[str] = []
     if cfg.teacher is not None:
         from emolens.models.bundled import resolve_model

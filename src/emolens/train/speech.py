@@ -51,6 +51,7 @@ from emolens.train.fit import (
 )
 from emolens.train.loop import mix_batch, soft_cross_entropy
 from emolens.train.speech_features import (
+    FREQ_WARP_P,
     SPEAKER_GAIN_DB,
     AudioAugmentConfig,
     SpeakerBatch,
@@ -60,6 +61,7 @@ from emolens.train.speech_features import (
     crop_samples,
     spec_augment,
     trimmed_crop_length,
+    warp_factors,
 )
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,8 @@ def _check_options(cfg: TrainConfig) -> None:
         raise EmolensError(
             "--speaker-adversary cannot be combined with --mixup or --cutmix (a mixed utterance has no one speaker)"
         )
+    if cfg.freq_warp and not cfg.augment:
+        raise EmolensError("--freq-warp is an augmentation: it cannot be combined with --no-augment")
     if cfg.lr > ADAMW_LR_WARNING:
         log.warning("--lr %g is high for AdamW (speech models); about 0.002 is usual", cfg.lr)
 
@@ -165,7 +169,7 @@ def _train_epoch(
         if aug is not None:
             x = augment_waveforms(x, aug, rate, gen)
         batch_profiles = None if profiles is None else SpeakerBatch.of([profiles[data.speakers[int(i)]] for i in idx])
-        spec = feats(x, batch_profiles)
+        spec = feats(x, batch_profiles, warp_factors(len(idx), aug, gen))
         if aug is not None:
             spec = spec_augment(spec, aug, gen, bands=feats.cfg.n_mels)
         y = targets[idx]
@@ -284,6 +288,8 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
     aug = AudioAugmentConfig() if cfg.augment else None
     if aug is not None and fcfg.feature_norm == "speaker":
         aug = replace(aug, gain_db=SPEAKER_GAIN_DB)
+    if aug is not None and cfg.freq_warp > 0:
+        aug = replace(aug, warp_p=FREQ_WARP_P, warp=(1 - cfg.freq_warp, 1 + cfg.freq_warp))
     write_json(
         out / "config.json",
         {

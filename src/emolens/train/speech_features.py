@@ -9,7 +9,8 @@ Augmentations (:class:`AudioAugmentConfig`), each with its own chance per uttera
 perturbation by resampling (tempo and pitch together), synthetic reverberation (exponentially
 decaying noise as room response), additive noise (white, pink or brown) at a random SNR, a random
 gain (mostly undone by the loudness normalisation; it moves the sound against the log floor),
-then SpecAugment (Park et al. 2019) time and frequency masks on the normalised log-mel.
+optionally a warp of the frequency axis (vocal tract length perturbation, :func:`warp_power`), then
+SpecAugment (Park et al. 2019) time and frequency masks on the normalised log-mel.
 
 For ``feature_norm="speaker"`` models the loudness and statistics are the speaker's
 (:class:`SpeakerBatch`), so a random gain is not undone: it is kept within :data:`SPEAKER_GAIN_DB`,
@@ -51,6 +52,10 @@ class AudioAugmentConfig:
     freq_mask_bands: int = 8
     time_masks: int = 2
     time_mask_frames: int = 25
+    warp_p: float = 0.0
+    warp: tuple[float, float] = (1.0, 1.0)
+    """Vocal tract length perturbation: the chance of a crop's frequency axis being warped, and the
+    range of the factor (:func:`warp_power`); off by default (no random numbers drawn then)."""
 
 
 SPEAKER_GAIN_DB = (-3.0, 3.0)
@@ -85,7 +90,8 @@ class TorchFeatures:
         gain_db = (cfg.loudness_dbfs - level).clamp_max(cfg.max_gain_db)
         return x * (10 ** (gain_db / 20)).float()[:, None]
 
-    def log_mel(self, x: torch.Tensor) -> torch.Tensor:
+    def log_mel(self, x: torch.Tensor, warp: torch.Tensor | None = None) -> torch.Tensor:
+        """Log-mel of (B, N) waveforms; ``warp`` (B,): each row's spectrum warped first (:func:`warp_power`)."""
         cfg = self.cfg
         spec = torch.stft(
             x,
@@ -98,6 +104,8 @@ class TorchFeatures:
             return_complex=True,
         )
         power = spec.real.square() + spec.imag.square()
+        if warp is not None:
+            power = warp_power(power, warp)
         return torch.log(torch.matmul(self.fb, power) + cfg.log_offset)
 
     def normalize(self, lm: torch.Tensor) -> torch.Tensor:
@@ -107,17 +115,20 @@ class TorchFeatures:
         std = centred.square().mean(dim=(1, 2), keepdim=True).sqrt().clamp_min(STD_FLOOR)
         return centred / std
 
-    def __call__(self, x: torch.Tensor, profiles: SpeakerBatch | None = None) -> torch.Tensor:
+    def __call__(
+        self, x: torch.Tensor, profiles: SpeakerBatch | None = None, warp: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Features of a batch (B, 1, ``cfg.rows``, frames); with ``profiles`` (``feature_norm="speaker"``),
-        each row's speaker's level and statistics instead of its own. With ``cfg.pitch`` the pitch
-        rows come from the run-time NumPy function itself (:func:`pitch_features`)."""
+        each row's speaker's level and statistics instead of its own; with ``warp`` (B,), each row's
+        spectrum warped by its factor (:func:`warp_power`). With ``cfg.pitch`` the pitch rows come
+        from the run-time NumPy function itself (:func:`pitch_features`)."""
         with torch.no_grad():
             if profiles is None:
                 x = self.loudness(x.float())
-                mel = self.normalize(self.log_mel(x))
+                mel = self.normalize(self.log_mel(x, warp))
             else:
                 x = self.gain_to(x.float(), profiles.level_db)
-                mel = (self.log_mel(x) - profiles.mean[:, :, None]) / profiles.std[:, None, None]
+                mel = (self.log_mel(x, warp) - profiles.mean[:, :, None]) / profiles.std[:, None, None]
             if self.cfg.pitch:
                 mel = torch.cat([mel, torch.from_numpy(pitch_features(x.numpy(), self.cfg))], dim=1)
             return mel.unsqueeze(1)
@@ -145,6 +156,36 @@ class SpeakerBatch:
 
 def _uniform(gen: torch.Generator, n: int, lo: float, hi: float) -> torch.Tensor:
     return lo + (hi - lo) * torch.rand(n, generator=gen)
+
+
+WARP_KNEE = 0.8
+"""Where :func:`warp_power`'s warp bends, as a share of the Nyquist frequency (for factors above 1,
+of the point that moves there)."""
+
+
+def warp_power(power: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """Warp the frequency axis of power spectra (B, bins, frames) by each row's ``factor`` (B,):
+    the piecewise-linear vocal tract length perturbation of Jaitly & Hinton (2013). A component at
+    frequency f moves to ``factor * f`` up to a knee (:data:`WARP_KNEE` of the Nyquist frequency,
+    times the factor when it is below 1), and the rest of the axis is stretched or squeezed linearly
+    so that the Nyquist frequency stays where it is: above 1 the formants of a shorter vocal tract,
+    below 1 of a longer one, with the voice's pitch and timing unchanged (speed perturbation moves
+    them all together). Each output bin reads the input at the frequency that moves onto it,
+    interpolated linearly between bins; a factor of 1 returns the input."""
+    bins = power.shape[1]
+    top = float(bins - 1)
+    a = factor.to(power.dtype)[:, None]
+    f_out = torch.arange(bins, dtype=power.dtype)[None, :]
+    knee = WARP_KNEE * top * torch.clamp(a, max=1.0)  # output frequency where the warp bends
+    below = f_out / a
+    above = top - (top - f_out) * (top - knee / a) / (top - knee)
+    src = torch.where(f_out <= knee, below, above).clamp(0.0, top)
+    lo = src.floor().long().clamp(max=bins - 2)
+    w = (src - lo.to(power.dtype))[:, :, None]
+    frames = power.shape[2]
+    at_lo = power.gather(1, lo[:, :, None].expand(-1, -1, frames))
+    at_hi = power.gather(1, (lo + 1)[:, :, None].expand(-1, -1, frames))
+    return at_lo * (1 - w) + at_hi * w
 
 
 def crop_batch(
@@ -217,6 +258,19 @@ def augment_waveforms(x: torch.Tensor, aug: AudioAugmentConfig, rate: int, gen: 
         x = x + hit * scale * _colored_noise(n, x.shape[1], gen)
     gain = 10 ** (_uniform(gen, n, *aug.gain_db) / 20)
     return x * gain[:, None]
+
+
+FREQ_WARP_P = 0.5
+"""The share of training crops warped by ``emolens train --freq-warp``."""
+
+
+def warp_factors(n: int, aug: AudioAugmentConfig | None, gen: torch.Generator) -> torch.Tensor | None:
+    """Each of ``n`` crops' :func:`warp_power` factor (1 where its dice say no), or None when the
+    augmentation is off (then nothing is drawn from ``gen``, so runs without it are unchanged)."""
+    if aug is None or aug.warp_p <= 0:
+        return None
+    hit = torch.rand(n, generator=gen) < aug.warp_p
+    return torch.where(hit, _uniform(gen, n, *aug.warp), torch.ones(n))
 
 
 def spec_augment(

@@ -1,0 +1,174 @@
+"""Judge a speech training recipe on folds of the training actors, not on two selection speakers.
+
+RAVDESS's selection split (actors 19-20) is 120 utterances of two people: one utterance is 0.8
+point, and candidates that differ there by a few utterances fall apart on other speakers (model
+card, section "A second convolutional front"). This script compares recipes on all 1,200
+utterances of actors 01-20 instead: each of four folds holds out five actors (01-05, 06-10, 11-15,
+16-20; two or three of each sex) and trains on the other fifteen; every utterance is judged once,
+by the network that never heard its speaker. Actors 21-24 are never read.
+
+    # the fold folders (train/<class>/ and val/<class>/ of links to the RAVDESS files):
+    python benchmarks/speech_folds.py make --data ../shared/data/ravdess-speech-16k --out runs/folds
+    # one training per fold and recipe, e.g. emolens train --data runs/folds/fold0 ... --out runs/f-base-0
+    # then every recipe's held-out predictions, side by side, and the paired test between the first two:
+    python benchmarks/speech_folds.py score --folds runs/folds --arm base=runs/f-base-{k} --arm warp=runs/f-warp-{k}
+
+Each fold's network is judged with the weights of its **last** epoch (the weight average with
+``--ema``): choosing an epoch on the held-out actors would be choosing on what is being measured.
+Utterances are judged whole in one pass, as training's validation does. The paired test is an
+exact two-sided sign test on the utterances that one recipe gets right and the other wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emolens.audio.labels import RAVDESS_CODES
+from emolens.audio.recognizer import VoiceRecognizer
+from emolens.data.audio import RAVDESS_FILE, load_audio_split
+from emolens.eval.metrics import compute_metrics
+from emolens.export.speech import export_speech_checkpoint
+
+FOLDS: tuple[tuple[int, ...], ...] = ((1, 2, 3, 4, 5), (6, 7, 8, 9, 10), (11, 12, 13, 14, 15), (16, 17, 18, 19, 20))
+"""The held-out actors of each fold; actors 21-24 (the test speakers) are in none."""
+
+
+def make_folds(data: Path, out: Path) -> None:
+    """``out/fold{k}/train/<class>/`` and ``val/<class>/``: links to the RAVDESS speech files."""
+    files = sorted(data.glob("Actor_*/*"))
+    used = 0
+    for k, held in enumerate(FOLDS):
+        for f in files:
+            m = RAVDESS_FILE.fullmatch(f.name)
+            if m is None or m.group(2) != "01":
+                continue
+            actor = int(m.group(7))
+            if actor > max(max(fold) for fold in FOLDS):
+                continue
+            split = "val" if actor in held else "train"
+            link = out / f"fold{k}" / split / RAVDESS_CODES[m.group(3)] / f.name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.exists():
+                link.symlink_to(f.resolve())
+            used += k == 0
+    print(f"{len(FOLDS)} folds of {used} utterances (actors 01-20) in {out}")
+
+
+def last_epoch_state(run: Path) -> dict[str, object]:
+    """The judged weights of a run's last epoch (its EMA when it has one), as a speech checkpoint."""
+    state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    weights = state["model"]
+    if "ema" in state:
+        prefix = "module."
+        weights = {k[len(prefix) :]: v for k, v in state["ema"].items() if k.startswith(prefix)}
+    keep = ("arch", "kind", "labels", "features", "crop_s", "config", "epoch")
+    return {**{k: state[k] for k in keep if k in state}, "model": weights}
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One recipe's held-out predictions over every fold."""
+
+    correct: np.ndarray
+    labels: np.ndarray
+    preds: np.ndarray
+    actors: np.ndarray
+    folds: np.ndarray
+    classes: tuple[str, ...]
+
+
+def judge(folds: Path, pattern: str) -> Judged:
+    correct, labels, preds, actors, fold_of = [], [], [], [], []
+    classes: tuple[str, ...] = ()
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(len(FOLDS)):
+            run = Path(pattern.format(k=k))
+            ckpt, onnx = Path(tmp) / f"{k}.pt", Path(tmp) / f"{k}.onnx"
+            torch.save(last_epoch_state(run), ckpt)
+            export_speech_checkpoint(str(ckpt), onnx)
+            rec = VoiceRecognizer(onnx, tta="none", threads=2)
+            classes = rec.labels
+            ds = load_audio_split(folds / f"fold{k}", "val", classes=rec.labels)
+            p = np.array([int(rec.predict(w, ds.sample_rate).argmax()) for w in ds.waveforms])
+            names = [Path(path).name for path in ds.paths]
+            actors.extend(int(RAVDESS_FILE.fullmatch(n).group(7)) for n in names)  # type: ignore[union-attr]
+            correct.append(p == ds.labels)
+            labels.append(ds.labels)
+            preds.append(p)
+            fold_of.extend([k] * len(p))
+    return Judged(
+        np.concatenate(correct),
+        np.concatenate(labels),
+        np.concatenate(preds),
+        np.array(actors),
+        np.array(fold_of),
+        classes,
+    )
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Exact two-sided p of ``wins`` against ``losses`` if either were as likely (ties dropped)."""
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(wins, losses) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def score(folds: Path, arms: list[tuple[str, str]]) -> None:
+    judged = {name: judge(folds, pattern) for name, pattern in arms}
+    first = next(iter(judged.values()))
+    for j in judged.values():
+        if not np.array_equal(j.labels, first.labels) or not np.array_equal(j.actors, first.actors):
+            sys.exit("the recipes were judged on different utterances")
+    print("recipe | utterances right | accuracy | macro-F1 | " + " | ".join(f"fold {k}" for k in range(len(FOLDS))))
+    for name, j in judged.items():
+        m = compute_metrics(j.labels, j.preds, labels=j.classes)
+        per_fold = " | ".join(f"{j.correct[j.folds == k].mean():.4f}" for k in range(len(FOLDS)))
+        print(
+            f"{name} | {int(j.correct.sum())} of {j.correct.size} | {j.correct.mean():.4f} | {m.macro_f1:.4f} | {per_fold}"
+        )
+    print("\nper actor: " + " ".join(f"{a:02d}" for a in np.unique(first.actors)))
+    for name, j in judged.items():
+        print(f"{name}: " + " ".join(f"{j.correct[j.actors == a].mean():.2f}" for a in np.unique(first.actors)))
+    if len(arms) >= 2:
+        (a_name, a), (b_name, b) = list(judged.items())[:2]
+        wins, losses = int((b.correct & ~a.correct).sum()), int((a.correct & ~b.correct).sum())
+        diff = int(b.correct.sum()) - int(a.correct.sum())
+        print(
+            f"\n{b_name} against {a_name}: {diff:+d} utterances ({diff / a.correct.size * 100:+.2f} points); "
+            f"{wins} right only by {b_name}, {losses} only by {a_name}; sign test p = {sign_test(wins, losses):.4f}"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    mk = sub.add_parser("make", help="write the fold folders")
+    mk.add_argument("--data", type=Path, required=True, help="the RAVDESS folder (Actor_XX/)")
+    mk.add_argument("--out", type=Path, required=True)
+    sc = sub.add_parser("score", help="judge recipes on their held-out folds")
+    sc.add_argument("--folds", type=Path, required=True, help="what `make` wrote")
+    sc.add_argument(
+        "--arm", action="append", required=True, metavar="NAME=RUNS", help="a recipe: its runs' folders, {k} the fold"
+    )
+    args = ap.parse_args()
+    if args.command == "make":
+        make_folds(args.data, args.out)
+    else:
+        arms = [tuple(a.split("=", 1)) for a in args.arm]
+        if any(len(a) != 2 or "{k}" not in a[1] for a in arms):
+            sys.exit("--arm NAME=RUNS, with {k} in RUNS where the fold goes")
+        score(args.folds, arms)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()
