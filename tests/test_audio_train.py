@@ -26,6 +26,8 @@ from emolens.train.speech_features import (
     crop_batch,
     spec_augment,
     trimmed_crop_length,
+    warp_factors,
+    warp_power,
 )
 
 RAVDESS = SHARED / "data" / "ravdess-speech-16k"
@@ -130,6 +132,32 @@ def test_augmentations_keep_shapes_and_follow_the_generator() -> None:
     assert a.shape == (5, 1, 64, 101) and torch.isfinite(a).all()
     assert torch.equal(a, b) and not torch.equal(a, run(1))
     assert (a == 0).any()  # masks
+
+
+def test_a_warped_spectrum_moves_its_formants_and_keeps_its_ends() -> None:
+    power = torch.zeros(3, 257, 4)
+    power[:, 60] = 1.0  # one component, under the knee
+    out = warp_power(power, torch.tensor([1.0, 1.15, 0.85]))
+    assert torch.equal(out[0], power[0])  # a factor of 1 changes nothing
+    assert int(out[1, :, 0].argmax()) == 69 and int(out[2, :, 0].argmax()) == 51  # 60 x 1.15, 60 x 0.85
+    noise = torch.rand(2, 257, 4)
+    warped = warp_power(noise, torch.tensor([1.3, 0.7]))
+    assert torch.allclose(warped[:, [0, -1]], noise[:, [0, -1]])  # DC and Nyquist stay where they are
+    assert warped.min() >= noise.min() and warped.max() <= noise.max()  # read between bins, never beyond
+    x = torch.from_numpy(np.stack([speech_like(1.0, seed=i) for i in range(2)]))
+    feats = TorchFeatures(FeatureConfig())
+    assert torch.allclose(feats(x, warp=torch.ones(2)), feats(x))
+    assert not torch.allclose(feats(x, warp=torch.tensor([1.1, 0.9])), feats(x))
+
+
+def test_warp_factors_are_drawn_only_when_asked() -> None:
+    gen = torch.Generator().manual_seed(0)
+    state = gen.get_state()
+    assert warp_factors(8, AudioAugmentConfig(), gen) is None and warp_factors(8, None, gen) is None
+    assert torch.equal(gen.get_state(), state)  # runs without the warp draw what they drew before it existed
+    f = warp_factors(4000, AudioAugmentConfig(warp_p=0.5, warp=(0.9, 1.1)), gen)
+    assert f is not None and bool(((f >= 0.9) & (f <= 1.1)).all())
+    assert 0.45 < float((f == 1).float().mean()) < 0.55 and len(set(f.tolist())) > 1000
 
 
 def _cfg(data: Path, out: Path, **kw: object) -> TrainConfig:
@@ -262,6 +290,23 @@ def test_a_run_that_trims_silence_makes_a_model_that_trims_it(tmp_path: Path) ->
             _cfg(tmp_path / "data", out, trim_db=bad)
     with pytest.raises(EmolensError, match="--trim-db is for speech"):
         fit(_cfg(tmp_path / "faces", tmp_path / "f", arch="compact", trim_db=40.0))
+
+
+def test_a_run_with_a_frequency_warp_records_it_and_its_option_is_checked(ravdess_like: Path, tmp_path: Path) -> None:
+    from emolens.train.fit import fit
+
+    out = tmp_path / "run"
+    fit(_cfg(ravdess_like, out, epochs=1, freq_warp=0.1, augment=True))
+    aug = json.loads((out / "config.json").read_text())["audio_augment"]
+    assert aug["warp"] == [0.9, 1.1] and aug["warp_p"] == 0.5
+    assert (out / "best.onnx").is_file()
+    for bad in (-0.1, 0.31, float("nan")):
+        with pytest.raises(EmolensError, match="--freq-warp must lie in"):
+            _cfg(ravdess_like, out, freq_warp=bad)
+    with pytest.raises(EmolensError, match="--freq-warp is an augmentation"):
+        fit(_cfg(ravdess_like, tmp_path / "n", freq_warp=0.1, augment=False))
+    with pytest.raises(EmolensError, match="--freq-warp is for speech"):
+        fit(_cfg(tmp_path / "faces", tmp_path / "f", arch="compact", freq_warp=0.1))
 
 
 def test_a_model_trained_with_pitch_hears_it_at_run_time(ravdess_like: Path, tmp_path: Path) -> None:
