@@ -10,7 +10,8 @@ by the network that never heard its speaker. Actors 21-24 are never read.
     # the fold folders (train/<class>/ and val/<class>/ of links to the RAVDESS files):
     python benchmarks/speech_folds.py make --data ../shared/data/ravdess-speech-16k --out runs/folds
     # one training per fold and recipe, e.g. emolens train --data runs/folds/fold0 ... --out runs/f-base-0
-    # then every recipe's held-out predictions, side by side, and the paired test between the first two:
+    # then every recipe's held-out predictions, side by side, the paired test between the first two and,
+    # as information, the first two as one model (the mean of their probabilities):
     python benchmarks/speech_folds.py score --folds runs/folds --arm base=runs/f-base-{k} --arm warp=runs/f-warp-{k}
 
 Each fold's network is judged with the weights of its **last** epoch (the weight average with
@@ -80,13 +81,19 @@ class Judged:
     correct: np.ndarray
     labels: np.ndarray
     preds: np.ndarray
+    probs: np.ndarray
     actors: np.ndarray
     folds: np.ndarray
     classes: tuple[str, ...]
 
 
 def judge(folds: Path, pattern: str) -> Judged:
-    correct, labels, preds, actors, fold_of = [], [], [], [], []
+    correct: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    preds: list[np.ndarray] = []
+    probs: list[np.ndarray] = []
+    actors: list[int] = []
+    fold_of: list[int] = []
     classes: tuple[str, ...] = ()
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(len(FOLDS)):
@@ -97,17 +104,20 @@ def judge(folds: Path, pattern: str) -> Judged:
             rec = VoiceRecognizer(onnx, tta="none", threads=2)
             classes = rec.labels
             ds = load_audio_split(folds / f"fold{k}", "val", classes=rec.labels)
-            p = np.array([int(rec.predict(w, ds.sample_rate).argmax()) for w in ds.waveforms])
+            prob = np.stack([rec.predict(w, ds.sample_rate) for w in ds.waveforms])
+            p = prob.argmax(axis=1)
             names = [Path(path).name for path in ds.paths]
             actors.extend(int(RAVDESS_FILE.fullmatch(n).group(7)) for n in names)  # type: ignore[union-attr]
             correct.append(p == ds.labels)
             labels.append(ds.labels)
             preds.append(p)
+            probs.append(prob)
             fold_of.extend([k] * len(p))
     return Judged(
         np.concatenate(correct),
         np.concatenate(labels),
         np.concatenate(preds),
+        np.concatenate(probs),
         np.array(actors),
         np.array(fold_of),
         classes,
@@ -119,8 +129,15 @@ def sign_test(wins: int, losses: int) -> float:
     n = wins + losses
     if n == 0:
         return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(wins, losses) + 1)) / 2**n
+    tail: float = sum(math.comb(n, i) for i in range(min(wins, losses) + 1)) / 2**n
     return min(1.0, 2 * tail)
+
+
+def mean_of(a: Judged, b: Judged) -> Judged:
+    """Two recipes' networks as one model per fold: the mean of their probabilities."""
+    probs = (a.probs + b.probs) / 2
+    preds = probs.argmax(axis=1)
+    return Judged(preds == a.labels, a.labels, preds, probs, a.actors, a.folds, a.classes)
 
 
 def score(folds: Path, arms: list[tuple[str, str]]) -> None:
@@ -129,18 +146,21 @@ def score(folds: Path, arms: list[tuple[str, str]]) -> None:
     for j in judged.values():
         if not np.array_equal(j.labels, first.labels) or not np.array_equal(j.actors, first.actors):
             sys.exit("the recipes were judged on different utterances")
+    rows = dict(judged)
+    if len(arms) >= 2:
+        (a_name, a), (b_name, b) = list(judged.items())[:2]
+        rows[f"{a_name}+{b_name} (mean)"] = mean_of(a, b)
     print("recipe | utterances right | accuracy | macro-F1 | " + " | ".join(f"fold {k}" for k in range(len(FOLDS))))
-    for name, j in judged.items():
+    for name, j in rows.items():
         m = compute_metrics(j.labels, j.preds, labels=j.classes)
         per_fold = " | ".join(f"{j.correct[j.folds == k].mean():.4f}" for k in range(len(FOLDS)))
         print(
             f"{name} | {int(j.correct.sum())} of {j.correct.size} | {j.correct.mean():.4f} | {m.macro_f1:.4f} | {per_fold}"
         )
     print("\nper actor: " + " ".join(f"{a:02d}" for a in np.unique(first.actors)))
-    for name, j in judged.items():
+    for name, j in rows.items():
         print(f"{name}: " + " ".join(f"{j.correct[j.actors == a].mean():.2f}" for a in np.unique(first.actors)))
     if len(arms) >= 2:
-        (a_name, a), (b_name, b) = list(judged.items())[:2]
         wins, losses = int((b.correct & ~a.correct).sum()), int((a.correct & ~b.correct).sum())
         diff = int(b.correct.sum()) - int(a.correct.sum())
         print(
@@ -164,10 +184,10 @@ def main() -> None:
     if args.command == "make":
         make_folds(args.data, args.out)
     else:
-        arms = [tuple(a.split("=", 1)) for a in args.arm]
-        if any(len(a) != 2 or "{k}" not in a[1] for a in arms):
+        parts = [a.split("=", 1) for a in args.arm]
+        if any(len(a) != 2 or "{k}" not in a[1] for a in parts):
             sys.exit("--arm NAME=RUNS, with {k} in RUNS where the fold goes")
-        score(args.folds, arms)  # type: ignore[arg-type]
+        score(args.folds, [(name, runs) for name, runs in parts])
 
 
 if __name__ == "__main__":
