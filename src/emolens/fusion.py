@@ -50,9 +50,9 @@ selective flip, its default since 2026-12-01; its model card), 7 classes (chosen
 never on the test splits)."""
 VOICE_SKILL = round((0.7333 - 1 / 8) / (1 - 1 / 8), 3)
 """The shipped speech model's skill on its selection speakers: 73.33% on RAVDESS actors 19-20 judged
-in one pass, as ``windows()`` judges each window (``emolens-speech-ravdess``, six networks since
-2026-12-05: two 200-epoch speech_crnn, the 120-epoch speaker-adversary one and three 200-epoch
-speech_crnn1d; its model card), 8 classes."""
+in one pass, as ``windows()`` judges each window (``emolens-speech-ravdess``: two 200-epoch
+speech_crnn networks and the 120-epoch speaker-adversary one, as on the night of 2026-12-04 and
+again since the evening of 2026-12-05; its model card), 8 classes."""
 
 
 @dataclass(frozen=True)
