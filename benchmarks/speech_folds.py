@@ -140,8 +140,17 @@ def mean_of(a: Judged, b: Judged) -> Judged:
     return Judged(preds == a.labels, a.labels, preds, probs, a.actors, a.folds, a.classes)
 
 
+def judge_arm(folds: Path, patterns: str) -> Judged:
+    """A recipe's held-out predictions; ``a-{k}+b-{k}``: several runs per fold as one model (their mean)."""
+    parts = [judge(folds, pattern) for pattern in patterns.split("+")]
+    probs = np.mean([j.probs for j in parts], axis=0)
+    preds = probs.argmax(axis=1)
+    one = parts[0]
+    return Judged(preds == one.labels, one.labels, preds, probs, one.actors, one.folds, one.classes)
+
+
 def score(folds: Path, arms: list[tuple[str, str]]) -> None:
-    judged = {name: judge(folds, pattern) for name, pattern in arms}
+    judged = {name: judge_arm(folds, patterns) for name, patterns in arms}
     first = next(iter(judged.values()))
     for j in judged.values():
         if not np.array_equal(j.labels, first.labels) or not np.array_equal(j.actors, first.actors):
@@ -178,15 +187,19 @@ def main() -> None:
     sc = sub.add_parser("score", help="judge recipes on their held-out folds")
     sc.add_argument("--folds", type=Path, required=True, help="what `make` wrote")
     sc.add_argument(
-        "--arm", action="append", required=True, metavar="NAME=RUNS", help="a recipe: its runs' folders, {k} the fold"
+        "--arm",
+        action="append",
+        required=True,
+        metavar="NAME=RUNS",
+        help="a recipe: its runs' folders, {k} the fold; RUNS+RUNS: several runs per fold as one model (their mean)",
     )
     args = ap.parse_args()
     if args.command == "make":
         make_folds(args.data, args.out)
     else:
         parts = [a.split("=", 1) for a in args.arm]
-        if any(len(a) != 2 or "{k}" not in a[1] for a in parts):
-            sys.exit("--arm NAME=RUNS, with {k} in RUNS where the fold goes")
+        if any(len(a) != 2 or any("{k}" not in r for r in a[1].split("+")) for a in parts):
+            sys.exit("--arm NAME=RUNS[+RUNS...], with {k} in each RUNS where the fold goes")
         score(args.folds, [(name, runs) for name, runs in parts])
 
 
