@@ -133,16 +133,8 @@ def sign_test(wins: int, losses: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def mean_of(a: Judged, b: Judged) -> Judged:
-    """Two recipes' networks as one model per fold: the mean of their probabilities."""
-    probs = (a.probs + b.probs) / 2
-    preds = probs.argmax(axis=1)
-    return Judged(preds == a.labels, a.labels, preds, probs, a.actors, a.folds, a.classes)
-
-
-def judge_arm(folds: Path, patterns: str) -> Judged:
-    """A recipe's held-out predictions; ``a-{k}+b-{k}``: several runs per fold as one model (their mean)."""
-    parts = [judge(folds, pattern) for pattern in patterns.split("+")]
+def averaged(parts: list[Judged]) -> Judged:
+    """Several recipes' networks as one model per fold: the mean of their probabilities."""
     probs = np.mean([j.probs for j in parts], axis=0)
     preds = probs.argmax(axis=1)
     one = parts[0]
@@ -150,7 +142,12 @@ def judge_arm(folds: Path, patterns: str) -> Judged:
 
 
 def score(folds: Path, arms: list[tuple[str, str]]) -> None:
-    judged = {name: judge_arm(folds, patterns) for name, patterns in arms}
+    runs: dict[str, Judged] = {}  # each run pattern judged once, however many arms name it
+    for _, patterns in arms:
+        for pattern in patterns.split("+"):
+            if pattern not in runs:
+                runs[pattern] = judge(folds, pattern)
+    judged = {name: averaged([runs[p] for p in patterns.split("+")]) for name, patterns in arms}
     first = next(iter(judged.values()))
     for j in judged.values():
         if not np.array_equal(j.labels, first.labels) or not np.array_equal(j.actors, first.actors):
@@ -158,7 +155,7 @@ def score(folds: Path, arms: list[tuple[str, str]]) -> None:
     rows = dict(judged)
     if len(arms) >= 2:
         (a_name, a), (b_name, b) = list(judged.items())[:2]
-        rows[f"{a_name}+{b_name} (mean)"] = mean_of(a, b)
+        rows[f"{a_name}+{b_name} (mean)"] = averaged([a, b])
     print("recipe | utterances right | accuracy | macro-F1 | " + " | ".join(f"fold {k}" for k in range(len(FOLDS))))
     for name, j in rows.items():
         m = compute_metrics(j.labels, j.preds, labels=j.classes)
