@@ -16,7 +16,9 @@ by the network that never heard its speaker. Actors 21-24 are never read.
 
 Each fold's network is judged with the weights of its **last** epoch (the weight average with
 ``--ema``): choosing an epoch on the held-out actors would be choosing on what is being measured.
-Utterances are judged whole in one pass, as training's validation does. The paired test is an
+Utterances are judged whole in one pass, as training's validation does, unless a run's folder ends
+in ``@crops`` (e.g. ``--arm crops=runs/f-2d-{k}@crops``): then its networks judge them as the shipped
+file does, whole and by their 2 s crops (``VoiceRecognizer(tta="crops")``). The paired test is an
 exact two-sided sign test on the utterances that one recipe gets right and the other wrong.
 """
 
@@ -37,6 +39,7 @@ from emolens.audio.recognizer import VoiceRecognizer
 from emolens.data.audio import RAVDESS_FILE, load_audio_split
 from emolens.eval.metrics import compute_metrics
 from emolens.export.speech import export_speech_checkpoint
+from emolens.runtime.metadata import SPEECH_TTA_MODES
 
 FOLDS: tuple[tuple[int, ...], ...] = ((1, 2, 3, 4, 5), (6, 7, 8, 9, 10), (11, 12, 13, 14, 15), (16, 17, 18, 19, 20))
 """The held-out actors of each fold; actors 21-24 (the test speakers) are in none."""
@@ -87,6 +90,10 @@ class Judged:
     classes: tuple[str, ...]
 
 
+TTA_SUFFIX = "@"
+"""``RUNS@crops``: the runs' networks judge with that test-time augmentation (default ``none``)."""
+
+
 def judge(folds: Path, pattern: str) -> Judged:
     correct: list[np.ndarray] = []
     labels: list[np.ndarray] = []
@@ -95,13 +102,14 @@ def judge(folds: Path, pattern: str) -> Judged:
     actors: list[int] = []
     fold_of: list[int] = []
     classes: tuple[str, ...] = ()
+    pattern, _, tta = pattern.partition(TTA_SUFFIX)
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(len(FOLDS)):
             run = Path(pattern.format(k=k))
             ckpt, onnx = Path(tmp) / f"{k}.pt", Path(tmp) / f"{k}.onnx"
             torch.save(last_epoch_state(run), ckpt)
             export_speech_checkpoint(str(ckpt), onnx)
-            rec = VoiceRecognizer(onnx, tta="none", threads=2)
+            rec = VoiceRecognizer(onnx, tta=tta or "none", threads=2)
             classes = rec.labels
             ds = load_audio_split(folds / f"fold{k}", "val", classes=rec.labels)
             prob = np.stack([rec.predict(w, ds.sample_rate) for w in ds.waveforms])
@@ -188,7 +196,8 @@ def main() -> None:
         action="append",
         required=True,
         metavar="NAME=RUNS",
-        help="a recipe: its runs' folders, {k} the fold; RUNS+RUNS: several runs per fold as one model (their mean)",
+        help="a recipe: its runs' folders, {k} the fold; RUNS+RUNS: several runs per fold as one model "
+        "(their mean); RUNS@crops: judged with crop test-time augmentation",
     )
     args = ap.parse_args()
     if args.command == "make":
@@ -197,6 +206,11 @@ def main() -> None:
         parts = [a.split("=", 1) for a in args.arm]
         if any(len(a) != 2 or any("{k}" not in r for r in a[1].split("+")) for a in parts):
             sys.exit("--arm NAME=RUNS[+RUNS...], with {k} in each RUNS where the fold goes")
+        ttas = {r.partition(TTA_SUFFIX)[2] or "none" for a in parts for r in a[1].split("+")}
+        if not ttas <= set(SPEECH_TTA_MODES):
+            sys.exit(
+                f"RUNS@TTA: TTA is one of {', '.join(SPEECH_TTA_MODES)}, not {', '.join(sorted(ttas - set(SPEECH_TTA_MODES)))}"
+            )
         score(args.folds, [(name, runs) for name, runs in parts])
 
 
