@@ -18,7 +18,8 @@ Each fold's network is judged with the weights of its **last** epoch (the weight
 ``--ema``): choosing an epoch on the held-out actors would be choosing on what is being measured.
 Utterances are judged whole in one pass, as training's validation does, unless a run's folder ends
 in ``@crops`` (e.g. ``--arm crops=runs/f-2d-{k}@crops``): then its networks judge them as the shipped
-file does, whole and by their 2 s crops (``VoiceRecognizer(tta="crops")``). The paired test is an
+file does, whole and by their 2 s crops (``VoiceRecognizer(tta="crops")``), or ``@crops-only``,
+``@crops-multi``, ``@crops-dense`` (:data:`VARIANTS`, not in the library). The paired test is an
 exact two-sided sign test on the utterances that one recipe gets right and the other wrong.
 """
 
@@ -28,14 +29,16 @@ import argparse
 import math
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from emolens.audio.features import to_mono
 from emolens.audio.labels import RAVDESS_CODES
-from emolens.audio.recognizer import VoiceRecognizer
+from emolens.audio.recognizer import CROP_HOP_S, CROP_S, VoiceRecognizer, crops_of
 from emolens.data.audio import RAVDESS_FILE, load_audio_split
 from emolens.eval.metrics import compute_metrics
 from emolens.export.speech import export_speech_checkpoint
@@ -94,6 +97,38 @@ TTA_SUFFIX = "@"
 """``RUNS@crops``: the runs' networks judge with that test-time augmentation (default ``none``)."""
 
 
+def crop_mean(rec: VoiceRecognizer, x: np.ndarray, crop_s: float, hop_s: float) -> np.ndarray:
+    """Mean probabilities of the ``crop_s`` crops of ``x`` (every ``hop_s``, the last ending with it;
+    ``x`` itself when it is no longer than a crop). ``x``: mono samples at the model's rate."""
+    rate = rec.features.sample_rate
+    parts = crops_of(x, rate, crop_s, hop_s) if len(x) > crop_s * rate else [x]
+    return np.asarray(rec.run(np.concatenate([rec.prepare(c, rate) for c in parts])).mean(axis=0))
+
+
+def _crops_only(rec: VoiceRecognizer, x: np.ndarray) -> np.ndarray:
+    return crop_mean(rec, x, CROP_S, CROP_HOP_S)
+
+
+def _crops_multi(rec: VoiceRecognizer, x: np.ndarray) -> np.ndarray:
+    whole = rec.run(rec.prepare(x, rec.features.sample_rate))[0]
+    return np.asarray((whole + np.mean([crop_mean(rec, x, c, CROP_HOP_S) for c in (2.0, 2.5, 3.0)], axis=0)) / 2)
+
+
+def _crops_dense(rec: VoiceRecognizer, x: np.ndarray) -> np.ndarray:
+    whole = rec.run(rec.prepare(x, rec.features.sample_rate))[0]
+    return np.asarray((whole + crop_mean(rec, x, CROP_S, CROP_HOP_S / 2)) / 2)
+
+
+VARIANTS: dict[str, Callable[[VoiceRecognizer, np.ndarray], np.ndarray]] = {
+    "crops-only": _crops_only,
+    "crops-multi": _crops_multi,
+    "crops-dense": _crops_dense,
+}
+"""Test-time augmentations the library does not have, judged here: ``crops-only`` the mean of the
+2 s crops (every 0.5 s) without the whole; ``crops-multi`` the whole and the mean of the crop means
+of 2, 2.5 and 3 s; ``crops-dense`` the whole and 2 s crops every 0.25 s."""
+
+
 def judge(folds: Path, pattern: str) -> Judged:
     correct: list[np.ndarray] = []
     labels: list[np.ndarray] = []
@@ -109,10 +144,14 @@ def judge(folds: Path, pattern: str) -> Judged:
             ckpt, onnx = Path(tmp) / f"{k}.pt", Path(tmp) / f"{k}.onnx"
             torch.save(last_epoch_state(run), ckpt)
             export_speech_checkpoint(str(ckpt), onnx)
-            rec = VoiceRecognizer(onnx, tta=tta or "none", threads=2)
+            rec = VoiceRecognizer(onnx, tta="none" if tta in VARIANTS else tta or "none", threads=2)
             classes = rec.labels
-            ds = load_audio_split(folds / f"fold{k}", "val", classes=rec.labels)
-            prob = np.stack([rec.predict(w, ds.sample_rate) for w in ds.waveforms])
+            rate = rec.features.sample_rate
+            ds = load_audio_split(folds / f"fold{k}", "val", sample_rate=rate, classes=rec.labels)
+            if tta in VARIANTS:
+                prob = np.stack([VARIANTS[tta](rec, to_mono(w)) for w in ds.waveforms])
+            else:
+                prob = np.stack([rec.predict(w, ds.sample_rate) for w in ds.waveforms])
             p = prob.argmax(axis=1)
             names = [Path(path).name for path in ds.paths]
             actors.extend(int(RAVDESS_FILE.fullmatch(n).group(7)) for n in names)  # type: ignore[union-attr]
