@@ -246,10 +246,9 @@ def main() -> None:
         if any(len(a) != 2 or any("{k}" not in r for r in a[1].split("+")) for a in parts):
             sys.exit("--arm NAME=RUNS[+RUNS...], with {k} in each RUNS where the fold goes")
         ttas = {r.partition(TTA_SUFFIX)[2] or "none" for a in parts for r in a[1].split("+")}
-        if not ttas <= set(SPEECH_TTA_MODES):
-            sys.exit(
-                f"RUNS@TTA: TTA is one of {', '.join(SPEECH_TTA_MODES)}, not {', '.join(sorted(ttas - set(SPEECH_TTA_MODES)))}"
-            )
+        known = set(SPEECH_TTA_MODES) | set(VARIANTS)
+        if not ttas <= known:
+            sys.exit(f"RUNS@TTA: TTA is one of {', '.join(sorted(known))}, not {', '.join(sorted(ttas - known))}")
         score(args.folds, [(name, runs) for name, runs in parts])
 
 
