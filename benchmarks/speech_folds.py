@@ -19,7 +19,7 @@ Each fold's network is judged with the weights of its **last** epoch (the weight
 Utterances are judged whole in one pass, as training's validation does, unless a run's folder ends
 in ``@crops`` (e.g. ``--arm crops=runs/f-2d-{k}@crops``): then its networks judge them as the shipped
 file does, whole and by their 2 s crops (``VoiceRecognizer(tta="crops")``), or ``@crops-only``,
-``@crops-multi``, ``@crops-dense`` (:data:`VARIANTS`, not in the library). The paired test is an
+``@crops-multi``, ``@crops-dense``, ``@crops-speeds`` (:data:`VARIANTS`, not in the library). The paired test is an
 exact two-sided sign test on the utterances that one recipe gets right and the other wrong.
 """
 
@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from speech_crops import sped_up
 
 from emolens.audio.features import to_mono
 from emolens.audio.labels import RAVDESS_CODES
@@ -119,14 +120,23 @@ def _crops_dense(rec: VoiceRecognizer, x: np.ndarray) -> np.ndarray:
     return np.asarray((whole + crop_mean(rec, x, CROP_S, CROP_HOP_S / 2)) / 2)
 
 
+def _crops_speeds(rec: VoiceRecognizer, x: np.ndarray) -> np.ndarray:
+    rate = rec.features.sample_rate
+    views = [x, *(sped_up(x, f) for f in (0.95, 1.05))]
+    judged = [(rec.run(rec.prepare(v, rate))[0] + crop_mean(rec, v, CROP_S, CROP_HOP_S)) / 2 for v in views]
+    return np.asarray(np.mean(judged, axis=0))
+
+
 VARIANTS: dict[str, Callable[[VoiceRecognizer, np.ndarray], np.ndarray]] = {
     "crops-only": _crops_only,
     "crops-multi": _crops_multi,
     "crops-dense": _crops_dense,
+    "crops-speeds": _crops_speeds,
 }
 """Test-time augmentations the library does not have, judged here: ``crops-only`` the mean of the
 2 s crops (every 0.5 s) without the whole; ``crops-multi`` the whole and the mean of the crop means
-of 2, 2.5 and 3 s; ``crops-dense`` the whole and 2 s crops every 0.25 s."""
+of 2, 2.5 and 3 s; ``crops-dense`` the whole and 2 s crops every 0.25 s; ``crops-speeds`` the
+library's crops averaged over the utterance and copies of it played 0.95 and 1.05 times as fast."""
 
 
 def judge(folds: Path, pattern: str) -> Judged:
