@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from audio_support import SR, speech_like, write_ravdess
-from emolens.errors import EmolensError
+from audio_support import SR, speech_like, write_audio, write_ravdess
+from emolens.errors import DataError, EmolensError
 from emolens.models.registry import create_model
 from emolens.train.adversary import SpeakerAdversary, reversal_strength, reverse_gradient
 from emolens.train.config import TrainConfig
@@ -113,3 +113,17 @@ def test_the_adversary_is_refused_where_it_cannot_work(tmp_path: Path) -> None:
         fit(_cfg(tmp_path / "faces", tmp_path / "f", arch="compact"))
     with pytest.raises(EmolensError, match="--speaker-adversary must lie in"):
         _cfg(data, tmp_path / "x", speaker_adversary=-1.0)
+    folders = tmp_path / "own"  # files that do not name their speakers: their classes are no speakers
+    for split in ("train", "val"):
+        for code, name in ((1, "neutral"), (5, "angry")):
+            (folders / split / name).mkdir(parents=True)
+            write_audio(folders / split / name / "a.wav", speech_like(1.2, f0=90.0 + 40.0 * code))
+    with pytest.raises(DataError, match="--speaker-adversary needs each file's speaker: 2 of 2 files"):
+        fit(_cfg(folders, tmp_path / "o"))
+    with pytest.raises(DataError, match="--feature-norm speaker needs each file's speaker"):
+        fit(_cfg(folders, tmp_path / "p", speaker_adversary=0.0, feature_norm="speaker"))
+    for split in ("train", "val"):  # one named speaker is not enough to learn who speaks
+        for f in folders.glob(f"{split}/*/a.wav"):
+            f.rename(f.with_name("ann__a.wav"))
+    with pytest.raises(EmolensError, match="needs at least two training speakers"):
+        fit(_cfg(folders, tmp_path / "q"))

@@ -15,7 +15,14 @@ from audio_support import SR, speech_like, tone, write_audio, write_ravdess
 from conftest import SHARED, need
 from emolens.audio.features import FeatureConfig, features, speaker_profile
 from emolens.audio.labels import SPEECH_EMOTIONS
-from emolens.data.audio import audio_layout, is_audio_data, list_split, load_audio_split
+from emolens.data.audio import (
+    UNKNOWN_SPEAKER,
+    audio_layout,
+    folder_speaker,
+    is_audio_data,
+    list_split,
+    load_audio_split,
+)
 from emolens.errors import DataError, EmolensError
 from emolens.train.config import TrainConfig
 from emolens.train.speech_features import (
@@ -78,6 +85,24 @@ def test_audio_folders_and_what_is_not_speech_data(tmp_path: Path) -> None:
         list_split(tmp_path / "faces", "train")
     with pytest.raises(DataError, match="not among"):
         load_audio_split(tmp_path / "own", "train", classes=("calm", "sad"))
+
+
+def test_a_folder_file_names_its_speaker_or_has_none(tmp_path: Path) -> None:
+    names = {"anna__take-3.wav": "anna", "03-01-05-01-02-01-07.wav": "07", "take-3.wav": UNKNOWN_SPEAKER}
+    names |= {"__x.wav": UNKNOWN_SPEAKER, "bo.b__1.wav": "bo.b", "anna_take.wav": UNKNOWN_SPEAKER}
+    assert {n: folder_speaker(Path(n)) for n in names} == names
+    for split in ("train", "val"):
+        for n, name in enumerate(("calm", "angry")):
+            d = tmp_path / split / name
+            d.mkdir(parents=True)
+            write_audio(d / f"s{n}__a.wav", tone(0.3))  # speakers named otherwise than the classes
+            write_audio(d / "b.wav", tone(0.3))
+    ds = load_audio_split(tmp_path, "train")
+    assert sorted(ds.speakers) == ["?", "?", "s0", "s1"]
+    assert set(ds.speaker_profiles(FeatureConfig())) == {"s0", "s1"}  # none pooled over unknown files
+    with pytest.raises(DataError, match=r"--speaker-adversary needs each file's speaker: 2 of 4 files .*train/"):
+        ds.require_speakers("--speaker-adversary")
+    ds.subset(np.flatnonzero(np.asarray(ds.speakers) != UNKNOWN_SPEAKER)).require_speakers("x")
 
 
 def test_torch_features_match_the_numpy_chain() -> None:
@@ -214,7 +239,7 @@ def test_short_training_lowers_the_loss(ravdess_like: Path, tmp_path: Path) -> N
 
 
 def test_training_by_speaker_profiles_makes_a_model_that_asks_for_them(ravdess_like: Path, tmp_path: Path) -> None:
-    from emolens.audio.evaluate import evaluate_speech
+    from emolens.audio.evaluate import evaluate_speech, split_probabilities
     from emolens.audio.recognizer import VoiceRecognizer
     from emolens.train.fit import fit
 
@@ -234,6 +259,15 @@ def test_training_by_speaker_profiles_makes_a_model_that_asks_for_them(ravdess_l
     assert all(ev.utterances == 16 for ev in modes.values())
     with pytest.raises(EmolensError, match="at least 0"):
         evaluate_speech(out / "best.onnx", ravdess_like, "test", threads=1, profile_utterances=-1)
+    for split in ("train", "test"):  # files that do not name their speaker are judged each on its own
+        for i, w in enumerate(ds.waveforms[:4]):
+            (tmp_path / "own" / split / ds.classes[ds.labels[i]]).mkdir(parents=True, exist_ok=True)
+            write_audio(tmp_path / "own" / split / ds.classes[ds.labels[i]] / f"{i}.wav", w)
+    unnamed = load_audio_split(tmp_path / "own", "test", classes=rec.labels)
+    alone = split_probabilities(rec, unnamed, profile_utterances=0)
+    for k in (None, 3):
+        np.testing.assert_array_equal(split_probabilities(rec, unnamed, profile_utterances=k), alone)
+    assert list(evaluate_speech(out / "best.onnx", tmp_path / "own", "test", threads=1).per_speaker) == ["?"]
     with pytest.raises(EmolensError, match="--feature-norm is for speech"):
         fit(_cfg(tmp_path / "faces", tmp_path / "f", arch="compact", feature_norm="speaker"))
     with pytest.raises(EmolensError, match="--feature-norm"):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emolens.audio.labels import FOUR_CLASS, FOUR_CLASSES
+from emolens.data.audio import UNKNOWN_SPEAKER
 from emolens.errors import EmolensError
 from emolens.eval.metrics import Metrics, compute_metrics
 
@@ -100,7 +101,7 @@ def split_probabilities(
     rows = []
     for i, w in enumerate(ds.waveforms):
         profile = whole.get(ds.speakers[i])
-        if rec.uses_profile and profile_utterances:
+        if rec.uses_profile and profile_utterances and ds.speakers[i] != UNKNOWN_SPEAKER:
             mine = np.flatnonzero(speakers == speakers[i])
             others = mine[mine != i]
             pick = rng.choice(others, size=min(profile_utterances, len(others)), replace=False)

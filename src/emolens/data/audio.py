@@ -7,7 +7,10 @@ Two layouts are recognised (:func:`audio_layout`):
   (vocal channel 01) is read. Speaker-independent protocol: ``train`` = actors 01-18, ``val`` =
   19-20, ``test`` = 21-24 (:data:`RAVDESS_SPLITS`); one actor is never in two splits.
 * **folders**: ``train/<class>/``, ``val/<class>/`` and ``test/<class>/`` of audio files (any
-  format FFmpeg reads); the speaker of each file is unknown (its folder is used).
+  format FFmpeg reads). A file's speaker (:func:`folder_speaker`) is read from its name: the actor of
+  a RAVDESS-named file, or what comes before ``__`` (``anna__take-03.wav``: ``anna``); other files'
+  speakers are unknown (:data:`UNKNOWN_SPEAKER`), and what needs speakers (``--speaker-adversary``,
+  ``--feature-norm speaker``) refuses them.
 
 Waveforms come back decoded, mono float32 at the rate asked for, all in memory (RAVDESS speech:
 1,440 files, 1.5 hours, about 340 MB at 16 kHz).
@@ -39,12 +42,27 @@ RAVDESS_SPLITS: dict[str, tuple[int, ...]] = {
 SPLITS = tuple(RAVDESS_SPLITS)
 MAX_UTTERANCE_S = 60.0
 CLASS_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+SPEAKER_PREFIX = re.compile(r"([A-Za-z0-9][A-Za-z0-9.-]{0,39})__.+")
+"""``SPEAKER__anything.ext``: a file of the folders layout that names its speaker."""
+UNKNOWN_SPEAKER = "?"
+"""The speaker of a file of the folders layout whose name does not say it."""
+
+
+def folder_speaker(path: Path) -> str:
+    """The speaker of a file of the folders layout: a RAVDESS-named file's actor (``"01"``..), the
+    text before ``__`` in names like ``anna__take-03.wav``, else :data:`UNKNOWN_SPEAKER`."""
+    if m := RAVDESS_FILE.fullmatch(path.name):
+        return m.group(7)
+    if m := SPEAKER_PREFIX.fullmatch(path.name):
+        return m.group(1)
+    return UNKNOWN_SPEAKER
 
 
 @dataclass(frozen=True)
 class AudioSet:
     """Utterances with labels: ``waveforms`` mono float32 at ``sample_rate``, ``labels`` (N,) int64
-    indices into ``classes``, ``speakers`` one id each (RAVDESS: ``"01"``..``"24"``)."""
+    indices into ``classes``, ``speakers`` one id each (RAVDESS: ``"01"``..``"24"``;
+    :data:`UNKNOWN_SPEAKER` where a file's name does not say it)."""
 
     waveforms: tuple[np.ndarray, ...]
     labels: np.ndarray
@@ -60,13 +78,23 @@ class AudioSet:
         return np.bincount(self.labels, minlength=len(self.classes))
 
     def speaker_profiles(self, cfg: FeatureConfig) -> dict[str, SpeakerProfile]:
-        """Each speaker's :class:`~emolens.audio.features.SpeakerProfile` from all their utterances
-        here (the labels are not used); the waveforms must be at ``cfg.sample_rate``."""
+        """Each known speaker's :class:`~emolens.audio.features.SpeakerProfile` from all their
+        utterances here (the labels are not used; unknown speakers get none); the waveforms must be
+        at ``cfg.sample_rate``."""
         speakers = np.asarray(self.speakers)
         return {
             s: speaker_profile([self.waveforms[i] for i in np.flatnonzero(speakers == s)], cfg)
-            for s in sorted(set(self.speakers))
+            for s in sorted(set(self.speakers) - {UNKNOWN_SPEAKER})
         }
+
+    def require_speakers(self, what: str) -> None:
+        """Refuse, with one line naming ``what`` needs them, a set whose files' speakers are unknown."""
+        unknown = [p for p, s in zip(self.paths, self.speakers, strict=True) if s == UNKNOWN_SPEAKER]
+        if unknown:
+            raise DataError(
+                f"{what} needs each file's speaker: {len(unknown)} of {len(self)} files do not name theirs "
+                f"(e.g. {unknown[0]}); name them SPEAKER__anything.wav or use RAVDESS's file names"
+            )
 
     def subset(self, idx: np.ndarray) -> AudioSet:
         return AudioSet(
@@ -145,7 +173,7 @@ def list_split(data: str | Path, split: str) -> list[tuple[Path, str, str]]:
         name = d.name.lower()
         if not CLASS_NAME.fullmatch(name):
             raise DataError(f"class folder {d}: name it after its class (lower-case letters, digits, - and _)")
-        out.extend((f, name, f"{split}/{d.name}") for f in sorted(d.iterdir()) if f.suffix.lower() in AUDIO_SUFFIXES)
+        out.extend((f, name, folder_speaker(f)) for f in sorted(d.iterdir()) if f.suffix.lower() in AUDIO_SUFFIXES)
     if not out:
         raise DataError(f"no audio files in {sub}/<class>/")
     return out

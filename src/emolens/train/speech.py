@@ -116,7 +116,7 @@ def utterance_inputs(
     out = []
     for w, s in zip(data.waveforms, data.speakers, strict=True):
         w = np.pad(w, (0, max(0, shortest - len(w))))
-        profile = profiles[s] if profiles is not None else None
+        profile = profiles.get(s) if profiles is not None else None  # an unknown speaker: its own
         out.append(torch.from_numpy(features(w, data.sample_rate, fcfg, profile))[None, None])
     return out
 
@@ -267,7 +267,13 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
         {"params": no_decay, "weight_decay": 0.0},
     ]
     helpers: dict[str, torch.nn.Module] = {}
+    if cfg.speaker_adversary:
+        train.require_speakers("--speaker-adversary")
+    if fcfg.feature_norm == "speaker":
+        train.require_speakers("--feature-norm speaker")
     speakers = sorted(set(train.speakers))
+    if cfg.speaker_adversary and len(speakers) < 2:
+        raise EmolensError(f"--speaker-adversary needs at least two training speakers, {cfg.data} has {len(speakers)}")
     if cfg.speaker_adversary:
         if not isinstance(model, SpeechCRNN):
             raise EmolensError(f"--speaker-adversary needs a speech_crnn or speech_crnn1d network, not {cfg.arch}")
