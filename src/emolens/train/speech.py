@@ -267,14 +267,15 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
         {"params": no_decay, "weight_decay": 0.0},
     ]
     helpers: dict[str, torch.nn.Module] = {}
-    if cfg.speaker_adversary:
-        train.require_speakers("--speaker-adversary")
     if fcfg.feature_norm == "speaker":
         train.require_speakers("--feature-norm speaker")
     speakers = sorted(set(train.speakers))
-    if cfg.speaker_adversary and len(speakers) < 2:
-        raise EmolensError(f"--speaker-adversary needs at least two training speakers, {cfg.data} has {len(speakers)}")
     if cfg.speaker_adversary:
+        train.require_speakers("--speaker-adversary")
+        if len(speakers) < 2:
+            raise EmolensError(
+                f"--speaker-adversary needs at least two training speakers, {cfg.data} has {len(speakers)}"
+            )
         if not isinstance(model, SpeechCRNN):
             raise EmolensError(f"--speaker-adversary needs a speech_crnn or speech_crnn1d network, not {cfg.arch}")
         helpers["speaker_adversary"] = SpeakerAdversary(model.embed_dim, len(speakers)).to(compute.device)
