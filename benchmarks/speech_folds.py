@@ -106,25 +106,29 @@ def crop_mean(rec: VoiceRecognizer, x: np.ndarray, crop_s: float, hop_s: float) 
     return np.asarray(rec.run(np.concatenate([rec.prepare(c, rate) for c in parts])).mean(axis=0))
 
 
+def _whole(rec: VoiceRecognizer, x: np.ndarray) -> np.ndarray:
+    return np.asarray(rec.run(rec.prepare(x, rec.features.sample_rate))[0])
+
+
+def _whole_and_crops(rec: VoiceRecognizer, x: np.ndarray, hop_s: float = CROP_HOP_S) -> np.ndarray:
+    """The library's ``tta="crops"`` with crops every ``hop_s``: the whole and its 2 s crops' mean."""
+    return (_whole(rec, x) + crop_mean(rec, x, CROP_S, hop_s)) / 2
+
+
 def _crops_only(rec: VoiceRecognizer, x: np.ndarray) -> np.ndarray:
     return crop_mean(rec, x, CROP_S, CROP_HOP_S)
 
 
 def _crops_multi(rec: VoiceRecognizer, x: np.ndarray) -> np.ndarray:
-    whole = rec.run(rec.prepare(x, rec.features.sample_rate))[0]
-    return np.asarray((whole + np.mean([crop_mean(rec, x, c, CROP_HOP_S) for c in (2.0, 2.5, 3.0)], axis=0)) / 2)
+    return (_whole(rec, x) + np.mean([crop_mean(rec, x, c, CROP_HOP_S) for c in (2.0, 2.5, 3.0)], axis=0)) / 2
 
 
 def _crops_dense(rec: VoiceRecognizer, x: np.ndarray) -> np.ndarray:
-    whole = rec.run(rec.prepare(x, rec.features.sample_rate))[0]
-    return np.asarray((whole + crop_mean(rec, x, CROP_S, CROP_HOP_S / 2)) / 2)
+    return _whole_and_crops(rec, x, CROP_HOP_S / 2)
 
 
 def _crops_speeds(rec: VoiceRecognizer, x: np.ndarray) -> np.ndarray:
-    rate = rec.features.sample_rate
-    views = [x, *(sped_up(x, f) for f in (0.95, 1.05))]
-    judged = [(rec.run(rec.prepare(v, rate))[0] + crop_mean(rec, v, CROP_S, CROP_HOP_S)) / 2 for v in views]
-    return np.asarray(np.mean(judged, axis=0))
+    return np.asarray(np.mean([_whole_and_crops(rec, v) for v in (x, sped_up(x, 0.95), sped_up(x, 1.05))], axis=0))
 
 
 VARIANTS: dict[str, Callable[[VoiceRecognizer, np.ndarray], np.ndarray]] = {
