@@ -19,7 +19,9 @@ Each fold's network is judged with the weights of its **last** epoch (the weight
 Utterances are judged whole in one pass, as training's validation does, unless a run's folder ends
 in ``@crops`` (e.g. ``--arm crops=runs/f-2d-{k}@crops``): then its networks judge them as the shipped
 file does, whole and by their 2 s crops (``VoiceRecognizer(tta="crops")``), or ``@crops-only``,
-``@crops-multi``, ``@crops-dense``, ``@crops-speeds`` (:data:`VARIANTS`, not in the library). The paired test is an
+``@crops-multi``, ``@crops-dense``, ``@crops-speeds`` (:data:`VARIANTS`, not in the library). Networks
+trained with ``--feature-norm speaker`` hear each utterance with its speaker's profile from all of that
+speaker's held-out utterances (labels unused), as ``emolens evaluate`` does. The paired test is an
 exact two-sided sign test on the utterances that one recipe gets right and the other wrong.
 """
 
@@ -37,6 +39,7 @@ import numpy as np
 import torch
 from speech_crops import sped_up
 
+from emolens.audio.evaluate import split_probabilities
 from emolens.audio.features import to_mono
 from emolens.audio.labels import RAVDESS_CODES
 from emolens.audio.recognizer import CROP_HOP_S, CROP_S, VoiceRecognizer, crops_of
@@ -163,9 +166,11 @@ def judge(folds: Path, pattern: str) -> Judged:
             rate = rec.features.sample_rate
             ds = load_audio_split(folds / f"fold{k}", "val", sample_rate=rate, classes=rec.labels)
             if tta in VARIANTS:
+                if rec.uses_profile:
+                    sys.exit(f"{run}: @{tta} is for networks without speaker profiles")
                 prob = np.stack([VARIANTS[tta](rec, to_mono(w)) for w in ds.waveforms])
             else:
-                prob = np.stack([rec.predict(w, ds.sample_rate) for w in ds.waveforms])
+                prob = split_probabilities(rec, ds)
             p = prob.argmax(axis=1)
             names = [Path(path).name for path in ds.paths]
             actors.extend(int(RAVDESS_FILE.fullmatch(n).group(7)) for n in names)  # type: ignore[union-attr]
