@@ -186,3 +186,50 @@ def test_four_class_merges_neutral_and_calm() -> None:
     assert got is not None
     assert got[0].tolist() == [0, 3] and got[1].tolist() == [0, 3]
     assert four_class(probs[:, :2], np.array([0, 1, 1]), ("calm", "angry")) is None
+
+
+def test_calibrate_names_a_speaker_profile_partner_and_refuses_one_that_cannot_serve(
+    capsys: pytest.CaptureFixture[str], model: Path, tmp_path: Path
+) -> None:
+    from emolens.audio.recognizer import VoiceRecognizer
+
+    data = write_ravdess(tmp_path / "ravdess", actors=(19,), per_emotion=1, seconds=2.6)
+    speech_model(tmp_path / "spk", feature_norm="speaker").rename(tmp_path / "voice-partner.onnx")
+    out = tmp_path / "voice.onnx"
+    args = ("calibrate", str(model), "--data", str(data), "--out", str(out), "--report-split", "val")
+    code, _, err = run_main(capsys, *args, "--partner", "nobody")
+    assert_one_line_error(code, err, "'nobody' cannot be used")
+    assert not out.exists()
+    code, printed, _ = run_main(capsys, *args, "--partner", "voice-partner")
+    assert code == 0 and "partner voice-partner" in printed
+    rec = VoiceRecognizer(out, threads=1)
+    assert rec.meta.partner == "voice-partner" and rec.partner is not None and rec.uses_profile
+    code, _, _ = run_main(
+        capsys, "calibrate", str(out), "--data", str(data), "--out", str(out), "--report-split", "val"
+    )
+    assert code == 0 and VoiceRecognizer(out, threads=1).meta.partner == "voice-partner"  # kept by default
+    code, _, _ = run_main(capsys, *args, "--partner", "")
+    assert code == 0 and VoiceRecognizer(out, threads=1).partner is None
+
+
+def test_evaluate_and_audio_take_no_partner(
+    capsys: pytest.CaptureFixture[str], model: Path, recording: Path, tmp_path: Path
+) -> None:
+    import onnx
+
+    from emolens.runtime.metadata import PREFIX, set_props
+
+    speech_model(tmp_path / "spk", feature_norm="speaker").rename(tmp_path / "voice-partner.onnx")
+    proto = onnx.load(str(model))
+    set_props(proto, {p.key: p.value for p in proto.metadata_props} | {PREFIX + "partner": "voice-partner"})
+    onnx.save(proto, str(tmp_path / "voice.onnx"))
+    data = write_ravdess(tmp_path / "ravdess", actors=(21,), per_emotion=1, seconds=2.6)
+    base = ("evaluate", "--model", str(tmp_path / "voice.onnx"), "--data", str(data), "--threads", "1")
+    _, paired, _ = run_main(capsys, *base)
+    _, alone, _ = run_main(capsys, *base, "--no-partner")
+    _, silent, _ = run_main(capsys, *base, "--profile-utterances", "0")
+    assert "speaker profile: speaker" in paired and "speaker profile: none;" in alone
+    assert "speaker profile: none (the partner is silent)" in silent
+    assert alone.splitlines()[1] == silent.splitlines()[1]  # the same figures: the file alone either way
+    code, _, err = run_main(capsys, "audio", str(recording), "--model", str(tmp_path / "voice.onnx"), "--no-partner")
+    assert code == 0

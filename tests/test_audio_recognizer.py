@@ -334,3 +334,49 @@ def test_a_profile_of_silence_or_of_the_wrong_kind_is_a_data_error() -> None:
     tone = (0.1 * np.sin(np.linspace(0, 2000 * np.pi, 16000))).astype(np.float32)
     with pytest.raises(DataError, match="must be a SpeakerProfile"):
         by_speaker.predict(tone, 16000, profile="me")  # type: ignore[arg-type]
+
+
+def with_partner(model: Path, partner: str, out: Path) -> Path:
+    """A copy of ``model`` that names ``partner`` as its speaker-profile partner."""
+    from emolens.runtime.metadata import PREFIX, set_props
+
+    proto = onnx.load(str(model))
+    set_props(proto, {p.key: p.value for p in proto.metadata_props} | {PREFIX + "partner": partner})
+    onnx.save(proto, str(out))
+    return out
+
+
+def test_a_partner_joins_in_only_when_there_is_a_speaker_profile(
+    model: Path, rec: VoiceRecognizer, tmp_path: Path
+) -> None:
+    spk_file = speech_model(tmp_path / "spk", feature_norm="speaker")
+    (tmp_path / "pair").mkdir()
+    spk_file.rename(tmp_path / "pair" / "voice-partner.onnx")
+    pair = VoiceRecognizer(with_partner(model, "voice-partner", tmp_path / "pair" / "voice.onnx"), threads=1)
+    spk = VoiceRecognizer(tmp_path / "pair" / "voice-partner.onnx", threads=1)
+    assert pair.partner is not None and pair.uses_profile and pair.profile_features == spk.features
+    assert not VoiceRecognizer(pair.path, threads=1, partner=False).uses_profile
+    talk = np.concatenate([speech_like(3.0, seed=1, amp=0.2), np.zeros(2 * SR, np.float32), speech_like(3.0, seed=2)])
+    utterance = talk[: 3 * SR]
+    profile = pair.profile([talk[: 3 * SR], talk[5 * SR :]], SR)
+    # a single clip without a profile: the file alone; with one: half the file, half the partner
+    np.testing.assert_array_equal(pair.predict(utterance, SR), rec.predict(utterance, SR))
+    both = (rec.predict(utterance, SR) + spk.predict(utterance, SR, profile)) / 2
+    np.testing.assert_allclose(pair.predict(utterance, SR, profile), both, atol=1e-6)
+    assert not np.allclose(both, rec.predict(utterance, SR), atol=1e-4)
+    # a recording: the partner hears each speech window with the recording's own profile
+    ours, alone, theirs = pair.windows(talk, SR), rec.windows(talk, SR), spk.windows(talk, SR)
+    assert [w.label for w in ours if w.probs is None] == [w.label for w in alone if w.probs is None]
+    for w, a, b in zip(ours, alone, theirs, strict=True):
+        if w.probs is not None:
+            np.testing.assert_allclose(w.probs, (a.probs + b.probs) / 2, atol=1e-6)  # type: ignore[operator]
+
+
+def test_a_partner_that_cannot_serve_is_a_model_error(model: Path, tmp_path: Path) -> None:
+    plain = speech_model(tmp_path / "plain")
+    with pytest.raises(ModelError, match="does not normalise by speaker profiles"):
+        VoiceRecognizer(with_partner(model, plain.name, tmp_path / "plain" / "pair.onnx"), threads=1)
+    with pytest.raises(ModelError, match="'nobody' cannot be used"):
+        VoiceRecognizer(with_partner(model, "nobody", tmp_path / "lonely.onnx"), threads=1)
+    with pytest.raises(ModelError, match="not a file name"):
+        VoiceRecognizer(with_partner(model, "../elsewhere", tmp_path / "far.onnx"), threads=1)

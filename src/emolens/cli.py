@@ -122,6 +122,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         return evaluate_command(args)
     if args.profile_utterances is not None:
         raise EmolensError("--profile-utterances is for speech models; faces have no speaker profile")
+    if args.no_partner:
+        raise EmolensError("--no-partner is for speech models; face models have no partner")
     check_tta(args.tta)
     _check_outputs(args.json, args.confusion)
     ev = evaluate(args.model, args.data, args.split, tta=args.tta, threads=args.threads, ferplus=args.ferplus)
@@ -203,9 +205,19 @@ def _calibrate(args: argparse.Namespace) -> int:
             raise EmolensError("--ferplus is for face models; a speech calibration does not take it")
         check_tta(args.tta, speech=True)
         sc = calibrate_speech(
-            args.model, args.data, args.out, report_split=args.report_split, threads=args.threads, tta=args.tta
+            args.model,
+            args.data,
+            args.out,
+            report_split=args.report_split,
+            threads=args.threads,
+            tta=args.tta,
+            partner=args.partner,
         )
-        print(f"wrote {sc.out}: temperature {sc.temperature:.3f} fitted on the selection speakers, tta={sc.tta}")
+        with_partner = f", partner {sc.partner}" if sc.partner else ""
+        print(
+            f"wrote {sc.out}: temperature {sc.temperature:.3f} fitted on the selection speakers, tta={sc.tta}"
+            + with_partner
+        )
         for split, row in sc.splits.items():
             print(
                 f"{split:5s} ECE {row['ece_before']:.4f} -> {row['ece_after']:.4f}, "
@@ -439,7 +451,13 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         default=None,
         metavar="K",
         help="speech models with speaker profiles: each speaker's profile from K other utterances at random "
-        "(0: each utterance alone; default: all of the speaker's utterances in the split, labels unused)",
+        "(0: each utterance alone, a partner silent; default: all of the speaker's utterances in the split, "
+        "labels unused)",
+    )
+    p.add_argument(
+        "--no-partner",
+        action="store_true",
+        help="speech models: judge with the model file alone, without the speaker-profile partner it may name",
     )
     p.set_defaults(func=_evaluate)
 
@@ -506,6 +524,12 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         choices=["test", "val"],
         help="the split the figures are reported on (default test; val for a selection run, which then "
         "reads nothing of the test split)",
+    )
+    p.add_argument(
+        "--partner",
+        default=None,
+        help="speech models: name this speaker-profile model (a bundled name or a file beside --out) as the "
+        "file's partner, averaged with it whenever a speaker profile is given ('' for none; default: keep)",
     )
     p.set_defaults(func=_calibrate)
 

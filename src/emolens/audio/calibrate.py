@@ -45,6 +45,8 @@ class SpeechCalibration:
     splits: dict[str, dict[str, float]]
     tta: str
     """The test-time augmentation the written file asks for."""
+    partner: str = ""
+    """The speaker-profile partner the written file names (``""`` none)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +55,7 @@ class SpeechCalibration:
             "temperature": self.temperature,
             "splits": self.splits,
             "tta": self.tta,
+            "partner": self.partner,
         }
 
 
@@ -65,22 +68,31 @@ def calibrate_speech(
     report_split: str = "test",
     threads: int | None = None,
     tta: str | None = None,
+    partner: str | None = None,
 ) -> SpeechCalibration:
     """Fit the temperature of speech ``model`` on ``fit_split`` of ``data``, report on it and on
     ``report_split`` (``report_split=fit_split`` for a selection run that must not read the test
     speakers), write the calibrated copy to ``out``; with ``tta``
     (:data:`~emolens.runtime.metadata.SPEECH_TTA_MODES`) the copy asks for it (else it keeps the
-    model's). The fit and the figures are of one pass on whole utterances."""
+    model's); with ``partner`` the copy names that speaker-profile model as its partner
+    (:class:`~emolens.audio.recognizer.VoiceRecognizer`; ``""`` names none; default: the model's), which
+    must be usable from ``out``. The fit and the figures are of one pass on whole utterances, by the
+    model alone."""
     import onnx
 
     from emolens.audio.evaluate import split_probabilities
-    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.audio.metadata import VoiceModelMeta
+    from emolens.audio.recognizer import VoiceRecognizer, open_partner
     from emolens.data.audio import load_audio_split
     from emolens.runtime.metadata import PREFIX, set_props
 
     check_tta(tta, speech=True)
-    rec = VoiceRecognizer(model, threads=threads, tta="none")  # the temperature calibrates one pass
+    rec = VoiceRecognizer(model, threads=threads, tta="none", partner=False)  # the temperature calibrates one pass
     tta = tta or rec.meta.tta
+    partner = rec.meta.partner if partner is None else partner
+    if partner:
+        VoiceModelMeta.from_props(rec.meta.to_props() | {PREFIX + "partner": partner}, f"{out} with partner")
+        open_partner(partner, Path(out), rec.labels, rec.features.sample_rate, threads, tta)
     raw = rec.meta.temperature
     splits: dict[str, dict[str, float]] = {}
     t = 1.0
@@ -108,6 +120,8 @@ def calibrate_speech(
     props = {p.key: p.value for p in proto.metadata_props}
     props[PREFIX + "temperature"] = repr(round(t, 6))
     props[PREFIX + "tta"] = tta
+    props.pop(PREFIX + "partner", None)
+    props |= {PREFIX + "partner": partner} if partner else {}
     set_props(proto, props)
     write_bytes_atomic(out, proto.SerializeToString())
-    return SpeechCalibration(str(rec.path), str(out), round(t, 6), splits, tta)
+    return SpeechCalibration(str(rec.path), str(out), round(t, 6), splits, tta, partner)

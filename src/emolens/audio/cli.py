@@ -26,6 +26,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: one per core)")
     p.add_argument(
+        "--no-partner",
+        action="store_true",
+        help="judge with the model file alone, without the speaker-profile partner it may name",
+    )
+    p.add_argument(
         "--window", type=positive_number, default=2.0, metavar="S", help="window length in seconds (default 2)"
     )
     p.add_argument(
@@ -54,7 +59,7 @@ def run_audio(args: argparse.Namespace) -> int:
     for path in (args.json, args.csv, args.plot):
         if path:
             check_writable(path)
-    rec = VoiceRecognizer(args.model, threads=args.threads)
+    rec = VoiceRecognizer(args.model, threads=args.threads, partner=not args.no_partner)
     analysis = analyze_audio(args.file, rec, window_s=args.window, hop_s=args.hop, max_duration_s=args.max_duration)
     if args.json:
         write_json(args.json, analysis.as_dict())
@@ -95,6 +100,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         threads=args.threads,
         profile_utterances=args.profile_utterances,
         tta=args.tta,
+        partner=not args.no_partner,
     )
     m = ev.metrics
     print(

@@ -5,7 +5,7 @@ the model file asks for unless ``tta`` says otherwise (no voice-activity gate: e
 data is speech). A model that normalises by a speaker profile is given, by default, its speaker's
 from all their utterances in the split (the labels are not used); ``profile_utterances`` K > 0
 takes K other utterances of the speaker at random instead (what a short enrolment gives), 0 none
-(each utterance its own profile). The four-class figure keeps the utterances of neutral, calm,
+(each utterance its own profile; a model's speaker-profile partner stays silent). The four-class figure keeps the utterances of neutral, calm,
 happy, sad and angry, merges neutral and calm, and takes the most probable of the four groups
 (the probabilities of neutral and calm added), so a calm utterance judged neutral counts as right.
 """
@@ -84,7 +84,9 @@ def profile_mode(rec: VoiceRecognizer, profile_utterances: int | None) -> str:
         return "none"
     if profile_utterances is None:
         return "speaker"
-    return "utterance" if profile_utterances == 0 else f"{profile_utterances} others"
+    if profile_utterances == 0:
+        return "none (the partner is silent)" if rec.partner is not None else "utterance"
+    return f"{profile_utterances} others"
 
 
 def split_probabilities(
@@ -97,7 +99,7 @@ def split_probabilities(
         raise EmolensError(f"profile_utterances must be at least 0, got {profile_utterances}")
     speakers = np.asarray(ds.speakers)
     rng = np.random.default_rng(seed)
-    whole = ds.speaker_profiles(rec.features) if rec.uses_profile and profile_utterances is None else {}
+    whole = ds.speaker_profiles(rec.profile_features) if rec.uses_profile and profile_utterances is None else {}
     rows = []
     for i, w in enumerate(ds.waveforms):
         profile = whole.get(ds.speakers[i])
@@ -118,14 +120,16 @@ def evaluate_speech(
     threads: int | None = None,
     profile_utterances: int | None = None,
     tta: str | None = None,
+    partner: bool = True,
 ) -> SpeechEvaluation:
     """Score ``model`` on ``split`` of ``data`` (RAVDESS: test = actors 21-24, val = 19-20);
     ``profile_utterances``: see :func:`split_probabilities`; ``tta``: how each utterance is judged
-    (None: the model file's, ``crops`` for the bundled default)."""
+    (None: the model file's, ``crops`` for the bundled default); ``partner``: False, the file alone
+    without the speaker-profile partner it may name (:class:`VoiceRecognizer`)."""
     from emolens.audio.recognizer import VoiceRecognizer
     from emolens.data.audio import load_audio_split
 
-    rec = VoiceRecognizer(model, threads=threads, tta=tta)
+    rec = VoiceRecognizer(model, threads=threads, tta=tta, partner=partner)
     ds = load_audio_split(data, split, sample_rate=rec.features.sample_rate, classes=rec.labels)
     if len(ds) == 0:
         raise EmolensError(f"no utterances in {data} ({split})")

@@ -37,6 +37,10 @@ class VoiceModelMeta:
     temperature: float = 1.0
     tta: str = "none"
     """The test-time augmentation the file asks for (:data:`SPEECH_TTA_MODES`)."""
+    partner: str = ""
+    """A speaker-profile model (``feature_norm="speaker"``) that this one is averaged with, half each,
+    whenever a speaker profile is given: a bundled name, or a file name beside this file; ``""`` none
+    (:class:`~emolens.audio.recognizer.VoiceRecognizer`)."""
 
     def to_props(self) -> dict[str, str]:
         return {
@@ -52,7 +56,7 @@ class VoiceModelMeta:
             PREFIX + "train_seconds": repr(self.train_seconds),
             PREFIX + "temperature": repr(self.temperature),
             PREFIX + "tta": self.tta,
-        }
+        } | ({PREFIX + "partner": self.partner} if self.partner else {})
 
     def as_dict(self) -> dict[str, object]:
         d = asdict(self)
@@ -81,9 +85,12 @@ class VoiceModelMeta:
                 train_seconds=float(props.get(PREFIX + "train_seconds", "3.0")),
                 temperature=float(props.get(PREFIX + "temperature", "1.0")),
                 tta=props.get(PREFIX + "tta", "none"),
+                partner=props.get(PREFIX + "partner", ""),
             )
         except (KeyError, ValueError, TypeError, ModelError) as e:
             raise ModelError(f"{source} is not a usable speech model: its metadata lacks or garbles {e}") from None
+        if meta.partner and (meta.partner in {".", ".."} or any(c in meta.partner for c in "/\\\0")):
+            raise ModelError(f"{source} is not a usable speech model: its partner {meta.partner!r} is not a file name")
         if not meta.temperature > 0 or not 0 < meta.min_seconds <= 60 or meta.tta not in SPEECH_TTA_MODES:
             raise ModelError(
                 f"{source} is not a usable speech model: temperature {meta.temperature}, "

@@ -157,6 +157,33 @@ def _check_rate(sample_rate: object) -> int:
     return rate
 
 
+def open_partner(
+    name: str, model_path: Path, labels: tuple[str, ...], sample_rate: int, threads: int | None, tta: str | None
+) -> VoiceRecognizer:
+    """The speaker-profile partner ``name`` of the model file at ``model_path``: a file of that name
+    beside it, else a bundled model of that name. It must normalise by speaker profiles, name no
+    partner itself, and take the model's ``labels`` and ``sample_rate``; else a ModelError."""
+    beside = model_path.parent / (name if name.endswith(".onnx") else f"{name}.onnx")
+    try:
+        partner = VoiceRecognizer(beside if beside.is_file() else name, threads=threads, tta=tta, partner=False)
+    except ModelError as e:
+        raise ModelError(f"{model_path}: its speaker-profile partner {name!r} cannot be used: {e}") from None
+    why = (
+        "does not normalise by speaker profiles"
+        if partner.features.feature_norm != "speaker"
+        else "names a partner itself"
+        if partner.meta.partner
+        else "has other labels"
+        if partner.labels != labels
+        else "takes sound at another rate"
+        if partner.features.sample_rate != sample_rate
+        else ""
+    )
+    if why:
+        raise ModelError(f"{model_path}: its speaker-profile partner {partner.path} {why}")
+    return partner
+
+
 class VoiceRecognizer:
     """Recognise the emotion of speech with an emolens speech model (ONNX).
 
@@ -165,6 +192,8 @@ class VoiceRecognizer:
     ``threads`` caps ONNX Runtime's threads (None or 0: one per core). ``vad``: the thresholds of the
     voice-activity detector used by :meth:`windows`. ``tta``: how :meth:`predict` judges an utterance
     (:data:`SPEECH_TTA_MODES`; default: the model file's, ``crops`` for the bundled default).
+    ``partner``: whether a file that names a speaker-profile partner (``meta.partner``) is averaged
+    with it, half each, whenever a speaker profile is given (:attr:`partner`); False: the file alone.
     """
 
     def __init__(
@@ -174,6 +203,7 @@ class VoiceRecognizer:
         threads: int | None = None,
         vad: VadConfig | None = None,
         tta: str | None = None,
+        partner: bool = True,
     ) -> None:
         threads = check_threads(threads)
         check_tta(tta, speech=True)
@@ -185,6 +215,13 @@ class VoiceRecognizer:
         self.tta = tta or self.meta.tta
         self._input = self._session.get_inputs()[0].name
         self._untrimmed = replace(self.meta.features, trim_db=None)  # for input trimmed already
+        self.partner: VoiceRecognizer | None = self._open_partner() if partner and self.meta.partner else None
+        """The speaker-profile model averaged with this one when a profile is given, or None."""
+
+    def _open_partner(self) -> VoiceRecognizer:
+        return open_partner(
+            self.meta.partner, self.path, self.labels, self.features.sample_rate, self.threads, self.tta
+        )
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -198,9 +235,15 @@ class VoiceRecognizer:
 
     @property
     def uses_profile(self) -> bool:
-        """Whether this model normalises by a speaker's profile (``feature_norm="speaker"``): it is
-        then most accurate given one (:meth:`profile`); without, each input is its own."""
-        return self.features.feature_norm == "speaker"
+        """Whether this model normalises by a speaker's profile (``feature_norm="speaker"``; without one
+        each input is its own), or has a :attr:`partner` that does (without one the partner is silent):
+        either way it is most accurate given a profile (:meth:`profile`)."""
+        return self.features.feature_norm == "speaker" or self.partner is not None
+
+    @property
+    def profile_features(self) -> FeatureConfig:
+        """The feature settings speaker profiles are made with: the partner's when there is one."""
+        return self.partner.features if self.partner is not None else self.features
 
     def _input_from(self, x: np.ndarray, profile: SpeakerProfile | None = None, *, trimmed: bool = False) -> np.ndarray:
         """Mono samples at the model's rate -> its input (1, 1, rows, frames), padded to ``min_seconds``;
@@ -220,7 +263,7 @@ class VoiceRecognizer:
         """The :class:`~emolens.audio.features.SpeakerProfile` of several utterances of one speaker
         (each a waveform as :meth:`predict` takes), to pass to :meth:`predict` or :meth:`windows`.
         A few utterances (10-30 s of speech) suffice; only level and spectrum statistics are kept."""
-        return speaker_profile([self._mono(w, sample_rate) for w in waveforms], self.features)
+        return speaker_profile([self._mono(w, sample_rate) for w in waveforms], self.profile_features)
 
     def prepare(self, waveform: np.ndarray, sample_rate: int, profile: SpeakerProfile | None = None) -> np.ndarray:
         """Any waveform (mono (n,) or multichannel (n, c), float or integer samples, any rate) -> the
@@ -244,9 +287,17 @@ class VoiceRecognizer:
         With ``tta="crops"`` (the bundled default's) an utterance longer than :data:`CROP_S` is judged whole
         and by each of its crops (every :data:`CROP_HOP_S`, the last ending with it): the mean of the
         whole's probabilities and the crops' mean. ``profile``: the speaker's (:meth:`profile`), for
-        models that use one (:attr:`uses_profile`); without it the utterance is its own profile.
-        Other models ignore it. No voice-activity gate: silence and noise get probabilities too
-        (:meth:`windows` gates them)."""
+        models that use one (:attr:`uses_profile`); without it the utterance is its own profile, and a
+        :attr:`partner` is silent. Other models ignore it. No voice-activity gate: silence and noise
+        get probabilities too (:meth:`windows` gates them)."""
+        probs = self._predict_own(waveform, sample_rate, profile)
+        if self.partner is None or profile is None:
+            return probs
+        both: np.ndarray = ((probs + self.partner.predict(waveform, sample_rate, profile)) / 2).astype(np.float32)
+        return both
+
+    def _predict_own(self, waveform: np.ndarray, sample_rate: int, profile: SpeakerProfile | None) -> np.ndarray:
+        """:meth:`predict` by this file's networks alone."""
         x = self._mono(waveform, sample_rate)
         rate, trim_db = self.features.sample_rate, self.features.trim_db
         if trim_db is not None:  # the crops are cut from the sentence, not from the silence around it
@@ -273,7 +324,8 @@ class VoiceRecognizer:
         non-speech, or speech with the emotion probabilities of its sound.
 
         A model that uses a speaker profile (:attr:`uses_profile`) and is given none takes the
-        recording's: the speech it finds, stretches of overlapping speech windows as utterances."""
+        recording's: the speech it finds, stretches of overlapping speech windows as utterances. A
+        :attr:`partner` then judges each speech window too, and the two are averaged."""
         cfg = self.features
         x = self._mono(waveform, sample_rate)
         frames = frame_features(x, cfg.sample_rate)
@@ -290,17 +342,12 @@ class VoiceRecognizer:
         if profile is None and self.uses_profile and speech:
             stretches = speech_stretches([spans[i] for i, _ in speech])
             rate = cfg.sample_rate
-            profile = speaker_profile([x[int(round(a * rate)) : int(round(b * rate))] for a, b in stretches], cfg)
-        todo = [(i, self._input_from(seg, profile)) for i, seg in speech]
-        probs: dict[int, np.ndarray] = {}
-        by_len: dict[int, list[tuple[int, np.ndarray]]] = {}
-        for i, inp in todo:
-            by_len.setdefault(inp.shape[-1], []).append((i, inp))
-        for group in by_len.values():
-            for s in range(0, len(group), MAX_BATCH):
-                part = group[s : s + MAX_BATCH]
-                p = self.run(np.concatenate([inp for _, inp in part]))
-                probs.update((i, row) for (i, _), row in zip(part, p, strict=True))
+            pieces = [x[int(round(a * rate)) : int(round(b * rate))] for a, b in stretches]
+            profile = speaker_profile(pieces, self.profile_features)
+        probs = self._window_probs(speech, profile)
+        if self.partner is not None and profile is not None:
+            theirs = self.partner._window_probs(speech, profile)
+            probs = {i: ((p + theirs[i]) / 2).astype(np.float32) for i, p in probs.items()}
         out = []
         for i, (a, b, verdict, clipped) in enumerate(verdicts):
             if i in probs:
@@ -311,3 +358,20 @@ class VoiceRecognizer:
         if any(w.clipped > 0.01 for w in out):
             log.warning("the sound is clipped (samples at full scale) in places: emotions there are less reliable")
         return out
+
+    def _window_probs(
+        self, speech: list[tuple[int, np.ndarray]], profile: SpeakerProfile | None
+    ) -> dict[int, np.ndarray]:
+        """Probabilities of each speech window (index, samples) by this file's networks, one pass each,
+        batched by length."""
+        probs: dict[int, np.ndarray] = {}
+        by_len: dict[int, list[tuple[int, np.ndarray]]] = {}
+        for i, seg in speech:
+            inp = self._input_from(seg, profile)
+            by_len.setdefault(inp.shape[-1], []).append((i, inp))
+        for group in by_len.values():
+            for s in range(0, len(group), MAX_BATCH):
+                part = group[s : s + MAX_BATCH]
+                p = self.run(np.concatenate([inp for _, inp in part]))
+                probs.update((i, row) for (i, _), row in zip(part, p, strict=True))
+        return probs

@@ -115,7 +115,7 @@ def export_speech_states(
     dummy = torch.zeros(1, 1, feats.rows, 300)
 
     def parity(path: str) -> float:
-        rec = VoiceRecognizer(path, threads=1)
+        rec = VoiceRecognizer(path, threads=1, partner=False)
         diff = 0.0
         for sound in _parity_sounds(rate=feats.sample_rate):
             x = rec.prepare(sound, feats.sample_rate)
@@ -261,7 +261,7 @@ def export_speech_files(
         share = np.asarray(networks, dtype=np.float64) / sum(networks)
 
         def parity(path: Path) -> float:
-            ens = VoiceRecognizer(path, threads=1)
+            ens = VoiceRecognizer(path, threads=1, partner=False)
             merged_session = open_session(path, 1)
             diff = 0.0
             for sound in _parity_sounds(rate=first.features.sample_rate):
@@ -295,7 +295,7 @@ def quantize_speech(model: str | Path, out: str | Path, *, name: str | None = No
 
     from emolens.audio.recognizer import VoiceRecognizer
 
-    rec = VoiceRecognizer(model, threads=1)
+    rec = VoiceRecognizer(model, threads=1, partner=False)
     if rec.meta.precision != "fp32":
         raise ModelError(f"{rec.path} is already quantized ({rec.meta.precision}); quantize its float32 model")
     out = Path(out)

@@ -307,7 +307,7 @@ class LiveSession:
         w = vr.windows(x, rate, window_s=seconds, hop_s=seconds, profile=profile)[-1]
         if vr.uses_profile and w.probs is not None:  # the speaker's usual voice, built up as they talk
             if self._voice_profile is None:
-                self._voice_profile = ProfileAccumulator(vr.features)
+                self._voice_profile = ProfileAccumulator(vr.profile_features)
             self._voice_profile.add(new, rate)
         t = time.monotonic() - self._t0
         probs = None if w.probs is None else {k: float(p) for k, p in zip(vr.labels, w.probs, strict=True)}
