@@ -199,33 +199,11 @@ def _calibrate(args: argparse.Namespace) -> int:
     from emolens.data.audio import is_audio_data
 
     if is_audio_data(args.data):  # a speech model on RAVDESS or audio folders
-        from emolens.audio.calibrate import calibrate_speech
+        from emolens.audio.cli import calibrate_command
 
-        if args.ferplus:
-            raise EmolensError("--ferplus is for face models; a speech calibration does not take it")
-        check_tta(args.tta, speech=True)
-        sc = calibrate_speech(
-            args.model,
-            args.data,
-            args.out,
-            report_split=args.report_split,
-            threads=args.threads,
-            tta=args.tta,
-            partner=args.partner,
-        )
-        with_partner = f", partner {sc.partner}" if sc.partner else ""
-        print(
-            f"wrote {sc.out}: temperature {sc.temperature:.3f} fitted on the selection speakers, tta={sc.tta}"
-            + with_partner
-        )
-        for split, row in sc.splits.items():
-            print(
-                f"{split:5s} ECE {row['ece_before']:.4f} -> {row['ece_after']:.4f}, "
-                f"NLL {row['nll_before']:.4f} -> {row['nll_after']:.4f}"
-            )
-        if args.json:
-            write_json(args.json, sc.as_dict())
-        return 0
+        return calibrate_command(args)
+    if args.partner is not None:
+        raise EmolensError("--partner is for speech models; a face model has no partner")
     check_tta(args.tta)
     cal = calibrate_model(
         args.model,
