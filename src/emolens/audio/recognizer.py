@@ -290,15 +290,15 @@ class VoiceRecognizer:
         models that use one (:attr:`uses_profile`); without it the utterance is its own profile, and a
         :attr:`partner` is silent. Other models ignore it. No voice-activity gate: silence and noise
         get probabilities too (:meth:`windows` gates them)."""
-        probs = self._predict_own(waveform, sample_rate, profile)
+        x = self._mono(waveform, sample_rate)  # the partner takes the same rate (open_partner): resampled once
+        probs = self._predict_own(x, profile)
         if self.partner is None or profile is None:
             return probs
-        both: np.ndarray = ((probs + self.partner.predict(waveform, sample_rate, profile)) / 2).astype(np.float32)
+        both: np.ndarray = ((probs + self.partner._predict_own(x, profile)) / 2).astype(np.float32)
         return both
 
-    def _predict_own(self, waveform: np.ndarray, sample_rate: int, profile: SpeakerProfile | None) -> np.ndarray:
-        """:meth:`predict` by this file's networks alone."""
-        x = self._mono(waveform, sample_rate)
+    def _predict_own(self, x: np.ndarray, profile: SpeakerProfile | None) -> np.ndarray:
+        """:meth:`predict` by this file's networks alone, of mono samples ``x`` at the model's rate."""
         rate, trim_db = self.features.sample_rate, self.features.trim_db
         if trim_db is not None:  # the crops are cut from the sentence, not from the silence around it
             x = trim_silence(x, rate, trim_db)
