@@ -54,12 +54,54 @@ def music_like(seconds: float = 3.0, sr: int = SR, seed: int = 0, amp: float = 0
     return out.astype(np.float32)
 
 
+def melody_like(
+    seconds: float = 4.0, sr: int = SR, seed: int = 0, instrument: str = "piano", amp: float = 0.2
+) -> np.ndarray:
+    """A tune on a major scale: notes of 0.25-0.6 s, each a harmonic series held (``organ``) or
+    dying away (``piano``; ``pluck`` faster, its upper partials fastest), one after the other."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    out = np.zeros(n + sr)
+    start = 0
+    while start < n:
+        length = int(rng.uniform(0.25, 0.6) * sr)
+        f = rng.uniform(130.0, 260.0) * 2 ** (rng.choice([0, 2, 4, 5, 7, 9, 11, 12]) / 12)
+        t = np.arange(length) / sr
+        note = np.zeros(length)
+        for k in range(1, 7):
+            decay = {"organ": 0.0, "piano": 3.0, "pluck": 4.0 * k}[instrument]
+            note += np.sin(2 * np.pi * k * f * t) * np.exp(-decay * t) / k
+        note *= np.minimum(1.0, t / 0.01) * np.minimum(1.0, (length / sr - t) / 0.02)
+        out[start : start + length] += note
+        start += length
+    x = out[:n]
+    return (amp * x / max(np.abs(x).max(), 1e-9)).astype(np.float32)
+
+
+def reverberant(x: np.ndarray, rt60: float = 0.8, sr: int = SR, seed: int = 0) -> np.ndarray:
+    """``x`` in a room: convolved with exponentially decaying noise (reverberation time ``rt60``)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(rt60 * sr)) / sr
+    h = rng.normal(0, 1, len(t)) * np.exp(-6.9 * t / rt60)
+    h[0] = 1.0
+    y = np.convolve(x, h / np.sqrt(np.sum(h**2)))[: len(x)]
+    return (y * np.abs(x).max() / max(np.abs(y).max(), 1e-9)).astype(np.float32)
+
+
 def tone(seconds: float = 2.0, sr: int = SR, freq: float = 440.0, amp: float = 0.3) -> np.ndarray:
     return (amp * np.sin(2 * np.pi * freq * np.arange(int(seconds * sr)) / sr)).astype(np.float32)
 
 
 def noise(seconds: float = 2.0, sr: int = SR, amp: float = 0.1, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(0, amp, int(seconds * sr)).astype(np.float32)
+
+
+def rumble(seconds: float = 2.0, sr: int = SR, amp: float = 0.1, seed: int = 0) -> np.ndarray:
+    """Brown noise (power falling as 1/f**2), like wind on a microphone or traffic through a wall."""
+    n = int(seconds * sr)
+    spec = np.fft.rfft(np.random.default_rng(seed).normal(0, 1, n))
+    x = np.fft.irfft(spec / np.maximum(np.fft.rfftfreq(n, 1 / sr), 1.0), n)
+    return (amp * x / max(np.abs(x).max(), 1e-9)).astype(np.float32)
 
 
 def write_audio(path: Path, samples: np.ndarray, sr: int = SR, codec: str | None = None) -> Path:

@@ -54,7 +54,7 @@ def test_audio_writes_json_csv_and_a_timeline(
         and report["duration_s"] == pytest.approx(8.0, abs=0.01)
     )
     assert report["labels"] == list(SPEECH_EMOTIONS) and report["windows"] == len(report["per_window"]) == 13
-    assert report["speech_windows"] >= 3 and report["silence_windows"] >= 1 and report["non_speech_windows"] >= 1
+    assert report["speech_windows"] >= 3 and report["silence_windows"] >= 1 and report["music_windows"] >= 1
     assert report["emotion"] in SPEECH_EMOTIONS and sum(report["mean_probs"].values()) == pytest.approx(1.0, abs=1e-3)
     with c.open() as fh:
         rows = list(csv.DictReader(fh))

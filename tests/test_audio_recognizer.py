@@ -8,9 +8,9 @@ import numpy as np
 import onnx
 import pytest
 
-from audio_support import SR, music_like, speech_checkpoint, speech_like, speech_model
+from audio_support import SR, music_like, noise, speech_checkpoint, speech_like, speech_model
 from emolens.audio.features import FeatureConfig, resample
-from emolens.audio.labels import NON_SPEECH, SILENCE, SPEECH_EMOTIONS
+from emolens.audio.labels import MUSIC, NON_SPEECH, SILENCE, SPEECH_EMOTIONS
 from emolens.audio.recognizer import CROP_S, VoiceRecognizer, crops_of, speech_stretches, window_spans
 from emolens.errors import DataError, ModelError
 
@@ -78,7 +78,7 @@ def test_bad_rates_and_arrays_are_data_errors(rec: VoiceRecognizer) -> None:
         rec.predict(np.full(100, np.nan, np.float32), SR)
 
 
-def test_windows_label_silence_and_non_speech_and_judge_speech(rec: VoiceRecognizer) -> None:
+def test_windows_label_silence_music_and_non_speech_and_judge_speech(rec: VoiceRecognizer) -> None:
     x = np.concatenate([speech_like(3.0), np.zeros(3 * SR, np.float32), music_like(3.0)])
     wins = rec.windows(x, SR, window_s=2.0, hop_s=0.5)
     assert [(w.start_s, w.end_s) for w in wins] == window_spans(9.0, 2.0, 0.5)
@@ -86,7 +86,9 @@ def test_windows_label_silence_and_non_speech_and_judge_speech(rec: VoiceRecogni
     assert by_start[0.0].label in SPEECH_EMOTIONS and by_start[0.0].probs is not None
     assert by_start[0.0].probs.sum() == pytest.approx(1.0, abs=1e-5)
     assert by_start[3.5].label == SILENCE and by_start[3.5].probs is None
-    assert by_start[7.0].label == NON_SPEECH and by_start[7.0].probs is None
+    assert by_start[7.0].label == MUSIC and by_start[7.0].probs is None
+    noisy = rec.windows(noise(2.0, amp=0.1), SR)
+    assert [w.label for w in noisy] == [NON_SPEECH] and noisy[0].probs is None
     # the first window's probabilities are predict()'s on the same stretch of sound
     np.testing.assert_allclose(by_start[0.0].probs, rec.predict(x[: 2 * SR], SR), atol=1e-5)
     d = by_start[0.0].as_dict(rec.labels)

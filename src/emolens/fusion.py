@@ -191,5 +191,6 @@ class VoiceTrack:
             "windows": len(self.windows),
             "speech_windows": len(speech),
             "silence_windows": sum(w.label == "silence" for w in self.windows),
+            "music_windows": sum(w.label == "music" for w in self.windows),
             "share": {k: round(v, 5) for k, v in share.items()},
         }

@@ -11,7 +11,7 @@ import numpy as np
 
 from emolens.audio import MAX_DURATION_S
 from emolens.audio.decode import DecodedAudio, decode_audio
-from emolens.audio.labels import NON_SPEECH, SILENCE
+from emolens.audio.labels import MUSIC, NON_SPEECH, SILENCE
 from emolens.audio.recognizer import VoiceRecognizer, VoiceWindow
 from emolens.io import write_text_atomic
 
@@ -51,6 +51,7 @@ class AudioAnalysis:
             "windows": len(self.windows),
             "speech_windows": len(speech),
             "silence_windows": sum(w.label == SILENCE for w in self.windows),
+            "music_windows": sum(w.label == MUSIC for w in self.windows),
             "non_speech_windows": sum(w.label == NON_SPEECH for w in self.windows),
             "emotion": None if mean is None else self.labels[int(np.argmax(mean))],
             "mean_probs": None
@@ -89,6 +90,7 @@ def windows_csv(analysis: AudioAnalysis) -> str:
             "confidence",
             "speech",
             "level_db",
+            "music",
             "clipped",
             *(f"p_{k}" for k in analysis.labels),
         ]
@@ -104,6 +106,7 @@ def windows_csv(analysis: AudioAnalysis) -> str:
                 conf,
                 f"{win.speech:.4f}",
                 f"{win.vad.level_db:.2f}",
+                f"{win.vad.music:.4f}",
                 f"{win.clipped:.5f}",
                 *probs,
             ]
@@ -116,7 +119,7 @@ def write_csv(analysis: AudioAnalysis, path: str | Path) -> None:
 
 
 def plot_timeline(analysis: AudioAnalysis, path: str | Path) -> None:
-    """Each emotion's probability at each window's centre, with silence and non-speech shaded (PNG)."""
+    """Each emotion's probability at each window's centre, with silence, music and non-speech shaded (PNG)."""
     from emolens.eval.report import pyplot, save_figure
 
     plt = pyplot()
@@ -130,10 +133,11 @@ def plot_timeline(analysis: AudioAnalysis, path: str | Path) -> None:
     step = analysis.hop_s / 2
     for w, c in zip(analysis.windows, centres, strict=True):
         if w.probs is None:
-            ax.axvspan(c - step, c + step, color="0.85" if w.label == SILENCE else "tab:orange", alpha=0.3, linewidth=0)
+            shade = {SILENCE: "0.85", MUSIC: "tab:purple"}.get(w.label, "tab:orange")
+            ax.axvspan(c - step, c + step, color=shade, alpha=0.3, linewidth=0)
     ax.set_xlim(0, max(analysis.audio.duration_s, 1e-3))
     ax.set_ylim(0, 1)
-    ax.set_xlabel("time (s), window centres; grey: silence, orange: non-speech")
+    ax.set_xlabel("time (s), window centres; grey: silence, purple: music, orange: non-speech")
     ax.set_ylabel("probability")
     ax.set_title(
         f"{Path(analysis.source).name}: {analysis.model}, windows of {analysis.window_s:g} s every {analysis.hop_s:g} s"

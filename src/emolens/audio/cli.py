@@ -73,7 +73,7 @@ def run_audio(args: argparse.Namespace) -> int:
         s = analysis.summary()
         print(
             f"{args.file}: {s['duration_s']} s, {s['windows']} windows: {s['speech_windows']} speech, "
-            f"{s['silence_windows']} silence, {s['non_speech_windows']} non-speech; emotion {s['emotion'] or '-'}"
+            f"{s['silence_windows']} silence, {s['music_windows']} music, {s['non_speech_windows']} non-speech; emotion {s['emotion'] or '-'}"
         )
     return 0
 

@@ -21,5 +21,7 @@ FOUR_CLASSES: tuple[str, ...] = ("neutral", "happy", "sad", "angry")
 SILENCE = "silence"
 """The label of a window without enough sound to judge (no emotion is claimed)."""
 NON_SPEECH = "non-speech"
-"""The label of a window with sound that does not look like speech (music, noise, tones)."""
-NOT_EMOTIONS: tuple[str, ...] = (SILENCE, NON_SPEECH)
+"""The label of a window with sound that looks neither like speech nor like music (noise, tones, hum)."""
+MUSIC = "music"
+"""The label of a window whose sound holds pitches like played notes (see :mod:`emolens.audio.vad`)."""
+NOT_EMOTIONS: tuple[str, ...] = (SILENCE, MUSIC, NON_SPEECH)

@@ -24,7 +24,7 @@ from emolens.audio.features import (
     to_mono,
     trim_silence,
 )
-from emolens.audio.labels import NON_SPEECH, SILENCE
+from emolens.audio.labels import MUSIC, NON_SPEECH, SILENCE
 from emolens.audio.metadata import VoiceModelMeta
 from emolens.audio.vad import SPEECH, VadConfig, VadResult, classify, frame_features
 from emolens.errors import DataError, ModelError
@@ -321,7 +321,7 @@ class VoiceRecognizer:
         profile: SpeakerProfile | None = None,
     ) -> list[VoiceWindow]:
         """Judge a recording window by window (see :func:`window_spans`): each window is silence,
-        non-speech, or speech with the emotion probabilities of its sound.
+        music, non-speech, or speech with the emotion probabilities of its sound.
 
         A model that uses a speaker profile (:attr:`uses_profile`) and is given none takes the
         recording's: the speech it finds, stretches of overlapping speech windows as utterances. A
@@ -353,7 +353,7 @@ class VoiceRecognizer:
             if i in probs:
                 label = self.labels[int(np.argmax(probs[i]))]
             else:
-                label = SILENCE if verdict.label == SILENCE else NON_SPEECH
+                label = verdict.label if verdict.label in (SILENCE, MUSIC) else NON_SPEECH
             out.append(VoiceWindow(a, b, label, probs.get(i), verdict, clipped))
         if any(w.clipped > 0.01 for w in out):
             log.warning("the sound is clipped (samples at full scale) in places: emotions there are less reliable")

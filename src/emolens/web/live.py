@@ -292,7 +292,7 @@ class LiveSession:
 
     def _hear(self) -> dict[str, Any] | None:
         """Judge the last seconds of the microphone, on the connection's thread: the voice's emotion
-        (or silence, non-speech), fused with the largest face of the last frame, and voice events."""
+        (or silence, music, non-speech), fused with the largest face of the last frame, and voice events."""
         from emolens.fusion import fuse, voice_as_face
 
         assert self.voice is not None
