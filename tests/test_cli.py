@@ -207,7 +207,8 @@ def test_image_refuses_decode_bombs_with_one_line(tmp_path: Path, media: Path) -
     assert_one_line_error(emolens("image", str(scans)), "the JPEG has more than 100 scans")
     photo = str(media / "fer_justin.jpg")
     assert_one_line_error(
-        emolens("image", photo, "--max-pixels", "1000"), "381x384 = 146,304 pixels, more than the limit of 1,000"
+        emolens("image", photo, "--max-pixels", "1000"),
+        "381x384 = 146,304 pixels, more than the limit of 1,000 (--max-pixels N raises the limit)",
     )
     assert_one_line_error(emolens("image", photo, "--max-pixels", "0"), "the pixel limit must be 1 or more")
     assert_one_line_error(emolens("image", photo, "--threads", "-1"), "threads must be a whole number")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bombs import png16_rgba, progressive_scan_bomb, with_segment, zero_png
-from emolens.errors import EmolensError, ImageError
+from emolens.errors import EmolensError, ImageError, ImageTooLarge
 from emolens.imagecheck import (
     MAX_PIXELS,
     MAX_SCANS,
@@ -161,7 +161,7 @@ def test_read_image_applies_the_same_checks(tmp_path: Path) -> None:
     small = tmp_path / "small.png"
     small.write_bytes(zero_png(40, 30, 8, 2))
     assert read_image(small).shape == (30, 40, 3)
-    with pytest.raises(ImageError, match="1,200 pixels, more than the limit of 1,000"):
+    with pytest.raises(ImageTooLarge, match="1,200 pixels, more than the limit of 1,000"):
         read_image(small, ImageLimits(max_pixels=1000))
     # formats without a header read here (TIFF) are decoded, then their size is checked
     tiff = tmp_path / "x.tif"

@@ -260,13 +260,17 @@ def _image(args: argparse.Namespace) -> int:
     from emolens.analysis import Analyzer
     from emolens.analyze import analyze_images
     from emolens.detect import create_detector
+    from emolens.errors import ImageTooLarge
     from emolens.imagecheck import ImageLimits
     from emolens.runtime.recognizer import Recognizer
 
     limits = ImageLimits(max_pixels=args.max_pixels)
     rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
     analyzer = Analyzer(rec, create_detector(args.detector))
-    results = analyze_images(args.paths, analyzer, args.out, args.json, detector_name=args.detector, limits=limits)
+    try:
+        results = analyze_images(args.paths, analyzer, args.out, args.json, detector_name=args.detector, limits=limits)
+    except ImageTooLarge as e:
+        raise ImageTooLarge(f"{e} (--max-pixels N raises the limit)") from None
     if not args.json:
         print(json.dumps(results, indent=2))
     return 0

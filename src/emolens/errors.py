@@ -17,3 +17,7 @@ class ModelError(EmolensError):
 
 class ImageError(EmolensError):
     """An image cannot be read or has the wrong shape."""
+
+
+class ImageTooLarge(ImageError):
+    """An image has more pixels (or decoded bytes) than the limit it was read under."""

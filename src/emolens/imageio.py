@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emolens.errors import EmolensError, ImageError
+from emolens.errors import EmolensError, ImageError, ImageTooLarge
 from emolens.imagecheck import ImageLimits, ImageRefused, decode_checked
 from emolens.io import write_bytes_atomic
 
@@ -33,7 +33,7 @@ def read_image(path: str | Path, limits: ImageLimits | None = None) -> np.ndarra
         return decode_checked(data, limits or ImageLimits(), other_formats=True).image
     except ImageRefused as e:
         if e.status == 413:
-            raise ImageError(f"cannot read {path}: {e.detail}") from None
+            raise ImageTooLarge(f"cannot read {path}: {e.detail}") from None
         raise ImageError(f"cannot read {path}: not an image, or a corrupt or truncated one ({e.detail})") from None
 
 
