@@ -552,6 +552,28 @@ def test_video_upload_progress_summary_and_delete(desktop: Tab, server: Server) 
     assert desktop.errors == [], desktop.errors
 
 
+def test_a_video_can_be_heard_too(desktop: Tab, server: Server) -> None:
+    page = desktop.page
+    page.goto(server.page_url)
+    assert page.is_hidden("#video-voice-summary")
+    page.get_by_label("Videos: hear the sound too").check()
+    page.set_input_files("#file", str(need(MEDIA / CLIP)))  # with a sound track
+    page.wait_for_selector("#video-result[data-status='done']", timeout=180_000)
+    voice = page.text_content("#video-voice-summary") or ""
+    assert page.is_visible("#video-voice-summary") and voice.startswith("Voice: "), voice
+    assert page.get_attribute("#video-voice-summary", "data-state") == "on"
+    assert "windows" in voice and "The CSV holds the voice and fused columns" in voice
+    header = page.request.get(page.get_attribute("#download-csv", "href") or "")
+    assert "voice_label" in header.text().splitlines()[0]
+    header.dispose()
+
+    page.get_by_label("Videos: hear the sound too").uncheck()
+    page.set_input_files("#file", str(need(MEDIA / SHORT_VIDEO)))  # a new job, without the sound
+    assert_short_video_shown(page)
+    assert page.is_hidden("#video-voice-summary")
+    assert desktop.errors == [], desktop.errors
+
+
 def assert_short_video_shown(page: Page) -> None:
     page.wait_for_selector("#video-result[data-status='done']", timeout=60_000)
     assert "115 frames" in (page.text_content("#video-progress-label") or "")

@@ -318,3 +318,55 @@ def test_cancelling_right_after_the_upload(recognizer: Recognizer, media: Path) 
         # the worker is free for the next job
         final = wait_for(c, post_video(c, media / "pyfeat_single_face.mp4").json()["id"], ("done", "failed"))[-1]
         assert final["status"] == "done"
+
+
+def test_a_video_job_can_hear_the_sound_too(recognizer: Recognizer, media: Path, tmp_path: Path) -> None:
+    from emolens.audio.labels import NOT_EMOTIONS, SPEECH_EMOTIONS
+
+    clip = media / "pyfeat_single_face.mp4"  # 2.4 s with a sound track
+    silent = cut_clip(media / "pyfeat_single_face.mp4", tmp_path / "silent.mp4", 20)  # OpenCV writes no sound
+    with client_for(recognizer) as c:
+        with open(clip, "rb") as fh:
+            r = c.post("/api/v1/videos?voice=true", files={"file": (clip.name, fh, "video/mp4")})
+        assert r.status_code == 202, r.text
+        assert r.json()["voice"] is True
+        final = wait_for(c, r.json()["id"], ("done", "failed"))[-1]
+        assert final["status"] == "done", final["error"]
+        voice = final["summary"]["voice"]
+        assert voice["available"] is True and voice["windows"] >= 1
+        kinds = ("speech_windows", "silence_windows", "music_windows", "non_speech_windows")
+        assert voice["windows"] == sum(voice[k] for k in kinds)
+        rows = list(csv.DictReader(c.get(f"/api/v1/videos/{final['id']}/frames.csv").text.splitlines()))
+        assert rows and {"voice_label", "fused_label", "fused_happy"} <= set(rows[0])
+        assert {row["voice_label"] for row in rows} <= set(SPEECH_EMOTIONS) | set(NOT_EMOTIONS) | {""}
+
+        plain = post_video(c, clip).json()  # without ?voice: the faces alone, as before
+        assert plain["voice"] is False
+        done = wait_for(c, plain["id"], ("done", "failed"))[-1]
+        assert done["status"] == "done" and "voice" not in done["summary"]
+        assert "voice_label" not in c.get(f"/api/v1/videos/{plain['id']}/frames.csv").text.splitlines()[0]
+
+        with open(silent, "rb") as fh:
+            r = c.post("/api/v1/videos?voice=1", files={"file": ("silent.mp4", fh, "video/mp4")})
+        final = wait_for(c, r.json()["id"], ("done", "failed"))[-1]
+        assert final["status"] == "done", final["error"]
+        assert final["summary"]["voice"]["available"] is False
+        assert "no audio track" in final["summary"]["voice"]["reason"]
+        reason = final["summary"]["voice"]["reason"]
+        assert reason.startswith("silent.mp4 ") and "upload" not in reason, reason  # the upload's name, no server path
+
+        with open(clip, "rb") as fh:
+            r = c.post("/api/v1/videos?voice=perhaps", files={"file": (clip.name, fh, "video/mp4")})
+        assert r.status_code == 422 and "voice" in r.json()["detail"]
+
+
+def test_a_speech_model_that_cannot_load_refuses_voice_jobs_before_the_upload(
+    recognizer: Recognizer, media: Path, tmp_path: Path
+) -> None:
+    with client_for(recognizer, speech_model=str(tmp_path / "missing.onnx")) as c:
+        clip = media / "pyfeat_single_face.mp4"
+        with open(clip, "rb") as fh:
+            r = c.post("/api/v1/videos?voice=true", files={"file": (clip.name, fh, "video/mp4")})
+        assert r.status_code == 503 and "speech model" in r.json()["detail"]
+        assert job_folder(c) == []
+        assert post_video(c, clip).status_code == 202  # the faces alone still work

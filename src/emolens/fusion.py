@@ -192,5 +192,6 @@ class VoiceTrack:
             "speech_windows": len(speech),
             "silence_windows": sum(w.label == "silence" for w in self.windows),
             "music_windows": sum(w.label == "music" for w in self.windows),
+            "non_speech_windows": sum(w.label == "non-speech" for w in self.windows),
             "share": {k: round(v, 5) for k, v in share.items()},
         }

@@ -71,6 +71,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         keep_s=options.keep_s,
         max_video_s=options.max_video_s,
         max_pixels=options.max_image_pixels,
+        voice=context.voice_recognizer,
     )
     jobs.start()
     context.jobs = app.state.jobs = jobs

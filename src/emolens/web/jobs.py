@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from emolens.errors import EmolensError
 
 if TYPE_CHECKING:
+    from emolens.audio.recognizer import VoiceRecognizer
     from emolens.runtime.recognizer import Recognizer
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class Job:
     filename: str
     duration_s: float | None
     fps: float | None
+    voice: bool = False
+    """Also hear the video's sound and fuse it with the faces."""
     created: float = field(default_factory=time.time)
     status: str = "queued"
     frames_done: int = 0
@@ -78,7 +81,8 @@ class JobManager:
     """The video jobs of one server: one worker thread, expiry after ``keep_s`` seconds, cleanup on close.
 
     ``max_pixels``: a job fails on a video with a frame larger than this, whatever its header
-    announces (see :class:`~emolens.video.source.FrameSource`; None: no limit).
+    announces (see :class:`~emolens.video.source.FrameSource`; None: no limit). ``voice``: gives
+    the speech model that hears the jobs that ask for it (None: no job may).
     """
 
     def __init__(
@@ -90,8 +94,10 @@ class JobManager:
         keep_s: float = 600.0,
         max_video_s: float = 600.0,
         max_pixels: int | None = None,
+        voice: Callable[[], VoiceRecognizer] | None = None,
     ) -> None:
         self.recognizer = recognizer
+        self.voice = voice
         self.detector = detector
         self.max_jobs = max_jobs
         self.keep_s = keep_s
@@ -182,13 +188,17 @@ class JobManager:
         fps: float | None = None,
         frames: int | None = None,
         reserved: bool = False,
+        voice: bool = False,
     ) -> dict[str, Any]:
         """Queue the video ``upload`` (inside ``folder``, which the job now owns); its :meth:`info`.
 
         ``duration_s``, ``fps``, ``frames``: what the file announces (None: unknown; a video of unknown
         length is stopped, and fails, once it passes ``max_video_s``). ``reserved``: called inside
-        :meth:`reserve`, whose place this job takes."""
-        job = Job(uuid.uuid4().hex, folder, upload, filename, duration_s, fps, frames_total=frames)
+        :meth:`reserve`, whose place this job takes. ``voice``: hear the sound too (fused with the
+        faces; the summary gains a ``voice`` section, the CSV the voice and fused columns)."""
+        if voice and self.voice is None:
+            raise EmolensError("this server has no speech model for video jobs")
+        job = Job(uuid.uuid4().hex, folder, upload, filename, duration_s, fps, voice, frames_total=frames)
         with self._lock:
             self._check_capacity(own_place=reserved)
             self._jobs[job.id] = job
@@ -314,8 +324,12 @@ class JobManager:
                 progress=False,
                 on_frame=on_frame,
                 max_pixels=self.max_pixels,
+                voice=self.voice() if job.voice and self.voice is not None else False,
             )
             summary["source"] = job.filename  # not the server's temporary path
+            voice = summary.get("voice")
+            if isinstance(voice, dict) and isinstance(voice.get("reason"), str):
+                voice["reason"] = voice["reason"].replace(str(job.upload), job.filename)
             status = "done"
         except _Cancelled:
             status = "deleted"
@@ -360,6 +374,7 @@ class JobManager:
             "expires_in_s": None if expires is None else round(expires, 1),
             "filename": job.filename,
             "duration_s": None if job.duration_s is None else round(job.duration_s, 3),
+            "voice": job.voice,
             "summary": job.summary,
             "error": job.error,
             "links": {

@@ -155,6 +155,7 @@ class JobInfo(BaseModel):
     expires_in_s: float | None = Field(description="seconds until its files are deleted (None while it runs)")
     filename: str
     duration_s: float | None
+    voice: bool = Field(False, description="whether the job hears the sound too (POST with ?voice=true)")
     summary: VideoSummary | None
     error: str | None
     links: JobLinks

@@ -45,7 +45,8 @@ class ServeOptions:
     ``physio_mqtt``, ``physio_child``: a wristband publishing on ``emolens/physio/<child>/+`` of
     this broker (:mod:`emolens.physio.mqtt`); its stress is shown on the live page beside the face
     and joins the relaxation panel's readings (None: no wristband).
-    ``speech_model``: the model that hears the live page's microphone when the user switches it on
+    ``speech_model``: the model that hears the live page's microphone when the user switches it on, and
+    the video jobs that ask to hear the sound
     (loaded on first use; None: the bundled one).
     """
 
@@ -104,7 +105,10 @@ class ServeOptions:
     )
     speech_model: str | None = field(
         default=None,
-        metadata={"help": "speech model for the live page's microphone (default: the bundled one)", "metavar": "M"},
+        metadata={
+            "help": "speech model for the live page's microphone and voice video jobs (default: the bundled one)",
+            "metavar": "M",
+        },
     )
 
     def __post_init__(self) -> None:

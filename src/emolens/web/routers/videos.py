@@ -65,8 +65,22 @@ def probe(path: Path, filename: str, context: WebContext) -> tuple[float | None,
     return duration, fps, frames
 
 
-async def upload_video(request: Request, response: Response, context: Context) -> JobInfo:
+def load_voice(context: WebContext) -> None:
+    """Load the speech model now, so that a job that asks to hear the sound is refused (503) before
+    its upload when the model cannot serve."""
+    try:
+        context.voice_recognizer()
+    except EmolensError as e:
+        raise HTTPException(503, f"the speech model cannot be loaded: {e}") from None
+
+
+async def upload_video(request: Request, response: Response, context: Context, voice: bool = False) -> JobInfo:
+    """``voice``: also hear the video's sound, fused with the faces (the summary gains a ``voice``
+    section: the voice's emotion, its speech, music and silence windows; the CSV the voice and fused
+    columns). A video without sound is analysed by its faces, and its summary says why."""
     jobs = context.job_manager
+    if voice:
+        await run_in_threadpool(load_voice, context)
     with jobs.reserve():  # an upload in progress holds a job's place: 429 now rather than after it
         folder = jobs.new_folder()
         try:
@@ -76,7 +90,14 @@ async def upload_video(request: Request, response: Response, context: Context) -
             assert upload.path is not None
             duration, fps, frames = await run_in_threadpool(probe, upload.path, upload.filename, context)
             info = jobs.submit(
-                folder, upload.path, upload.filename, duration_s=duration, fps=fps, frames=frames, reserved=True
+                folder,
+                upload.path,
+                upload.filename,
+                duration_s=duration,
+                fps=fps,
+                frames=frames,
+                reserved=True,
+                voice=voice,
             )
         except BaseException:
             jobs.discard_folder(folder)
@@ -163,7 +184,7 @@ ROUTES = (
     Route(
         "/videos",
         upload_video,
-        "analyse a video in the background (multipart field 'file')",
+        "analyse a video in the background (multipart field 'file'; ?voice=true: hear its sound too)",
         methods=("POST",),
         status_code=202,
         errors=(400, 408, 413, 415, 422, 429, 503),

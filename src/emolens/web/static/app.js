@@ -48,6 +48,8 @@ function setupFiles() {
       playerNote: $("video-player-note"),
       chart: $("track-chart"),
       chartLegend: $("track-legend"),
+      voice: $("video-voice"),
+      voiceSummary: $("video-voice-summary"),
     },
     status,
   );

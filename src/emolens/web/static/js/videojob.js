@@ -30,7 +30,8 @@ export class VideoJobView {
   #chart;
 
   /** els: { section, progress, progressLabel, deleteButton, summary, tracksBody, csvLink, mp4Link, expires,
-   *  player (a <video>), playerNote, chart (a canvas), chartLegend } */
+   *  player (a <video>), playerNote, chart (a canvas), chartLegend, voice (a checkbox: hear the sound too),
+   *  voiceSummary } */
   constructor(els, status) {
     this.#els = els;
     this.#status = status;
@@ -57,7 +58,7 @@ export class VideoJobView {
     this.#upload = upload;
     try {
       const job = await postFileWithProgress(
-        "api/v1/videos",
+        this.#els.voice.checked ? "api/v1/videos?voice=true" : "api/v1/videos",
         file,
         (fraction) => this.#uploadProgress(sequence, upload, file.name, fraction),
         { signal: upload.controller.signal },
@@ -142,6 +143,7 @@ export class VideoJobView {
     els.deleteButton.hidden = true;
     els.section.dataset.status = "uploading";
     els.tracksBody.replaceChildren();
+    els.voiceSummary.hidden = true;
     this.#unloadPlayer();
   }
 
@@ -203,11 +205,30 @@ export class VideoJobView {
     if (ACTIVE.has(job.status)) this.#schedulePoll();
   }
 
+  /** What the sound said, for a job that heard it: the voice's emotion and its windows, or why there was none. */
+  #renderVoice(voice) {
+    const el = this.#els.voiceSummary;
+    el.hidden = !voice;
+    if (!voice) return;
+    if (!voice.available) {
+      el.dataset.state = "off";
+      el.textContent = `Voice: not heard (${voice.reason}).`;
+      return;
+    }
+    const shares = Object.entries(voice.share || {}).sort((a, b) => b[1] - a[1]);
+    const main = voice.speech_windows > 0 && shares.length ? `mostly ${shares[0][0]} (${Math.round(100 * shares[0][1])}% of speech)` : "no speech";
+    el.dataset.state = "on";
+    el.textContent =
+      `Voice: ${main}; ${voice.windows} windows: ${voice.speech_windows} speech, ${voice.music_windows} music, ` +
+      `${voice.silence_windows} silence, ${voice.non_speech_windows} other sound. The CSV holds the voice and fused columns.`;
+  }
+
   #done(job) {
     const summary = job.summary || { tracks: [], frames: job.frames_done };
     const people = summary.tracks.length;
     this.#setProgress(1, `Done: ${summary.frames} frames, ${people} ${people === 1 ? "person" : "people"} tracked.`);
     this.#renderTracks(summary.tracks, job.hint);
+    this.#renderVoice(summary.voice);
     this.#setLinks(job);
     this.#els.summary.hidden = false;
     showStatus(this.#status, `${this.#name}: analysis done.`, "ok");
