@@ -186,3 +186,45 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path) -> None:
     assert not temp_files(out)
     s = analyze_videos(v, out=out, workers=1)
     assert (s.analysed, s.skipped, s.failed) == (4 - len(done), len(done), 0)
+
+
+def test_a_run_can_hear_the_sound_too(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    import json
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from emolens.audio.labels import NOT_EMOTIONS, SPEECH_EMOTIONS
+    from emolens.errors import EmolensError
+    from emolens.labels import EMOTIONS
+
+    v = tmp_path / "in"
+    v.mkdir()
+    shutil.copy(need(MEDIA / FER), v / FER)  # no sound track
+    shutil.copy(MEDIA / PYFEAT, v / PYFEAT)  # a sound track
+    out = tmp_path / "run"
+    s = analyze_videos([v], out=out, workers=1, audio=True)
+    assert (s.analysed, s.failed) == (2, 0)
+    voice_columns = ["voice_label", "voice_speech", *(f"fused_{e}" for e in EMOTIONS), "fused_label"]
+    data = pq.read_table(s.dataset)
+    assert data.column_names[-len(voice_columns) :] == voice_columns and data.num_rows == s.rows
+    ids = {vid: vid.split("-")[0] for vid in data.column("video_id").unique().to_pylist()}
+    by_name = {name: data.filter(pc.equal(data.column("video_id"), vid)) for vid, name in ids.items()}
+    silent, heard = by_name["fer_test"], by_name["pyfeat_single_face"]
+    assert set(silent.column("voice_label").to_pylist()) == {""} and silent.column("fused_happy").null_count == len(
+        silent
+    )
+    labels = set(heard.column("voice_label").to_pylist())
+    assert labels - {""} and labels <= set(SPEECH_EMOTIONS) | set(NOT_EMOTIONS) | {""}
+    summaries = {p.name.split("-")[0]: json.loads(p.read_text()) for p in (out / "videos").glob("*.json")}
+    assert summaries["pyfeat_single_face"]["voice"]["available"] is True
+    assert summaries["fer_test"]["voice"]["available"] is False
+
+    again = analyze_videos([v], out=out, workers=1, audio=True)
+    assert (again.analysed, again.skipped) == (0, 2)
+    faces_only = analyze_videos([v], out=out, workers=1)  # the sound changes the outputs: both again
+    assert (faces_only.analysed, faces_only.skipped) == (2, 0)
+    assert "voice_label" not in pq.read_table(faces_only.dataset).column_names
+    with pytest.raises(EmolensError, match="--audio"):
+        analyze_videos([v], out=out, workers=1, speech_model="emolens-speech-ravdess")

@@ -31,6 +31,8 @@ def _batch(args: argparse.Namespace) -> int:
         detector=args.detector,
         options=main_cli._stream_options(args),
         progress=not args.no_progress,
+        audio=args.audio,
+        speech_model=args.speech_model,
     )
     s = summary
     print(
@@ -82,6 +84,14 @@ def add_batch_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--model", default=None, help="bundled model name or .onnx path (default: the bundled default)")
     p.add_argument("--tta", default=None, choices=TTA_MODES, help="override the model's test-time augmentation")
     main_cli._add_stream_options(p)
+    p.add_argument(
+        "--audio",
+        action="store_true",
+        help="also listen: each video's voice per window, fused with each face's (voice and fused columns)",
+    )
+    p.add_argument(
+        "--speech-model", default=None, metavar="M", help="speech model name or .onnx for --audio (default: bundled)"
+    )
     p.add_argument("--json", default=None, metavar="FILE", help="also write the run's summary here")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_batch)

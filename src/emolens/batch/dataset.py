@@ -3,7 +3,9 @@
 :func:`write_dataset` gathers the per-frame tables of the videos done (``videos/<id>.csv``, as
 ``emolens video --csv`` writes them) into ``faces.parquet``: ``video_id``, ``frame``, ``time``,
 ``track_id``, the box ``x``, ``y``, ``w``, ``h``, one probability column per label of the model,
-``label`` and ``valence``. It counts each video's labels on the way, for the summary table and
+``label`` and ``valence``; a run that heard the sound (``--audio``) adds ``voice_label``,
+``voice_speech``, one fused probability column per label (``fused_<label>``) and ``fused_label``
+(empty or null where no voice was heard at that time). It counts each video's labels on the way, for the summary table and
 the overview. pyarrow is imported only here, and only when used (:func:`require_pyarrow` says
 how to install it). Both files are written through an :class:`~emolens.io.AtomicFile`.
 """
@@ -50,19 +52,39 @@ class DatasetStats:
     labels: tuple[str, ...]
     rows: int
     label_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    voice: bool = False
+    """Whether the tables hold the voice and fused columns."""
+
+
+def _voice_columns(labels: Sequence[str]) -> tuple[str, ...]:
+    return ("voice_label", "voice_speech", *(f"fused_{lab}" for lab in labels), "fused_label")
 
 
 def _labels_of(path: Path) -> tuple[str, ...]:
+    """The labels of a per-frame table (with or without the voice and fused columns)."""
     with open(path, newline="", encoding="utf-8") as fh:
-        header = next(csvlib.reader(fh), [])
-    if tuple(header[: len(_HEAD)]) != _HEAD or tuple(header[-len(_TAIL) :]) != _TAIL:
-        raise EmolensError(f"{path} is not a per-frame table of emolens (columns {', '.join(header[:4])}...)")
-    return tuple(header[len(_HEAD) : -len(_TAIL)])
+        header = tuple(next(csvlib.reader(fh), []))
+    if header[: len(_HEAD)] == _HEAD and _TAIL[0] in header:
+        end = header.index(_TAIL[0])
+        labels = header[len(_HEAD) : end]
+        if header[end:] in (_TAIL, (*_TAIL, *_voice_columns(labels))):
+            return labels
+    raise EmolensError(f"{path} is not a per-frame table of emolens (columns {', '.join(header[:4])}...)")
 
 
-def _schema(labels: Sequence[str]) -> Any:
+def _schema(labels: Sequence[str], voice: bool = False) -> Any:
     import pyarrow as pa
 
+    heard = (
+        [
+            ("voice_label", pa.string()),
+            ("voice_speech", pa.float32()),
+            *((f"fused_{lab}", pa.float32()) for lab in labels),
+            ("fused_label", pa.string()),
+        ]
+        if voice
+        else []
+    )
     return pa.schema(
         [
             ("video_id", pa.string()),
@@ -76,29 +98,43 @@ def _schema(labels: Sequence[str]) -> Any:
             *((lab, pa.float32()) for lab in labels),
             ("label", pa.string()),
             ("valence", pa.string()),
+            *heard,
         ]
     )
 
 
 def _read(path: Path, video_id: str, schema: Any) -> Any:
+    """A video's table with its id first; a video without sound in a run that heard the sound gets
+    empty voice columns (no voice label, null scores)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     types = {f.name: f.type for f in schema if f.name != "video_id"}
     table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False))
-    if table.schema.names != schema.names[1:]:
+    names = schema.names[1:]
+    if "voice_label" in names and table.schema.names == names[: names.index("voice_label")]:
+        for f in schema:
+            if f.name not in table.schema.names and f.name != "video_id":
+                empty = (
+                    pa.array([""] * table.num_rows, pa.string())
+                    if f.type == pa.string()
+                    else pa.nulls(table.num_rows, f.type)
+                )
+                table = table.append_column(f.name, empty)
+    if table.schema.names != names:
         raise EmolensError(f"{path}: its columns differ from the other videos' (another model?)")
     ids = pa.array([video_id] * table.num_rows, pa.string())
     return table.add_column(0, "video_id", ids).cast(schema)
 
 
-def write_dataset(videos: Sequence[tuple[str, Path]], dest: str | Path) -> DatasetStats:
-    """Write the per-frame tables ``videos`` ((id, csv path), in order) as one Parquet file ``dest``."""
+def write_dataset(videos: Sequence[tuple[str, Path]], dest: str | Path, *, voice: bool = False) -> DatasetStats:
+    """Write the per-frame tables ``videos`` ((id, csv path), in order) as one Parquet file ``dest``;
+    ``voice``: the run heard the sound, and the data set has the voice and fused columns."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     labels = _labels_of(videos[0][1]) if videos else EMOTIONS
-    schema = _schema(labels)
+    schema = _schema(labels, voice)
     counts: dict[str, dict[str, int]] = {}
     rows = 0
     with AtomicFile(dest) as tmp:
@@ -118,7 +154,7 @@ def write_dataset(videos: Sequence[tuple[str, Path]], dest: str | Path) -> Datas
             writer.write_table(pa.concat_tables(buffer) if buffer else schema.empty_table())
         finally:
             writer.close()
-    return DatasetStats(labels, rows, counts)
+    return DatasetStats(labels, rows, counts, voice=voice)
 
 
 def write_video_table(records: Sequence[Record], stats: DatasetStats, dest: str | Path) -> None:

@@ -75,11 +75,20 @@ def _sha256(path: Path) -> str:
 
 
 def make_config(
-    model: str | Path | None, tta: str | None, detector: str, options: StreamOptions, videos_dir: Path
+    model: str | Path | None,
+    tta: str | None,
+    detector: str,
+    options: StreamOptions,
+    videos_dir: Path,
+    *,
+    audio: bool = False,
+    speech_model: str | Path | None = None,
 ) -> WorkerConfig:
     """The workers' config: the model resolved once here (a bundled family to the variant this machine
     prefers, named so that every worker of a cluster loads the same file), and its hash; a short name's
-    test-time augmentation (``accurate``: ten views) goes with it unless ``tta`` overrides it."""
+    test-time augmentation (``accurate``: ten views) goes with it unless ``tta`` overrides it.
+    ``audio``: hear each video's sound too, with ``speech_model`` (a name, a path, or None for the
+    bundled one), resolved here to its absolute path and hashed."""
     from emolens.detect import DETECTORS
     from emolens.models.bundled import WEIGHTS_DIR, alias_tta, resolve_model
 
@@ -89,7 +98,14 @@ def make_config(
     bundled = path.parent.resolve() == WEIGHTS_DIR.resolve()
     name = path.stem if bundled else str(path.absolute())
     tta = tta if tta is not None else alias_tta(model)
-    return WorkerConfig(name, _sha256(path), tta, detector, options, str(videos_dir.absolute()))
+    speech: str | None = None
+    speech_sha: str | None = None
+    if audio:
+        from emolens.audio.recognizer import resolve_speech_model
+
+        found = resolve_speech_model(speech_model)
+        speech, speech_sha = str(found.absolute()), _sha256(found)
+    return WorkerConfig(name, _sha256(path), tta, detector, options, str(videos_dir.absolute()), speech, speech_sha)
 
 
 def check_config(config: WorkerConfig) -> None:
@@ -99,6 +115,10 @@ def check_config(config: WorkerConfig) -> None:
 
     Recognizer(config.model, threads=1, tta=config.tta)
     create_detector(config.detector)
+    if config.speech_model is not None:
+        from emolens.audio.recognizer import VoiceRecognizer
+
+        VoiceRecognizer(config.speech_model, threads=1)
 
 
 @contextlib.contextmanager
@@ -222,6 +242,8 @@ def analyze_videos(
     detector: str = "haar",
     options: StreamOptions | None = None,
     progress: bool = False,
+    audio: bool = False,
+    speech_model: str | Path | None = None,
     **changes: Any,
 ) -> BatchSummary:
     """Analyse every video of ``paths`` (files, folders searched recursively, list files of paths)
@@ -234,7 +256,10 @@ def analyze_videos(
     join a cluster; an initialised Ray is used as it is. ``model``, ``tta``, ``detector``,
     ``options`` and keyword ``changes`` (fields of :class:`~emolens.types.StreamOptions`) are those
     of :func:`~emolens.video.pipeline.analyze_video`; each worker runs ONNX Runtime on one thread.
-    ``progress``: bars of videos and frames on stderr.
+    ``progress``: bars of videos and frames on stderr. ``audio``: hear each video's sound too, with
+    ``speech_model`` (default: the bundled one), as ``emolens video --audio``: each video's table
+    and the data set gain the voice and fused columns, its JSON a ``voice`` section (a video
+    without sound is analysed by its faces, and its JSON says why).
 
     A video that cannot be analysed is recorded as failed with its reason (in the summary, the
     table and the overview); it does not stop the run. An EmolensError is raised, before any
@@ -247,6 +272,8 @@ def analyze_videos(
     address = ray_address(ray)
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise EmolensError(f"workers must be 1 or more, not {workers!r}")
+    if speech_model is not None and not audio:
+        raise EmolensError("a speech model is used only when the sound is heard too (--audio)")
     require_pyarrow()
     inputs = discover(_inputs(paths))
     if not inputs:
@@ -262,7 +289,7 @@ def analyze_videos(
     with _lock(out), Manifest(out / MANIFEST) as manifest:
         _sweep(out)
         _sweep(videos_dir)
-        config = make_config(model, tta, detector, opts, videos_dir)
+        config = make_config(model, tta, detector, opts, videos_dir, audio=audio, speech_model=speech_model)
         okey = config.key()
         plan = _Plan(inputs, manifest.records(), okey, videos_dir)
         log.info(
@@ -306,7 +333,7 @@ def analyze_videos(
         records = manifest.records()
         listed = [records[v.id] for v in inputs if v.id in records]
         done = [(r.id, output_paths(videos_dir, r.id)[0]) for r in listed if r.state == DONE]
-        stats = write_dataset(done, out / DATASET)
+        stats = write_dataset(done, out / DATASET, voice=config.speech_model is not None)
         write_video_table(listed, stats, out / TABLE)
         summary = BatchSummary(
             out=out,

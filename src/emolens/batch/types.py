@@ -29,7 +29,9 @@ class WorkerConfig:
     ``model``: a bundled model's full name (its variant: ``...-int8`` or ``...-fp32``, chosen once
     by the driver, so every worker of a cluster uses the same file) or an ``.onnx`` path.
     ``model_sha256``: the model file's hash (part of :meth:`key`). ``videos_dir``: where each
-    video's outputs go (on a cluster: storage every node sees at this path).
+    video's outputs go (on a cluster: storage every node sees at this path). ``speech_model``:
+    the path of the speech model that also hears each video's sound (None: the faces alone), and
+    ``speech_sha256`` its hash.
     """
 
     model: str
@@ -38,6 +40,8 @@ class WorkerConfig:
     detector: str
     options: StreamOptions
     videos_dir: str
+    speech_model: str | None = None
+    speech_sha256: str | None = None
 
     def key(self) -> str:
         """A hash of everything that shapes a video's outputs (not where they go)."""
@@ -48,6 +52,8 @@ class WorkerConfig:
             "detector": self.detector,
             "options": asdict(self.options),
         }
+        if self.speech_model is not None:  # runs without the voice keep the keys they always had
+            what["speech_sha256"] = self.speech_sha256
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode("utf-8")).hexdigest()
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from emolens.batch.types import VideoJob, VideoResult, WorkerConfig
 
 if TYPE_CHECKING:
+    from emolens.audio.recognizer import VoiceRecognizer
     from emolens.detect.base import Detector
     from emolens.runtime.recognizer import Recognizer
 
@@ -60,7 +61,8 @@ def peak_rss_mb() -> float | None:
 
 
 class WorkerState:
-    """What a worker makes once: the recognizer (one ONNX Runtime thread) and the detector."""
+    """What a worker makes once: the recognizer (one ONNX Runtime thread), the detector, and the
+    speech model when the run hears the sound."""
 
     def __init__(self, config: WorkerConfig) -> None:
         os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # OpenCV's and FFmpeg's own warnings: the reason
@@ -74,6 +76,11 @@ class WorkerState:
         self.config = config
         self.recognizer: Recognizer = Recognizer(config.model, threads=1, tta=config.tta)
         self.detector: Detector = create_detector(config.detector)
+        self.voice: VoiceRecognizer | None = None
+        if config.speech_model is not None:
+            from emolens.audio.recognizer import VoiceRecognizer
+
+            self.voice = VoiceRecognizer(config.speech_model, threads=1)
 
 
 _CACHE: dict[WorkerConfig, WorkerState] = {}
@@ -130,6 +137,7 @@ def analyze_one(state: WorkerState, job: VideoJob, on_frames: Callable[[int], No
             json=js,
             progress=False,
             audio=False,
+            voice=state.voice if state.voice is not None else False,
             on_frame=on_frame,
         )
     except Exception as e:  # a broken video is a result, never the end of the run
