@@ -1,6 +1,6 @@
 """Is there speech in a stretch of sound? A small, explainable voice-activity detector in NumPy.
 
-Three cues per 10 ms frame, computed on the sound *before* loudness normalisation:
+The cues of each 10 ms frame, computed on the sound *before* loudness normalisation:
 
 * **level**: RMS in dB re full scale; frames under ``silence_dbfs`` are silent;
 * **harmonicity**: the highest peak of the normalised autocorrelation at a lag of a voice's pitch
@@ -31,9 +31,9 @@ generated tunes, 56-70% of the windows of organ, piano, synth and plucked string
 
 What this cannot do, honestly: it knows no language, only the sound of talking. Rap and
 singing with vibrato, and music led by a solo voice, violin or flute with vibrato, look like speech
-and get emotions; so can an animal's calls. Percussion alone and notes shorter than about a fifth of
-a second are not heard as notes. Tones, hum, fans and broadband noise come out as non-speech. Speech under loud noise or
-music may be called non-speech. The silence level is absolute: a very quiet recording may be
+and get emotions; so can an animal's calls. Percussion alone and notes shorter than about a fifth
+of a second are not heard as notes. Tones, hum, fans, rumble and broadband noise come out as
+non-speech. Speech under loud noise may be called non-speech, and under loud music, music. The silence level is absolute: a very quiet recording may be
 silence throughout (normalise it first), a loud noisy room is non-speech rather than silence.
 It is a gate in front of an emotion model trained on clean acted speech, not a speech detector
 to rely on alone.

@@ -5,8 +5,8 @@
 ``track_id``, the box ``x``, ``y``, ``w``, ``h``, one probability column per label of the model,
 ``label`` and ``valence``; a run that heard the sound (``--audio``) adds ``voice_label``,
 ``voice_speech``, one fused probability column per label (``fused_<label>``) and ``fused_label``
-(empty or null where no voice was heard at that time). It counts each video's labels on the way, for the summary table and
-the overview. pyarrow is imported only here, and only when used (:func:`require_pyarrow` says
+(empty or null where no voice was heard at that time). It counts each video's labels on the
+way, for the summary table and the overview. pyarrow is imported only here, and only when used (:func:`require_pyarrow` says
 how to install it). Both files are written through an :class:`~emolens.io.AtomicFile`.
 """
 
