@@ -55,10 +55,16 @@ def music_like(seconds: float = 3.0, sr: int = SR, seed: int = 0, amp: float = 0
 
 
 def melody_like(
-    seconds: float = 4.0, sr: int = SR, seed: int = 0, instrument: str = "piano", amp: float = 0.2
+    seconds: float = 4.0,
+    sr: int = SR,
+    seed: int = 0,
+    instrument: str = "piano",
+    amp: float = 0.2,
+    vibrato_st: float = 0.0,
 ) -> np.ndarray:
     """A tune on a major scale: notes of 0.25-0.6 s, each a harmonic series held (``organ``) or
-    dying away (``piano``; ``pluck`` faster, its upper partials fastest), one after the other."""
+    dying away (``piano``; ``pluck`` faster, its upper partials fastest), one after the other;
+    ``vibrato_st``: each note's pitch swings this many semitones either way, 5.5 times a second."""
     rng = np.random.default_rng(seed)
     n = int(seconds * sr)
     out = np.zeros(n + sr)
@@ -67,10 +73,11 @@ def melody_like(
         length = int(rng.uniform(0.25, 0.6) * sr)
         f = rng.uniform(130.0, 260.0) * 2 ** (rng.choice([0, 2, 4, 5, 7, 9, 11, 12]) / 12)
         t = np.arange(length) / sr
+        phase = 2 * np.pi * np.cumsum(f * 2 ** (vibrato_st * np.sin(2 * np.pi * 5.5 * t) / 12)) / sr
         note = np.zeros(length)
         for k in range(1, 7):
             decay = {"organ": 0.0, "piano": 3.0, "pluck": 4.0 * k}[instrument]
-            note += np.sin(2 * np.pi * k * f * t) * np.exp(-decay * t) / k
+            note += np.sin(k * phase) * np.exp(-decay * t) / k
         note *= np.minimum(1.0, t / 0.01) * np.minimum(1.0, (length / sr - t) / 0.02)
         out[start : start + length] += note
         start += length

