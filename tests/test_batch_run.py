@@ -220,11 +220,18 @@ def test_a_run_can_hear_the_sound_too(tmp_path: Path) -> None:
     summaries = {p.name.split("-")[0]: json.loads(p.read_text()) for p in (out / "videos").glob("*.json")}
     assert summaries["pyfeat_single_face"]["voice"]["available"] is True
     assert summaries["fer_test"]["voice"]["available"] is False
+    with open(s.table, newline="", encoding="utf-8") as fh:
+        table = {r["video_id"].split("-")[0]: r for r in csv.DictReader(fh)}
+    voice = summaries["pyfeat_single_face"]["voice"]
+    assert table["pyfeat_single_face"]["voice_windows"] == str(voice["windows"])
+    assert table["pyfeat_single_face"]["voice_speech_windows"] == str(voice["speech_windows"])
+    assert table["fer_test"]["voice_windows"] == "" and "no audio track" in table["fer_test"]["voice_not_heard"]
 
     again = analyze_videos([v], out=out, workers=1, audio=True)
     assert (again.analysed, again.skipped) == (0, 2)
     faces_only = analyze_videos([v], out=out, workers=1)  # the sound changes the outputs: both again
     assert (faces_only.analysed, faces_only.skipped) == (2, 0)
     assert "voice_label" not in pq.read_table(faces_only.dataset).column_names
+    assert "voice_emotion" not in faces_only.table.read_text(encoding="utf-8").splitlines()[0]
     with pytest.raises(EmolensError, match="--audio"):
         analyze_videos([v], out=out, workers=1, speech_model="emolens-speech-ravdess")

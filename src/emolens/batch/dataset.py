@@ -157,16 +157,37 @@ def write_dataset(videos: Sequence[tuple[str, Path]], dest: str | Path, *, voice
     return DatasetStats(labels, rows, counts, voice=voice)
 
 
-def write_video_table(records: Sequence[Record], stats: DatasetStats, dest: str | Path) -> None:
+def _voice_cells(voice: dict[str, Any] | None) -> list[str]:
+    """A video's ``voice`` summary as the table's cells: its most frequent emotion over its speech
+    windows, its windows of speech, music and in all, and why it was not heard."""
+    if not voice:
+        return ["", "", "", "", ""]
+    if not voice.get("available"):
+        return ["", "", "", "", str(voice.get("reason", ""))]
+    share = voice.get("share") or {}
+    speech = int(voice.get("speech_windows", 0))
+    emotion = max(share, key=lambda k: share[k]) if speech and share else ""
+    return [emotion, str(speech), str(voice.get("music_windows", 0)), str(voice.get("windows", 0)), ""]
+
+
+def write_video_table(
+    records: Sequence[Record],
+    stats: DatasetStats,
+    dest: str | Path,
+    voices: dict[str, dict[str, Any] | None] | None = None,
+) -> None:
     """One row per video: id, path, state, error, its figures, its dominant label and the share of its
-    rows (faces over frames) in each label."""
+    rows (faces over frames) in each label; with ``voices`` (video id -> the ``voice`` section of its
+    summary, for a run that heard the sound), its voice's most frequent emotion, windows of speech,
+    of music and in all, and why it was not heard."""
     head = [
         "video_id", "path", "state", "error", "frames", "duration_s", "faces", "tracks",
         "seconds", "cpu_seconds", "frames_per_s", "dominant",
     ]  # fmt: skip
+    heard = ["voice_emotion", "voice_speech_windows", "voice_music_windows", "voice_windows", "voice_not_heard"]
     with AtomicFile(dest) as tmp, open(tmp.path, "w", newline="", encoding="utf-8") as fh:
         w = csvlib.writer(fh)
-        w.writerow([*head, *(f"share_{lab}" for lab in stats.labels)])
+        w.writerow([*head, *(f"share_{lab}" for lab in stats.labels), *(heard if voices is not None else [])])
         for r in records:
             counts = stats.label_counts.get(r.id, {}) if r.state == DONE else {}
             total = sum(counts.values())
@@ -187,5 +208,6 @@ def write_video_table(records: Sequence[Record], stats: DatasetStats, dest: str 
                     f"{r.frames / r.seconds:.2f}" if r.seconds > 0 and r.frames else "",
                     dominant,
                     *(f"{counts.get(lab, 0) / total:.5f}" if total else "" for lab in stats.labels),
+                    *(_voice_cells(voices.get(r.id)) if voices is not None else []),
                 ]
             )

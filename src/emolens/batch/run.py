@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
+import json
 import logging
 import os
 import re
@@ -227,6 +228,15 @@ def _drop_outputs(videos_dir: Path, video_id: str) -> None:
                 tmp.unlink(missing_ok=True)
 
 
+def _voice_of(summary_path: Path) -> dict[str, Any] | None:
+    """The ``voice`` section of a video's summary (None when it has none or cannot be read)."""
+    try:
+        voice = json.loads(summary_path.read_text(encoding="utf-8")).get("voice")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return voice if isinstance(voice, dict) else None
+
+
 def _inputs(paths: str | Path | Iterable[str | Path]) -> list[str | Path]:
     return [paths] if isinstance(paths, str | Path) else list(paths)
 
@@ -334,7 +344,8 @@ def analyze_videos(
         listed = [records[v.id] for v in inputs if v.id in records]
         done = [(r.id, output_paths(videos_dir, r.id)[0]) for r in listed if r.state == DONE]
         stats = write_dataset(done, out / DATASET, voice=config.speech_model is not None)
-        write_video_table(listed, stats, out / TABLE)
+        voices = {vid: _voice_of(output_paths(videos_dir, vid)[1]) for vid, _ in done} if stats.voice else None
+        write_video_table(listed, stats, out / TABLE, voices)
         summary = BatchSummary(
             out=out,
             videos=len(inputs),
