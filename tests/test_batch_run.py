@@ -226,6 +226,8 @@ def test_a_run_can_hear_the_sound_too(tmp_path: Path) -> None:
     assert table["pyfeat_single_face"]["voice_windows"] == str(voice["windows"])
     assert table["pyfeat_single_face"]["voice_speech_windows"] == str(voice["speech_windows"])
     assert table["fer_test"]["voice_windows"] == "" and "no audio track" in table["fer_test"]["voice_not_heard"]
+    page = s.overview.read_text(encoding="utf-8")
+    assert "<th>voice</th>" in page and "not heard: " in page and f"of {voice['windows']} windows speech" in page
 
     again = analyze_videos([v], out=out, workers=1, audio=True)
     assert (again.analysed, again.skipped) == (0, 2)
@@ -233,5 +235,6 @@ def test_a_run_can_hear_the_sound_too(tmp_path: Path) -> None:
     assert (faces_only.analysed, faces_only.skipped) == (2, 0)
     assert "voice_label" not in pq.read_table(faces_only.dataset).column_names
     assert "voice_emotion" not in faces_only.table.read_text(encoding="utf-8").splitlines()[0]
+    assert "<th>voice</th>" not in faces_only.overview.read_text(encoding="utf-8")
     with pytest.raises(EmolensError, match="--audio"):
         analyze_videos([v], out=out, workers=1, speech_model="emolens-speech-ravdess")

@@ -12,6 +12,7 @@ import html
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from emolens.batch.dataset import DatasetStats
 from emolens.batch.manifest import DONE, FAILED, Record
@@ -59,9 +60,27 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def render_overview(records: Sequence[Record], stats: DatasetStats, run: BatchSummary) -> str:
+def _voice_text(voice: Mapping[str, Any] | None) -> str:
+    """A video's voice in a few words: its most frequent emotion and its windows, or why it was not heard."""
+    if not voice:
+        return ""
+    if not voice.get("available"):
+        return f"not heard: {voice.get('reason', '')}"
+    share = voice.get("share") or {}
+    speech = int(voice.get("speech_windows", 0))
+    main = f"{max(share, key=lambda k: share[k])}, " if speech and share else ""
+    return f"{main}{speech} of {voice.get('windows', 0)} windows speech, {voice.get('music_windows', 0)} music"
+
+
+def render_overview(
+    records: Sequence[Record],
+    stats: DatasetStats,
+    run: BatchSummary,
+    voices: Mapping[str, Mapping[str, Any] | None] | None = None,
+) -> str:
     """The page for the videos ``records`` (those of the run's inputs), the data set ``stats`` and
-    this run's figures ``run``."""
+    this run's figures ``run``; ``voices`` (video id -> its summary's ``voice`` section) adds a
+    column of what each video's voice said, for a run that heard the sound."""
     labels = stats.labels
     done = [r for r in records if r.state == DONE]
     failed = [r for r in records if r.state == FAILED]
@@ -94,7 +113,9 @@ def render_overview(records: Sequence[Record], stats: DatasetStats, run: BatchSu
         out.append("</table>")
     out.append(
         f"<h2>Videos done ({len(done)})</h2><table><tr><th>video</th><th>frames</th><th>length</th>"
-        "<th>faces</th><th>tracks</th><th>frames/s</th><th>emotions of its faces</th></tr>"
+        "<th>faces</th><th>tracks</th><th>frames/s</th><th>emotions of its faces</th>"
+        + ("<th>voice</th>" if voices is not None else "")
+        + "</tr>"
     )
     for r in done:
         fps = f"{r.frames / r.seconds:.0f}" if r.seconds > 0 else ""
@@ -102,12 +123,20 @@ def render_overview(records: Sequence[Record], stats: DatasetStats, run: BatchSu
             f"<tr><td title='{e(r.path)}'>{e(Path(r.path).name)}<br><small>{e(r.id)}</small></td>"
             f"<td class='n'>{r.frames:,}</td><td class='n'>{_duration(r.duration_s or 0.0)}</td>"
             f"<td class='n'>{r.faces:,}</td><td class='n'>{r.tracks}</td><td class='n'>{fps}</td>"
-            f"<td>{_bar(stats.label_counts.get(r.id, {}), labels)}</td></tr>"
+            f"<td>{_bar(stats.label_counts.get(r.id, {}), labels)}</td>"
+            + (f"<td>{e(_voice_text(voices.get(r.id)))}</td>" if voices is not None else "")
+            + "</tr>"
         )
     out.append("</table></body></html>\n")
     return "\n".join(out)
 
 
-def write_overview(dest: str | Path, records: Sequence[Record], stats: DatasetStats, run: BatchSummary) -> None:
+def write_overview(
+    dest: str | Path,
+    records: Sequence[Record],
+    stats: DatasetStats,
+    run: BatchSummary,
+    voices: Mapping[str, Mapping[str, Any] | None] | None = None,
+) -> None:
     """Write :func:`render_overview` to ``dest`` through an atomic write."""
-    write_text_atomic(dest, render_overview(records, stats, run))
+    write_text_atomic(dest, render_overview(records, stats, run, voices))

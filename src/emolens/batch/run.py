@@ -364,7 +364,7 @@ def analyze_videos(
             table=out / TABLE,
             overview=out / OVERVIEW,
         )
-        write_overview(out / OVERVIEW, listed, stats, summary)
+        write_overview(out / OVERVIEW, listed, stats, summary, voices)
     return summary
 
 
