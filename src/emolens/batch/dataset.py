@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv as csvlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,6 +157,12 @@ def write_dataset(videos: Sequence[tuple[str, Path]], dest: str | Path, *, voice
     return DatasetStats(labels, rows, counts, voice=voice)
 
 
+def voice_emotion(voice: Mapping[str, Any]) -> str:
+    """The most frequent emotion over the speech windows of a video's ``voice`` summary ("" without speech)."""
+    share = voice.get("share") or {}
+    return max(share, key=lambda k: share[k]) if int(voice.get("speech_windows", 0)) and share else ""
+
+
 def _voice_cells(voice: dict[str, Any] | None) -> list[str]:
     """A video's ``voice`` summary as the table's cells: its most frequent emotion over its speech
     windows, its windows of speech, music and in all, and why it was not heard."""
@@ -164,10 +170,8 @@ def _voice_cells(voice: dict[str, Any] | None) -> list[str]:
         return ["", "", "", "", ""]
     if not voice.get("available"):
         return ["", "", "", "", str(voice.get("reason", ""))]
-    share = voice.get("share") or {}
     speech = int(voice.get("speech_windows", 0))
-    emotion = max(share, key=lambda k: share[k]) if speech and share else ""
-    return [emotion, str(speech), str(voice.get("music_windows", 0)), str(voice.get("windows", 0)), ""]
+    return [voice_emotion(voice), str(speech), str(voice.get("music_windows", 0)), str(voice.get("windows", 0)), ""]
 
 
 def write_video_table(

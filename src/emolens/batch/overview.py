@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from emolens.batch.dataset import DatasetStats
+from emolens.batch.dataset import DatasetStats, voice_emotion
 from emolens.batch.manifest import DONE, FAILED, Record
 from emolens.batch.types import BatchSummary
 from emolens.io import write_text_atomic
@@ -66,9 +66,9 @@ def _voice_text(voice: Mapping[str, Any] | None) -> str:
         return ""
     if not voice.get("available"):
         return f"not heard: {voice.get('reason', '')}"
-    share = voice.get("share") or {}
+    emotion = voice_emotion(voice)
+    main = f"{emotion}, " if emotion else ""
     speech = int(voice.get("speech_windows", 0))
-    main = f"{max(share, key=lambda k: share[k])}, " if speech and share else ""
     return f"{main}{speech} of {voice.get('windows', 0)} windows speech, {voice.get('music_windows', 0)} music"
 
 
