@@ -4,13 +4,15 @@ Speech: RAVDESS's clips (all 1,440 by default), as recorded and again in a gener
 room (reverberation time 0.3-1.0 s). Music: tunes generated here (no recordings are available
 offline), of six instruments: organ, piano and square-wave synth (harmonic series held or dying
 away), plucked string (Karplus-Strong), and violin and flute with vibrato; with chords and drums
-now and then, dry and reverberant. Noise: white, pink and brown. Every sound is judged in windows of
-2 s every 0.5 s, as ``emolens audio`` does.
+now and then, dry and reverberant. Speech over music: every ``--mix-every``-th clip with a tune of a
+random instrument under it, the tune's level 20, 10 and 0 dB under the speech's and 6 dB over it.
+Noise: white, pink and brown. Every sound is judged in windows of 2 s every 0.5 s, as ``emolens
+audio`` does.
 
-    python benchmarks/vad_music.py [--shared ../shared] [--every 1] [--tunes 30] [--json out.json]
+    python benchmarks/vad_music.py [--shared ../shared] [--every 1] [--mix-every 6] [--tunes 30] [--json out.json]
 
-It prints the share of each label per kind of sound and the percentiles of the steady-pitch share
-(the music cue, see ``emolens.audio.vad``) for speech and for each instrument.
+It prints the share of each label per kind of sound and the percentiles of the two music cues (see
+``emolens.audio.vad``): the steady-pitch share and the held-partial share.
 """
 
 from __future__ import annotations
@@ -125,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=Path("../shared"))
     ap.add_argument("--every", type=int, default=1, help="take every n-th RAVDESS clip")
+    ap.add_argument("--mix-every", type=int, default=6, help="take every n-th clip for speech over music")
     ap.add_argument("--tunes", type=int, default=30, help="tunes per instrument (each dry and reverberant)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None)
@@ -144,21 +147,39 @@ def main(argv: list[str] | None = None) -> int:
             x = tune(8.0, instrument, rng)
             found[f"{instrument}"] += verdicts(x)
             found[f"{instrument}, reverberant"] += verdicts(room(x, rng.uniform(0.3, 1.5), rng))
+    for f in sorted((args.shared / "data" / "ravdess-speech-16k").glob("Actor_*/*.flac"))[:: args.mix_every]:
+        x = decode_audio(f, SR).samples
+        music = tune(len(x) / SR + 0.1, str(rng.choice(INSTRUMENTS)), rng)[: len(x)]
+        gain = np.sqrt(np.mean(np.square(x)) / max(float(np.mean(np.square(music))), 1e-12))
+        for db in (-20, -10, 0, 6):
+            found[f"speech, music {db:+d} dB"] += verdicts((x + music * gain * 10 ** (db / 20)).astype(np.float32))
     for name, exponent in (("white noise", 0.0), ("pink noise", 1.0), ("brown noise", 2.0)):
         for _ in range(5):
             found[name] += verdicts(coloured_noise(8.0, exponent, rng))
     labels = ("speech", "music", "non-speech", "silence")
-    report: dict[str, object] = {"clips": len(files), "tunes_per_instrument": args.tunes, "kinds": {}}
-    print(f"{'sound':26s} {'windows':>8s} " + " ".join(f"{lab:>10s}" for lab in labels) + "   steady share p50 p99 max")
+    report: dict[str, object] = {
+        "clips": len(files),
+        "mix_every": args.mix_every,
+        "tunes_per_instrument": args.tunes,
+        "kinds": {},
+    }
+    print(
+        f"{'sound':26s} {'windows':>8s} "
+        + " ".join(f"{lab:>10s}" for lab in labels)
+        + "   steady share p50 p99 max   held share p50 p99 max"
+    )
     for name, vs in found.items():
         counts = Counter(v.label for v in vs)
         steady = np.array([getattr(v, "steady", 0.0) for v in vs if v.label != "silence"] or [0.0])
+        held = np.array([getattr(v, "held", 0.0) for v in vs if v.label != "silence"] or [0.0])
         pct = np.percentile(steady, [50, 99, 100])
+        pct_held = np.percentile(held, [50, 99, 100])
         row = {lab: counts[lab] / len(vs) for lab in labels}
         print(
             f"{name:26s} {len(vs):8d} "
             + " ".join(f"{row[lab]:10.4f}" for lab in labels)
             + f"   {pct[0]:.3f} {pct[1]:.3f} {pct[2]:.3f}"
+            + f"                  {pct_held[0]:.3f} {pct_held[1]:.3f} {pct_held[2]:.3f}"
         )
         kinds = report["kinds"]
         assert isinstance(kinds, dict)
@@ -166,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             "windows": len(vs),
             "counts": {lab: counts[lab] for lab in labels},
             "steady_p50_p99_max": [round(float(p), 4) for p in pct],
+            "held_p50_p99_max": [round(float(p), 4) for p in pct_held],
         }
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

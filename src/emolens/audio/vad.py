@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emolens.audio.labels import MUSIC, NON_SPEECH, SILENCE
+from emolens.audio.partials import held_partials, onset_events
 
 SPEECH = "speech"
 FRAME_S = 0.04
@@ -89,6 +90,9 @@ class VadConfig:
     """The most a note's pitch may swing from its mean (semitones) to count as vibrato."""
     music_steady: tuple[float, float] = (0.2, 0.4)
     """Share of a window's voiced frames that are steady: no music marks at the first, full marks at the second."""
+    music_held: tuple[float, float] = (0.25, 0.45)
+    """Share of a window's power (loud frames, 150 Hz-4 kHz) in held partials: no music marks at the
+    first, full marks at the second."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,12 @@ class FrameFeatures:
     zcr: np.ndarray
     pitch_hz: np.ndarray
     """The pitch estimate of each frame (Hz, within 70-400); meaningful where the frame is voiced."""
+    held_share: np.ndarray
+    """The share of the frame's power (150 Hz-4 kHz) in held partials (:mod:`emolens.audio.partials`)."""
+    band_power: np.ndarray
+    """The frame's power in that band: the weights of ``held_share`` over a window."""
+    partial_onset: np.ndarray
+    """Whether a held partial begins at the frame."""
 
     def __len__(self) -> int:
         return len(self.level_db)
@@ -109,7 +119,14 @@ class FrameFeatures:
         a = int(round(start_s / HOP_S))
         b = max(a + 1, int(round(end_s / HOP_S)))
         return FrameFeatures(
-            self.level_db[a:b], self.harmonicity[a:b], self.flatness[a:b], self.zcr[a:b], self.pitch_hz[a:b]
+            self.level_db[a:b],
+            self.harmonicity[a:b],
+            self.flatness[a:b],
+            self.zcr[a:b],
+            self.pitch_hz[a:b],
+            self.held_share[a:b],
+            self.band_power[a:b],
+            self.partial_onset[a:b],
         )
 
 
@@ -130,6 +147,10 @@ class VadResult:
     """The share of the voiced frames that hold a pitch like a note (see the module docstring)."""
     notes: int = 0
     """How many separate steady stretches the window holds."""
+    held: float = 0.0
+    """The share of the window's power in held partials (see :mod:`emolens.audio.partials`)."""
+    onsets: int = 0
+    """How many times held partials begin in the window (notes or chords; one chord counts once)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -143,6 +164,8 @@ class VadResult:
             "music": round(self.music, 4),
             "steady": round(self.steady, 4),
             "notes": self.notes,
+            "held": round(self.held, 4),
+            "onsets": self.onsets,
         }
 
 
@@ -180,7 +203,8 @@ def frame_features(waveform: np.ndarray, sample_rate: int, *, chunk: int = 2048)
         pitch[s : s + chunk] = sample_rate / lag
         p = power[:, band] + 1e-12
         flat[s : s + chunk] = np.exp(np.mean(np.log(p), axis=1)) / np.mean(p, axis=1)
-    return FrameFeatures(level, harm, flat, zcr, pitch)
+    held = held_partials(x, sample_rate, n, HOP_S, FRAME_S)
+    return FrameFeatures(level, harm, flat, zcr, pitch, held.held_share, held.band_power, held.onset)
 
 
 def _peaks(nacf: np.ndarray, lo: int) -> tuple[np.ndarray, np.ndarray]:
@@ -265,9 +289,16 @@ def classify(ff: FrameFeatures, cfg: VadConfig = VadConfig()) -> VadResult:
     score_voiced = min(1.0, voiced / cfg.voiced_for_speech)
     score_mod = float(np.clip((modulation - lo) / (hi - lo), 0.0, 1.0))
     speech = score_voiced * score_mod
-    music, steady, notes = _music(ff, cfg)
-    label = MUSIC if music >= 0.5 and notes >= 2 else SPEECH if speech >= 0.5 else NON_SPEECH
-    return VadResult(label, speech, active, voiced, modulation, level, flatness, music, steady, notes)
+    by_pitch, steady, notes = _music(ff, cfg)
+    weights = ff.band_power[loud].astype(np.float64)
+    held = float(np.sum(ff.held_share[loud] * weights) / max(float(weights.sum()), 1e-20))
+    onsets = onset_events(ff.partial_onset)
+    lo, hi = cfg.music_held
+    by_partials = float(np.clip((held - lo) / (hi - lo), 0.0, 1.0))
+    is_music = (by_pitch >= 0.5 and notes >= 2) or (by_partials >= 0.5 and onsets >= 2)
+    music = max(by_pitch, by_partials)
+    label = MUSIC if is_music else SPEECH if speech >= 0.5 else NON_SPEECH
+    return VadResult(label, speech, active, voiced, modulation, level, flatness, music, steady, notes, held, onsets)
 
 
 def detect(waveform: np.ndarray, sample_rate: int, cfg: VadConfig = VadConfig()) -> VadResult:
