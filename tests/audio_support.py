@@ -54,6 +54,13 @@ def music_like(seconds: float = 3.0, sr: int = SR, seed: int = 0, amp: float = 0
     return out.astype(np.float32)
 
 
+def chord_like(seconds: float = 2.0, sr: int = SR, root: float = 261.6, amp: float = 0.2) -> np.ndarray:
+    """One major chord of harmonic tones, held throughout."""
+    t = np.arange(int(seconds * sr)) / sr
+    x = sum(np.sin(2 * np.pi * root * r * k * t) / k for r in (1.0, 1.26, 1.5) for k in range(1, 5))
+    return (amp * x / np.abs(x).max()).astype(np.float32)
+
+
 def melody_like(
     seconds: float = 4.0,
     sr: int = SR,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audio_support import SR, melody_like, music_like, noise, reverberant, rumble, speech_like, tone
+from audio_support import SR, chord_like, melody_like, music_like, noise, reverberant, rumble, speech_like, tone
 from conftest import SHARED, need
 from emolens.audio.labels import MUSIC, NON_SPEECH, SILENCE
 from emolens.audio.vad import HOP_S, SPEECH, VadConfig, classify, detect, frame_features, steady_frames
@@ -24,11 +24,13 @@ RAVDESS = SHARED / "data" / "ravdess-speech-16k"
         ("a steady tone", tone(2.0), NON_SPEECH),
         ("mains hum", tone(2.0, freq=50.0) + noise(2.0, amp=0.01), NON_SPEECH),
         ("sustained chords", music_like(3.0), MUSIC),
+        ("one chord held throughout", chord_like(3.0), NON_SPEECH),
         ("a low voice", speech_like(3.0, f0=110.0), SPEECH),
         ("a high voice", speech_like(3.0, seed=3, f0=240.0), SPEECH),
         ("speech over noise at 10 dB", speech_like(3.0) + noise(3.0, amp=0.02), SPEECH),
         ("speech over rumble", speech_like(3.0) + rumble(3.0, amp=0.05), SPEECH),
         ("speech over soft music", speech_like(3.0) + music_like(3.0, amp=0.05), SPEECH),
+        ("a voice under louder chords", speech_like(3.0) + music_like(3.0, amp=0.4), MUSIC),
         ("quiet speech", speech_like(3.0, amp=0.003), SPEECH),
     ],
 )
@@ -133,3 +135,30 @@ def test_real_speech_is_not_music_dry_and_seldom_in_a_reverberant_room() -> None
     assert len(dry) > 100 and MUSIC not in dry
     # benchmarks/vad_music.py: 0.11% of all RAVDESS clips' windows in such rooms; this guards against worse
     assert wet.count(MUSIC) <= 0.02 * len(wet) and wet.count(SPEECH) >= 0.97 * len(wet)
+
+
+def test_loud_music_under_a_voice_is_music_and_soft_music_is_not() -> None:
+    from emolens.audio.decode import decode_audio
+
+    root = need(RAVDESS)
+    files = sorted(root.glob("Actor_2[1-4]/*.flac"))[::12]
+    found: dict[int, list[str]] = {}
+    for db in (-20, 6):  # the chords' level against the speech's (RMS)
+        found[db] = []
+        for i, f in enumerate(files):
+            x = decode_audio(f).samples
+            chords = music_like(len(x) / SR + 0.1, seed=i)[: len(x)]
+            chords *= np.sqrt(np.mean(np.square(x)) / np.mean(np.square(chords))) * 10 ** (db / 20)
+            found[db] += windows_of(x + chords)
+    assert found[-20].count(SPEECH) >= 0.9 * len(found[-20]), found[-20]
+    assert found[6].count(MUSIC) >= 0.7 * len(found[6]), found[6]
+
+
+def test_the_held_cue_is_reported() -> None:
+    chords = detect(music_like(3.0), SR)
+    assert chords.label == MUSIC and chords.held > 0.8 and chords.onsets >= 4
+    assert chords.as_dict()["held"] == round(chords.held, 4) and chords.as_dict()["onsets"] == chords.onsets
+    voice = detect(speech_like(3.0), SR)
+    assert voice.held < 0.1
+    held = detect(chord_like(3.0), SR)
+    assert held.held > 0.9 and held.onsets == 0  # held from the start: nothing begins

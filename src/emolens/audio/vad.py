@@ -90,7 +90,7 @@ class VadConfig:
     """The most a note's pitch may swing from its mean (semitones) to count as vibrato."""
     music_steady: tuple[float, float] = (0.2, 0.4)
     """Share of a window's voiced frames that are steady: no music marks at the first, full marks at the second."""
-    music_held: tuple[float, float] = (0.25, 0.45)
+    music_held: tuple[float, float] = (0.4, 0.6)
     """Share of a window's power (loud frames, 150 Hz-4 kHz) in held partials: no music marks at the
     first, full marks at the second."""
 
