@@ -62,7 +62,7 @@ def test_other_rates(sr: int) -> None:
 
 def test_blocks_of_a_long_recording_join_without_seams(monkeypatch: pytest.MonkeyPatch) -> None:
     x = np.concatenate([chord_like(0.7 + 0.35 * i, root=220.0 * 2 ** (i / 12)) for i in range(8)])
-    x = x + noise(len(x) / SR + 0.01, amp=0.01)[: len(x)]
+    x = x + noise(len(x) / SR + 0.01, amp=0.01)[: len(x)] + speech_like(len(x) / SR + 0.01, amp=0.3)[: len(x)]
     whole = held_of(x)
     monkeypatch.setattr(partials, "CHUNK", 97)  # blocks that end inside notes
     blocks = held_of(x)

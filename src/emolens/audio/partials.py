@@ -159,7 +159,7 @@ def held_partials(waveform: np.ndarray, sample_rate: int, n_frames: int, hop_s: 
     band = np.zeros(n_frames, np.float32)
     onset = np.zeros(n_frames, bool)
     memory = max(1, int(round(MEMORY_S / hop_s)))
-    margin = max(length, memory)  # frames of context either side of a block: enough to judge its runs
+    margin = length + memory  # context either side of a block: a run's length before the memory's start
     for s in range(0, n_frames, CHUNK):
         e = min(n_frames, s + CHUNK)
         a, b = max(0, s - margin), min(n_frames, e + margin)
