@@ -33,8 +33,8 @@ frequency within 1/4 semitone for 0.3 s, the horizontal lines of instruments in 
 much of its sound: the held score rises from no marks to full marks as their share of the power
 (150 Hz-4 kHz) of the window's loud frames goes from 0.4 to 0.6 (``music_held``), and the window
 is music when that score reaches one half and held partials begin in it at least twice (new notes or
-chords; one chord, tone or hum held throughout is not music). Music as loud as the voice or louder
-tends to be music; music well under it stays speech and gets the voice's emotion.
+chords; one chord, tone or hum held throughout is not music). Music well over a voice tends to be
+music; music at the voice's level or under it mostly stays speech and gets the voice's emotion.
 
 Measured by ``benchmarks/vad_music.py --seed 1`` (windows of 2 s every 0.5 s; the thresholds of
 the held cue were chosen on a smaller run with other sounds, ``--seed 0``): of RAVDESS's 1,440
@@ -47,7 +47,7 @@ over it.
 
 What this cannot do, honestly: it knows no language, only the sound of talking. Rap and most
 singing and music led by a solo voice, violin or flute look like speech and get emotions, unless
-an accompaniment as loud as the voice holds notes under it; so can an animal's calls. Percussion
+an accompaniment louder than the voice holds notes under it; so can an animal's calls. Percussion
 alone and notes shorter than about a fifth of a second (with vibrato, about 0.4 s) are not heard as
 notes. Tones, hum, fans, rumble and broadband noise come out as non-speech, and so does one chord
 held throughout. Speech under loud noise may be called non-speech, and under loud music, music; a
