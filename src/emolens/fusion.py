@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from emolens.audio.labels import window_counts
 from emolens.errors import EmolensError
 from emolens.labels import EMOTIONS
 
@@ -188,10 +189,6 @@ class VoiceTrack:
         for w in speech:
             share[w.label] += 1.0 / len(speech)
         return {
-            "windows": len(self.windows),
-            "speech_windows": len(speech),
-            "silence_windows": sum(w.label == "silence" for w in self.windows),
-            "music_windows": sum(w.label == "music" for w in self.windows),
-            "non_speech_windows": sum(w.label == "non-speech" for w in self.windows),
+            **window_counts([w.label for w in self.windows]),
             "share": {k: round(v, 5) for k, v in share.items()},
         }

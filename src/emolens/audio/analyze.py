@@ -11,7 +11,7 @@ import numpy as np
 
 from emolens.audio import MAX_DURATION_S
 from emolens.audio.decode import DecodedAudio, decode_audio
-from emolens.audio.labels import MUSIC, NON_SPEECH, SILENCE
+from emolens.audio.labels import MUSIC, SILENCE, window_counts
 from emolens.audio.recognizer import VoiceRecognizer, VoiceWindow
 from emolens.io import write_text_atomic
 
@@ -48,11 +48,7 @@ class AudioAnalysis:
             "labels": list(self.labels),
             "window_s": self.window_s,
             "hop_s": self.hop_s,
-            "windows": len(self.windows),
-            "speech_windows": len(speech),
-            "silence_windows": sum(w.label == SILENCE for w in self.windows),
-            "music_windows": sum(w.label == MUSIC for w in self.windows),
-            "non_speech_windows": sum(w.label == NON_SPEECH for w in self.windows),
+            **window_counts([w.label for w in self.windows]),
             "emotion": None if mean is None else self.labels[int(np.argmax(mean))],
             "mean_probs": None
             if mean is None

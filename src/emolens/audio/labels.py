@@ -7,6 +7,8 @@ what callers should read: :attr:`emolens.audio.recognizer.VoiceRecognizer.labels
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 SPEECH_EMOTIONS: tuple[str, ...] = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 """RAVDESS's eight emotions, in the order of its emotion codes 01-08."""
 
@@ -25,3 +27,15 @@ NON_SPEECH = "non-speech"
 MUSIC = "music"
 """The label of a window whose sound holds pitches like played notes (see :mod:`emolens.audio.vad`)."""
 NOT_EMOTIONS: tuple[str, ...] = (SILENCE, MUSIC, NON_SPEECH)
+
+
+def window_counts(labels: Sequence[str]) -> dict[str, int]:
+    """How many windows ``labels`` (one per window) hold, and of each kind: speech (given an
+    emotion), silence, music and non-speech."""
+    return {
+        "windows": len(labels),
+        "speech_windows": sum(lab not in NOT_EMOTIONS for lab in labels),
+        "silence_windows": labels.count(SILENCE),
+        "music_windows": labels.count(MUSIC),
+        "non_speech_windows": labels.count(NON_SPEECH),
+    }

@@ -75,16 +75,8 @@ def _labels_of(path: Path) -> tuple[str, ...]:
 def _schema(labels: Sequence[str], voice: bool = False) -> Any:
     import pyarrow as pa
 
-    heard = (
-        [
-            ("voice_label", pa.string()),
-            ("voice_speech", pa.float32()),
-            *((f"fused_{lab}", pa.float32()) for lab in labels),
-            ("fused_label", pa.string()),
-        ]
-        if voice
-        else []
-    )
+    text = ("voice_label", "fused_label")
+    heard = [(c, pa.string() if c in text else pa.float32()) for c in _voice_columns(labels)] if voice else []
     return pa.schema(
         [
             ("video_id", pa.string()),
