@@ -132,7 +132,8 @@ def predict_utterances(
     rows = []
     for x in inputs:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            rows.append(F.softmax(model(x.to(device)).float(), dim=1).cpu())
+            x = x.to(device).contiguous(memory_format=torch.channels_last)  # as training feeds it
+            rows.append(F.softmax(model(x).float(), dim=1).cpu())
     return torch.cat(rows).numpy()
 
 
@@ -174,7 +175,8 @@ def _train_epoch(
             spec = spec_augment(spec, aug, gen, bands=feats.cfg.n_mels)
         y = targets[idx]
         spec, y = mix_batch(spec, y, cfg.mixup, cfg.cutmix, gen)
-        spec, y = spec.to(compute.device, non_blocking=True), y.to(compute.device, non_blocking=True)
+        spec = spec.to(compute.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        y = y.to(compute.device, non_blocking=True)
         if adversary is None:
             with compute.autocast():
                 logits = model(spec)
@@ -259,7 +261,8 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
 
     torch.manual_seed(cfg.seed)
     model = create_model(cfg.arch, num_classes=len(classes), n_mels=fcfg.n_mels, pitch_rows=fcfg.pitch_rows)
-    model = model.to(compute.device)
+    # channels_last: the 2-D front's convolutions and pooling run about a sixth faster on a CPU (oneDNN)
+    model = model.to(compute.device, memory_format=torch.channels_last)  # type: ignore[call-overload]
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     groups: list[dict[str, Any]] = [
