@@ -56,8 +56,16 @@ def test_missing_and_non_audio_files_are_data_errors(tmp_path: Path) -> None:
         decode_audio(tmp_path / "none.wav")
     text = tmp_path / "notes.wav"
     text.write_text("not audio at all\n" * 10)
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match="notes.wav is a text file, not sound"):
         decode_audio(text)
+    empty = tmp_path / "empty.wav"
+    empty.touch()
+    with pytest.raises(DataError, match="empty.wav: the file is empty"):
+        decode_audio(empty)
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(write_audio(tmp_path / "whole.flac", tone(1.0)).read_bytes()[:30])
+    with pytest.raises(DataError, match=r"cut.flac: not an audio or video file, or a corrupt or truncated one \("):
+        decode_audio(cut)
     with pytest.raises(DataError, match="sample rate"):
         decode_audio(write_audio(tmp_path / "ok.wav", tone(0.1)), sample_rate=10)
 
@@ -68,6 +76,15 @@ def test_the_sound_of_videos_with_an_audio_track() -> None:
     assert 9.5 < clip.duration_s < 10.5 and 0.05 < np.abs(clip.samples).max() <= 1.0
     mp3 = decode_audio(need(MEDIA / "pyfeat_single_face.mp4"), 8000)
     assert mp3.sample_rate == 8000 and 2.2 < mp3.duration_s < 2.6
+
+
+def test_an_image_is_named_as_one_whatever_its_name(tmp_path: Path) -> None:
+    picture = need(MEDIA / "fer_justin.jpg")
+    renamed = tmp_path / "voice.wav"
+    renamed.write_bytes(picture.read_bytes())
+    for path in (picture, renamed):
+        with pytest.raises(NoAudioError, match="is an image, not sound"):
+            decode_audio(path)
 
 
 def test_a_video_without_sound_says_so() -> None:

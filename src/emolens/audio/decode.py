@@ -17,12 +17,18 @@ import numpy as np
 
 from emolens.audio import MAX_DURATION_S
 from emolens.errors import DataError
+from emolens.filekind import is_text_file
 
 log = logging.getLogger(__name__)
 
 
+IMAGE_DEMUXERS = frozenset({"image2", "gif", "webp", "apng"})
+"""FFmpeg's demuxers of still pictures (besides its ``*_pipe`` ones): a file it opens with one of them is
+an image, whatever its name says."""
+
+
 class NoAudioError(DataError):
-    """The file has no audio track (e.g. a video without sound)."""
+    """The file has no audio track (e.g. a video without sound, or an image)."""
 
 
 @dataclass(frozen=True)
@@ -57,12 +63,22 @@ def decode_audio(
     if sample_rate < 1000:
         raise DataError(f"sample rate must be at least 1000 Hz, got {sample_rate}")
     limit = None if max_duration_s is None else int(max_duration_s * sample_rate)
+    if path.stat().st_size == 0:
+        raise DataError(f"cannot read {path}: the file is empty")
+    if is_text_file(path):  # FFmpeg would open it as text to display (its "tty" demuxer)
+        raise DataError(f"{path} is a text file, not sound")
     try:
         container = av.open(str(path))
-    except (av.FFmpegError, OSError) as e:
-        raise DataError(f"cannot read {path}: {e}") from None
+    except av.FFmpegError as e:
+        raise DataError(
+            f"cannot read {path}: not an audio or video file, or a corrupt or truncated one ({e.strerror})"
+        ) from None
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
     with container:
         if not container.streams.audio:
+            if container.format.name in IMAGE_DEMUXERS or container.format.name.endswith("_pipe"):
+                raise NoAudioError(f"{path} is an image, not sound")
             kind = "a video" if container.streams.video else "a file"
             raise NoAudioError(f"{path} has no audio track ({kind} without sound)")
         stream = container.streams.audio[0]

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from emolens.errors import EmolensError, ImageError
+from emolens.filekind import is_text_file
 
 log = logging.getLogger(__name__)
 
@@ -263,22 +264,6 @@ def _camera_index(source: object) -> int | None:
     if not 0 <= index <= MAX_CAMERA_INDEX:
         raise EmolensError(f"no camera number {index}: cameras are numbered from 0 (the first camera) up")
     return index
-
-
-def is_text_file(path: Path, probe: int = 4096) -> bool:
-    """True when the first ``probe`` bytes of ``path`` are UTF-8 text without NUL bytes (no video is)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(probe)
-    except OSError as e:
-        raise EmolensError(f"cannot read {path}: {e.strerror}") from None
-    if not head or b"\0" in head:
-        return False
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as e:
-        return e.start >= len(head) - 3  # a multi-byte character cut by the probe is still text
-    return True
 
 
 def open_source(source: Source) -> FrameSource:

@@ -1,0 +1,26 @@
+"""What a file is, told from its first bytes before a decoder is asked: FFmpeg opens almost anything
+(a ``.txt`` plays as scrolling text through its "tty" demuxer), so a text file given as a video or a
+sound is refused here, by name, instead of failing later with FFmpeg's words. Imports nothing heavy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emolens.errors import EmolensError
+
+
+def is_text_file(path: Path, probe: int = 4096) -> bool:
+    """True when the first ``probe`` bytes of ``path`` are UTF-8 text without NUL bytes (no video or
+    sound file is)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(probe)
+    except OSError as e:
+        raise EmolensError(f"cannot read {path}: {e.strerror}") from None
+    if not head or b"\0" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start >= len(head) - 3  # a multi-byte character cut by the probe is still text
+    return True
