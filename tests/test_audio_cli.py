@@ -87,6 +87,8 @@ def test_audio_errors_are_one_line(
     assert_one_line_error(code, err, "not a speech model")
     code, _, err = run_main(capsys, "audio", str(recording), "--model", str(model), "--max-duration", "5")
     assert_one_line_error(code, err, "more than 5 s")
+    code, _, err = run_main(capsys, "audio", str(recording), "--model", "emolens-speech-nope", "--hop", "3")
+    assert_one_line_error(code, err, "a hop of 3 s is longer than the 2 s window")  # before the model is looked up
     with pytest.raises(SystemExit):
         main(["audio", str(recording), "--window", "0"])
     capsys.readouterr()

@@ -157,6 +157,9 @@ def test_window_spans_cover_the_sound() -> None:
     for window, hop in ((0.0, 1.0), (1e-9, 1.0), (2.0, 1e-4), (2.0, float("nan")), (float("inf"), 1.0)):
         with pytest.raises(DataError):  # nothing to judge, or a hop so small the windows never end
             window_spans(3.0, window, hop)
+    assert window_spans(5.0, 2.0, 2.0) == [(0.0, 2.0), (2.0, 4.0), (3.0, 5.0)]  # windows end to end
+    with pytest.raises(DataError, match="longer than the 2 s window"):
+        window_spans(5.0, 2.0, 2.5)
 
 
 def test_models_that_are_not_speech_models_are_refused(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 from emolens.audio import MAX_DURATION_S
 from emolens.audio.decode import DecodedAudio, decode_audio
 from emolens.audio.labels import MUSIC, SILENCE, window_counts
-from emolens.audio.recognizer import VoiceRecognizer, VoiceWindow
+from emolens.audio.recognizer import VoiceRecognizer, VoiceWindow, check_windows
 from emolens.io import write_text_atomic
 
 
@@ -69,6 +69,7 @@ def analyze_audio(
     max_duration_s: float | None = MAX_DURATION_S,
 ) -> AudioAnalysis:
     """Decode the sound of ``path`` (an audio file or a video's audio track) and judge it window by window."""
+    check_windows(window_s, hop_s)  # before any decoding
     audio = decode_audio(path, recognizer.features.sample_rate, max_duration_s=max_duration_s)
     windows = recognizer.windows(audio.samples, audio.sample_rate, window_s=window_s, hop_s=hop_s)
     return AudioAnalysis(str(path), audio, recognizer.meta.name, recognizer.labels, window_s, hop_s, tuple(windows))

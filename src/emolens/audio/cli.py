@@ -34,7 +34,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--window", type=positive_number, default=2.0, metavar="S", help="window length in seconds (default 2)"
     )
     p.add_argument(
-        "--hop", type=positive_number, default=0.5, metavar="S", help="step between windows in seconds (default 0.5)"
+        "--hop",
+        type=positive_number,
+        default=0.5,
+        metavar="S",
+        help="step between windows in seconds, at most the window (default 0.5)",
     )
     p.add_argument(
         "--max-duration",
@@ -53,9 +57,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run_audio(args: argparse.Namespace) -> int:
     from emolens.audio.analyze import analyze_audio, plot_timeline, write_csv
-    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.audio.recognizer import VoiceRecognizer, check_windows
     from emolens.io import check_writable, write_json
 
+    check_windows(args.window, args.hop)  # before the model is loaded
     for path in (args.json, args.csv, args.plot):
         if path:
             check_writable(path)

@@ -112,12 +112,24 @@ def resolve_speech_model(model: str | Path | None) -> Path:
     return resolve_model(model)
 
 
-def window_spans(duration_s: float, window_s: float, hop_s: float) -> list[tuple[float, float]]:
-    """Windows of ``window_s`` every ``hop_s`` from 0; the last one ends at ``duration_s`` (all of it
-    is covered); one window when the sound is no longer than a window. Windows under 0.1 s or hops
-    under 0.05 s are a DataError (a window that short holds no emotion; a hop that short only costs time)."""
+def check_windows(window_s: float, hop_s: float) -> None:
+    """Refuse, with a DataError saying why, windows under 0.1 s, hops under 0.05 s (a window that short
+    holds no emotion; a hop that short only costs time) and hops longer than the window (the sound
+    between windows would go unheard)."""
     if not (0.1 <= window_s < math.inf and 0.05 <= hop_s < math.inf):
         raise DataError(f"window must be 0.1 s or more and hop 0.05 s or more, got {window_s} and {hop_s}")
+    if hop_s > window_s:
+        raise DataError(
+            f"a hop of {hop_s:g} s is longer than the {window_s:g} s window: the sound between windows would go "
+            "unheard; use a hop no longer than the window"
+        )
+
+
+def window_spans(duration_s: float, window_s: float, hop_s: float) -> list[tuple[float, float]]:
+    """Windows of ``window_s`` every ``hop_s`` from 0; the last one ends at ``duration_s`` (all of it
+    is covered); one window when the sound is no longer than a window. Windows and hops that
+    :func:`check_windows` refuses are a DataError."""
+    check_windows(window_s, hop_s)
     if duration_s <= window_s:
         return [(0.0, max(duration_s, 0.0))]
     spans = []
