@@ -71,6 +71,8 @@ def test_bad_boxes_and_images_are_clear_errors(rec: Recognizer) -> None:
     image = np.zeros((50, 60, 3), np.uint8)
     with pytest.raises(ImageError, match="outside the 60x50 image"):
         analyze_faces(image, rec, boxes=[(70, 10, 10, 10)])
+    with pytest.raises(ImageError, match=r"face box \(5, 5, 0, 10\) is empty"):
+        analyze_faces(image, rec, boxes=[(5, 5, 0, 10)])
     with pytest.raises(ImageError, match=r"\(x, y, w, h\)"):
         analyze_faces(image, rec, boxes=[(1, 2, 3)])  # type: ignore[list-item]
     with pytest.raises(ImageError, match="needs a detector or the face boxes"):

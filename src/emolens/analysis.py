@@ -78,7 +78,9 @@ def _check_boxes(boxes: Sequence[Box], width: int, height: int) -> list[Box]:
             x, y, w, h = (int(v) for v in b)
         except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite coordinate
             raise ImageError(f"a face box is (x, y, w, h) in whole pixels, got {b!r}") from None
-        if w <= 0 or h <= 0 or x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        if w <= 0 or h <= 0:
+            raise ImageError(f"face box {tuple(b)} is empty: its width and height must be 1 pixel or more")
+        if x >= width or y >= height or x + w <= 0 or y + h <= 0:
             raise ImageError(f"face box {tuple(b)} lies outside the {width}x{height} image")
         if max(w, h) > MAX_BOX_RATIO * max(width, height):
             raise ImageError(
