@@ -31,7 +31,7 @@ def test_audio_writes_json_csv_and_a_timeline(
     capsys: pytest.CaptureFixture[str], model: Path, recording: Path, tmp_path: Path
 ) -> None:
     j, c, png = tmp_path / "a.json", tmp_path / "a.csv", tmp_path / "a.png"
-    code, out, _ = run_main(
+    code, out, err = run_main(
         capsys,
         "audio",
         str(recording),
@@ -47,6 +47,7 @@ def test_audio_writes_json_csv_and_a_timeline(
         str(png),
     )
     assert code == 0 and "windows:" in out
+    assert "voice activity:" in err and "emotion:" in err  # each stage's progress bar, on stderr
     report = json.loads(j.read_text())
     assert (
         report["source_rate"] == 48000
@@ -66,8 +67,10 @@ def test_audio_writes_json_csv_and_a_timeline(
 def test_audio_prints_everything_without_outputs(
     capsys: pytest.CaptureFixture[str], model: Path, recording: Path
 ) -> None:
-    code, out, _ = run_main(capsys, "audio", str(recording), "--model", str(model), "--window", "3", "--hop", "1.5")
-    assert code == 0
+    code, out, err = run_main(
+        capsys, "audio", str(recording), "--model", str(model), "--window", "3", "--hop", "1.5", "--no-progress"
+    )
+    assert code == 0 and err == ""  # no bars with --no-progress
     report = json.loads(out)
     assert report["window_s"] == 3.0 and [w["start_s"] for w in report["per_window"]] == [0.0, 1.5, 3.0, 4.5, 5.0]
 

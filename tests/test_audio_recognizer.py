@@ -78,6 +78,23 @@ def test_bad_rates_and_arrays_are_data_errors(rec: VoiceRecognizer) -> None:
         rec.predict(np.full(100, np.nan, np.float32), SR)
 
 
+def test_windows_tell_a_listener_how_the_work_goes(rec: VoiceRecognizer) -> None:
+    x = np.concatenate([speech_like(3.0), np.zeros(2 * SR, np.float32), speech_like(3.0, seed=3)])
+    heard: list[tuple[str, int, int]] = []
+    wins = rec.windows(x, SR, progress=lambda stage, done, total: heard.append((stage, done, total)))
+    assert [w.label for w in wins] == [w.label for w in rec.windows(x, SR)]  # listening changes nothing
+    stages = list(dict.fromkeys(stage for stage, _, _ in heard))
+    assert stages == ["cues", "voice"]
+    for stage in stages:
+        steps = [(done, total) for s, done, total in heard if s == stage]
+        dones = [d for d, _ in steps]
+        assert len({t for _, t in steps}) == 1 and dones == sorted(dones) and dones[-1] == steps[0][1]
+    speech = sum(w.probs is not None for w in wins)
+    assert speech > 0 and heard[-1] == ("voice", speech, speech)
+    cues_total = next(total for stage, _, total in heard if stage == "cues")
+    assert cues_total % 2 == 0 and cues_total >= 2 * 790  # two steps for each 10 ms frame of the 8 s
+
+
 def test_windows_label_silence_music_and_non_speech_and_judge_speech(rec: VoiceRecognizer) -> None:
     x = np.concatenate([speech_like(3.0), np.zeros(3 * SR, np.float32), music_like(3.0)])
     wins = rec.windows(x, SR, window_s=2.0, hop_s=0.5)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,6 +62,50 @@ class AudioAnalysis:
         return {**self.summary(), "per_window": [w.as_dict(self.labels) for w in self.windows]}
 
 
+STAGE_NAMES = {"cues": "voice activity", "voice": "emotion", "partner": "emotion (partner)"}
+"""What each stage of :meth:`VoiceRecognizer.windows` is called on its progress bar."""
+
+
+class StageBars:
+    """One tqdm bar at a time on stderr, a new one for each stage that :meth:`update` hears of
+    (:data:`emolens.audio.recognizer.Progress`); bars are cleared when done. Disabled, it shows nothing."""
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._stage: str | None = None
+        self._bar: Any = None
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if stage != self._stage:
+            from tqdm import tqdm
+
+            self.close()
+            self._stage = stage
+            self._bar = tqdm(
+                total=total,
+                desc=STAGE_NAMES.get(stage, stage),
+                mininterval=1,
+                leave=False,
+                file=sys.stderr,
+                dynamic_ncols=True,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
+            )
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        self._bar, self._stage = None, None
+
+    def __enter__(self) -> StageBars:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def analyze_audio(
     path: str | Path,
     recognizer: VoiceRecognizer,
@@ -67,11 +113,16 @@ def analyze_audio(
     window_s: float = 2.0,
     hop_s: float = 0.5,
     max_duration_s: float | None = MAX_DURATION_S,
+    progress: bool = False,
 ) -> AudioAnalysis:
-    """Decode the sound of ``path`` (an audio file or a video's audio track) and judge it window by window."""
+    """Decode the sound of ``path`` (an audio file or a video's audio track) and judge it window by
+    window; ``progress``: show a progress bar of each stage on stderr (cleared when it ends)."""
     check_windows(window_s, hop_s)  # before any decoding
     audio = decode_audio(path, recognizer.features.sample_rate, max_duration_s=max_duration_s)
-    windows = recognizer.windows(audio.samples, audio.sample_rate, window_s=window_s, hop_s=hop_s)
+    with StageBars(enabled=progress) as bars:
+        windows = recognizer.windows(
+            audio.samples, audio.sample_rate, window_s=window_s, hop_s=hop_s, progress=bars.update if progress else None
+        )
     return AudioAnalysis(str(path), audio, recognizer.meta.name, recognizer.labels, window_s, hop_s, tuple(windows))
 
 

@@ -52,6 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     p.add_argument("--csv", default=None, metavar="OUT", help="write one row per window here")
     p.add_argument("--plot", default=None, metavar="OUT.png", help="plot the emotions over time here")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     p.set_defaults(func=run_audio)
 
 
@@ -65,7 +66,14 @@ def run_audio(args: argparse.Namespace) -> int:
         if path:
             check_writable(path)
     rec = VoiceRecognizer(args.model, threads=args.threads, partner=not args.no_partner)
-    analysis = analyze_audio(args.file, rec, window_s=args.window, hop_s=args.hop, max_duration_s=args.max_duration)
+    analysis = analyze_audio(
+        args.file,
+        rec,
+        window_s=args.window,
+        hop_s=args.hop,
+        max_duration_s=args.max_duration,
+        progress=not args.no_progress,
+    )
     if args.json:
         write_json(args.json, analysis.as_dict())
     if args.csv:

@@ -22,6 +22,7 @@ Measured by ``benchmarks/vad_music.py``: see :mod:`emolens.audio.vad`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,9 +142,17 @@ def _peaks(power: np.ndarray, reach: np.ndarray) -> np.ndarray:
     return peak
 
 
-def held_partials(waveform: np.ndarray, sample_rate: int, n_frames: int, hop_s: float, frame_s: float) -> HeldPartials:
+def held_partials(
+    waveform: np.ndarray,
+    sample_rate: int,
+    n_frames: int,
+    hop_s: float,
+    frame_s: float,
+    progress: Callable[[int], None] | None = None,
+) -> HeldPartials:
     """The held partials of a mono waveform, for ``n_frames`` frames starting every ``hop_s``
-    seconds, each centred on the middle of a frame of ``frame_s`` seconds (the caller's frames)."""
+    seconds, each centred on the middle of a frame of ``frame_s`` seconds (the caller's frames).
+    ``progress``, when given, is called with the number of frames done after each block of them."""
     x = np.asarray(waveform, dtype=np.float32)
     hop, frame = int(round(hop_s * sample_rate)), int(round(FRAME_S * sample_rate))
     offset = (frame - int(round(frame_s * sample_rate))) // 2  # centre on the caller's frames
@@ -177,6 +186,8 @@ def held_partials(waveform: np.ndarray, sample_rate: int, n_frames: int, hop_s: 
             begins[0] = False  # a partial held from the very start did not begin here
         keep = slice(s - a, e - a)
         share[s:e], band[s:e], onset[s:e] = np.clip(frac[keep], 0, 1), total[keep], begins[keep].any(axis=1)
+        if progress is not None:
+            progress(e)
     return HeldPartials(share, band, onset)
 
 

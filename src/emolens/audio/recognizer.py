@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -123,6 +124,17 @@ def check_windows(window_s: float, hop_s: float) -> None:
             f"a hop of {hop_s:g} s is longer than the {window_s:g} s window: the sound between windows would go "
             "unheard; use a hop no longer than the window"
         )
+
+
+Progress = Callable[[str, int, int], None]
+"""A listener to long work: called with (stage, steps done, steps in the stage) as it goes."""
+
+
+def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
+    """``progress`` bound to one stage's name (None stays None)."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(stage, done, total)
 
 
 def window_spans(duration_s: float, window_s: float, hop_s: float) -> list[tuple[float, float]]:
@@ -331,16 +343,22 @@ class VoiceRecognizer:
         window_s: float = 2.0,
         hop_s: float = 0.5,
         profile: SpeakerProfile | None = None,
+        progress: Progress | None = None,
     ) -> list[VoiceWindow]:
         """Judge a recording window by window (see :func:`window_spans`): each window is silence,
         music, non-speech, or speech with the emotion probabilities of its sound.
 
         A model that uses a speaker profile (:attr:`uses_profile`) and is given none takes the
         recording's: the speech it finds, stretches of overlapping speech windows as utterances. A
-        :attr:`partner` then judges each speech window too, and the two are averaged."""
+        :attr:`partner` then judges each speech window too, and the two are averaged.
+
+        ``progress``, when given, hears how the work goes (:data:`Progress`): stage ``"cues"`` (the
+        voice-activity cues of every frame), then ``"voice"`` (the speech windows through the
+        networks) and, with a partner, ``"partner"``."""
         cfg = self.features
+        check_windows(window_s, hop_s)  # before any work
         x = self._mono(waveform, sample_rate)
-        frames = frame_features(x, cfg.sample_rate)
+        frames = frame_features(x, cfg.sample_rate, progress=_stage(progress, "cues"))
         spans = window_spans(len(x) / cfg.sample_rate, window_s, hop_s)
         verdicts: list[tuple[float, float, VadResult, float]] = []
         speech: list[tuple[int, np.ndarray]] = []
@@ -356,9 +374,9 @@ class VoiceRecognizer:
             rate = cfg.sample_rate
             pieces = [x[int(round(a * rate)) : int(round(b * rate))] for a, b in stretches]
             profile = speaker_profile(pieces, self.profile_features)
-        probs = self._window_probs(speech, profile)
+        probs = self._window_probs(speech, profile, _stage(progress, "voice"))
         if self.partner is not None and profile is not None:
-            theirs = self.partner._window_probs(speech, profile)
+            theirs = self.partner._window_probs(speech, profile, _stage(progress, "partner"))
             probs = {i: ((p + theirs[i]) / 2).astype(np.float32) for i, p in probs.items()}
         out = []
         for i, (a, b, verdict, clipped) in enumerate(verdicts):
@@ -372,10 +390,13 @@ class VoiceRecognizer:
         return out
 
     def _window_probs(
-        self, speech: list[tuple[int, np.ndarray]], profile: SpeakerProfile | None
+        self,
+        speech: list[tuple[int, np.ndarray]],
+        profile: SpeakerProfile | None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> dict[int, np.ndarray]:
         """Probabilities of each speech window (index, samples) by this file's networks, one pass each,
-        batched by length."""
+        batched by length; ``progress``: called with (windows done, windows in all) after each batch."""
         probs: dict[int, np.ndarray] = {}
         by_len: dict[int, list[tuple[int, np.ndarray]]] = {}
         for i, seg in speech:
@@ -386,4 +407,6 @@ class VoiceRecognizer:
                 part = group[s : s + MAX_BATCH]
                 p = self.run(np.concatenate([inp for _, inp in part]))
                 probs.update((i, row) for (i, _), row in zip(part, p, strict=True))
+                if progress is not None:
+                    progress(len(probs), len(speech))
         return probs

@@ -60,6 +60,7 @@ to rely on alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -191,8 +192,12 @@ def _frames(x: np.ndarray, frame: int, hop: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(padded, frame)[::hop][:n]
 
 
-def frame_features(waveform: np.ndarray, sample_rate: int, *, chunk: int = 2048) -> FrameFeatures:
-    """The cues of every 10 ms frame of a mono float waveform (any rate; 16 kHz is plenty)."""
+def frame_features(
+    waveform: np.ndarray, sample_rate: int, *, chunk: int = 2048, progress: Callable[[int, int], None] | None = None
+) -> FrameFeatures:
+    """The cues of every 10 ms frame of a mono float waveform (any rate; 16 kHz is plenty).
+    ``progress``, when given, is called with (steps done, steps in all) as the work goes: two steps a
+    frame, one for its spectral cues and one for its held partials."""
     x = np.asarray(waveform, dtype=np.float32)
     frame, hop = int(round(FRAME_S * sample_rate)), int(round(HOP_S * sample_rate))
     frames = _frames(x, frame, hop)
@@ -219,7 +224,10 @@ def frame_features(waveform: np.ndarray, sample_rate: int, *, chunk: int = 2048)
         pitch[s : s + chunk] = sample_rate / lag
         p = power[:, band] + 1e-12
         flat[s : s + chunk] = np.exp(np.mean(np.log(p), axis=1)) / np.mean(p, axis=1)
-    held = held_partials(x, sample_rate, n, HOP_S, FRAME_S)
+        if progress is not None:
+            progress(min(n, s + chunk), 2 * n)
+    held_progress = None if progress is None else lambda done: progress(n + done, 2 * n)
+    held = held_partials(x, sample_rate, n, HOP_S, FRAME_S, held_progress)
     return FrameFeatures(level, harm, flat, zcr, pitch, held.held_share, held.band_power, held.onset)
 
 

@@ -207,10 +207,16 @@ def _close_windows() -> None:
 
 
 def hear_file(
-    voice: VoiceRecognizer | bool, src: FrameSource, labels: Sequence[str], fusion: FusionOptions
+    voice: VoiceRecognizer | bool,
+    src: FrameSource,
+    labels: Sequence[str],
+    fusion: FusionOptions,
+    progress: bool = False,
 ) -> tuple[VoiceTrack | None, dict[str, Any]]:
     """The voice windows of ``src``'s sound, and the summary's ``voice`` section; (None, why) when
-    there is nothing to hear (a camera, a stream, a file without sound), said once in the log."""
+    there is nothing to hear (a camera, a stream, a file without sound), said once in the log.
+    ``progress``: a progress bar of each stage on stderr."""
+    from emolens.audio.analyze import StageBars
     from emolens.audio.decode import NoAudioError, decode_audio
     from emolens.audio.recognizer import VoiceRecognizer
 
@@ -223,7 +229,10 @@ def hear_file(
     except NoAudioError as e:
         log.warning("%s: going on with the face alone", e)
         return None, {"available": False, "reason": str(e)}
-    windows = vr.windows(sound.samples, sound.sample_rate, fusion.window_s, fusion.hop_s)
+    with StageBars(enabled=progress) as bars:
+        windows = vr.windows(
+            sound.samples, sound.sample_rate, fusion.window_s, fusion.hop_s, progress=bars.update if progress else None
+        )
     track = VoiceTrack(windows, vr.labels, labels)
     info: dict[str, Any] = {
         "available": True,
@@ -304,7 +313,7 @@ def analyze_video(
     with vs:
         sound = src.name if audio and src.kind == "file" else None
         fusion = fusion or FusionOptions()
-        heard, voice_info = hear_file(voice, src, rec.labels, fusion) if voice else (None, None)
+        heard, voice_info = hear_file(voice, src, rec.labels, fusion, progress) if voice else (None, None)
         outputs = VideoOutputs(
             rec.labels, fps=src.fps or 30.0, out=out, csv=csv, json=json, timeline=timeline, audio=sound,
             voice=heard is not None,
