@@ -94,10 +94,27 @@ def test_csv_ibi_column(tmp_path: Path) -> None:
     np.testing.assert_allclose(ibi.values, [0.8, 0.8, 0.9])
 
 
+@pytest.mark.parametrize(("delimiter", "bom"), [(";", ""), ("\t", ""), (",", "\ufeff"), (";", "\ufeff")])
+def test_csv_from_spreadsheets_semicolons_tabs_and_a_byte_order_mark(tmp_path: Path, delimiter: str, bom: str) -> None:
+    arrays = recording_arrays(30)
+    plain = write_csv(tmp_path / "plain.csv", {"hr": arrays["hr"], "eda": arrays["eda"]})
+    text = plain.read_text(encoding="utf-8")
+    assert ";" not in text and "\t" not in text
+    other = tmp_path / "other.csv"
+    other.write_text(bom + text.replace(",", delimiter), encoding="utf-8")
+    a, b = read_csv(plain), read_csv(other)
+    assert set(a.channels) == set(b.channels) == {"hr", "eda"}
+    for name in ("hr", "eda"):
+        sa, sb = a.signal(name), b.signal(name)
+        assert sa is not None and sb is not None and (sa.t0, sa.fs) == (sb.t0, sb.fs)
+        np.testing.assert_array_equal(sa.values, sb.values)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("", "empty"),
+        ("time;hr\n1700000000;60,5\n1700000001;61\n", "line 2, column 'hr' is not a number: '60,5'"),
         ("t,hr\n1,60\n", "no 'time' column"),
         ("time,hr\n1700000000,60\n1700000001,abc\n", "line 3, column 'hr' is not a number"),
         ("time,hr\n1700000001,60\n1700000000,61\n", "must not decrease"),

@@ -18,12 +18,15 @@ seconds) and any of the columns ``hr``, ``bvp``, ``eda``, ``temp``, ``acc_x``, `
 ``acc_z`` (all three, or none) and ``ibi`` (the interval in seconds of a beat ending at ``time``).
 Each channel is sampled at its own regular rate: a row leaves the cells of channels that have no
 sample at that time empty. A channel's rate is the median step between its filled rows; samples
-are put on that regular grid from its first time, and holes in it become NaN (a gap).
+are put on that regular grid from its first time, and holes in it become NaN (a gap). Cells are
+separated by commas, or by semicolons or tabs (as spreadsheets write them in some locales; the
+header line tells which), with a point as the decimal mark; a UTF-8 byte-order mark is skipped.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import math
 from dataclasses import dataclass, field
@@ -207,7 +210,7 @@ def _header_value(path: Path, line: str, what: str) -> float:
 
 def _read_lines(path: Path) -> list[str]:
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        return path.read_text(encoding="utf-8-sig").splitlines()  # -sig: a byte-order mark (Excel) is not text
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a text file") from None
 
@@ -308,14 +311,28 @@ def _regular(path: Path, name: str, t: np.ndarray, v: np.ndarray) -> Signal:
     return Signal(float(t[0]), fs, out)
 
 
+CSV_DELIMITERS = (",", ";", "\t")
+"""The cell separators a CSV of samples may use: commas, or semicolons or tabs (spreadsheets in
+locales whose decimal mark is a comma write those)."""
+
+
+def _delimiter(text: str) -> str:
+    """The separator of a CSV: whichever of :data:`CSV_DELIMITERS` its header line holds most of
+    (a comma when it holds none, as a one-column file would)."""
+    header = text.split("\n", 1)[0]
+    counts = [header.count(d) for d in CSV_DELIMITERS]
+    return CSV_DELIMITERS[counts.index(max(counts))] if max(counts) else ","
+
+
 def read_csv(path: str | Path) -> Recording:
     """A CSV of timestamped samples (see the module)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file (give an E4 export folder or a CSV of samples)")
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a byte-order mark (Excel) is not text
+            text = fh.read()
+        rows = list(csv.reader(io.StringIO(text), delimiter=_delimiter(text)))
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a text file") from None
     except csv.Error as e:
