@@ -213,6 +213,26 @@ def test_simulate_library_call_matches_the_cli(scenario_file: Path, tmp_path: Pa
     assert sim.log.emotions and len(sim.log.stimuli) == len(sim.ticks)
 
 
+def test_timelines_from_spreadsheets_read_as_plain_ones(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.csv"
+    plain.write_text("time,label,arousal,event\n0,happy,0.2,start\n1,sad,,\n2,none,0.7,pause\n3,happy,,resume\n")
+    rows = read_emotions(plain)
+    assert len(rows) == 4
+    for name, text in (
+        ("semicolons.csv", plain.read_text().replace(",", ";")),
+        ("tabs.csv", plain.read_text().replace(",", "\t")),
+        ("excel.csv", "\ufeff" + plain.read_text()),
+    ):
+        other = tmp_path / name
+        other.write_text(text, encoding="utf-8")
+        assert read_emotions(other) == rows
+    # two events in one cell of a semicolon file are quoted, as spreadsheets write them
+    quoted, inline = tmp_path / "quoted.csv", tmp_path / "inline.csv"
+    quoted.write_text('time;label;event\n0;happy;"start;pause"\n')
+    inline.write_text("time,label,event\n0,happy,start;pause\n")
+    assert read_emotions(quoted) == read_emotions(inline) and len(read_emotions(inline)[0].events) == 2
+
+
 def test_bad_timelines_are_one_line_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("time,label\n0,happy\n1,grumpy\n")

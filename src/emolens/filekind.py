@@ -1,6 +1,7 @@
 """What a file is, told from its first bytes before a decoder is asked: FFmpeg opens almost anything
 (a ``.txt`` plays as scrolling text through its "tty" demuxer), so a text file given as a video or a
-sound is refused here, by name, instead of failing later with FFmpeg's words. Imports nothing heavy."""
+sound is refused here, by name, instead of failing later with FFmpeg's words; and which separator a
+CSV written by a spreadsheet uses. Imports nothing heavy."""
 
 from __future__ import annotations
 
@@ -24,3 +25,16 @@ def is_text_file(path: Path, probe: int = 4096) -> bool:
     except UnicodeDecodeError as e:
         return e.start >= len(head) - 3  # a multi-byte character cut by the probe is still text
     return True
+
+
+CSV_DELIMITERS = (",", ";", "\t")
+"""The cell separators a CSV may use: commas, or semicolons or tabs (spreadsheets in locales whose
+decimal mark is a comma write those)."""
+
+
+def csv_delimiter(text: str) -> str:
+    """The separator of a CSV's ``text``: whichever of :data:`CSV_DELIMITERS` its header line holds most
+    of (a comma when it holds none, as a one-column file would)."""
+    header = text.split("\n", 1)[0]
+    counts = [header.count(d) for d in CSV_DELIMITERS]
+    return CSV_DELIMITERS[counts.index(max(counts))] if max(counts) else ","

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from emolens.errors import DataError
+from emolens.filekind import csv_delimiter
 
 __all__ = [
     "CHANNELS",
@@ -311,19 +312,6 @@ def _regular(path: Path, name: str, t: np.ndarray, v: np.ndarray) -> Signal:
     return Signal(float(t[0]), fs, out)
 
 
-CSV_DELIMITERS = (",", ";", "\t")
-"""The cell separators a CSV of samples may use: commas, or semicolons or tabs (spreadsheets in
-locales whose decimal mark is a comma write those)."""
-
-
-def _delimiter(text: str) -> str:
-    """The separator of a CSV: whichever of :data:`CSV_DELIMITERS` its header line holds most of
-    (a comma when it holds none, as a one-column file would)."""
-    header = text.split("\n", 1)[0]
-    counts = [header.count(d) for d in CSV_DELIMITERS]
-    return CSV_DELIMITERS[counts.index(max(counts))] if max(counts) else ","
-
-
 def read_csv(path: str | Path) -> Recording:
     """A CSV of timestamped samples (see the module)."""
     path = Path(path)
@@ -332,7 +320,7 @@ def read_csv(path: str | Path) -> Recording:
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a byte-order mark (Excel) is not text
             text = fh.read()
-        rows = list(csv.reader(io.StringIO(text), delimiter=_delimiter(text)))
+        rows = list(csv.reader(io.StringIO(text), delimiter=csv_delimiter(text)))
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a text file") from None
     except csv.Error as e:

@@ -5,7 +5,9 @@ The CSV has a ``time`` column (seconds) and either a ``label`` column (one of th
 columns (``angry,disgust,fear,happy,sad,surprise,neutral``; all empty: no face). Optional
 columns: ``arousal`` (0..1, a wristband's stress) and ``event`` (operator actions ``start``,
 ``pause``, ``resume``, ``stop``, ``estop``, ``reset`` or faults ``recognizer_error``,
-``camera_lost``, ``device_error``, ``broker_lost``; several separated by ``;``). A label row
+``camera_lost``, ``device_error``, ``broker_lost``; several separated by ``;``). Cells may be
+separated by commas, semicolons or tabs (the header line tells which), and a UTF-8 byte-order mark
+is skipped, so a spreadsheet's export reads as written. A label row
 becomes probabilities with ``label_confidence`` on the label and the rest on neutral. Times with
 no rows are gaps (no face seen), which is how the fault rules are exercised.
 
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from emolens.errors import DataError
+from emolens.filekind import csv_delimiter
 from emolens.labels import EMOTIONS
 from emolens.relax.controller import (
     FAULT_KINDS,
@@ -145,7 +148,7 @@ def read_emotions(path: str | Path, label_confidence: float = 0.8) -> list[Row]:
         raise DataError(f"emotion timeline not found: {path}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read {path}: {e}") from None
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(text.splitlines(), delimiter=csv_delimiter(text))
     fields = [f.strip() for f in reader.fieldnames or []]
     reader.fieldnames = fields
     if "time" not in fields:
