@@ -68,16 +68,13 @@ STAGE_NAMES = {"cues": "voice activity", "voice": "emotion", "partner": "emotion
 
 class StageBars:
     """One tqdm bar at a time on stderr, a new one for each stage that :meth:`update` hears of
-    (:data:`emolens.audio.recognizer.Progress`); bars are cleared when done. Disabled, it shows nothing."""
+    (:data:`emolens.audio.recognizer.Progress`); bars are cleared when done."""
 
-    def __init__(self, *, enabled: bool = True) -> None:
-        self.enabled = enabled
+    def __init__(self) -> None:
         self._stage: str | None = None
         self._bar: Any = None
 
     def update(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
         if stage != self._stage:
             from tqdm import tqdm
 
@@ -119,7 +116,7 @@ def analyze_audio(
     window; ``progress``: show a progress bar of each stage on stderr (cleared when it ends)."""
     check_windows(window_s, hop_s)  # before any decoding
     audio = decode_audio(path, recognizer.features.sample_rate, max_duration_s=max_duration_s)
-    with StageBars(enabled=progress) as bars:
+    with StageBars() as bars:
         windows = recognizer.windows(
             audio.samples, audio.sample_rate, window_s=window_s, hop_s=hop_s, progress=bars.update if progress else None
         )

@@ -229,7 +229,7 @@ def hear_file(
     except NoAudioError as e:
         log.warning("%s: going on with the face alone", e)
         return None, {"available": False, "reason": str(e)}
-    with StageBars(enabled=progress) as bars:
+    with StageBars() as bars:
         windows = vr.windows(
             sound.samples, sound.sample_rate, fusion.window_s, fusion.hop_s, progress=bars.update if progress else None
         )
