@@ -97,6 +97,67 @@ def test_audio_errors_are_one_line(
     capsys.readouterr()
 
 
+def test_audio_on_several_files_skips_the_bad_one_and_keeps_the_rest(
+    capsys: pytest.CaptureFixture[str], model: Path, recording: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "b" / recording.name  # the same name in another folder
+    other.parent.mkdir()
+    other.write_bytes(recording.read_bytes())
+    bad = tmp_path / "notes.wav"
+    bad.write_text("not sound at all\n")
+    j, c, plots = tmp_path / "all.json", tmp_path / "all.csv", tmp_path / "plots"
+    files = (str(recording), str(bad), str(other))
+    code, out, err = run_main(
+        capsys, "audio", *files, "--model", str(model), "--json", str(j), "--csv", str(c), "--plot", str(plots)
+    )
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert lines[-1] == "emolens: error: 1 of 3 files could not be analysed (each said above)"
+    assert any(line.startswith(f"emolens: skipped {bad}: ") and "text file" in line for line in lines), err
+    assert out.splitlines()[0].startswith(f"{recording}: 8.0 s, 13 windows")
+    report = json.loads(j.read_text())
+    assert [f["source"] for f in report["files"]] == [str(recording), str(other)]
+    assert [s["source"] for s in report["skipped"]] == [str(bad)] and "text file" in report["skipped"][0]["error"]
+    assert report["files"][0]["per_window"] == report["files"][1]["per_window"]  # the same sound, the same result
+    with c.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0])[:2] == ["source", "start_s"] and len(rows) == 26
+    assert [r["source"] for r in rows] == [str(recording)] * 13 + [str(other)] * 13
+    assert sorted(p.name for p in plots.iterdir()) == ["talk-2.png", "talk.png"]
+
+
+def test_audio_on_several_files_prints_them_all_and_wants_a_plot_folder(
+    capsys: pytest.CaptureFixture[str], model: Path, recording: Path, tmp_path: Path
+) -> None:
+    code, out, err = run_main(capsys, "audio", str(recording), str(recording), "--model", str(model), "--no-progress")
+    assert code == 0 and err == ""
+    report = json.loads(out)
+    assert len(report["files"]) == 2 and report["skipped"] == []
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    code, _, err = run_main(
+        capsys, "audio", str(recording), str(recording), "--model", str(model), "--plot", str(taken)
+    )
+    assert_one_line_error(code, err, "names a folder (one PNG per file), and this is a file")
+    code, _, err = run_main(
+        capsys, "audio", str(recording), str(recording), "--model", str(model), "--plot", str(tmp_path / "t.png")
+    )
+    assert_one_line_error(code, err, "not a .png file")
+    assert not (tmp_path / "t.png").exists()
+    code, _, err = run_main(
+        capsys,
+        "audio",
+        str(tmp_path / "a.wav"),
+        str(tmp_path / "b.wav"),
+        "--model",
+        str(model),
+        "--json",
+        str(tmp_path / "x.json"),
+    )
+    assert code == 2 and "2 of 2 files could not be analysed" in err and err.count("emolens: skipped") == 2
+    assert not (tmp_path / "x.json").exists()  # nothing analysed, nothing written
+
+
 def test_audio_on_videos(capsys: pytest.CaptureFixture[str], model: Path) -> None:
     code, _, err = run_main(capsys, "audio", str(need(MEDIA / "fer_woman2.mp4")), "--model", str(model))
     assert_one_line_error(code, err, "has no audio track")
@@ -238,3 +299,15 @@ def test_evaluate_and_audio_take_no_partner(
     assert alone.splitlines()[1] == silent.splitlines()[1]  # the same figures: the file alone either way
     code, _, err = run_main(capsys, "audio", str(recording), "--model", str(tmp_path / "voice.onnx"), "--no-partner")
     assert code == 0
+
+
+def test_plot_names_keep_each_file_apart() -> None:
+    from emolens.audio.analyze import plot_names
+
+    assert plot_names(["a/talk.wav", "b/talk.mp3", "Talk.flac", "c/talk-2.wav", "x/.wav"]) == [
+        "talk.png",
+        "talk-2.png",
+        "Talk-3.png",
+        "talk-2-2.png",
+        ".wav.png",
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from emolens.audio import MAX_DURATION_S
 from emolens.audio.decode import DecodedAudio, decode_audio
 from emolens.audio.labels import MUSIC, SILENCE, window_counts
 from emolens.audio.recognizer import VoiceRecognizer, VoiceWindow, check_windows
+from emolens.errors import EmolensError
 from emolens.io import write_text_atomic
 
 
@@ -123,28 +125,80 @@ def analyze_audio(
     return AudioAnalysis(str(path), audio, recognizer.meta.name, recognizer.labels, window_s, hop_s, tuple(windows))
 
 
-def windows_csv(analysis: AudioAnalysis) -> str:
-    """One row per window: times, label, confidence, voice-activity cues, a probability per label."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(
-        [
-            "start_s",
-            "end_s",
-            "label",
-            "confidence",
-            "speech",
-            "level_db",
-            "music",
-            "clipped",
-            *(f"p_{k}" for k in analysis.labels),
-        ]
-    )
+@dataclass(frozen=True)
+class AudioFailure:
+    """A file of several that could not be analysed, and why (the others go on)."""
+
+    source: str
+    error: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"source": self.source, "error": self.error}
+
+
+def analyze_audio_files(
+    paths: Sequence[str | Path],
+    recognizer: VoiceRecognizer,
+    *,
+    window_s: float = 2.0,
+    hop_s: float = 0.5,
+    max_duration_s: float | None = MAX_DURATION_S,
+    progress: bool = False,
+) -> Iterator[AudioAnalysis | AudioFailure]:
+    """:func:`analyze_audio` on each of ``paths`` in turn, yielding each analysis as it is done (so
+    that a caller keeps one file's sound at a time); a file that cannot be read or judged yields an
+    :class:`AudioFailure` instead and the next goes on. ``progress``: a bar over the files too."""
+    check_windows(window_s, hop_s)
+    if not paths:
+        raise EmolensError("no audio file given")
+    files = None
+    if progress and len(paths) > 1:
+        from tqdm import tqdm
+
+        files = tqdm(total=len(paths), desc="files", unit="file", leave=False, file=sys.stderr, dynamic_ncols=True)
+    try:
+        for path in paths:
+            try:
+                yield analyze_audio(
+                    path,
+                    recognizer,
+                    window_s=window_s,
+                    hop_s=hop_s,
+                    max_duration_s=max_duration_s,
+                    progress=progress,
+                )
+            except EmolensError as e:
+                yield AudioFailure(str(path), str(e))
+            except OSError as e:  # a file this user may not read, a folder given as a file
+                if e.filename is None:
+                    raise
+                yield AudioFailure(str(path), f"cannot read {path}: {e.strerror or e}")
+            if files is not None:
+                files.update(1)
+    finally:
+        if files is not None:
+            files.close()
+
+
+CSV_COLUMNS = ("start_s", "end_s", "label", "confidence", "speech", "level_db", "music", "clipped")
+"""The columns of :func:`windows_csv` before one ``p_<label>`` column per label."""
+
+
+def csv_header(labels: Sequence[str], *, with_source: bool = False) -> list[str]:
+    """The header of :func:`windows_csv`; ``with_source``: a first column naming each row's file."""
+    return [*(("source",) if with_source else ()), *CSV_COLUMNS, *(f"p_{k}" for k in labels)]
+
+
+def csv_rows(analysis: AudioAnalysis, *, with_source: bool = False) -> list[list[str]]:
+    """One row per window of ``analysis``: times, label, confidence, voice-activity cues, a
+    probability per label (empty for windows not judged)."""
+    rows = []
     for win in analysis.windows:
         probs = [f"{p:.4f}" for p in win.probs] if win.probs is not None else [""] * len(analysis.labels)
         conf = f"{float(win.probs.max()):.4f}" if win.probs is not None else ""
-        w.writerow(
+        rows.append(
             [
+                *((analysis.source,) if with_source else ()),
                 f"{win.start_s:.3f}",
                 f"{win.end_s:.3f}",
                 win.label,
@@ -156,11 +210,40 @@ def windows_csv(analysis: AudioAnalysis) -> str:
                 *probs,
             ]
         )
+    return rows
+
+
+def format_csv(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
     return buf.getvalue()
+
+
+def windows_csv(analysis: AudioAnalysis) -> str:
+    """One row per window: times, label, confidence, voice-activity cues, a probability per label."""
+    return format_csv(csv_header(analysis.labels), csv_rows(analysis))
 
 
 def write_csv(analysis: AudioAnalysis, path: str | Path) -> None:
     write_text_atomic(path, windows_csv(analysis))
+
+
+def plot_names(paths: Sequence[str | Path]) -> list[str]:
+    """A PNG name for each file's timeline in one folder: its stem, with ``-2``, ``-3`` ... for
+    stems met before (``a/talk.wav`` and ``b/talk.mp3`` give ``talk.png`` and ``talk-2.png``)."""
+    names: list[str] = []
+    taken: set[str] = set()
+    for path in paths:
+        stem = Path(path).stem or "audio"
+        name, n = f"{stem}.png", 1
+        while name.lower() in taken:
+            n += 1
+            name = f"{stem}-{n}.png"
+        taken.add(name.lower())
+        names.append(name)
+    return names
 
 
 def plot_timeline(analysis: AudioAnalysis, path: str | Path) -> None:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING, TextIO
 
 from emolens.audio import MAX_DURATION_S
 from emolens.errors import EmolensError
 from emolens.options import positive_number
+
+if TYPE_CHECKING:
+    from emolens.audio.recognizer import VoiceRecognizer
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,7 +24,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser(
         "audio", help="the emotion of speech in an audio file or a video's sound, window by window (speech model)"
     )
-    p.add_argument("file", help="audio file (wav, flac, mp3, ogg ...) or video with a sound track")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="file",
+        help="audio files (wav, flac, mp3, ogg ...) or videos with a sound track; with several, a file "
+        "that cannot be read is skipped, said so, and the command ends non-zero",
+    )
     p.add_argument(
         "--model", default=None, help="speech model: .onnx path from 'emolens train' on speech, or a bundled name"
     )
@@ -48,27 +58,78 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help=f"refuse files with more than S seconds of sound (default {MAX_DURATION_S:g})",
     )
     p.add_argument(
-        "--json", default=None, metavar="OUT", help="write the summary and every window here (default: print them)"
+        "--json",
+        default=None,
+        metavar="OUT",
+        help="write the summary and every window here (default: print them); several files: one JSON of all",
     )
-    p.add_argument("--csv", default=None, metavar="OUT", help="write one row per window here")
-    p.add_argument("--plot", default=None, metavar="OUT.png", help="plot the emotions over time here")
+    p.add_argument(
+        "--csv", default=None, metavar="OUT", help="write one row per window here; several files: a source column first"
+    )
+    p.add_argument(
+        "--plot",
+        default=None,
+        metavar="OUT.png",
+        help="plot the emotions over time here; several files: a folder (made if missing), one <name>.png each",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     p.set_defaults(func=run_audio)
 
 
 def run_audio(args: argparse.Namespace) -> int:
-    from emolens.audio.analyze import analyze_audio, plot_timeline, write_csv
-    from emolens.audio.recognizer import VoiceRecognizer, check_windows
-    from emolens.io import check_writable, write_json
+    from emolens.audio.recognizer import check_windows
+    from emolens.io import check_writable
 
     check_windows(args.window, args.hop)  # before the model is loaded
-    for path in (args.json, args.csv, args.plot):
+    several = len(args.files) > 1
+    for path in (args.json, args.csv, None if several else args.plot):
         if path:
             check_writable(path)
-    rec = VoiceRecognizer(args.model, threads=args.threads, partner=not args.no_partner)
+    if several and args.plot:
+        _check_plot_folder(args.plot)
+    return _audio_files(args) if several else _audio_file(args)
+
+
+def _check_plot_folder(folder: str) -> None:
+    from pathlib import Path
+
+    from emolens.io import check_writable
+
+    out = Path(folder)
+    if out.exists() and not out.is_dir():
+        raise EmolensError(f"--plot {out}: with several files it names a folder (one PNG per file), and this is a file")
+    if out.suffix.lower() == ".png" and not out.exists():
+        raise EmolensError(f"--plot {out}: with several files it names a folder (one PNG per file), not a .png file")
+    if not out.parent.is_dir():
+        raise EmolensError(f"--plot {out}: folder {out.parent} does not exist")
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as e:
+        raise EmolensError(f"--plot {out}: cannot create the folder: {e.strerror or e}") from None
+    check_writable(out / ".emolens-check.png")
+
+
+def _summary_line(s: dict[str, object]) -> str:
+    return (
+        f"{s['source']}: {s['duration_s']} s, {s['windows']} windows: {s['speech_windows']} speech, "
+        f"{s['silence_windows']} silence, {s['music_windows']} music, {s['non_speech_windows']} non-speech; "
+        f"emotion {s['emotion'] or '-'}"
+    )
+
+
+def _recognizer(args: argparse.Namespace) -> VoiceRecognizer:
+    from emolens.audio.recognizer import VoiceRecognizer
+
+    return VoiceRecognizer(args.model, threads=args.threads, partner=not args.no_partner)
+
+
+def _audio_file(args: argparse.Namespace) -> int:
+    from emolens.audio.analyze import analyze_audio, plot_timeline, write_csv
+    from emolens.io import write_json
+
     analysis = analyze_audio(
-        args.file,
-        rec,
+        args.files[0],
+        _recognizer(args),
         window_s=args.window,
         hop_s=args.hop,
         max_duration_s=args.max_duration,
@@ -83,11 +144,71 @@ def run_audio(args: argparse.Namespace) -> int:
     if not (args.json or args.csv or args.plot):
         print(json.dumps(analysis.as_dict(), indent=2))
     else:
-        s = analysis.summary()
-        print(
-            f"{args.file}: {s['duration_s']} s, {s['windows']} windows: {s['speech_windows']} speech, "
-            f"{s['silence_windows']} silence, {s['music_windows']} music, {s['non_speech_windows']} non-speech; emotion {s['emotion'] or '-'}"
-        )
+        print(_summary_line(analysis.summary()))
+    return 0
+
+
+def _audio_files(args: argparse.Namespace) -> int:
+    """Several files, one at a time (one file's sound in memory): the outputs gather them all, a file
+    that fails is said on stderr and listed, and the rest go on."""
+    import sys
+    from pathlib import Path
+
+    from emolens.audio.analyze import (
+        AudioFailure,
+        analyze_audio_files,
+        csv_header,
+        csv_rows,
+        format_csv,
+        plot_names,
+        plot_timeline,
+    )
+    from emolens.io import write_json, write_text_atomic
+
+    def say(line: str, stream: TextIO) -> None:  # a line between progress bars, which are redrawn below it
+        if args.no_progress:
+            print(line, file=stream)
+        else:
+            from tqdm import tqdm
+
+            tqdm.write(line, file=stream)
+
+    rec = _recognizer(args)
+    names = iter(plot_names(args.files))  # one per file, in the order the results come
+    reports: list[dict[str, object]] = []
+    skipped: list[dict[str, str]] = []
+    rows: list[list[str]] = []
+    quiet = not (args.json or args.csv or args.plot)
+    for result in analyze_audio_files(
+        args.files,
+        rec,
+        window_s=args.window,
+        hop_s=args.hop,
+        max_duration_s=args.max_duration,
+        progress=not args.no_progress,
+    ):
+        name = next(names)
+        if isinstance(result, AudioFailure):
+            say(f"emolens: skipped {result.source}: {result.error}", sys.stderr)
+            skipped.append(result.as_dict())
+            continue
+        reports.append(result.as_dict())
+        if args.csv:
+            rows.extend(csv_rows(result, with_source=True))
+        if args.plot:
+            plot_timeline(result, Path(args.plot) / name)
+        if not quiet:
+            say(_summary_line(result.summary()), sys.stdout)
+    if reports:
+        everything = {"files": reports, "skipped": skipped}
+        if args.json:
+            write_json(args.json, everything)
+        if args.csv:
+            write_text_atomic(args.csv, format_csv(csv_header(rec.labels, with_source=True), rows))
+        if quiet:
+            print(json.dumps(everything, indent=2))
+    if skipped:
+        raise EmolensError(f"{len(skipped)} of {len(args.files)} files could not be analysed (each said above)")
     return 0
 
 
