@@ -207,8 +207,12 @@ def _audio_files(args: argparse.Namespace) -> int:
             write_text_atomic(args.csv, format_csv(csv_header(rec.labels, with_source=True), rows))
         if quiet:
             print(json.dumps(everything, indent=2))
-    if skipped:
-        raise EmolensError(f"{len(skipped)} of {len(args.files)} files could not be analysed (each said above)")
+    if skipped:  # as `emolens batch`: 1 when an input failed, 2 for a usage error
+        print(
+            f"emolens: {len(skipped)} of {len(args.files)} files could not be analysed (each said above)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
