@@ -27,6 +27,24 @@ def is_text_file(path: Path, probe: int = 4096) -> bool:
     return True
 
 
+def sound_format(head: bytes) -> str | None:
+    """The sound format a file starting with ``head`` is in (``wav``, ``flac``, ``ogg``, ``mp3``,
+    ``aiff``, ``m4a``), or None: enough to tell a user who gave one where an image was wanted."""
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "wav"
+    if head.startswith(b"fLaC"):
+        return "flac"
+    if head.startswith(b"OggS"):
+        return "ogg"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE6 == 0xE2):
+        return "mp3"  # an ID3 tag, or an MPEG audio frame (sync bits, layer III)
+    if head.startswith(b"FORM") and head[8:12] in (b"AIFF", b"AIFC"):
+        return "aiff"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"M4A ", b"M4B "):
+        return "m4a"
+    return None
+
+
 CSV_DELIMITERS = (",", ";", "\t")
 """The cell separators a CSV may use: commas, or semicolons or tabs (spreadsheets in locales whose
 decimal mark is a comma write those)."""

@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 
 from emolens.errors import EmolensError, ImageError, ImageTooLarge
-from emolens.imagecheck import ImageLimits, ImageRefused, decode_checked
+from emolens.filekind import is_text_file, sound_format
+from emolens.imagecheck import HEAD_BYTES, VIDEO_KINDS, ImageLimits, ImageRefused, decode_checked, sniff
 from emolens.io import write_bytes_atomic
 
 
@@ -21,6 +22,8 @@ def read_image(path: str | Path, limits: ImageLimits | None = None) -> np.ndarra
     and BMP are checked from their header; other formats OpenCV reads (TIFF, PNM...) after decoding.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path} is a folder, not an image")
     if not path.is_file():
         raise ImageError(f"image not found: {path}")
     try:
@@ -34,7 +37,23 @@ def read_image(path: str | Path, limits: ImageLimits | None = None) -> np.ndarra
     except ImageRefused as e:
         if e.status == 413:
             raise ImageTooLarge(f"cannot read {path}: {e.detail}") from None
-        raise ImageError(f"cannot read {path}: not an image, or a corrupt or truncated one ({e.detail})") from None
+        raise ImageError(_not_an_image(path, data, e.detail)) from None
+
+
+def _not_an_image(path: Path, data: bytes, detail: str) -> str:
+    """Why ``data`` did not decode as an image: another kind of file, named, or a damaged one."""
+    head = data[:HEAD_BYTES]
+    kind = sniff(head)
+    if kind in VIDEO_KINDS:
+        return f"{path} is a video ({kind}), not an image"
+    sound = sound_format(head)
+    if sound is not None:
+        return f"{path} is a sound file ({sound}), not an image"
+    if is_text_file(path):
+        return f"{path} is a text file, not an image"
+    if kind is None:  # no format known here: OpenCV could not read it either
+        return f"cannot read {path}: not an image, or a corrupt or truncated one"
+    return f"cannot read {path}: not an image, or a corrupt or truncated one ({detail})"
 
 
 def write_image(path: str | Path, image: np.ndarray) -> None:

@@ -58,6 +58,8 @@ def decode_audio(
     import av
 
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not an audio file (several files: give each, e.g. {path}/*.wav)")
     if not path.is_file():
         raise DataError(f"audio file not found: {path}")
     if sample_rate < 1000:
