@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Sequence
@@ -11,8 +12,8 @@ from typing import Any
 from emolens.analysis import Analyzer
 from emolens.errors import EmolensError
 from emolens.imagecheck import ImageLimits
-from emolens.imageio import read_image, write_image
-from emolens.io import check_writable, write_json
+from emolens.imageio import check_image_file, encode_image, read_image
+from emolens.io import AtomicFile, check_writable, write_json
 from emolens.video.draw import draw_faces
 
 log = logging.getLogger(__name__)
@@ -33,11 +34,14 @@ def analyze_images(
 
     ``detector_name`` is recorded in the JSON (and decides the hint logged for images without a
     face). ``limits``: how large an image may be (see :func:`~emolens.imageio.read_image`; default
-    40 M pixels). Every image is read before anything is written, so a bad input leaves no partial output.
+    40 M pixels). All or nothing: a bad input leaves no output (each file's kind is checked before
+    any work, from its first bytes; an image that fails to decode later drops the copies written so
+    far, which wait under temporary names), and one image is in memory at a time.
     """
     if not paths:
         raise EmolensError("no image given")
-    images = [(Path(p), read_image(p, limits)) for p in paths]
+    for p in paths:
+        check_image_file(p)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None and out.exists() and not out.is_dir():
         raise EmolensError(f"--out {out} exists and is not a folder")
@@ -45,6 +49,8 @@ def analyze_images(
     json_in_out = json_path is not None and out is not None and Path(json_path).resolve().parent == out.resolve()
     if json_path is not None and not json_in_out:
         check_writable(json_path)
+    # the topmost folder --out makes, removed again (with those under it) if nothing lands in it
+    made = None if out is None else next((d for d in reversed((out, *out.parents)) if not d.exists()), None)
     if out is not None:
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -52,27 +58,50 @@ def analyze_images(
             raise EmolensError(f"cannot create the --out folder {out}: {e.strerror or e}") from None
         if not os.access(out, os.W_OK):
             raise EmolensError(f"cannot write into the --out folder {out}: it is not writable")
-    names = annotated_names([path for path, _ in images])
+    names = annotated_names([Path(p) for p in paths])
     results: list[dict[str, Any]] = []
-    for path, img in images:
-        faces = analyzer.image(img)
-        log.info("%s: %d face(s)%s", path, len(faces), "".join(f", {f.label} {f.confidence:.2f}" for f in faces))
-        if not faces and detector_name != "yunet":
-            log.warning("%s: no face found; %s", path, MISSED_FACE_HINT)
-        entry: dict[str, Any] = {
-            "image": str(path),
-            "width": img.shape[1],
-            "height": img.shape[0],
-            "faces": [f.as_dict() for f in faces],
-        }
-        if out is not None:
-            dest = out / names[len(results)]
-            write_image(dest, draw_faces(img, faces))
-            entry["annotated"] = str(dest)
-        results.append(entry)
+    copies: list[AtomicFile] = []
+    try:
+        for path, name in zip(map(Path, paths), names, strict=True):
+            img = read_image(path, limits)
+            faces = analyzer.image(img)
+            log.info("%s: %d face(s)%s", path, len(faces), "".join(f", {f.label} {f.confidence:.2f}" for f in faces))
+            if not faces and detector_name != "yunet":
+                log.warning("%s: no face found; %s", path, MISSED_FACE_HINT)
+            entry: dict[str, Any] = {
+                "image": str(path),
+                "width": img.shape[1],
+                "height": img.shape[0],
+                "faces": [f.as_dict() for f in faces],
+            }
+            if out is not None:
+                copy = AtomicFile(out / name)
+                copies.append(copy)
+                copy.path.write_bytes(encode_image(draw_faces(img, faces), copy.dest.suffix))
+                entry["annotated"] = str(copy.dest)
+            results.append(entry)
+    except BaseException:
+        for copy in copies:
+            copy.discard()
+        if made is not None and out is not None:
+            _remove_empty_folders(out, made)
+        raise
+    for copy in copies:
+        copy.commit()
     if json_path is not None:
         write_json(json_path, {"model": analyzer.recognizer.meta.name, "detector": detector_name, "images": results})
     return results
+
+
+def _remove_empty_folders(leaf: Path, top: Path) -> None:
+    """Remove ``leaf`` and its parents up to ``top``, as long as each is empty."""
+    folder = leaf
+    with contextlib.suppress(OSError):
+        while True:
+            folder.rmdir()
+            if folder == top:
+                break
+            folder = folder.parent
 
 
 def annotated_names(paths: Sequence[Path]) -> list[str]:

@@ -13,24 +13,43 @@ from emolens.imagecheck import HEAD_BYTES, VIDEO_KINDS, ImageLimits, ImageRefuse
 from emolens.io import write_bytes_atomic
 
 
-def read_image(path: str | Path, limits: ImageLimits | None = None) -> np.ndarray:
-    """A BGR uint8 image from a file, or an :class:`ImageError` saying why not.
-
-    The file is checked before it is decoded (:func:`emolens.imagecheck.check_image`): at most
-    ``limits.max_pixels`` pixels (default 40 M, as the web server), as many decoded bytes as that
-    many pixels of 8-bit color, and at most ``limits.max_scans`` scans for a JPEG. JPEG, PNG, WebP
-    and BMP are checked from their header; other formats OpenCV reads (TIFF, PNM...) after decoding.
-    """
+def check_image_file(path: str | Path) -> None:
+    """The checks :func:`read_image` makes before it reads the whole file, from its first bytes only:
+    an :class:`ImageError` for a missing file, a folder, an empty file, a video or a sound file. A
+    run over many images calls this on each first, so that such an input stops it before any work."""
     path = Path(path)
     if path.is_dir():
         raise ImageError(f"{path} is a folder, not an image")
     if not path.is_file():
         raise ImageError(f"image not found: {path}")
     try:
+        with path.open("rb") as fh:
+            head = fh.read(HEAD_BYTES)
+    except OSError as e:
+        raise ImageError(f"cannot read {path}: {e.strerror or e}") from None
+    if not head:
+        raise ImageError(f"cannot read {path}: the file is empty")
+    other = _other_kind(head)
+    if other is not None:
+        raise ImageError(f"{path} is {other}, not an image")
+
+
+def read_image(path: str | Path, limits: ImageLimits | None = None) -> np.ndarray:
+    """A BGR uint8 image from a file, or an :class:`ImageError` saying why not.
+
+    The file is checked before it is decoded (:func:`check_image_file`, then
+    :func:`emolens.imagecheck.check_image`): at most ``limits.max_pixels`` pixels (default 40 M, as
+    the web server), as many decoded bytes as that many pixels of 8-bit color, and at most
+    ``limits.max_scans`` scans for a JPEG. JPEG, PNG, WebP and BMP are checked from their header;
+    other formats OpenCV reads (TIFF, PNM...) after decoding.
+    """
+    path = Path(path)
+    check_image_file(path)
+    try:
         data = path.read_bytes()
     except OSError as e:
         raise ImageError(f"cannot read {path}: {e.strerror or e}") from None
-    if not data:
+    if not data:  # emptied since it was checked
         raise ImageError(f"cannot read {path}: the file is empty")
     try:
         return decode_checked(data, limits or ImageLimits(), other_formats=True).image
@@ -40,26 +59,34 @@ def read_image(path: str | Path, limits: ImageLimits | None = None) -> np.ndarra
         raise ImageError(_not_an_image(path, data, e.detail)) from None
 
 
-def _not_an_image(path: Path, data: bytes, detail: str) -> str:
-    """Why ``data`` did not decode as an image: another kind of file, named, or a damaged one."""
-    head = data[:HEAD_BYTES]
+def _other_kind(head: bytes) -> str | None:
+    """What a file starting with ``head`` is when it is a video or a sound file ("a video (mp4)"), else None."""
     kind = sniff(head)
     if kind in VIDEO_KINDS:
-        return f"{path} is a video ({kind}), not an image"
+        return f"a video ({kind})"
     sound = sound_format(head)
-    if sound is not None:
-        return f"{path} is a sound file ({sound}), not an image"
+    return None if sound is None else f"a sound file ({sound})"
+
+
+def _not_an_image(path: Path, data: bytes, detail: str) -> str:
+    """Why ``data`` did not decode as an image (videos and sound were told by :func:`check_image_file`):
+    text, or a damaged file."""
     if is_text_file(path):
         return f"{path} is a text file, not an image"
-    if kind is None:  # no format known here: OpenCV could not read it either
+    if sniff(data[:HEAD_BYTES]) is None:  # no format known here: OpenCV could not read it either
         return f"cannot read {path}: not an image, or a corrupt or truncated one"
     return f"cannot read {path}: not an image, or a corrupt or truncated one ({detail})"
+
+
+def encode_image(image: np.ndarray, suffix: str) -> bytes:
+    """``image`` encoded as a file of type ``suffix`` (.jpg, .png, ...; empty: PNG)."""
+    ok, enc = cv2.imencode(suffix or ".png", image)
+    if not ok:
+        raise EmolensError(f"cannot encode an image as {suffix!r}; use .jpg or .png")
+    return bytes(enc.tobytes())
 
 
 def write_image(path: str | Path, image: np.ndarray) -> None:
     """Encode by the file's suffix (.jpg, .png, ...) and write atomically."""
     path = Path(path)
-    ok, enc = cv2.imencode(path.suffix or ".png", image)
-    if not ok:
-        raise EmolensError(f"cannot encode an image as {path.suffix!r}; use .jpg or .png")
-    write_bytes_atomic(path, enc.tobytes())
+    write_bytes_atomic(path, encode_image(image, path.suffix))
