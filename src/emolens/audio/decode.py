@@ -31,6 +31,10 @@ class NoAudioError(DataError):
     """The file has no audio track (e.g. a video without sound, or an image)."""
 
 
+class TooLongError(DataError):
+    """The file holds more sound than ``max_duration_s`` (refused as soon as decoding passes it)."""
+
+
 @dataclass(frozen=True)
 class DecodedAudio:
     """Mono float32 ``samples`` at ``sample_rate``; what the file held: ``source_rate``, ``channels``, ``codec``."""
@@ -97,7 +101,7 @@ def decode_audio(
                 chunks.append(a.mean(axis=0, dtype=np.float32) if a.shape[0] > 1 else a[0].astype(np.float32))
                 total += a.shape[1]
             if limit is not None and total > limit:
-                raise DataError(
+                raise TooLongError(
                     f"{path} holds more than {max_duration_s:g} s of sound; cut it or raise the limit (--max-duration)"
                 )
 

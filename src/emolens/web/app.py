@@ -34,7 +34,7 @@ from emolens.web.decode import BadImage
 from emolens.web.images import DetectorPool
 from emolens.web.jobs import JobManager, JobsFull
 from emolens.web.relax import close_panel
-from emolens.web.routers import health, images, live, pages, relax, samples, videos
+from emolens.web.routers import audio, health, images, live, pages, relax, samples, videos
 from emolens.web.routers.pages import DOCS_ASSETS, STATIC, docs_csp, docs_html, swagger_assets
 from emolens.web.schemas import error_responses
 from emolens.web.security import Guard
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5
 WS_TRY_LATER = 1013  # "try again later" (RFC 6455 registry)
 WS_REASON_BYTES = 123  # the longest close reason a WebSocket frame carries
-API_ROUTERS = (health.router, images.router, videos.router, samples.router, live.router, relax.router)
+API_ROUTERS = (health.router, images.router, videos.router, audio.router, samples.router, live.router, relax.router)
 
 
 def _sentence(exc: RequestValidationError) -> str:

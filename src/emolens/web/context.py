@@ -50,6 +50,8 @@ class WebContext:
     live: int = 0
     uploads: int = 0
     """Request bodies of uploads (images and videos) arriving now; see :meth:`uploading`."""
+    recordings: int = 0
+    """Sound recordings being received or judged now (``POST /audio``; at most ``max_jobs``)."""
     body: BodyFeed | None = None
     """The wristband's readings, when ``physio_mqtt`` is set (between startup and shutdown)."""
     band: PhysioSubscriber | None = None

@@ -100,7 +100,52 @@ class Health(BaseModel):
     live_connections: int
     jobs: int = Field(description="video jobs queued or running")
     uploads: int = Field(description="uploads (images and videos) arriving now; each video upload holds a job's place")
+    recordings: int = Field(0, description="recordings (POST /audio) being received or judged now")
     limits: Limits
+
+
+# ---------------------------------------------------------------------- recordings
+
+
+class VoiceWindowOut(BaseModel):
+    """One window of a recording. More fields may come (the model allows them)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    start_s: float
+    end_s: float
+    label: str = Field(description="an emotion of the speech model's labels, or silence, music or non-speech")
+    confidence: float | None = Field(description="the top probability (None for windows not judged)")
+    probs: dict[str, float] | None = Field(description="a probability per label (None for windows not judged)")
+    speech: float = Field(description="how much the window sounds like speech, 0-1")
+    level_db: float
+    clipped: float = Field(description="the share of its samples at full scale")
+
+
+class AudioResult(BaseModel):
+    """The speech of one recording, window by window, and a summary. More fields may come."""
+
+    model_config = ConfigDict(extra="allow")
+
+    source: str = Field(description="the file's name as sent")
+    video: bool = Field(description="whether the file was a video (its sound was judged)")
+    duration_s: float
+    source_rate: int = Field(description="the file's sample rate (the model hears it resampled)")
+    channels: int
+    codec: str
+    model: str
+    labels: list[str]
+    window_s: float
+    hop_s: float
+    windows: int
+    speech_windows: int
+    silence_windows: int
+    music_windows: int
+    non_speech_windows: int
+    emotion: str | None = Field(description="the emotion of the speech windows' mean probabilities (None: no speech)")
+    mean_probs: dict[str, float] | None
+    share: dict[str, float] | None = Field(description="the share of speech windows each emotion won")
+    per_window: list[VoiceWindowOut]
 
 
 # ---------------------------------------------------------------------- videos

@@ -29,10 +29,11 @@ class ServeOptions:
     ``host``/``port``: where to listen (port 0: any free port). ``token``: when set, every API
     request and the live WebSocket must carry it (``Authorization: Bearer T`` or ``?token=T``).
     ``model``/``detector``: as for :class:`~emolens.runtime.recognizer.Recognizer`.
-    ``max_upload_mb``: largest upload (image or video). ``max_image_pixels``: largest image or
-    live frame (width x height, read from the file's header before decoding). ``max_video_s``:
-    longest video. ``keep_s``: uploaded videos and their results are deleted this many seconds
-    after their job ends. ``max_jobs``: video jobs queued or running at once (beyond: 429). ``max_live``: live
+    ``max_upload_mb``: largest upload (image, video or recording). ``max_image_pixels``: largest
+    image or live frame (width x height, read from the file's header before decoding).
+    ``max_video_s``: longest video, or recording sent to ``/audio``. ``keep_s``: uploaded videos and
+    their results are deleted this many seconds after their job ends. ``max_jobs``: video jobs
+    queued or running at once (beyond: 429), and recordings judged at once. ``max_live``: live
     WebSocket streams at once (beyond: closed with code 1013, "try again later").
     ``upload_idle_s``: an upload whose body sends nothing for this long is answered 408 and its
     connection closed (its place among the jobs is freed). ``upload_min_kb_s``: slowest average
@@ -64,11 +65,13 @@ class ServeOptions:
     )
     max_upload_mb: float = field(default=200, metadata={"help": "largest upload, in MB"})
     max_image_pixels: int = field(default=40_000_000, metadata={"help": "largest image or frame, in pixels"})
-    max_video_s: float = field(default=600.0, metadata={"help": "longest video, in seconds"})
+    max_video_s: float = field(default=600.0, metadata={"help": "longest video or recording, in seconds"})
     keep_s: float = field(
         default=600.0, metadata={"help": "delete uploaded videos and results this long after their job"}
     )
-    max_jobs: int = field(default=4, metadata={"help": "video jobs queued or running at once"})
+    max_jobs: int = field(
+        default=4, metadata={"help": "video jobs queued or running at once, and recordings judged at once"}
+    )
     max_live: int = field(default=8, metadata={"help": "live camera streams at once"})
     upload_idle_s: float = field(
         default=30.0, metadata={"help": "answer 408 to an upload whose body pauses this long, in seconds"}

@@ -50,6 +50,9 @@ OPENAPI_BODY = {
 KindCheck = Callable[[str | None], str]
 """Called with the sniffed kind of the file (None: unknown); returns it, or raises (the route's error)."""
 
+Sniffer = Callable[[bytes], str | None]
+"""Names the kind of a file from its first :data:`HEAD_BYTES` bytes (None: unknown)."""
+
 
 @dataclass(frozen=True)
 class Upload:
@@ -118,9 +121,10 @@ def clean_filename(name: str) -> str:
 class _FormReader:
     """The state of one multipart body: the current part's headers, and the file part's bytes."""
 
-    def __init__(self, limit: int, check: KindCheck, folder: Path | None) -> None:
+    def __init__(self, limit: int, check: KindCheck, folder: Path | None, sniffer: Sniffer = sniff) -> None:
         self.limit = limit
         self.check = check
+        self.sniffer = sniffer
         self.folder = folder
         self.header_field = b""
         self.header_value = b""
@@ -206,11 +210,12 @@ class _FormReader:
 
     def _check(self) -> None:
         self.checked = True
-        self.kind = self.check(sniff(self.head))
+        self.kind = self.check(self.sniffer(self.head))
 
     def _open(self) -> None:
         assert self.folder is not None
-        self.path = self.folder / f"upload{SUFFIXES.get(self.kind or '', '.bin')}"
+        kind = self.kind or "bin"
+        self.path = self.folder / f"upload{SUFFIXES.get(kind, '.' + kind)}"
         self.fh = open(self.path, "xb")  # noqa: SIM115 - closed in close()
 
     def close(self) -> None:
@@ -227,9 +232,12 @@ def _kib(n: int) -> str:
     return f"{n / 1024:.0f} kB"
 
 
-async def receive_file(request: Request, *, limit: int, check: KindCheck, folder: Path | None = None) -> Upload:
+async def receive_file(
+    request: Request, *, limit: int, check: KindCheck, folder: Path | None = None, sniffer: Sniffer = sniff
+) -> Upload:
     """The form field ``file`` of ``request``: in memory (``folder`` None) or written to
-    ``folder/upload.<kind>``. ``check`` vets the kind sniffed from its first bytes.
+    ``folder/upload.<kind>``. ``check`` vets the kind ``sniffer`` names from its first bytes
+    (images and videos: :func:`emolens.web.sniff.sniff`).
 
     The body must keep the pace of the server's options (``upload_idle_s``, ``upload_min_kb_s``),
     and is counted in the app's :attr:`~emolens.web.context.WebContext.uploads` while it arrives.
@@ -246,7 +254,7 @@ async def receive_file(request: Request, *, limit: int, check: KindCheck, folder
         raise HTTPException(413, f"the upload is larger than the limit of {_mib(limit)}")
     context = get_context(request)
     pace = Pace(context.options.upload_idle_s, context.options.upload_min_kb_s * 1024)
-    reader = _FormReader(limit, check, folder)
+    reader = _FormReader(limit, check, folder, sniffer)
     try:
         parser = MultipartParser(boundary, reader.callbacks())  # type: ignore[arg-type]
         total = 0

@@ -18,6 +18,7 @@ async def health(context: Context) -> Health:
         live_connections=context.live,
         jobs=context.job_manager.active(),
         uploads=context.uploads,
+        recordings=context.recordings,
         limits=Limits(**{name: getattr(options, name) for name in Limits.model_fields}),
     )
 
