@@ -530,6 +530,27 @@ def test_image_upload_shows_faces(desktop: Tab, server: Server) -> None:
     assert desktop.errors == [], desktop.errors
 
 
+def test_a_recording_shows_the_voices_emotions(desktop: Tab, server: Server) -> None:
+    """A sound file dropped on "Analyse a file" is judged by the speech model: a row per emotion, the
+    likeliest first, and the windows counted; an image after it hides it."""
+    page = desktop.page
+    page.goto(server.page_url)
+    page.set_input_files(
+        "#file", str(need(SHARED / "data" / "ravdess-speech-16k" / "Actor_21" / "03-01-05-02-01-01-21.flac"))
+    )
+    page.wait_for_selector("#upload-status[data-kind='ok']", timeout=30_000)
+    status = page.text_content("#upload-status") or ""
+    assert re.fullmatch(r"03-01-05-02-01-01-21\.flac: \d\.\d s, the voice sounds (\w+)\.", status), status
+    assert table_rows(page, "#audio-table") == len(SPEECH_EMOTIONS)
+    first = page.get_attribute("#audio-table tbody tr", "data-emotion")
+    assert status.endswith(f"sounds {first}.")  # the likeliest emotion leads the table
+    assert re.match(r"\d+ windows of 2 s every 0.5 s: \d+ speech", page.text_content("#audio-summary") or "")
+    page.set_input_files("#file", str(need(MEDIA / GROUP_PHOTO)))
+    page.wait_for_function("() => document.querySelectorAll('#faces-table tbody tr:not(.empty)').length >= 4")
+    assert page.is_hidden("#audio-result")
+    assert desktop.errors == [], desktop.errors
+
+
 def test_video_upload_progress_summary_and_delete(desktop: Tab, server: Server) -> None:
     page = desktop.page
     page.goto(server.page_url)

@@ -61,6 +61,9 @@ function setupFiles() {
       imageSection: $("image-result"),
       imageCanvas: $("image-canvas"),
       facesBody: $("faces-table").tBodies[0],
+      audioSection: $("audio-result"),
+      audioSummary: $("audio-summary"),
+      audioBody: $("audio-table").tBodies[0],
     },
     videoJob,
   );

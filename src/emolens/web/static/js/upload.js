@@ -1,4 +1,5 @@
-// "Analyse a file": pick or drop an image or a video; images are analysed at once, videos as a job.
+// "Analyse a file": pick or drop an image, a video or a recording; images and recordings are analysed
+// at once, videos as a job.
 
 import { postFile } from "./api.js";
 import { percent } from "./emotions.js";
@@ -6,14 +7,17 @@ import { drawFaces, numberedFaces } from "./overlay.js";
 import { emotionChip, messageOf, showStatus, tableRow } from "./ui.js";
 
 const VIDEO_EXTENSIONS = /\.(mp4|m4v|mov|avi|mkv|webm)$/i;
+const AUDIO_EXTENSIONS = /\.(wav|flac|ogg|oga|opus|mp3|aiff?|m4a)$/i;
 const MAX_CANVAS_SIDE = 1600; // the preview is drawn at most this large
 const MIB = 1024 * 1024;
 
-/** "video" or "image", from the browser's type or else the file name (the server checks the bytes). */
+/** "video", "audio" or "image", from the browser's type or else the file name (the server checks the bytes). */
 export function kindOf(file) {
   if (file.type.startsWith("video/")) return "video";
+  if (file.type.startsWith("audio/")) return "audio";
   if (file.type.startsWith("image/")) return "image";
-  return VIDEO_EXTENSIONS.test(file.name) ? "video" : "image";
+  if (VIDEO_EXTENSIONS.test(file.name)) return "video";
+  return AUDIO_EXTENSIONS.test(file.name) ? "audio" : "image";
 }
 
 /** Decode an image file for the preview; null when this browser cannot (the table still shows). */
@@ -39,7 +43,8 @@ export class FileAnalyser {
   #maxBytes = Infinity; // from the server's health answer, when it says
   #sequence = 0; // the newest request wins when files are chosen quickly one after another
 
-  /** els: { input, dropzone, status, imageSection, imageCanvas, facesBody }; videoJob: a VideoJobView. */
+  /** els: { input, dropzone, status, imageSection, imageCanvas, facesBody, audioSection, audioSummary,
+   * audioBody }; videoJob: a VideoJobView. */
   constructor(els, videoJob) {
     this.#els = els;
     this.#videoJob = videoJob;
@@ -56,6 +61,7 @@ export class FileAnalyser {
   async analyse(file) {
     const sequence = ++this.#sequence;
     this.#els.imageSection.hidden = true;
+    this.#els.audioSection.hidden = true;
     if (file.size > this.#maxBytes) {
       const limit = megabytes(this.#maxBytes);
       showStatus(this.#els.status, `${file.name} is ${megabytes(file.size)}; this server accepts at most ${limit}.`, "error");
@@ -66,7 +72,9 @@ export class FileAnalyser {
       return;
     }
     await this.#videoJob.discard(); // aborts a video still uploading, cancels one being analysed
-    if (sequence === this.#sequence) await this.#analyseImage(file, sequence);
+    if (sequence !== this.#sequence) return;
+    if (kindOf(file) === "audio") await this.#analyseRecording(file, sequence);
+    else await this.#analyseImage(file, sequence);
   }
 
   #onPicked() {
@@ -108,6 +116,40 @@ export class FileAnalyser {
     }
   }
 
+  async #analyseRecording(file, sequence) {
+    showStatus(this.#els.status, `Listening to ${file.name}…`);
+    try {
+      const result = await postFile("api/v1/audio", file);
+      if (sequence !== this.#sequence) return;
+      this.#showRecording(result);
+      const found = result.emotion ? `the voice sounds ${result.emotion}` : "no speech heard";
+      showStatus(this.#els.status, `${file.name}: ${seconds(result.duration_s)}, ${found}.`, "ok");
+    } catch (error) {
+      if (sequence === this.#sequence) showStatus(this.#els.status, `${file.name}: ${messageOf(error)}`, "error");
+    }
+  }
+
+  #showRecording(result) {
+    const { audioSection, audioSummary, audioBody } = this.#els;
+    audioSection.hidden = false;
+    audioSummary.textContent = windowCounts(result);
+    if (!result.emotion) {
+      const row = tableRow(["No speech: no window was given an emotion."]);
+      row.className = "empty";
+      row.cells[0].colSpan = 3;
+      audioBody.replaceChildren(row);
+      return;
+    }
+    const labels = [...result.labels].sort((a, b) => result.mean_probs[b] - result.mean_probs[a]);
+    audioBody.replaceChildren(
+      ...labels.map((label) => {
+        const row = tableRow([emotionChip(label), percent(result.share[label]), percent(result.mean_probs[label])]);
+        row.dataset.emotion = label;
+        return row;
+      }),
+    );
+  }
+
   #showImage(result, bitmap) {
     const { imageSection, imageCanvas, facesBody } = this.#els;
     imageSection.hidden = false;
@@ -116,6 +158,22 @@ export class FileAnalyser {
     imageCanvas.setAttribute("aria-label", `The image with ${plural(result.faces.length, "face")} marked`);
     facesBody.replaceChildren(...faceRows(result.faces));
   }
+}
+
+function seconds(s) {
+  return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
+}
+
+/** "12 windows of 2 s every 0.5 s: 9 speech, 2 silence, 1 music" (kinds without a window left out). */
+function windowCounts(result) {
+  const kinds = [
+    [result.speech_windows, "speech"],
+    [result.silence_windows, "silence"],
+    [result.music_windows, "music"],
+    [result.non_speech_windows, "other sound"],
+  ].filter(([n]) => n > 0);
+  const parts = kinds.map(([n, word]) => `${n} ${word}`).join(", ");
+  return `${plural(result.windows, "window")} of ${result.window_s} s every ${result.hop_s} s: ${parts || "none"}.`;
 }
 
 function capitalised(text) {
