@@ -75,3 +75,17 @@ def test_a_commit_that_fails_removes_the_temporary_file(tmp_path: Path) -> None:
 def test_check_writable_leaves_no_trace(tmp_path: Path) -> None:
     check_writable(tmp_path / "a.json")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_distinct_names_never_repeat_whatever_the_letter_case() -> None:
+    from emolens.io import distinct_names
+
+    assert distinct_names(
+        [("talk", ".png"), ("Talk", ".png"), ("talk", ".jpg"), ("talk-2", ".png"), ("talk", ".png")]
+    ) == [
+        "talk.png",
+        "Talk-2.png",
+        "talk.jpg",
+        "talk-2-2.png",
+        "talk-3.png",
+    ]

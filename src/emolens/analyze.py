@@ -13,7 +13,7 @@ from emolens.analysis import Analyzer
 from emolens.errors import EmolensError
 from emolens.imagecheck import ImageLimits
 from emolens.imageio import check_image_file, encode_image, read_image
-from emolens.io import AtomicFile, check_writable, write_json
+from emolens.io import AtomicFile, check_writable, distinct_names, write_json
 from emolens.video.draw import draw_faces
 
 log = logging.getLogger(__name__)
@@ -108,14 +108,6 @@ def annotated_names(paths: Sequence[Path]) -> list[str]:
     """The file name of each image's annotated copy: ``NAME_emolens.EXT`` (JPEG and PNG keep their
     type, others become PNG), and ``NAME_emolens-2.EXT``, ``-3``... for images of the same name
     from different folders, so that no copy overwrites another."""
-    taken: set[str] = set()
-    names = []
-    for path in paths:
-        suffix = path.suffix if path.suffix.lower() in (".jpg", ".jpeg", ".png") else ".png"
-        name, k = f"{path.stem}_emolens{suffix}", 1
-        while name.lower() in taken:
-            k += 1
-            name = f"{path.stem}_emolens-{k}{suffix}"
-        taken.add(name.lower())
-        names.append(name)
-    return names
+    return distinct_names(
+        [(f"{p.stem}_emolens", p.suffix if p.suffix.lower() in (".jpg", ".jpeg", ".png") else ".png") for p in paths]
+    )

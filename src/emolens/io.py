@@ -13,13 +13,22 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 from emolens.errors import EmolensError
 
-__all__ = ["AtomicFile", "Committable", "check_writable", "write_bytes_atomic", "write_json", "write_text_atomic"]
+__all__ = [
+    "AtomicFile",
+    "Committable",
+    "check_writable",
+    "distinct_names",
+    "write_bytes_atomic",
+    "write_json",
+    "write_text_atomic",
+]
 
 
 def check_writable(path: str | Path) -> None:
@@ -128,3 +137,19 @@ def write_text_atomic(path: str | Path, text: str, *, mkdir: bool = False) -> No
 def write_json(path: str | Path, obj: Any, *, mkdir: bool = False) -> None:
     """Write ``obj`` as indented JSON to ``path`` through an :class:`AtomicFile`."""
     write_text_atomic(path, json.dumps(obj, indent=2) + "\n", mkdir=mkdir)
+
+
+def distinct_names(names: Sequence[tuple[str, str]]) -> list[str]:
+    """File names for outputs that share one folder, from (stem, suffix) pairs: ``stem + suffix``,
+    then ``stem-2 + suffix``, ``-3``... for a name met before (letter case ignored, as some file
+    systems do), so that no output overwrites another."""
+    taken: set[str] = set()
+    out = []
+    for stem, suffix in names:
+        name, k = f"{stem}{suffix}", 1
+        while name.lower() in taken:
+            k += 1
+            name = f"{stem}-{k}{suffix}"
+        taken.add(name.lower())
+        out.append(name)
+    return out

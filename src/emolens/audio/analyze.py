@@ -17,7 +17,7 @@ from emolens.audio.decode import DecodedAudio, decode_audio
 from emolens.audio.labels import MUSIC, SILENCE, window_counts
 from emolens.audio.recognizer import VoiceRecognizer, VoiceWindow, check_windows
 from emolens.errors import EmolensError
-from emolens.io import write_text_atomic
+from emolens.io import distinct_names, write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -233,17 +233,7 @@ def write_csv(analysis: AudioAnalysis, path: str | Path) -> None:
 def plot_names(paths: Sequence[str | Path]) -> list[str]:
     """A PNG name for each file's timeline in one folder: its stem, with ``-2``, ``-3`` ... for
     stems met before (``a/talk.wav`` and ``b/talk.mp3`` give ``talk.png`` and ``talk-2.png``)."""
-    names: list[str] = []
-    taken: set[str] = set()
-    for path in paths:
-        stem = Path(path).stem or "audio"
-        name, n = f"{stem}.png", 1
-        while name.lower() in taken:
-            n += 1
-            name = f"{stem}-{n}.png"
-        taken.add(name.lower())
-        names.append(name)
-    return names
+    return distinct_names([(Path(p).stem or "audio", ".png") for p in paths])
 
 
 def plot_timeline(analysis: AudioAnalysis, path: str | Path) -> None:
