@@ -66,3 +66,34 @@ def test_a_file_of_another_kind_stops_the_run_before_any_work(
     with pytest.raises(ImageError, match=r"clip.jpg is a video \(mp4\), not an image"):
         analyze_images([media / "fer_justin.jpg", video, tmp_path], analyzer, tmp_path / "out")
     assert analyzer.calls == before and not (tmp_path / "out").exists()
+
+
+def iou(a: list[int], b: list[int]) -> float:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0, x1 - x0) * max(0, y1 - y0)
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def test_a_large_photo_is_analysed_reduced_as_the_web_server_does(
+    media: Path, tmp_path: Path, analyzer: CountingAnalyzer
+) -> None:
+    import cv2
+
+    from emolens.imagecheck import ANALYSIS_PIXELS
+    from emolens.web.images import DetectorPool, analyze_image
+
+    big = cv2.resize(cv2.imread(str(media / "pyfeat_multi_face.jpg")), (4000, 3000), interpolation=cv2.INTER_CUBIC)
+    path = tmp_path / "big.jpg"
+    assert cv2.imwrite(str(path), big)
+    out = tmp_path / "out"
+    reduced = analyze_images([path], analyzer, out)[0]
+    assert (reduced["width"], reduced["height"]) == (4000, 3000) and len(reduced["faces"]) >= 4
+    assert cv2.imread(str(out / "big_emolens.jpg")).shape == (3000, 4000, 3)  # drawn on the full image
+    web = analyze_image(path.read_bytes(), analyzer.recognizer, DetectorPool("haar"), 40_000_000)
+    assert [f["box"] for f in web["faces"]] == [f["box"] for f in reduced["faces"]]  # the same faces as the server's
+    assert [f["label"] for f in web["faces"]] == [f["label"] for f in reduced["faces"]]
+    assert ANALYSIS_PIXELS < 4000 * 3000
+    full = analyze_images([path], analyzer, analysis_pixels=None)[0]  # at full size: each face found there too
+    for face in reduced["faces"]:
+        assert max(iou(face["box"], f["box"]) for f in full["faces"]) > 0.7, face["box"]

@@ -19,10 +19,13 @@ pytest.importorskip("fastapi", reason="the web extra is not installed (pip insta
 from fastapi.testclient import TestClient  # noqa: E402
 
 from bombs import png16_rgba, progressive_scan_bomb, small_header_video  # noqa: E402
-from emolens.imagecheck import read_header  # noqa: E402
+from emolens.imagecheck import (
+    ANALYSIS_PIXELS,  # noqa: E402
+    read_header,  # noqa: E402
+)
 from emolens.runtime.recognizer import Recognizer  # noqa: E402
 from emolens.web.app import create_app  # noqa: E402
-from emolens.web.decode import ANALYSIS_PIXELS, DECODES, BadImage, DecodeGate, decode_cost  # noqa: E402
+from emolens.web.decode import DECODES, BadImage, DecodeGate, decode_cost  # noqa: E402
 from emolens.web.settings import ServeOptions  # noqa: E402
 
 BASE = "http://127.0.0.1:8000"

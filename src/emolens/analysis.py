@@ -106,10 +106,10 @@ def detect_faces(image: np.ndarray, detector: Detector, scale: float = 1.0) -> t
     lms: list[Landmarks | None]
     if with_landmarks is not None:
         found = with_landmarks(small)
-        boxes = [_scale_box(f.box, inv, w, h) for f in found]
+        boxes = [scale_box(f.box, inv, inv, w, h) for f in found]
         lms = [f.scaled(inv) if inv != 1.0 else f for f in found]
     else:
-        boxes = [_scale_box(b, inv, w, h) for b in detector.detect(small)]
+        boxes = [scale_box(b, inv, inv, w, h) for b in detector.detect(small)]
         lms = [None] * len(boxes)
     keep = [i for i, b in enumerate(boxes) if b[2] > 0 and b[3] > 0]
     return [boxes[i] for i in keep], [lms[i] for i in keep]
@@ -201,11 +201,21 @@ def analyze_faces(
     return number_faces(faces_from_probs(recognizer.labels, found, probs))
 
 
-def _scale_box(box: Box, factor: float, width: int, height: int) -> Box:
-    x0, y0 = max(0, int(round(box[0] * factor))), max(0, int(round(box[1] * factor)))
-    x1 = min(width, int(round((box[0] + box[2]) * factor)))
-    y1 = min(height, int(round((box[1] + box[3]) * factor)))
+def scale_box(box: Box, sx: float, sy: float, width: int, height: int) -> Box:
+    """A box found in a resized image -> the same box in the ``width`` x ``height`` image, ``sx`` and
+    ``sy`` the factors from the one's pixels to the other's (clipped to it; 0 wide when outside)."""
+    x0, y0 = max(0, int(round(box[0] * sx))), max(0, int(round(box[1] * sy)))
+    x1 = min(width, int(round((box[0] + box[2]) * sx)))
+    y1 = min(height, int(round((box[1] + box[3]) * sy)))
     return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
+
+
+def faces_at_scale(faces: Sequence[Face], sx: float, sy: float, width: int, height: int) -> list[Face]:
+    """``faces`` found in a reduced image, with their boxes in the full ``width`` x ``height`` image's
+    pixels (:func:`scale_box`); themselves when the factors are 1."""
+    if (sx, sy) == (1.0, 1.0):
+        return list(faces)
+    return [replace(face, box=scale_box(face.box, sx, sy, width, height)) for face in faces]
 
 
 class Analyzer:

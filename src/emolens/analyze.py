@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from emolens.analysis import Analyzer
+from emolens.analysis import Analyzer, faces_at_scale
 from emolens.errors import EmolensError
-from emolens.imagecheck import ImageLimits
-from emolens.imageio import check_image_file, encode_image, read_image
+from emolens.imagecheck import ANALYSIS_PIXELS, ImageLimits
+from emolens.imageio import check_image_file, decode_image_file, encode_image, read_image
 from emolens.io import AtomicFile, check_writable, distinct_names, write_json
 from emolens.video.draw import draw_faces
 
@@ -29,12 +29,15 @@ def analyze_images(
     json_path: str | Path | None = None,
     detector_name: str | None = None,
     limits: ImageLimits | None = None,
+    analysis_pixels: int | None = ANALYSIS_PIXELS,
 ) -> list[dict[str, Any]]:
     """Recognise the faces of each image; write annotated copies to ``out_dir`` and/or JSON.
 
     ``detector_name`` is recorded in the JSON (and decides the hint logged for images without a
     face). ``limits``: how large an image may be (see :func:`~emolens.imageio.read_image`; default
-    40 M pixels). All or nothing: a bad input leaves no output (each file's kind is checked before
+    40 M pixels). ``analysis_pixels``: a larger image is analysed decoded reduced to at most this
+    many pixels, as the web server does (so both give the same faces), its boxes given back in the
+    full image's pixels and drawn on the full image (None: analysed at full size). All or nothing: a bad input leaves no output (each file's kind is checked before
     any work, from its first bytes; an image that fails to decode later drops the copies written so
     far, which wait under temporary names), and one image is in memory at a time.
     """
@@ -63,23 +66,10 @@ def analyze_images(
     copies: list[AtomicFile] = []
     try:
         for path, name in zip(map(Path, paths), names, strict=True):
-            img = read_image(path, limits)
-            faces = analyzer.image(img)
-            log.info("%s: %d face(s)%s", path, len(faces), "".join(f", {f.label} {f.confidence:.2f}" for f in faces))
-            if not faces and detector_name != "yunet":
-                log.warning("%s: no face found; %s", path, MISSED_FACE_HINT)
-            entry: dict[str, Any] = {
-                "image": str(path),
-                "width": img.shape[1],
-                "height": img.shape[0],
-                "faces": [f.as_dict() for f in faces],
-            }
-            if out is not None:
-                copy = AtomicFile(out / name)
+            copy = AtomicFile(out / name) if out is not None else None
+            if copy is not None:
                 copies.append(copy)
-                copy.path.write_bytes(encode_image(draw_faces(img, faces), copy.dest.suffix))
-                entry["annotated"] = str(copy.dest)
-            results.append(entry)
+            results.append(_analyse_image(path, analyzer, copy, detector_name, limits, analysis_pixels))
     except BaseException:
         for copy in copies:
             copy.discard()
@@ -91,6 +81,36 @@ def analyze_images(
     if json_path is not None:
         write_json(json_path, {"model": analyzer.recognizer.meta.name, "detector": detector_name, "images": results})
     return results
+
+
+def _analyse_image(
+    path: Path,
+    analyzer: Analyzer,
+    copy: AtomicFile | None,
+    detector_name: str | None,
+    limits: ImageLimits | None,
+    analysis_pixels: int | None,
+) -> dict[str, Any]:
+    """One image's entry of :func:`analyze_images`, its annotated copy written to ``copy``'s
+    temporary file; its pixels go when it returns."""
+    decoded = decode_image_file(path, limits, analysis_pixels)
+    sx, sy = decoded.scale
+    faces = faces_at_scale(analyzer.image(decoded.image), sx, sy, decoded.width, decoded.height)
+    log.info("%s: %d face(s)%s", path, len(faces), "".join(f", {f.label} {f.confidence:.2f}" for f in faces))
+    if not faces and detector_name != "yunet":
+        log.warning("%s: no face found; %s", path, MISSED_FACE_HINT)
+    entry: dict[str, Any] = {
+        "image": str(path),
+        "width": decoded.width,
+        "height": decoded.height,
+        "faces": [f.as_dict() for f in faces],
+    }
+    if copy is not None:
+        full = decoded.image if (sx, sy) == (1.0, 1.0) else read_image(path, limits)
+        del decoded  # the reduced pixels go before the copy is drawn
+        copy.path.write_bytes(encode_image(draw_faces(full, faces), copy.dest.suffix))
+        entry["annotated"] = str(copy.dest)
+    return entry
 
 
 def _remove_empty_folders(leaf: Path, top: Path) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from emolens import __version__
 from emolens.errors import EmolensError
-from emolens.options import add_options, finite_number, options_from_args, positive_int
+from emolens.options import add_options, finite_number, non_negative_int, options_from_args, positive_int
 from emolens.runtime.metadata import SPEECH_TTA_MODES, TTA_MODES, check_tta
 
 if TYPE_CHECKING:
@@ -268,7 +268,15 @@ def _image(args: argparse.Namespace) -> int:
     rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
     analyzer = Analyzer(rec, create_detector(args.detector))
     try:
-        results = analyze_images(args.paths, analyzer, args.out, args.json, detector_name=args.detector, limits=limits)
+        results = analyze_images(
+            args.paths,
+            analyzer,
+            args.out,
+            args.json,
+            detector_name=args.detector,
+            limits=limits,
+            analysis_pixels=args.analysis_pixels or None,
+        )
     except ImageTooLarge as e:
         raise ImageTooLarge(f"{e} (--max-pixels N raises the limit)") from None
     if not args.json:
@@ -400,7 +408,7 @@ def _add_model_options(p: argparse.ArgumentParser, *, speech: bool = False) -> N
 
 def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from emolens.export.schemes import DEFAULT_SCHEME, SCHEMES
-    from emolens.imagecheck import MAX_PIXELS
+    from emolens.imagecheck import ANALYSIS_PIXELS, MAX_PIXELS
 
     p = sub.add_parser("models", help="list bundled models (and with --arch, trainable architectures)")
     p.add_argument("--arch", action="store_true", help="also list architectures (imports torch)")
@@ -546,6 +554,14 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         metavar="N",
         help=f"refuse images of more than N pixels, or of more decoded bytes than N pixels of 8-bit color "
         f"(default {MAX_PIXELS:,}, as the web server)",
+    )
+    p.add_argument(
+        "--analysis-pixels",
+        type=non_negative_int,
+        default=ANALYSIS_PIXELS,
+        metavar="N",
+        help=f"analyse a larger image decoded reduced to at most N pixels, boxes given in its full size "
+        f"(default {ANALYSIS_PIXELS:,}, as the web server; 0: at full size, slower on large photos)",
     )
     p.set_defaults(func=_image)
 

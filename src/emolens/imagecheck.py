@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
+    "ANALYSIS_PIXELS",
     "HEAD_BYTES",
     "IMAGE_KINDS",
     "MAX_PIXELS",
@@ -80,6 +81,11 @@ MEDIA_TYPES = {
 }
 
 SUFFIXES = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "bmp": ".bmp"} | {k: f".{k}" for k in VIDEO_KINDS}
+
+ANALYSIS_PIXELS = 2048 * 2048
+"""Images are analysed at most this large (4.2 M pixels, a little more than 2560x1440), by the web
+server and ``emolens image`` alike: larger ones are decoded reduced, and face boxes are given back
+in the full image's pixels."""
 
 MAX_PIXELS = 40_000_000
 """The default largest image, width x height (the web server's default too)."""

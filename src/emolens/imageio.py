@@ -9,7 +9,7 @@ import numpy as np
 
 from emolens.errors import EmolensError, ImageError, ImageTooLarge
 from emolens.filekind import is_text_file, sound_format
-from emolens.imagecheck import HEAD_BYTES, VIDEO_KINDS, ImageLimits, ImageRefused, decode_checked, sniff
+from emolens.imagecheck import HEAD_BYTES, VIDEO_KINDS, Decoded, ImageLimits, ImageRefused, decode_checked, sniff
 from emolens.io import write_bytes_atomic
 
 
@@ -43,6 +43,14 @@ def read_image(path: str | Path, limits: ImageLimits | None = None) -> np.ndarra
     ``limits.max_scans`` scans for a JPEG. JPEG, PNG, WebP and BMP are checked from their header;
     other formats OpenCV reads (TIFF, PNM...) after decoding.
     """
+    return decode_image_file(path, limits).image
+
+
+def decode_image_file(
+    path: str | Path, limits: ImageLimits | None = None, max_pixels_out: int | None = None
+) -> Decoded:
+    """:func:`read_image`, decoded at most ``max_pixels_out`` large (a JPEG reduced by libjpeg as it is
+    decoded, other formats shrunk right after; None: full size), with the full image's size."""
     path = Path(path)
     check_image_file(path)
     try:
@@ -52,7 +60,7 @@ def read_image(path: str | Path, limits: ImageLimits | None = None) -> np.ndarra
     if not data:  # emptied since it was checked
         raise ImageError(f"cannot read {path}: the file is empty")
     try:
-        return decode_checked(data, limits or ImageLimits(), other_formats=True).image
+        return decode_checked(data, limits or ImageLimits(), max_pixels_out=max_pixels_out, other_formats=True)
     except ImageRefused as e:
         if e.status == 413:
             raise ImageTooLarge(f"cannot read {path}: {e.detail}") from None

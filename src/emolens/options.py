@@ -98,15 +98,24 @@ def options_from_args(cls: type[T], args: argparse.Namespace, *, prefix: str = "
     return cls(**{**given, **extra})
 
 
-def positive_int(text: str) -> int:
-    """An argparse ``type``: a whole number of at least 1 (``--test-faces 600``)."""
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {text}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type``: a whole number of at least 1 (``--test-faces 600``)."""
+    return _whole_number(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse ``type``: a whole number of 0 or more (``--analysis-pixels 0``: no limit)."""
+    return _whole_number(text, 0)
 
 
 def finite_number(text: str) -> float:

@@ -21,6 +21,7 @@ import numpy as np
 
 from emolens.errors import EmolensError
 from emolens.imagecheck import (
+    ANALYSIS_PIXELS,
     HEAD_BYTES,
     Decoded,
     ImageHeader,
@@ -34,10 +35,6 @@ from emolens.imagecheck import (
 
 ACCEPTED = "JPEG, PNG, WebP or BMP"
 VIDEOS = "MP4, MOV, AVI, MKV or WebM"
-
-ANALYSIS_PIXELS = 2048 * 2048
-"""Images are analysed at most this large (4.2 M pixels, a little more than 2560x1440): larger
-ones are decoded reduced, and face boxes are given back in the full image's pixels."""
 
 ANALYSIS_BYTES_PER_PIXEL = 32
 """Memory the Haar detector takes per pixel of the image it scans (measured: about 28)."""

@@ -13,16 +13,16 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from emolens.analysis import analyze_faces
-from emolens.web.decode import ANALYSIS_PIXELS, DECODES, check_upload, decode_checked_upload, decode_cost
+from emolens.analysis import analyze_faces, faces_at_scale
+from emolens.imagecheck import ANALYSIS_PIXELS
+from emolens.web.decode import DECODES, check_upload, decode_checked_upload, decode_cost
 
 if TYPE_CHECKING:
     from emolens.detect.base import Detector
     from emolens.runtime.recognizer import Recognizer
-    from emolens.types import Box, Face
+    from emolens.types import Face
 
 KEEP_PIXELS = 1920 * 1080
 """A detector that scanned an image larger than this is not kept for reuse (see :class:`DetectorPool`)."""
@@ -67,19 +67,12 @@ class DetectorPool:
                         self._idle.append(detector)
 
 
-def _scale_box(box: Box, sx: float, sy: float, width: int, height: int) -> Box:
-    """A box in the pixels of a reduced image -> the same box in the full image's pixels."""
-    x0, y0 = int(round(box[0] * sx)), int(round(box[1] * sy))
-    x1, y1 = min(width, int(round((box[0] + box[2]) * sx))), min(height, int(round((box[1] + box[3]) * sy)))
-    return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
-
-
 def analyze_image(
     data: bytes | bytearray, recognizer: Recognizer, pool: DetectorPool, max_pixels: int
 ) -> dict[str, Any]:
     """The API's answer for one uploaded image: its size, its faces, and the time taken.
 
-    The image is analysed at most :data:`~emolens.web.decode.ANALYSIS_PIXELS` large (decoded
+    The image is analysed at most :data:`~emolens.imagecheck.ANALYSIS_PIXELS` large (decoded
     reduced); its size and the face boxes are those of the full image. The decode and the
     analysis hold their memory in :data:`~emolens.web.decode.DECODES`. Raises
     :class:`~emolens.web.decode.BadImage` for bytes that are not a usable image.
@@ -93,8 +86,7 @@ def analyze_image(
         with pool.borrow(image.shape[0] * image.shape[1]) as detector:
             faces: list[Face] = analyze_faces(image, recognizer, detector)
         del decoded, image  # the pixels go before the gate lets the next decode in
-    if (sx, sy) != (1.0, 1.0):
-        faces = [replace(face, box=_scale_box(face.box, sx, sy, width, height)) for face in faces]
+    faces = faces_at_scale(faces, sx, sy, width, height)
     return {
         "width": width,
         "height": height,
