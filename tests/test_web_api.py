@@ -346,13 +346,19 @@ def test_samples(recognizer: Recognizer, media: Path, tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "face.jpg").write_bytes((media / "fer_justin.jpg").read_bytes())
     (folder / "clip.mp4").write_bytes((media / "pyfeat_single_face.mp4").read_bytes())
+    (folder / "talk.flac").write_bytes(b"fLaC")  # listed by its name; what it holds is judged on upload
     (folder / "notes.txt").write_text("not a sample")
     (folder / ".hidden.jpg").write_bytes(b"x")
     (folder / "sub").mkdir()
     (tmp_path / "secret.jpg").write_bytes(b"secret")
     with client_for(recognizer, samples=str(folder)) as c:
         listing = c.get("/api/v1/samples").json()["samples"]
-        assert listing == [{"name": "clip.mp4", "kind": "video"}, {"name": "face.jpg", "kind": "image"}]
+        assert listing == [
+            {"name": "clip.mp4", "kind": "video"},
+            {"name": "face.jpg", "kind": "image"},
+            {"name": "talk.flac", "kind": "audio"},
+        ]
+        assert c.get("/api/v1/samples/talk.flac").headers["content-type"] == "audio/flac"
         r = c.get("/api/v1/samples/face.jpg")
         assert r.status_code == 200 and r.content == (folder / "face.jpg").read_bytes()
         assert r.headers["content-type"] == "image/jpeg"

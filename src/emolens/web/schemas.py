@@ -226,7 +226,7 @@ class Timeline(BaseModel):
 # ---------------------------------------------------------------------- samples
 
 
-SampleKind = Literal["image", "video"]
+SampleKind = Literal["image", "video", "audio"]
 
 
 class Sample(BaseModel):

@@ -40,7 +40,7 @@ class ServeOptions:
     rate of an upload's body, in kB/s, counted after its first ``upload_idle_s`` seconds (beyond:
     408; 0: no minimum). ``live_idle_s``: a live WebSocket stream that sends nothing for this
     long is closed with code 4408 (see :data:`emolens.web.live.WS_IDLE`), freeing its place.
-    ``samples``: a folder whose images and videos the page offers as samples (None: none).
+    ``samples``: a folder whose images, videos and recordings the page offers as samples (None: none).
     ``relax_devices``, ``relax_chair``, ``relax_store``: the relaxation panel's (``/relax``)
     devices (``sim`` or ``mqtt://HOST:PORT``), chair id and SQLite records (None: in memory).
     ``physio_mqtt``, ``physio_child``: a wristband publishing on ``emolens/physio/<child>/+`` of
@@ -86,7 +86,7 @@ class ServeOptions:
         default=60.0, metadata={"help": "close a live stream that sends nothing for this long, in seconds"}
     )
     samples: str | None = field(
-        default=None, metadata={"help": "offer the images and videos of this folder", "metavar": "DIR"}
+        default=None, metadata={"help": "offer the images, videos and recordings of this folder", "metavar": "DIR"}
     )
     relax_devices: str = field(
         default="sim",

@@ -1,4 +1,4 @@
-"""``/api/v1/samples``: the sample images and videos of ``emolens serve --samples DIR``."""
+"""``/api/v1/samples``: the sample images, videos and recordings of ``emolens serve --samples DIR``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,16 @@ from emolens.web.sniff import MEDIA_TYPES
 
 IMAGE_SUFFIXES = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".webp": "webp", ".bmp": "bmp"}
 VIDEO_SUFFIXES = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".avi": "avi", ".mkv": "mkv", ".webm": "mkv"}
+AUDIO_TYPES = {
+    ".wav": "audio/wav",
+    ".flac": "audio/flac",
+    ".ogg": "audio/ogg",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".aif": "audio/aiff",
+    ".aiff": "audio/aiff",
+}
+"""Recordings by suffix, with the media type they are served with."""
 
 
 def find_samples(folder: str | None) -> dict[str, tuple[SampleKind, Path]]:
@@ -31,6 +41,8 @@ def find_samples(folder: str | None) -> dict[str, tuple[SampleKind, Path]]:
             out[path.name] = ("image", path)
         elif suffix in VIDEO_SUFFIXES:
             out[path.name] = ("video", path)
+        elif suffix in AUDIO_TYPES:
+            out[path.name] = ("audio", path)
     return out
 
 
@@ -47,17 +59,18 @@ async def sample_file(name: str, context: Context) -> FileResponse:
     suffix = path.suffix.lower()
     sniffed = IMAGE_SUFFIXES.get(suffix) or VIDEO_SUFFIXES.get(suffix, "")
     media = "video/webm" if suffix == ".webm" else MEDIA_TYPES.get(sniffed, "application/octet-stream")
+    media = AUDIO_TYPES.get(suffix, media)
     return FileResponse(path, media_type=media)
 
 
 ROUTES = (
-    Route("/samples", sample_list, "the sample images and videos the server offers"),
+    Route("/samples", sample_list, "the sample images, videos and recordings the server offers"),
     Route(
         "/samples/{name}",
         sample_file,
         "one sample file",
         errors=(404,),
-        responses={200: {"description": "the file", "content": {"image/*": {}, "video/*": {}}}},
+        responses={200: {"description": "the file", "content": {"image/*": {}, "video/*": {}, "audio/*": {}}}},
     ),
 )
 
