@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+from audio_support import tone, write_audio
 from emolens.errors import EmolensError
 from emolens.video.source import Frame, FrameSource, open_source
 
@@ -115,6 +116,8 @@ def test_clear_errors(tmp_path: Path, media: Path) -> None:
         open_source(empty)
     with pytest.raises(EmolensError, match="is an image, not a video"):
         open_source(media / "fer_justin.jpg")
+    with pytest.raises(EmolensError, match=r"talk.mp4 is a sound file \(wav\), not a video; use 'emolens audio'"):
+        open_source(write_audio(tmp_path / "talk.wav", tone(0.5)).rename(tmp_path / "talk.mp4"))
     with pytest.raises(EmolensError, match="not a video file"):
         open_source(tmp_path)
 

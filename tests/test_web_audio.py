@@ -106,3 +106,11 @@ def test_a_server_with_a_token_wants_it_here_too(recognizer: Recognizer, tmp_pat
         assert refused(post(c, "a.wav", wav), 401).startswith("this server needs its access token")
         r = c.post("/api/v1/audio?token=s3cret", files={"file": ("a.wav", wav, "audio/wav")})
         assert r.status_code == 200 and r.json()["codec"] == "pcm_s16le"
+
+
+def test_recordings_sent_to_the_image_or_video_routes_are_told_where_to_go(client: TestClient, tmp_path: Path) -> None:
+    wav = write_audio(tmp_path / "a.wav", speech_like(1.0)).read_bytes()
+    r = client.post("/api/v1/videos", files={"file": ("a.mp4", wav, "video/mp4")})
+    assert refused(r, 415) == "the file is a WAV recording, not a video: send recordings to /api/v1/audio"
+    r = client.post("/api/v1/analyze", files={"file": ("a.jpg", wav, "image/jpeg")})
+    assert "its bytes show a wav recording" in refused(r, 415)

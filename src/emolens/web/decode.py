@@ -32,6 +32,7 @@ from emolens.imagecheck import (
     is_image,
     sniff,
 )
+from emolens.web.sniff import is_sound
 
 ACCEPTED = "JPEG, PNG, WebP or BMP"
 VIDEOS = "MP4, MOV, AVI, MKV or WebM"
@@ -103,6 +104,8 @@ DECODES = DecodeGate(DECODE_BUDGET)
 def check_kind(kind: str | None) -> str:
     """``kind`` when it is an image format the server decodes; else BadImage 415."""
     if not is_image(kind):
+        if is_sound(kind):
+            raise BadImage(415, f"the file is not a {ACCEPTED} image (its bytes show a {kind} recording)")
         if kind:
             raise BadImage(415, f"the file is not a {ACCEPTED} image (its bytes show a {kind} video)")
         raise BadImage(

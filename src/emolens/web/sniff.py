@@ -8,6 +8,7 @@ small file claiming a huge image is refused before any memory is spent on its pi
 
 from __future__ import annotations
 
+from emolens.filekind import sound_format
 from emolens.imagecheck import (
     HEAD_BYTES,
     IMAGE_KINDS,
@@ -23,6 +24,8 @@ from emolens.imagecheck import (
 )
 
 __all__ = [
+    "is_sound",
+    "sniff_upload",
     "HEAD_BYTES",
     "IMAGE_KINDS",
     "MEDIA_TYPES",
@@ -35,3 +38,16 @@ __all__ = [
     "jpeg_complete",
     "sniff",
 ]
+
+
+SOUND_KINDS = ("wav", "flac", "ogg", "mp3", "aiff", "m4a")
+"""The recordings :func:`sniff_upload` names (see :func:`emolens.filekind.sound_format`)."""
+
+
+def sniff_upload(head: Buffer) -> str | None:
+    """:func:`sniff`, or else the sound format of a recording (``wav``, ``flac``...; :data:`SOUND_KINDS`)."""
+    return sniff(head) or sound_format(bytes(head))
+
+
+def is_sound(kind: str | None) -> bool:
+    return kind in SOUND_KINDS

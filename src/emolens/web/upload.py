@@ -25,7 +25,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
 from emolens.web.context import get_context
-from emolens.web.sniff import HEAD_BYTES, SUFFIXES, sniff
+from emolens.web.sniff import HEAD_BYTES, SUFFIXES, sniff_upload
 
 FIELD = "file"
 FORM_OVERHEAD = 64 * 1024
@@ -49,9 +49,6 @@ OPENAPI_BODY = {
 
 KindCheck = Callable[[str | None], str]
 """Called with the sniffed kind of the file (None: unknown); returns it, or raises (the route's error)."""
-
-Sniffer = Callable[[bytes], str | None]
-"""Names the kind of a file from its first :data:`HEAD_BYTES` bytes (None: unknown)."""
 
 
 @dataclass(frozen=True)
@@ -121,10 +118,9 @@ def clean_filename(name: str) -> str:
 class _FormReader:
     """The state of one multipart body: the current part's headers, and the file part's bytes."""
 
-    def __init__(self, limit: int, check: KindCheck, folder: Path | None, sniffer: Sniffer = sniff) -> None:
+    def __init__(self, limit: int, check: KindCheck, folder: Path | None) -> None:
         self.limit = limit
         self.check = check
-        self.sniffer = sniffer
         self.folder = folder
         self.header_field = b""
         self.header_value = b""
@@ -210,7 +206,7 @@ class _FormReader:
 
     def _check(self) -> None:
         self.checked = True
-        self.kind = self.check(self.sniffer(self.head))
+        self.kind = self.check(sniff_upload(self.head))
 
     def _open(self) -> None:
         assert self.folder is not None
@@ -232,12 +228,10 @@ def _kib(n: int) -> str:
     return f"{n / 1024:.0f} kB"
 
 
-async def receive_file(
-    request: Request, *, limit: int, check: KindCheck, folder: Path | None = None, sniffer: Sniffer = sniff
-) -> Upload:
+async def receive_file(request: Request, *, limit: int, check: KindCheck, folder: Path | None = None) -> Upload:
     """The form field ``file`` of ``request``: in memory (``folder`` None) or written to
-    ``folder/upload.<kind>``. ``check`` vets the kind ``sniffer`` names from its first bytes
-    (images and videos: :func:`emolens.web.sniff.sniff`).
+    ``folder/upload.<kind>``. ``check`` vets the kind :func:`emolens.web.sniff.sniff_upload` names
+    from its first bytes (an image, a video or a recording; None: unknown).
 
     The body must keep the pace of the server's options (``upload_idle_s``, ``upload_min_kb_s``),
     and is counted in the app's :attr:`~emolens.web.context.WebContext.uploads` while it arrives.
@@ -254,7 +248,7 @@ async def receive_file(
         raise HTTPException(413, f"the upload is larger than the limit of {_mib(limit)}")
     context = get_context(request)
     pace = Pace(context.options.upload_idle_s, context.options.upload_min_kb_s * 1024)
-    reader = _FormReader(limit, check, folder, sniffer)
+    reader = _FormReader(limit, check, folder)
     try:
         parser = MultipartParser(boundary, reader.callbacks())  # type: ignore[arg-type]
         total = 0

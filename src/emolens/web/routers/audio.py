@@ -17,21 +17,15 @@ from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from emolens.errors import EmolensError
-from emolens.filekind import sound_format
 from emolens.web.context import API, Context, WebContext
 from emolens.web.routers.videos import load_voice
 from emolens.web.routing import Route, build_router
 from emolens.web.schemas import AudioResult
-from emolens.web.sniff import is_image, is_video, sniff
+from emolens.web.sniff import is_image, is_video
 from emolens.web.upload import OPENAPI_BODY, receive_file
 
 SOUND_FORMATS = "WAV, FLAC, Ogg, MP3, AIFF, M4A"
 RETRY_AFTER_S = 5
-
-
-def sniff_recording(head: bytes) -> str | None:
-    """A sound format (``wav``, ``flac`` ...), else what :func:`emolens.web.sniff.sniff` names (an image or a video)."""
-    return sound_format(head) or sniff(head)
 
 
 def check_recording_kind(kind: str | None) -> str:
@@ -80,7 +74,6 @@ async def analyze_recording(
             limit=options.max_upload_bytes,
             check=check_recording_kind,
             folder=Path(folder),
-            sniffer=sniff_recording,
         )
         assert upload.path is not None
         try:

@@ -22,7 +22,7 @@ from emolens.web.ranges import file_response
 from emolens.web.routers.images import no_face_hint
 from emolens.web.routing import Route, build_router
 from emolens.web.schemas import JobInfo, Timeline
-from emolens.web.sniff import is_image, is_video
+from emolens.web.sniff import is_image, is_sound, is_video
 from emolens.web.timeline import read_timeline
 from emolens.web.upload import OPENAPI_BODY, receive_file
 
@@ -34,6 +34,9 @@ def check_video_kind(kind: str | None) -> str:
         return kind
     if kind is not None and is_image(kind):
         raise HTTPException(415, f"the file is a {kind.upper()} image, not a video: send images to {API}/analyze")
+    if is_sound(kind):
+        assert kind is not None
+        raise HTTPException(415, f"the file is a {kind.upper()} recording, not a video: send recordings to {API}/audio")
     raise HTTPException(
         415,
         f"the file is not a video ({VIDEOS}) nor an image ({ACCEPTED}): its bytes match no format the server knows",
@@ -85,7 +88,10 @@ async def upload_video(request: Request, response: Response, context: Context, v
         folder = jobs.new_folder()
         try:
             upload = await receive_file(
-                request, limit=context.options.max_upload_bytes, check=check_video_kind, folder=folder
+                request,
+                limit=context.options.max_upload_bytes,
+                check=check_video_kind,
+                folder=folder,
             )
             assert upload.path is not None
             duration, fps, frames = await run_in_threadpool(probe, upload.path, upload.filename, context)
