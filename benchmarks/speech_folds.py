@@ -13,6 +13,8 @@ by the network that never heard its speaker. Actors 21-24 are never read.
     # then every recipe's held-out predictions, side by side, the paired test between the first two and,
     # as information, the first two as one model (the mean of their probabilities):
     python benchmarks/speech_folds.py score --folds runs/folds --arm base=runs/f-base-{k} --arm warp=runs/f-warp-{k}
+    # a finished run's last.pt down to its weight average, to keep it in checkpoints/ (2.4 MB, not 9.5):
+    python benchmarks/speech_folds.py slim runs/f-base-0
 
 Each fold's network is judged with the weights of its **last** epoch (the weight average with
 ``--ema``): choosing an epoch on the held-out actors would be choosing on what is being measured.
@@ -76,12 +78,39 @@ def make_folds(data: Path, out: Path) -> None:
 def last_epoch_state(run: Path) -> dict[str, object]:
     """The judged weights of a run's last epoch (its EMA when it has one), as a speech checkpoint."""
     state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
-    weights = state["model"]
     if "ema" in state:
         prefix = "module."
         weights = {k[len(prefix) :]: v for k, v in state["ema"].items() if k.startswith(prefix)}
+    else:
+        weights = state["model"]
     keep = ("arch", "kind", "labels", "features", "crop_s", "config", "epoch")
     return {**{k: state[k] for k in keep if k in state}, "model": weights}
+
+
+SLIM_DROPS = ("model", "optimizer", "scheduler", "generator")
+"""What :func:`slim_run` takes out of a finished run's ``last.pt``: all but the weight average it is
+judged by, its settings and its records (a 9.5 MB file of ``speech_crnn`` becomes 2.4 MB)."""
+
+
+def slim_run(run: Path) -> None:
+    """Rewrite a finished run's ``last.pt`` with its weight average alone, for keeping in
+    ``checkpoints/``: what :func:`last_epoch_state` reads is unchanged; it can no longer resume."""
+    path = run / "last.pt"
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    epochs = state.get("config", {}).get("epochs")
+    if "ema" not in state:
+        sys.exit(f"{path}: no weight average (--ema) to keep; nothing changed")
+    if state.get("epoch") != epochs:
+        sys.exit(f"{path}: epoch {state.get('epoch')} of {epochs}, not finished; nothing changed")
+    before = last_epoch_state(run)
+    tmp = path.with_suffix(".slim.tmp")
+    torch.save({k: v for k, v in state.items() if k not in SLIM_DROPS}, tmp)
+    tmp.replace(path)
+    after = last_epoch_state(run)
+    assert before.keys() == after.keys() and all(
+        torch.equal(before["model"][k], after["model"][k]) for k in before["model"]
+    )  # type: ignore[index]
+    print(f"{path}: {path.stat().st_size:,} bytes, the weight average of epoch {epochs} kept")
 
 
 @dataclass(frozen=True)
@@ -257,9 +286,14 @@ def main() -> None:
         help="a recipe: its runs' folders, {k} the fold; RUNS+RUNS: several runs per fold as one model "
         "(their mean); RUNS@crops: judged with crop test-time augmentation",
     )
+    sl = sub.add_parser("slim", help="keep only the weight average in finished runs' last.pt (for checkpoints/)")
+    sl.add_argument("runs", type=Path, nargs="+")
     args = ap.parse_args()
     if args.command == "make":
         make_folds(args.data, args.out)
+    elif args.command == "slim":
+        for run in args.runs:
+            slim_run(run)
     else:
         parts = [a.split("=", 1) for a in args.arm]
         if any(len(a) != 2 or any("{k}" not in r for r in a[1].split("+")) for a in parts):
