@@ -106,18 +106,20 @@ def test_audio_on_several_files_skips_the_bad_one_and_keeps_the_rest(
     bad = tmp_path / "notes.wav"
     bad.write_text("not sound at all\n")
     j, c, plots = tmp_path / "all.json", tmp_path / "all.csv", tmp_path / "plots"
-    files = (str(recording), str(bad), str(other))
+    files = (str(recording), str(bad), str(other), str(other.parent))
     code, out, err = run_main(
         capsys, "audio", *files, "--model", str(model), "--json", str(j), "--csv", str(c), "--plot", str(plots)
     )
     assert code == 1  # as emolens batch: an input failed
     lines = err.strip().splitlines()
-    assert lines[-1].endswith("emolens: 1 of 3 files could not be analysed (each said above)")
+    assert lines[-1].endswith("emolens: 2 of 4 files could not be analysed (each said above)")
     assert any(line.startswith(f"emolens: skipped {bad}: ") and "text file" in line for line in lines), err
+    assert any(line.startswith(f"emolens: skipped {other.parent}: ") and "is a folder" in line for line in lines)
     assert out.splitlines()[0].startswith(f"{recording}: 8.0 s, 13 windows")
     report = json.loads(j.read_text())
     assert [f["source"] for f in report["files"]] == [str(recording), str(other)]
-    assert [s["source"] for s in report["skipped"]] == [str(bad)] and "text file" in report["skipped"][0]["error"]
+    assert [s["source"] for s in report["skipped"]] == [str(bad), str(other.parent)]
+    assert "text file" in report["skipped"][0]["error"]
     assert report["files"][0]["per_window"] == report["files"][1]["per_window"]  # the same sound, the same result
     with c.open() as fh:
         rows = list(csv.DictReader(fh))
