@@ -278,6 +278,25 @@ Object.defineProperty(navigator.mediaDevices, "getUserMedia", {
 """
 
 
+# No camera, but a microphone: a video request fails as above, an audio-only one gets the fake microphone.
+NO_CAMERA_BUT_A_MICROPHONE = """
+(() => {
+  const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  Object.defineProperty(navigator.mediaDevices, "getUserMedia", {
+    value: (constraints) =>
+      constraints && constraints.video
+        ? Promise.reject(new DOMException("Requested device not found", "NotFoundError"))
+        : original(constraints),
+  });
+})();
+"""
+
+
+@pytest.fixture
+def desktop_without_camera(browser: Browser, server: Server) -> Iterator[Tab]:
+    yield from _open(browser, server, 1280, 900, init_script=NO_CAMERA_BUT_A_MICROPHONE)
+
+
 @pytest.fixture
 def phone_without_camera(browser: Browser, server: Server) -> Iterator[Tab]:
     yield from _open(browser, server, PHONE_WIDTH, 740, init_script=NO_CAMERA)
@@ -517,6 +536,31 @@ def test_live_microphone_shows_the_voice_and_the_fusion(desktop: Tab, server: Se
     page.get_by_role("button", name="Stop").click()
     page.wait_for_function("() => document.querySelector('#status').textContent.includes('Camera off')")
     assert desktop.errors == [], desktop.errors
+
+
+def test_without_a_camera_the_microphone_is_heard_alone(desktop_without_camera: Tab, server: Server) -> None:
+    """No camera: without "Listen too" the page says so and how to hear the voice; with it, the
+    microphone alone is judged (no face, so nothing fused), and Stop turns it off."""
+    page = desktop_without_camera.page
+    page.goto(server.page_url)
+    page.get_by_role("button", name="Start camera").click()
+    page.wait_for_selector("#status[data-kind='error']")
+    assert 'Tick "Listen too" to hear the microphone alone' in (page.text_content("#status") or "")
+    page.check("#listen")
+    page.get_by_role("button", name="Start camera").click()
+    page.wait_for_selector("#status[data-kind='ok']")
+    assert page.text_content("#status") == "No camera: listening to the microphone alone."
+    try:
+        page.wait_for_function("() => document.querySelector('#voice-text').dataset.state === 'on'", timeout=20_000)
+    except Exception:
+        raise AssertionError(f"voice: {page.text_content('#voice-text')!r}, {desktop_without_camera.errors}") from None
+    assert page.get_attribute("#voice-text", "data-label") in (*SPEECH_EMOTIONS, "silence", "non-speech")
+    assert (
+        page.text_content("#fused-text") == "–" and page.get_attribute("#overlay", "data-frames") == "0"
+    )  # no frame sent
+    page.get_by_role("button", name="Stop").click()
+    page.wait_for_function("() => document.querySelector('#status').textContent === 'Microphone off.'")
+    assert desktop_without_camera.errors == [], desktop_without_camera.errors
 
 
 def test_image_upload_shows_faces(desktop: Tab, server: Server) -> None:

@@ -7,7 +7,10 @@ const MAX_SIDE = 640; // longer side of the frames sent, in pixels
 const JPEG_QUALITY = 0.8;
 const REPLY_TIMEOUT_MS = 1000; // send the next frame anyway when a reply takes longer than this
 
-/** Ask for the camera (and the microphone when listen); throws an Error whose message tells the user what to do. */
+/**
+ * Ask for the camera (and the microphone when listen); throws an Error whose message tells the user what to do.
+ * With listen, a browser without a camera (or that refuses it) gives the microphone alone: a stream with no video track.
+ */
 export async function openCamera(listen = false) {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     throw new Error(
@@ -16,16 +19,24 @@ export async function openCamera(listen = false) {
     );
   }
   const video = { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: "user" };
+  const audio = { channelCount: 1, echoCancellation: true };
   if (listen) {
     try {
-      return await navigator.mediaDevices.getUserMedia({ video, audio: { channelCount: 1, echoCancellation: true } });
+      return await navigator.mediaDevices.getUserMedia({ video, audio });
     } catch {
-      // no microphone, or refused: go on with the camera alone (the page says so)
+      // no microphone, or refused: go on with the camera alone (the page says so); or no camera: below
     }
   }
   try {
     return await navigator.mediaDevices.getUserMedia({ video, audio: false });
   } catch (error) {
+    if (listen) {
+      try {
+        return await navigator.mediaDevices.getUserMedia({ video: false, audio });
+      } catch {
+        // neither: the camera's reason is the one to show
+      }
+    }
     throw new Error(cameraErrorMessage(error));
   }
 }
@@ -36,7 +47,7 @@ function cameraErrorMessage(error) {
     return "Camera access was refused. Allow the camera for this site in the browser's settings, or analyse a file below.";
   }
   if (name === "NotFoundError" || name === "OverconstrainedError") {
-    return "No camera was found. You can still analyse an image or a video below.";
+    return 'No camera was found. Tick "Listen too" to hear the microphone alone, or analyse a file below.';
   }
   if (name === "NotReadableError" || name === "AbortError") {
     return "The camera could not be started; another application may be using it.";
@@ -103,6 +114,7 @@ export class LiveSession {
   #running = false;
   #mic = null;
   listening = false; // the microphone runs
+  seeing = false; // the camera runs (false: the microphone alone)
 
   constructor(video, callbacks) {
     this.#video = video;
@@ -113,11 +125,13 @@ export class LiveSession {
     return this.#running;
   }
 
-  /** Start the camera (and with listen the microphone) and the stream; throws an Error with a readable message. */
+  /** Start the camera (and with listen the microphone, or it alone when there is no camera) and the stream;
+   * throws an Error with a readable message. */
   async start(listen = false) {
     this.#stream = await openCamera(listen);
+    this.seeing = this.#stream.getVideoTracks().length > 0;
     try {
-      await this.#showVideo();
+      if (this.seeing) await this.#showVideo();
       this.#socket = await this.#openSocket();
       if (listen && this.#stream.getAudioTracks().length) {
         const socket = this.#socket;
@@ -132,7 +146,7 @@ export class LiveSession {
       throw error;
     }
     this.#running = true;
-    this.#sendNext();
+    if (this.seeing) this.#sendNext();
   }
 
   /** Stop the camera and close the stream (safe to call twice). */
@@ -164,6 +178,7 @@ export class LiveSession {
     if (this.#mic) this.#mic.stop();
     this.#mic = null;
     this.listening = false;
+    this.seeing = false;
     if (this.#socket && this.#socket.readyState <= WebSocket.OPEN) this.#socket.close(1000, "stopped");
     this.#socket = null;
     if (this.#stream) this.#stream.getTracks().forEach((track) => track.stop());

@@ -8,6 +8,7 @@ import { LiveStats } from "./stats.js";
 import { fitCanvas, messageOf, showStatus } from "./ui.js";
 
 const ON_TEXT = "Camera on: analysing live.";
+const EARS_ONLY_TEXT = "No camera: listening to the microphone alone.";
 
 /** Draw one live result on the overlay and record it in the overlay's data attributes. */
 function drawLiveOverlay(overlay, message, mirror) {
@@ -69,8 +70,13 @@ export class LivePanel {
       showStatus(status, messageOf(error), "error");
       return;
     }
-    stage.style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`; // CSSOM: allowed by the CSP
     this.#setState("on");
+    if (!this.#session.seeing) {
+      showStatus(status, EARS_ONLY_TEXT, "ok");
+      this.#showVoice("listening", "", "listening…", "");
+      return;
+    }
+    stage.style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`; // CSSOM: allowed by the CSP
     showStatus(status, ON_TEXT, "ok");
     if (this.#els.listen.checked) {
       if (this.#session.listening) this.#showVoice("listening", "", "listening…", "");
@@ -79,8 +85,9 @@ export class LivePanel {
   }
 
   #stop() {
+    const seeing = this.#session.seeing;
     this.#session.stop();
-    this.#showStopped("Camera off.", "info");
+    this.#showStopped(seeing ? "Camera off." : "Microphone off.", "info");
   }
 
   /** The timeline keeps its last 20 s for a look back; the live numbers and the gauge go blank. */
