@@ -66,7 +66,7 @@ async def analyze_recording(
         check_windows(window_s, hop_s)
     except EmolensError as e:
         raise HTTPException(422, str(e)) from None
-    load_voice(context)
+    await run_in_threadpool(load_voice, context)  # the first call loads the model: off the event loop
     options = context.options
     with recording_slot(context), tempfile.TemporaryDirectory(prefix="emolens-audio-") as folder:
         upload = await receive_file(
