@@ -45,6 +45,15 @@ def sound_format(head: bytes) -> str | None:
     return None
 
 
+def sound_file_format(path: str | Path) -> str | None:
+    """:func:`sound_format` of the file at ``path``; None when it is no sound file, or no file."""
+    try:
+        with open(path, "rb") as fh:
+            return sound_format(fh.read(16))
+    except OSError:
+        return None
+
+
 CSV_DELIMITERS = (",", ";", "\t")
 """The cell separators a CSV may use: commas, or semicolons or tabs (spreadsheets in locales whose
 decimal mark is a comma write those)."""

@@ -20,6 +20,7 @@ def _watch(args: argparse.Namespace) -> int:
     from emolens.event.sinks import JsonlSink, Sink, open_sink
     from emolens.event.types import EventOptions
     from emolens.event.watch import watch
+    from emolens.filekind import sound_file_format
     from emolens.options import options_from_args
     from emolens.runtime.recognizer import Recognizer
 
@@ -31,7 +32,7 @@ def _watch(args: argparse.Namespace) -> int:
     rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
     event_options.watched(rec.labels)
     voice = None
-    if args.audio:
+    if args.audio or (args.source is not None and sound_file_format(args.source) is not None):
         from emolens.audio.recognizer import VoiceRecognizer
 
         voice = VoiceRecognizer(args.speech_model, threads=args.threads)
@@ -88,7 +89,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "watch",
         help="emotion events of a video, stream or camera: one JSON line each, also to MQTT, webhooks or a file",
     )
-    p.add_argument("source", nargs="?", default=None, help="video file or stream URL (or use --camera)")
+    p.add_argument(
+        "source",
+        nargs="?",
+        default=None,
+        help="video file or stream URL (or use --camera); a recording (wav, flac, mp3...) gives the voice's events",
+    )
     p.add_argument("--camera", type=int, default=None, metavar="N", help="watch camera number N instead")
     p.add_argument(
         "--mqtt",

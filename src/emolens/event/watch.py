@@ -3,23 +3,26 @@
 :func:`events` runs the analysis (:func:`emolens.video.pipeline.stream`: detect, track, smooth),
 passes each frame's result through the event rules (:class:`~emolens.event.rules.EventRules`) and
 yields the events as they happen; ``on_event`` and ``sinks`` get each one too. At the end of the
-stream everyone still in view leaves. :func:`watch` does the same to the end and returns what each
-sink delivered: the body of ``emolens watch``.
+stream everyone still in view leaves. A recording (a sound file) gives the voice's events alone,
+each at the end of the window it was heard in. :func:`watch` does the same to the end and returns
+what each sink delivered: the body of ``emolens watch``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emolens.event.rules import EventRules
 from emolens.event.sinks import CallbackSink, Sink
 from emolens.event.types import Event, EventOptions
 from emolens.fusion import FusionOptions
+from emolens.labels import EMOTIONS
 
 if TYPE_CHECKING:
-    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.audio.recognizer import VoiceRecognizer, VoiceWindow
     from emolens.detect import Detector
     from emolens.fusion import VoiceTrack
     from emolens.relax.body import BodyFeed
@@ -51,7 +54,8 @@ def events(
     body: BodyFeed | None = None,
     **changes: Any,
 ) -> Iterator[Event]:
-    """Iterate the events of ``source`` (a video file, stream URL or camera number) as they happen.
+    """Iterate the events of ``source`` (a video file, stream URL or camera number, or a recording)
+    as they happen.
 
     ``recognizer``, ``detector``, ``options`` and ``changes`` are those of
     :func:`~emolens.video.pipeline.stream`; ``event_options`` the rules' thresholds
@@ -64,11 +68,22 @@ def events(
     the frames (a file without sound says so once). ``body``: a wristband's readings
     (:class:`~emolens.relax.body.BodyFeed`, fed e.g. by a
     :class:`~emolens.relax.physio_mqtt.PhysioSubscriber`): ``stress_changed`` events.
+
+    A recording (a sound file: WAV, FLAC, Ogg, MP3, AIFF, M4A) is heard whether or not ``voice`` is
+    set (with it when it is a :class:`~emolens.audio.recognizer.VoiceRecognizer`): its
+    ``voice_emotion_changed`` events, timed by the end of each window; there are no faces and no
+    ``body`` readings in step with it.
     """
+    from emolens.filekind import sound_file_format
     from emolens.video.pipeline import hear_file, stream
 
-    video = stream(source, recognizer, detector, options, **changes)
     outputs: list[Sink] = [*sinks, *([CallbackSink(on_event)] if on_event is not None else [])]
+    if isinstance(source, (str, Path)) and sound_file_format(source) is not None:
+        labels = recognizer.labels if recognizer is not None else EMOTIONS
+        rules = EventRules(event_options, name if name is not None else source_name(source), labels)
+        return _run_recording(Path(source), voice, rules, outputs)
+
+    video = stream(source, recognizer, detector, options, **changes)
     labels = video.recognizer.labels
     rules = EventRules(event_options, name if name is not None else source_name(source), labels)
     heard = None
@@ -79,6 +94,40 @@ def events(
             video.close()
             raise
     return _run(video, rules, outputs, heard, body)
+
+
+def _run_recording(
+    path: Path, voice: VoiceRecognizer | bool, rules: EventRules, outputs: Sequence[Sink]
+) -> Iterator[Event]:
+    """The voice's events of a sound file; it is decoded and judged before the first event, so that
+    bad input fails at once."""
+    from emolens.audio.decode import decode_audio
+    from emolens.audio.recognizer import VoiceRecognizer
+
+    vr = voice if isinstance(voice, VoiceRecognizer) else VoiceRecognizer()
+    sound = decode_audio(path, vr.features.sample_rate)
+    fusion = FusionOptions()
+    windows = vr.windows(sound.samples, sound.sample_rate, fusion.window_s, fusion.hop_s)
+    return _emit_recording(windows, vr.labels, sound.duration_s, rules, outputs)
+
+
+def _emit_recording(
+    windows: Sequence[VoiceWindow],
+    labels: Sequence[str],
+    duration_s: float,
+    rules: EventRules,
+    outputs: Sequence[Sink],
+) -> Iterator[Event]:
+    for w in windows:
+        probs = {} if w.probs is None else {k: float(p) for k, p in zip(labels, w.probs, strict=True)}
+        for event in rules.voice(w.end_s, w.label, probs):
+            for sink in outputs:
+                sink.send(event)
+            yield event
+    for event in rules.end(duration_s):
+        for sink in outputs:
+            sink.send(event)
+        yield event
 
 
 def _run(

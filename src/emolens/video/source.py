@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from emolens.errors import EmolensError, ImageError
-from emolens.filekind import is_text_file, sound_format
+from emolens.filekind import is_text_file, sound_file_format
 
 log = logging.getLogger(__name__)
 
@@ -266,14 +266,6 @@ def _camera_index(source: object) -> int | None:
     return index
 
 
-def _sound_format(path: Path) -> str | None:
-    try:
-        with path.open("rb") as fh:
-            return sound_format(fh.read(16))
-    except OSError:
-        return None  # unreadable: opening it says why
-
-
 def open_source(source: Source) -> FrameSource:
     """Open a video file, a stream URL (``rtsp://``, ``http://``...) or a camera index.
 
@@ -308,7 +300,7 @@ def open_source(source: Source) -> FrameSource:
         raise EmolensError(f"{path} is an image, not a video; use 'emolens image'")
     if is_text_file(path):  # FFmpeg would play a .txt as scrolling text (its "tty" demuxer)
         raise EmolensError(f"{path} is a text file, not a video")
-    sound = _sound_format(path)
+    sound = sound_file_format(path)
     if sound is not None:
         raise EmolensError(f"{path} is a sound file ({sound}), not a video; use 'emolens audio'")
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
