@@ -74,3 +74,17 @@ def test_a_recording_makes_the_voices_events_alone(tmp_path: Path) -> None:
     assert [e.seq for e in evs] == list(range(1, len(evs) + 1))
     silent = write_audio(tmp_path / "quiet.wav", np.zeros(16000 * 3, np.float32))
     assert list(events(str(silent))) == []  # silence changes nothing
+
+
+def test_emolens_watch_on_a_recording_prints_the_voices_events(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import json
+
+    from conftest import SHARED, run_main
+
+    angry = need(SHARED / "data" / "ravdess-speech-16k" / "Actor_21" / "03-01-05-02-01-01-21.flac")
+    code, out, err = run_main(capsys, "watch", str(angry), "--threads", "1")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and lines and all(e["kind"] == "voice_emotion_changed" for e in lines)
+    assert json.loads(err.strip().splitlines()[-1])["summary"]["events"] == len(lines)
