@@ -37,9 +37,11 @@ def analyze_images(
     face). ``limits``: how large an image may be (see :func:`~emolens.imageio.read_image`; default
     40 M pixels). ``analysis_pixels``: a larger image is analysed decoded reduced to at most this
     many pixels, as the web server does (so both give the same faces), its boxes given back in the
-    full image's pixels and drawn on the full image (None: analysed at full size). All or nothing: a bad input leaves no output (each file's kind is checked before
-    any work, from its first bytes; an image that fails to decode later drops the copies written so
-    far, which wait under temporary names), and one image is in memory at a time.
+    full image's pixels and drawn on the full image (None: analysed at full size).
+
+    All or nothing: a bad input leaves no output (each file's kind is checked before any work, from
+    its first bytes; an image that fails to decode later drops the copies written so far, which wait
+    under temporary names). One image is in memory at a time.
     """
     if not paths:
         raise EmolensError("no image given")
