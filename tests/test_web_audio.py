@@ -85,6 +85,9 @@ def test_what_is_not_a_recording_is_refused_with_a_reason(client: TestClient, tm
     assert cut.startswith("cannot read cut.wav: not an audio or video file, or a corrupt or truncated one"), cut
     reason = refused(post(client, "a.wav", wav, window_s=1, hop_s=2), 422)
     assert reason.startswith("a hop of 2 s is longer than the 1 s window")
+    for window, hop in ((2, 0.05), (30, 5), (float("nan"), 0.5)):  # costs bounded: each moment heard 8 times at most
+        assert "window" in refused(post(client, "a.wav", wav, window_s=window, hop_s=hop), 422)
+    assert post(client, "a.wav", wav, window_s=2, hop_s=0.25).status_code == 200
     assert leftovers() == before
 
 

@@ -26,6 +26,11 @@ from emolens.web.upload import OPENAPI_BODY, receive_file
 
 SOUND_FORMATS = "WAV, FLAC, Ogg, MP3, AIFF, M4A"
 RETRY_AFTER_S = 5
+MAX_WINDOW_S = 10.0
+MAX_OVERLAP = 8
+"""A request may ask for windows of at most :data:`MAX_WINDOW_S` seconds, each moment heard by at most
+:data:`MAX_OVERLAP` of them (the hop at least a window's eighth; the default 2 s every 0.5 s hears
+each moment 4 times): the work a recording costs stays within 8 times its length, whatever is asked."""
 
 
 def check_recording_kind(kind: str | None) -> str:
@@ -66,6 +71,12 @@ async def analyze_recording(
         check_windows(window_s, hop_s)
     except EmolensError as e:
         raise HTTPException(422, str(e)) from None
+    if window_s > MAX_WINDOW_S or window_s > MAX_OVERLAP * hop_s:
+        raise HTTPException(
+            422,
+            f"this server judges windows of at most {MAX_WINDOW_S:g} s, with a hop of at least an "
+            f"{MAX_OVERLAP}th of the window; got window_s={window_s:g}, hop_s={hop_s:g}",
+        )
     await run_in_threadpool(load_voice, context)  # the first call loads the model: off the event loop
     options = context.options
     with recording_slot(context), tempfile.TemporaryDirectory(prefix="emolens-audio-") as folder:
