@@ -24,7 +24,7 @@ from emolens.batch.types import BatchSummary, VideoResult
 from emolens.cli import main
 from emolens.errors import EmolensError
 from emolens.labels import EMOTIONS
-from emolens.types import StreamOptions
+from emolens.types import DetectorOptions, StreamOptions
 
 
 def touch(path: Path, data: bytes = b"\0video") -> Path:
@@ -123,6 +123,11 @@ def test_options_key_follows_what_shapes_the_outputs(tmp_path: Path) -> None:
     assert base.key() != replace(base, options=StreamOptions(detect_every=5)).key()
     assert base.key() != replace(base, tta="hflip").key()
     assert base.key() != replace(base, detector="yunet").key()
+    stricter = make_config(
+        None, None, "haar", StreamOptions(), tmp_path, detector_options=DetectorOptions(haar_min_neighbors=8)
+    )
+    assert base.key() != stricter.key()
+    assert base.key() == replace(stricter, detector_options=DetectorOptions()).key()
     assert base.key() != replace(base, model_sha256="0" * 64).key()
     assert "/" not in base.model  # a bundled model travels by name, so every node loads its own copy
     accurate = make_config("accurate", None, "haar", StreamOptions(), tmp_path)

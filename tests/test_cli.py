@@ -265,3 +265,16 @@ def test_outputs_that_are_folders_are_refused_before_any_work_and_leave_nothing(
     r = emolens("export", str(tmp_path / "missing.pt"), "--out", str(folder))
     assert_one_line_error(r, "it is a folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and list(folder.iterdir()) == []
+
+
+def test_image_detector_sensitivity(media: Path, tmp_path: Path) -> None:
+    photo = str(media / "oarriaga_test_image.jpg")  # a busy photo: Haar's defaults take non-faces for faces
+    counts = []
+    for neighbors in ("5", "12"):
+        js = tmp_path / f"faces-{neighbors}.json"
+        r = emolens("image", photo, "--haar-min-neighbors", neighbors, "--json", str(js))
+        assert r.returncode == 0, r.stderr
+        counts.append(len(json.loads(js.read_text())["images"][0]["faces"]))
+    assert counts[0] > counts[1] > 0
+    assert_one_line_error(emolens("image", photo, "--haar-min-size", "0"), "haar_min_size must be a whole number")
+    assert_one_line_error(emolens("image", photo, "--yunet-score", "2"), "yunet_score must lie in [0, 1]")

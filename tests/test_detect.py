@@ -98,3 +98,48 @@ def test_detector_settings_and_inputs_that_opencv_would_choke_on_are_errors() ->
     for bad in (np.zeros((40, 40), np.float32), np.zeros((0, 40, 3), np.uint8), np.zeros((40, 40, 2), np.uint8)):
         with pytest.raises(ImageError):
             haar.detect(bad)
+
+
+def test_detector_options_are_checked_when_made() -> None:
+    from emolens.types import DetectorOptions
+
+    for bad in (
+        {"haar_min_neighbors": -1},
+        {"haar_min_neighbors": 2.5},
+        {"haar_min_size": 0},
+        {"haar_scale_factor": 1.0},
+        {"haar_scale_factor": float("nan")},
+        {"yunet_score": 1.5},
+    ):
+        with pytest.raises(EmolensError, match=next(iter(bad))):
+            DetectorOptions(**bad)  # type: ignore[arg-type]
+    assert DetectorOptions().changed() == {}
+    assert DetectorOptions(haar_min_neighbors=8).changed() == {"haar_min_neighbors": 8}
+
+
+def test_a_stricter_haar_keeps_its_faces_and_drops_false_ones(media: Path) -> None:
+    from emolens.types import DetectorOptions
+    from emolens.video.tracking import greedy_match, iou_matrix
+
+    photo = "oarriaga_test_image.jpg"  # a busy photo with six faces, where Haar's defaults find seven non-faces
+    image = read_image(media / photo)
+    counts = []
+    for neighbors in (3, 5, 8, 12):
+        boxes = create_detector("haar", DetectorOptions(haar_min_neighbors=neighbors)).detect(image)
+        found = len(greedy_match(iou_matrix(TRUE_FACES[photo], boxes), 0.3))
+        counts.append((len(boxes), found))
+    totals = [n for n, _ in counts]
+    assert totals == sorted(totals, reverse=True)  # more neighbours asked for: never a box more
+    assert counts[1] == (sum(EXPECTED["haar"][photo]), EXPECTED["haar"][photo][0])  # 5 is the default
+    false_at_default = counts[1][0] - counts[1][1]
+    assert counts[2][0] - counts[2][1] < false_at_default and counts[2][1] == counts[1][1]
+
+
+def test_explicit_constructor_arguments_win_over_the_options() -> None:
+    from emolens.detect.haar import HaarDetector, HaarSettings
+    from emolens.types import DetectorOptions
+
+    det = create_detector("haar", DetectorOptions(haar_min_neighbors=9))
+    assert isinstance(det, HaarDetector) and det.settings.min_neighbors == 9
+    det = create_detector("haar", DetectorOptions(haar_min_neighbors=9), settings=HaarSettings(min_neighbors=2))
+    assert isinstance(det, HaarDetector) and det.settings.min_neighbors == 2

@@ -275,6 +275,31 @@ def test_relax_run_errors_are_one_line() -> None:
     ]
 
 
+def test_relax_run_takes_the_detector_sensitivity() -> None:
+    from emolens.detect.haar import HaarDetector
+    from emolens.relax.runner import open_reading_source
+    from emolens.relax.sources import CameraReadings
+    from emolens.types import DetectorOptions
+
+    source = open_reading_source(video=str(need(MEDIA / CLIP)), detector_options=DetectorOptions(haar_min_neighbors=9))
+    try:
+        assert isinstance(source, CameraReadings)
+        detector = source.analyzer.detector
+        assert isinstance(detector, HaarDetector) and detector.settings.min_neighbors == 9
+    finally:
+        source.close()
+    res = subprocess.run(
+        [sys.executable, "-m", "emolens", "relax", "run", "--demo", "calm", "--child", "c", "--haar-min-size", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == [
+        "emolens: error: haar_min_size must be a whole number of 1 or more, got 0"
+    ]
+
+
 def test_bandit_chooses_a_scenario_without_one() -> None:
     sc, why = choose_scenario("c1", None, seed=1)
     assert why == "sampled" and sc.name

@@ -179,6 +179,10 @@ def test_bad_options(
     assert_one_line_error(code, err, "unknown detector 'nope'")
     code, _, err = run_main(capsys, "video", clip, "--smoothing-alpha", "0", *outs)
     assert_one_line_error(code, err, "alpha")
+    code, _, err = run_main(capsys, "video", clip, "--haar-min-neighbors", "-1", *outs)
+    assert_one_line_error(code, err, "haar_min_neighbors must be a whole number of 0 or more")
+    code, _, err = run_main(capsys, "video", clip, "--haar-scale-factor", "1", *outs)
+    assert_one_line_error(code, err, "haar_scale_factor must lie in (1, 2]")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
     monkeypatch.delenv("EMOLENS_YUNET", raising=False)
     code, _, err = run_main(capsys, "video", clip, "--detector", "yunet", *outs)
@@ -207,6 +211,17 @@ def test_a_video_with_no_faces_gives_an_empty_result(
     rows = list(csv.DictReader((outdir / "f.csv").read_text().splitlines()))
     assert rows == []  # the header only
     assert (outdir / "a.mp4").stat().st_size > 0  # the frames, with nothing drawn on them
+
+
+def test_the_detector_options_reach_the_detector(media: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clip = str(media / "pyfeat_single_face.mp4")
+    common = ["--max-frames", "12", "--detect-every", "4", "--threads", "1", "--no-progress"]
+    found = []
+    for size in ("30", "400"):  # the face is about 120 pixels wide in the frame the detector scans
+        code, out, err = run_main(capsys, "video", clip, *common, "--haar-min-size", size)
+        assert code == 0, err
+        found.append(json.loads(out)["faces"])
+    assert found[0] > 0 and found[1] == 0
 
 
 def test_webm_output_and_progress_bar(media: Path, outdir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -296,6 +296,15 @@ def test_analyze_limits_are_configurable(recognizer: Recognizer, media: Path) ->
         assert "--detector yunet" in r.json()["hint"]  # no face with Haar: say what to try
 
 
+def test_the_detector_sensitivity_is_the_servers(recognizer: Recognizer, media: Path) -> None:
+    from emolens.types import DetectorOptions
+
+    jpg = (media / "facerec_two_people.jpg").read_bytes()  # two faces of about 150 pixels
+    with client_for(recognizer, detector_options=DetectorOptions(haar_min_size=400)) as c:
+        r = upload(c, "/api/v1/analyze", jpg)
+        assert r.status_code == 200 and r.json()["faces"] == []
+
+
 # ---------------------------------------------------------------------- /videos: input checks (jobs: test_web_jobs)
 
 

@@ -160,6 +160,7 @@ def test_serve_bad_options_are_one_line_errors(capsys: pytest.CaptureFixture[str
     assert_one_line_error(*run_main(capsys, "serve", "--samples", str(tmp_path / "none")), "does not exist")
     assert_one_line_error(*run_main(capsys, "serve", "--model", "no-such-model"), "unknown model")
     assert_one_line_error(*run_main(capsys, "serve", "--detector", "nope"), "unknown detector")
+    assert_one_line_error(*run_main(capsys, "serve", "--haar-min-neighbors", "-1"), "haar_min_neighbors must be")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

@@ -24,12 +24,13 @@ if TYPE_CHECKING:
     from emolens.audio.recognizer import VoiceRecognizer
     from emolens.batch.run import analyze_videos
     from emolens.batch.types import BatchSummary
+    from emolens.detect import create_detector
     from emolens.event.types import Event, EventOptions
     from emolens.event.watch import events
     from emolens.models.bundled import available_models
     from emolens.physio.recognizer import PhysioRecognizer
     from emolens.runtime.recognizer import Recognizer
-    from emolens.types import Face, FrameResult, StreamOptions
+    from emolens.types import DetectorOptions, Face, FrameResult, StreamOptions
     from emolens.video.pipeline import stream
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "Analyzer",
     "VALENCES",
     "BatchSummary",
+    "DetectorOptions",
     "EmolensError",
     "Event",
     "EventOptions",
@@ -50,6 +52,7 @@ __all__ = [
     "analyze_faces",
     "analyze_videos",
     "available_models",
+    "create_detector",
     "events",
     "stream",
     "valence_of",
@@ -63,6 +66,8 @@ _LAZY = {
     "BatchSummary": "emolens.batch.types",
     "Recognizer": "emolens.runtime.recognizer",
     "available_models": "emolens.models.bundled",
+    "DetectorOptions": "emolens.types",
+    "create_detector": "emolens.detect",
     "Face": "emolens.types",
     "FrameResult": "emolens.types",
     "StreamOptions": "emolens.types",

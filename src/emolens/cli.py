@@ -21,7 +21,8 @@ from emolens.runtime.metadata import SPEECH_TTA_MODES, TTA_MODES, check_tta
 if TYPE_CHECKING:
     import numpy as np
 
-    from emolens.types import StreamOptions
+    from emolens.detect.base import Detector
+    from emolens.types import DetectorOptions, StreamOptions
 
 log = logging.getLogger("emolens")
 
@@ -259,14 +260,14 @@ def _image(args: argparse.Namespace) -> int:
 
     from emolens.analysis import Analyzer
     from emolens.analyze import analyze_images
-    from emolens.detect import create_detector
     from emolens.errors import ImageTooLarge
     from emolens.imagecheck import ImageLimits
     from emolens.runtime.recognizer import Recognizer
 
     limits = ImageLimits(max_pixels=args.max_pixels)
+    detector = _detector(args)
     rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
-    analyzer = Analyzer(rec, create_detector(args.detector))
+    analyzer = Analyzer(rec, detector)
     try:
         results = analyze_images(
             args.paths,
@@ -327,7 +328,7 @@ def _bench_video(args: argparse.Namespace) -> int:
     res = bench_video(
         args.source,
         rec,
-        detector=args.detector,
+        detector=_detector(args),
         options=_stream_options(args),
         repeats=args.repeat,
         compare_fer=args.compare_fer,
@@ -544,7 +545,7 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p = sub.add_parser("image", help="find faces in images, recognise their emotions, write annotated copies")
     p.add_argument("paths", nargs="+", help="image files")
     _add_model_options(p)
-    p.add_argument("--detector", default="haar", help="face detector (haar)")
+    _add_detector_options(p)
     p.add_argument("--out", default=None, help="folder for annotated copies")
     p.add_argument("--json", default=None, help="write the results as JSON to this file (default: print them)")
     p.add_argument(
@@ -620,7 +621,7 @@ def _add_stream_options(p: argparse.ArgumentParser) -> None:
     built from their fields; unset ones keep the defaults."""
     from emolens.types import FollowOptions, SmoothingOptions, StreamOptions, TrackerOptions
 
-    p.add_argument("--detector", default="haar", help="face detector: haar, or yunet (after 'emolens fetch yunet')")
+    _add_detector_options(p)
     add_options(p, StreamOptions)
     follow = p.add_argument_group("following faces between detections")
     follow.add_argument(
@@ -631,6 +632,28 @@ def _add_stream_options(p: argparse.ArgumentParser) -> None:
     smooth.add_argument("--no-smoothing", action="store_true", help="each frame's own scores and label")
     add_options(smooth, SmoothingOptions, prefix="smoothing")
     add_options(p.add_argument_group("tracking"), TrackerOptions, prefix="tracking")
+
+
+def _add_detector_options(p: argparse.ArgumentParser) -> None:
+    """``--detector`` and the options of :class:`~emolens.types.DetectorOptions` (its sensitivity)."""
+    from emolens.types import DetectorOptions
+
+    p.add_argument("--detector", default="haar", help="face detector: haar, or yunet (after 'emolens fetch yunet')")
+    add_options(p.add_argument_group("face detector sensitivity"), DetectorOptions)
+
+
+def _detector_options(args: argparse.Namespace) -> DetectorOptions:
+    from emolens.types import DetectorOptions
+
+    return options_from_args(DetectorOptions, args)
+
+
+def _detector(args: argparse.Namespace) -> Detector:
+    """The detector that ``--detector`` names, as sensitive as its options say; made here so that a
+    bad name, setting or model file fails before anything is read."""
+    from emolens.detect import create_detector
+
+    return create_detector(args.detector, _detector_options(args))
 
 
 def _stream_options(args: argparse.Namespace) -> StreamOptions:
@@ -664,7 +687,7 @@ def _video(args: argparse.Namespace) -> int:
     summary = analyze_video(
         source,
         rec,
-        detector=args.detector,
+        detector=_detector(args),
         options=_stream_options(args),
         out=args.out,
         csv=args.csv,
@@ -732,16 +755,18 @@ def _add_video(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def _serve(args: argparse.Namespace) -> int:
     from emolens.web import ServeOptions, serve
 
-    options = options_from_args(ServeOptions, args, token=args.token or None)
+    options = options_from_args(ServeOptions, args, token=args.token or None, detector_options=_detector_options(args))
     serve(options, on_ready=lambda url: print(f"emolens: serving on {url}", flush=True), verbose=args.verbose)
     return 0
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from emolens.types import DetectorOptions
     from emolens.web.settings import ServeOptions
 
     p = sub.add_parser("serve", help="the web app: live camera, images and videos in a browser (needs the web extra)")
     add_options(p, ServeOptions, defaults={"token": os.environ.get("EMOLENS_TOKEN")})
+    add_options(p.add_argument_group("face detector sensitivity"), DetectorOptions)
     p.set_defaults(func=_serve)
 
 
@@ -803,6 +828,7 @@ def _relax_run(args: argparse.Namespace) -> int:
         threads=args.threads,
         tta=args.tta,
         detector=args.detector,
+        detector_options=_detector_options(args),
     )
     summary = relax_run(
         source,
@@ -866,7 +892,7 @@ def _add_relax_devices(relax_sub: argparse._SubParsersAction) -> None:  # type: 
     r.add_argument("--duration", type=finite_number, default=None, metavar="S", help="stop after S seconds")
     r.add_argument("--no-keyboard", action="store_true", help="ignore the terminal's keys")
     r.add_argument("--json", default=None, metavar="OUT", help="write the sessions, alerts and device states here")
-    r.add_argument("--detector", default="haar", help="face detector: haar, or yunet")
+    _add_detector_options(r)
     _add_model_options(r)
     r.set_defaults(func=_relax_run)
 

@@ -167,6 +167,56 @@ class FollowOptions:
 
 
 @dataclass(frozen=True)
+class DetectorOptions:
+    """How sensitive the face detector is: the trade between faces missed and non-faces taken for
+    faces. The defaults are OpenCV's usual settings; each field applies to one detector and the
+    other detector ignores it.
+
+    ``haar_min_neighbors``: how many overlapping detections of the Haar cascade a face needs (higher:
+    fewer false faces in busy pictures, and more faces missed). ``haar_scale_factor``: the step
+    between the image scales it scans (closer to 1: more faces found, slower). ``haar_min_size``: the
+    smallest face it looks for, in pixels of the image it scans (a video's frame shrunk by
+    ``StreamOptions.detect_scale``). ``yunet_score``: YuNet's confidence threshold, 0-1.
+    """
+
+    haar_min_neighbors: int = field(
+        default=5,
+        metadata={
+            "help": "overlapping detections a Haar face needs; higher: fewer false faces, more missed",
+            "metavar": "N",
+        },
+    )
+    haar_scale_factor: float = field(
+        default=1.1,
+        metadata={
+            "help": "step between the scales the Haar cascade scans, in (1, 2]; smaller: finds more, slower",
+            "metavar": "S",
+        },
+    )
+    haar_min_size: int = field(
+        default=30, metadata={"help": "smallest face the Haar cascade looks for, in pixels", "metavar": "PX"}
+    )
+    yunet_score: float = field(
+        default=0.7, metadata={"help": "YuNet's confidence threshold, 0-1; higher: fewer false faces", "metavar": "P"}
+    )
+
+    def __post_init__(self) -> None:
+        _check_whole("haar_min_neighbors", self.haar_min_neighbors, 0)
+        _check_whole("haar_min_size", self.haar_min_size, 1)
+        if not 1.0 < self.haar_scale_factor <= 2.0:
+            raise EmolensError(f"haar_scale_factor must lie in (1, 2], got {self.haar_scale_factor}")
+        if not 0.0 <= self.yunet_score <= 1.0:
+            raise EmolensError(f"yunet_score must lie in [0, 1], got {self.yunet_score}")
+
+    def changed(self) -> dict[str, Any]:
+        """The fields that differ from the defaults, by name (what a record of a run needs to say)."""
+        default = DetectorOptions()
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != getattr(default, f.name)
+        }
+
+
+@dataclass(frozen=True)
 class StreamOptions:
     """How the analyzer finds, follows and smooths faces. The defaults are the real-time settings.
 

@@ -29,6 +29,7 @@ def _batch(args: argparse.Namespace) -> int:
         model=args.model,
         tta=args.tta,
         detector=args.detector,
+        detector_options=main_cli._detector_options(args),
         options=main_cli._stream_options(args),
         progress=not args.no_progress,
         audio=args.audio,

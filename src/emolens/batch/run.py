@@ -42,7 +42,7 @@ from emolens.batch.ray_backend import ray_address
 from emolens.batch.types import BatchSummary, Failure, VideoJob, VideoResult, WorkerConfig
 from emolens.batch.worker import output_paths
 from emolens.errors import EmolensError
-from emolens.types import StreamOptions
+from emolens.types import DetectorOptions, StreamOptions
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ def make_config(
     *,
     audio: bool = False,
     speech_model: str | Path | None = None,
+    detector_options: DetectorOptions | None = None,
 ) -> WorkerConfig:
     """The workers' config: the model resolved once here (a bundled family to the variant this machine
     prefers, named so that every worker of a cluster loads the same file), and its hash; a short name's
@@ -106,7 +107,17 @@ def make_config(
 
         found = resolve_speech_model(speech_model)
         speech, speech_sha = str(found.absolute()), _sha256(found)
-    return WorkerConfig(name, _sha256(path), tta, detector, options, str(videos_dir.absolute()), speech, speech_sha)
+    return WorkerConfig(
+        name,
+        _sha256(path),
+        tta,
+        detector,
+        options,
+        str(videos_dir.absolute()),
+        speech,
+        speech_sha,
+        detector_options or DetectorOptions(),
+    )
 
 
 def check_config(config: WorkerConfig) -> None:
@@ -115,7 +126,7 @@ def check_config(config: WorkerConfig) -> None:
     from emolens.runtime.recognizer import Recognizer
 
     Recognizer(config.model, threads=1, tta=config.tta)
-    create_detector(config.detector)
+    create_detector(config.detector, config.detector_options)
     if config.speech_model is not None:
         from emolens.audio.recognizer import VoiceRecognizer
 
@@ -251,6 +262,7 @@ def analyze_videos(
     tta: str | None = None,
     detector: str = "haar",
     options: StreamOptions | None = None,
+    detector_options: DetectorOptions | None = None,
     progress: bool = False,
     audio: bool = False,
     speech_model: str | Path | None = None,
@@ -264,7 +276,7 @@ def analyze_videos(
     at once (default: the cluster's CPUs). ``ray``: False for the local pool; True (or
     ``"local"``) for a Ray on this machine; ``"auto"``, ``"HOST:PORT"`` or ``"ray://HOST:PORT"`` to
     join a cluster; an initialised Ray is used as it is. ``model``, ``tta``, ``detector``,
-    ``options`` and keyword ``changes`` (fields of :class:`~emolens.types.StreamOptions`) are those
+    ``detector_options``, ``options`` and keyword ``changes`` (fields of :class:`~emolens.types.StreamOptions`) are those
     of :func:`~emolens.video.pipeline.analyze_video`; each worker runs ONNX Runtime on one thread.
     ``progress``: bars of videos and frames on stderr. ``audio``: hear each video's sound too, with
     ``speech_model`` (default: the bundled one), as ``emolens video --audio``: each video's table
@@ -299,7 +311,16 @@ def analyze_videos(
     with _lock(out), Manifest(out / MANIFEST) as manifest:
         _sweep(out)
         _sweep(videos_dir)
-        config = make_config(model, tta, detector, opts, videos_dir, audio=audio, speech_model=speech_model)
+        config = make_config(
+            model,
+            tta,
+            detector,
+            opts,
+            videos_dir,
+            audio=audio,
+            speech_model=speech_model,
+            detector_options=detector_options,
+        )
         okey = config.key()
         plan = _Plan(inputs, manifest.records(), okey, videos_dir)
         log.info(

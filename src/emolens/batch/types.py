@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from emolens.types import StreamOptions
+from emolens.types import DetectorOptions, StreamOptions
 
 __all__ = ["BATCH_FORMAT", "BatchSummary", "Failure", "VideoJob", "VideoResult", "WorkerConfig"]
 
@@ -42,6 +42,7 @@ class WorkerConfig:
     videos_dir: str
     speech_model: str | None = None
     speech_sha256: str | None = None
+    detector_options: DetectorOptions = DetectorOptions()
 
     def key(self) -> str:
         """A hash of everything that shapes a video's outputs (not where they go)."""
@@ -54,6 +55,8 @@ class WorkerConfig:
         }
         if self.speech_model is not None:  # runs without the voice keep the keys they always had
             what["speech_sha256"] = self.speech_sha256
+        if self.detector_options.changed():  # and so do runs with the detector's default sensitivity
+            what["detector_options"] = asdict(self.detector_options)
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode("utf-8")).hexdigest()
 
 

@@ -75,7 +75,7 @@ class WorkerState:
         cv2.setNumThreads(1)  # the pool already keeps each core busy
         self.config = config
         self.recognizer: Recognizer = Recognizer(config.model, threads=1, tta=config.tta)
-        self.detector: Detector = create_detector(config.detector)
+        self.detector: Detector = create_detector(config.detector, config.detector_options)
         self.voice: VoiceRecognizer | None = None
         if config.speech_model is not None:
             from emolens.audio.recognizer import VoiceRecognizer

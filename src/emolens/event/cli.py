@@ -16,7 +16,7 @@ __all__ = ["add_parser"]
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from emolens.cli import _stream_options
+    from emolens.cli import _detector, _stream_options
     from emolens.event.sinks import JsonlSink, Sink, open_sink
     from emolens.event.types import EventOptions
     from emolens.event.watch import watch
@@ -31,8 +31,10 @@ def _watch(args: argparse.Namespace) -> int:
     stream_options = _stream_options(args)
     rec = Recognizer(args.model, threads=args.threads, tta=args.tta)
     event_options.watched(rec.labels)
+    recording = args.source is not None and sound_file_format(args.source) is not None
+    detector = args.detector if recording else _detector(args)  # a recording has no faces to find
     voice = None
-    if args.audio or (args.source is not None and sound_file_format(args.source) is not None):
+    if args.audio or recording:
         from emolens.audio.recognizer import VoiceRecognizer
 
         voice = VoiceRecognizer(args.speech_model, threads=args.threads)
@@ -66,7 +68,7 @@ def _watch(args: argparse.Namespace) -> int:
         result = watch(
             source,
             rec,
-            args.detector,
+            detector,
             stream_options,
             sinks=sinks,
             event_options=event_options,

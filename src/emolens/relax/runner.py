@@ -45,6 +45,7 @@ from emolens.relax.report import EmotionPoint, OperatorRecord, SessionLog, Stimu
 from emolens.relax.scenarios import Scenario
 from emolens.relax.sources import ReadingSource, SourceFault
 from emolens.relax.types import MODALITIES, Alert, Reading, all_off
+from emolens.types import DetectorOptions
 
 log = logging.getLogger(__name__)
 
@@ -658,9 +659,11 @@ def open_reading_source(
     threads: int | None = None,
     tta: str | None = None,
     detector: str = "haar",
+    detector_options: DetectorOptions | None = None,
 ) -> ReadingSource:
     """The source named by exactly one of ``camera``, ``video`` (a file played as a camera),
-    ``demo`` (a scripted child) or ``readings`` (a CSV replayed)."""
+    ``demo`` (a scripted child) or ``readings`` (a CSV replayed); a camera or video's faces found by
+    ``detector`` as sensitive as ``detector_options`` say."""
     given = [x for x in (camera, video, demo, readings) if x is not None]
     if len(given) != 1:
         raise EmolensError("give one source: --camera N, --video FILE, --demo NAME or --readings FILE.csv")
@@ -675,7 +678,7 @@ def open_reading_source(
     from emolens.runtime.recognizer import Recognizer
 
     rec = Recognizer(model, threads=threads, tta=tta)
-    analyzer = Analyzer(rec, create_detector(detector))
+    analyzer = Analyzer(rec, create_detector(detector, detector_options))
     return CameraReadings(camera if camera is not None else str(video), analyzer)
 
 

@@ -67,6 +67,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     jobs = JobManager(
         context.recognizer,
         detector=options.detector,
+        detector_options=options.detector_options,
         max_jobs=options.max_jobs,
         keep_s=options.keep_s,
         max_video_s=options.max_video_s,
@@ -107,7 +108,7 @@ def create_app(options: ServeOptions, recognizer: Recognizer | None = None) -> F
 
         recognizer = Recognizer(options.model)
     rec: Recognizer = recognizer
-    pool = DetectorPool(options.detector)
+    pool = DetectorPool(options.detector, options.detector_options)
     pool.create()  # an unknown detector (or YuNet not fetched) fails now
 
     app = FastAPI(

@@ -22,7 +22,7 @@ from emolens.web.decode import DECODES, check_upload, decode_checked_upload, dec
 if TYPE_CHECKING:
     from emolens.detect.base import Detector
     from emolens.runtime.recognizer import Recognizer
-    from emolens.types import Face
+    from emolens.types import DetectorOptions, Face
 
 KEEP_PIXELS = 1920 * 1080
 """A detector that scanned an image larger than this is not kept for reuse (see :class:`DetectorPool`)."""
@@ -32,8 +32,11 @@ class DetectorPool:
     """Detectors by name, one per concurrent user; at most ``keep`` idle ones are kept, and only
     those that scanned images of at most ``keep_pixels``."""
 
-    def __init__(self, name: str, keep: int = 4, keep_pixels: int = KEEP_PIXELS) -> None:
+    def __init__(
+        self, name: str, options: DetectorOptions | None = None, keep: int = 4, keep_pixels: int = KEEP_PIXELS
+    ) -> None:
         self.name = name
+        self.options = options
         self.keep = keep
         self.keep_pixels = keep_pixels
         self._idle: list[Detector] = []
@@ -42,7 +45,7 @@ class DetectorPool:
     def create(self) -> Detector:
         from emolens.detect import create_detector
 
-        return create_detector(self.name)
+        return create_detector(self.name, self.options)
 
     @property
     def idle(self) -> int:

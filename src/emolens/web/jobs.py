@@ -30,6 +30,7 @@ from emolens.errors import EmolensError
 if TYPE_CHECKING:
     from emolens.audio.recognizer import VoiceRecognizer
     from emolens.runtime.recognizer import Recognizer
+    from emolens.types import DetectorOptions
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class JobManager:
         recognizer: Recognizer,
         *,
         detector: str = "haar",
+        detector_options: DetectorOptions | None = None,
         max_jobs: int = 4,
         keep_s: float = 600.0,
         max_video_s: float = 600.0,
@@ -99,6 +101,7 @@ class JobManager:
         self.recognizer = recognizer
         self.voice = voice
         self.detector = detector
+        self.detector_options = detector_options
         self.max_jobs = max_jobs
         self.keep_s = keep_s
         self.max_video_s = max_video_s
@@ -292,6 +295,7 @@ class JobManager:
                 job.finished.set()
 
     def _run(self, job: Job) -> None:
+        from emolens.detect import create_detector
         from emolens.video.pipeline import analyze_video
 
         with self._lock:
@@ -317,7 +321,7 @@ class JobManager:
             summary = analyze_video(
                 job.upload,
                 self.recognizer,
-                detector=self.detector,
+                detector=create_detector(self.detector, self.detector_options),
                 csv=job.folder / CSV_NAME,
                 out=job.folder / VIDEO_NAME,
                 json=None,

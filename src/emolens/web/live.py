@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from emolens.event.types import EventOptions
     from emolens.relax.body import BodyFeed
     from emolens.runtime.recognizer import Recognizer
+    from emolens.types import DetectorOptions
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class LiveSession:
         detector: str,
         max_pixels: int,
         idle_s: float | None = None,
+        detector_options: DetectorOptions | None = None,
         event_options: EventOptions | None = None,
         voice: Callable[[], VoiceRecognizer] | None = None,
         body: BodyFeed | None = None,
@@ -82,6 +84,7 @@ class LiveSession:
         self.ws = websocket
         self.recognizer = recognizer
         self.detector = detector
+        self.detector_options = detector_options
         self.max_pixels = max_pixels
         self.idle_s = idle_s
         self.event_options = event_options
@@ -351,7 +354,7 @@ class LiveSession:
             from emolens.analysis import Analyzer
             from emolens.detect import create_detector
 
-            self._analyzer = Analyzer(self.recognizer, create_detector(self.detector))
+            self._analyzer = Analyzer(self.recognizer, create_detector(self.detector, self.detector_options))
         return self._analyzer
 
     async def _send(self, message: dict[str, Any]) -> bool:

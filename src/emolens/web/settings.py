@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from emolens.errors import EmolensError
+from emolens.types import DetectorOptions
 
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
 
@@ -28,7 +29,8 @@ class ServeOptions:
 
     ``host``/``port``: where to listen (port 0: any free port). ``token``: when set, every API
     request and the live WebSocket must carry it (``Authorization: Bearer T`` or ``?token=T``).
-    ``model``/``detector``: as for :class:`~emolens.runtime.recognizer.Recognizer`.
+    ``model``/``detector``: as for :class:`~emolens.runtime.recognizer.Recognizer`, the detector as
+    sensitive as ``detector_options`` say.
     ``max_upload_mb``: largest upload (image, video or recording). ``max_image_pixels``: largest
     image or live frame (width x height, read from the file's header before decoding).
     ``max_video_s``: longest video, or recording sent to ``/audio``. ``keep_s``: uploaded videos and
@@ -63,6 +65,7 @@ class ServeOptions:
     detector: str = field(
         default="haar", metadata={"help": "face detector: haar, or yunet (after 'emolens fetch yunet')"}
     )
+    detector_options: DetectorOptions = DetectorOptions()
     max_upload_mb: float = field(default=200, metadata={"help": "largest upload, in MB"})
     max_image_pixels: int = field(default=40_000_000, metadata={"help": "largest image or frame, in pixels"})
     max_video_s: float = field(default=600.0, metadata={"help": "longest video or recording, in seconds"})

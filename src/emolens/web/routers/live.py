@@ -25,6 +25,7 @@ async def stream(websocket: WebSocket, context: Context) -> None:
         options.detector,
         options.max_image_pixels,
         options.live_idle_s,
+        detector_options=options.detector_options,
         voice=context.voice_recognizer,
         body=context.body,
     )
