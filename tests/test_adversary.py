@@ -103,6 +103,53 @@ def test_a_1d_front_trains_with_the_adversary_and_exports(tmp_path: Path) -> Non
     assert rec.meta.arch == "speech_crnn1d" and rec.predict(speech_like(2.0), SR).shape == (8,)
 
 
+def test_attentive_statistics_pooling_trains_with_the_adversary_and_exports(tmp_path: Path) -> None:
+    """speech_crnn_asp is trained like speech_crnn (the adversary sees its wider pooled features); its
+    file matches torch on utterances of any length."""
+    import numpy as np
+    import torch
+
+    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.models import create_model
+    from emolens.train import checkpoint
+    from emolens.train.fit import fit
+
+    data = write_ravdess(tmp_path / "ravdess", actors=(1, 2, 19, 21))
+    out = tmp_path / "run"
+    fit(_cfg(data, out, arch="speech_crnn_asp", epochs=1, speaker_adversary=0.5))
+    best = checkpoint.load(out / "best.pt")
+    assert best["arch"] == "speech_crnn_asp" and best["model"]["head.1.weight"].shape == (8, 512)
+    rec = VoiceRecognizer(out / "best.onnx", threads=1)
+    assert rec.meta.arch == "speech_crnn_asp"
+    net = create_model("speech_crnn_asp", num_classes=8)
+    net.load_state_dict(best["model"])
+    net.eval()
+    for seconds in (0.3, 2.0, 4.1):
+        x = rec.prepare(speech_like(seconds, seed=int(seconds * 10)), SR)
+        with torch.no_grad():
+            ref = torch.softmax(net(torch.from_numpy(x)), 1).numpy()
+        np.testing.assert_allclose(rec.run(x), ref, atol=1e-5)
+
+
+def test_attentive_statistics_are_the_weighted_mean_and_deviation() -> None:
+    import torch
+
+    from emolens.models.speech import AttentiveStatsPool
+
+    pool = AttentiveStatsPool(3)
+    steady = torch.ones(1, 5, 3)
+    varied = torch.tensor([[[1.0, 0.0, 2.0], [3.0, 0.0, -2.0]]])
+    with torch.no_grad():
+        for layer in pool.score:  # equal weights for every step
+            if isinstance(layer, torch.nn.Linear):
+                layer.weight.zero_()
+                layer.bias.zero_()
+        torch.testing.assert_close(
+            pool(steady), torch.tensor([[1.0, 1.0, 1.0, 0.0032, 0.0032, 0.0032]]), atol=1e-4, rtol=0
+        )
+        torch.testing.assert_close(pool(varied), torch.tensor([[2.0, 0.0, 0.0, 1.0, 0.0032, 2.0]]), atol=1e-4, rtol=0)
+
+
 def test_the_adversary_is_refused_where_it_cannot_work(tmp_path: Path) -> None:
     from emolens.train.fit import fit
 

@@ -10,6 +10,11 @@ With ``pitch_rows`` (models whose features have ``pitch=True``), the input's las
 bands but per-frame pitch features: they bypass the convolutions, are averaged over the same 4
 frames as a convolution step, and join its features before the projection.
 
+``speech_crnn_asp`` pools with attentive statistics instead (Okabe et al., 2018): the same learned
+weights per step give both the weighted mean of the LSTM's outputs and their weighted standard
+deviation, so the head also sees how much the voice varies over the utterance, not only its
+average (arousal shows in variability: of loudness, pitch, rate).
+
 ``speech_crnn1d`` is the same recurrent part after another convolutional front: the mel bands are
 the channels of three 1-D convolutions over time (kernel 5, then 3 dilated by 2 and by 3, the last
 one residual; time pooled 4-fold as above), so it hears every band at once instead of sliding one
@@ -53,6 +58,20 @@ class AttentionPool(nn.Module):
         return (w * h).sum(dim=1)
 
 
+class AttentiveStatsPool(AttentionPool):
+    """The attention-weighted mean and standard deviation over time, side by side: (B, T, D) -> (B, 2D)."""
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        w = torch.softmax(self.score(h), dim=1)
+        mean = (w * h).sum(dim=1)
+        var = (w * h.square()).sum(dim=1) - mean.square()
+        return torch.cat([mean, var.clamp_min(1e-5).sqrt()], dim=1)
+
+
+POOLINGS = ("attention", "stats")
+"""How :class:`SpeechCRNN` pools its LSTM's outputs over time: :class:`AttentionPool` or :class:`AttentiveStatsPool`."""
+
+
 class SpeechCRNN(nn.Module):
     def __init__(
         self,
@@ -62,8 +81,11 @@ class SpeechCRNN(nn.Module):
         hidden: int = 128,
         dropout: float = 0.3,
         pitch_rows: int = 0,
+        pooling: str = "attention",
     ) -> None:
         super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         if n_mels % FREQ_STRIDE:
             raise ValueError(f"n_mels must be a multiple of {FREQ_STRIDE}, got {n_mels}")
         self.n_mels, self.pitch_rows = n_mels, pitch_rows
@@ -75,8 +97,8 @@ class SpeechCRNN(nn.Module):
         )
         self.drop = nn.Dropout(dropout * 0.5)
         self.rnn = nn.LSTM(hidden, hidden, batch_first=True, bidirectional=True)
-        self.pool = AttentionPool(2 * hidden)
-        classifier = nn.Linear(2 * hidden, num_classes)
+        self.pool = AttentionPool(2 * hidden) if pooling == "attention" else AttentiveStatsPool(2 * hidden)
+        classifier = nn.Linear(2 * hidden * (1 if pooling == "attention" else 2), num_classes)
         self.head = nn.Sequential(nn.Dropout(dropout), classifier)
         init_weights(self, linear="kaiming")
         nn.init.normal_(classifier.weight, 0, 0.01)
@@ -84,7 +106,7 @@ class SpeechCRNN(nn.Module):
     @property
     def embed_dim(self) -> int:
         """Width of :meth:`embed`'s output."""
-        return self.rnn.hidden_size * 2
+        return self.rnn.hidden_size * (4 if isinstance(self.pool, AttentiveStatsPool) else 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classify(self.embed(x))
@@ -171,6 +193,18 @@ feature settings (:class:`emolens.audio.features.FeatureConfig`) are what count.
 def speech_crnn(num_classes: int = 8, n_mels: int = 64, pitch_rows: int = 0) -> nn.Module:
     """Speech CRNN: log-mel -> CNN -> BiLSTM -> attention pooling."""
     return SpeechCRNN(num_classes, n_mels=n_mels, pitch_rows=pitch_rows)
+
+
+SPEECH_ASP_CONFIG = replace(
+    SPEECH_CONFIG,
+    description="speech: log-mel -> 4 conv blocks -> BiLSTM -> attentive statistics pooling (~0.6M parameters)",
+)
+
+
+@register_model("speech_crnn_asp", SPEECH_ASP_CONFIG)
+def speech_crnn_asp(num_classes: int = 8, n_mels: int = 64, pitch_rows: int = 0) -> nn.Module:
+    """Speech CRNN pooling the weighted mean and standard deviation of its LSTM's outputs over time."""
+    return SpeechCRNN(num_classes, n_mels=n_mels, pitch_rows=pitch_rows, pooling="stats")
 
 
 SPEECH_1D_CONFIG = replace(

@@ -280,7 +280,9 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
                 f"--speaker-adversary needs at least two training speakers, {cfg.data} has {len(speakers)}"
             )
         if not isinstance(model, SpeechCRNN):
-            raise EmolensError(f"--speaker-adversary needs a speech_crnn or speech_crnn1d network, not {cfg.arch}")
+            raise EmolensError(
+                f"--speaker-adversary needs a speech_crnn, speech_crnn_asp or speech_crnn1d network, not {cfg.arch}"
+            )
         helpers["speaker_adversary"] = SpeakerAdversary(model.embed_dim, len(speakers)).to(compute.device)
         groups.append({"params": list(helpers["speaker_adversary"].parameters()), "weight_decay": cfg.weight_decay})
     optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
