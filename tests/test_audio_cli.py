@@ -106,19 +106,18 @@ def test_audio_on_several_files_skips_the_bad_one_and_keeps_the_rest(
     bad = tmp_path / "notes.wav"
     bad.write_text("not sound at all\n")
     j, c, plots = tmp_path / "all.json", tmp_path / "all.csv", tmp_path / "plots"
-    files = (str(recording), str(bad), str(other), str(other.parent))
+    files = (str(recording), str(bad), str(other.parent))  # the folder stands for the recording in it
     code, out, err = run_main(
         capsys, "audio", *files, "--model", str(model), "--json", str(j), "--csv", str(c), "--plot", str(plots)
     )
     assert code == 1  # as emolens batch: an input failed
     lines = err.strip().splitlines()
-    assert lines[-1].endswith("emolens: 2 of 4 files could not be analysed (each said above)")
+    assert lines[-1].endswith("emolens: 1 of 3 files could not be analysed (each said above)")
     assert any(line.startswith(f"emolens: skipped {bad}: ") and "text file" in line for line in lines), err
-    assert any(line.startswith(f"emolens: skipped {other.parent}: ") and "is a folder" in line for line in lines)
     assert out.splitlines()[0].startswith(f"{recording}: 8.0 s, 13 windows")
     report = json.loads(j.read_text())
     assert [f["source"] for f in report["files"]] == [str(recording), str(other)]
-    assert [s["source"] for s in report["skipped"]] == [str(bad), str(other.parent)]
+    assert [s["source"] for s in report["skipped"]] == [str(bad)]
     assert "text file" in report["skipped"][0]["error"]
     assert report["files"][0]["per_window"] == report["files"][1]["per_window"]  # the same sound, the same result
     with c.open() as fh:
@@ -128,13 +127,30 @@ def test_audio_on_several_files_skips_the_bad_one_and_keeps_the_rest(
     assert sorted(p.name for p in plots.iterdir()) == ["talk-2.png", "talk.png"]
 
 
+def test_audio_on_a_folder_hears_every_recording_under_it(
+    capsys: pytest.CaptureFixture[str], model: Path, recording: Path, tmp_path: Path
+) -> None:
+    calls = tmp_path / "calls"
+    (calls / "monday").mkdir(parents=True)
+    (calls / "monday" / "first.flac").write_bytes(recording.read_bytes())
+    (calls / "notes.txt").write_text("not a recording, and not looked at\n")
+    j = tmp_path / "calls.json"
+    code, out, err = run_main(capsys, "audio", str(calls), "--model", str(model), "--json", str(j), "--no-progress")
+    assert code == 0, err
+    report = json.loads(j.read_text())  # a folder gives the report of several files, even of one
+    assert [f["source"] for f in report["files"]] == [str(calls / "monday" / "first.flac")] and report["skipped"] == []
+    (calls / "monday" / "first.flac").unlink()
+    code, _, err = run_main(capsys, "audio", str(calls), "--model", str(model))
+    assert_one_line_error(code, err, f"{calls}: no recording file in this folder (looked for .wav .flac")
+
+
 def test_audio_on_several_files_prints_them_all_and_wants_a_plot_folder(
     capsys: pytest.CaptureFixture[str], model: Path, recording: Path, tmp_path: Path
 ) -> None:
     code, out, err = run_main(capsys, "audio", str(recording), str(recording), "--model", str(model), "--no-progress")
     assert code == 0 and err == ""
     report = json.loads(out)
-    assert len(report["files"]) == 2 and report["skipped"] == []
+    assert len(report["files"]) == 1 and report["skipped"] == []  # a file named twice is heard once
     taken = tmp_path / "taken"
     taken.write_text("")
     code, _, err = run_main(

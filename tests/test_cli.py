@@ -278,3 +278,21 @@ def test_image_detector_sensitivity(media: Path, tmp_path: Path) -> None:
     assert counts[0] > counts[1] > 0
     assert_one_line_error(emolens("image", photo, "--haar-min-size", "0"), "haar_min_size must be a whole number")
     assert_one_line_error(emolens("image", photo, "--yunet-score", "2"), "yunet_score must lie in [0, 1]")
+
+
+def test_image_on_a_folder_reads_every_image_under_it(media: Path, tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    (photos / "trip").mkdir(parents=True)
+    (photos / "a.jpg").write_bytes((media / "fer_justin.jpg").read_bytes())
+    (photos / "trip" / "a.jpg").write_bytes((media / "pyfeat_single_face.jpg").read_bytes())  # the same name
+    (photos / "list.txt").write_text("not an image, and not looked at\n")
+    out, js = tmp_path / "out", tmp_path / "faces.json"
+    r = emolens("image", str(photos), "--out", str(out), "--json", str(js))
+    assert r.returncode == 0, r.stderr
+    images = json.loads(js.read_text())["images"]
+    assert [i["image"] for i in images] == [str(photos / "a.jpg"), str(photos / "trip" / "a.jpg")]
+    assert [len(i["faces"]) for i in images] == [1, 1]
+    assert sorted(p.name for p in out.iterdir()) == ["a_emolens-2.jpg", "a_emolens.jpg"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_one_line_error(emolens("image", str(empty)), f"{empty}: no image file in this folder")

@@ -11,6 +11,7 @@ from typing import Any
 
 from emolens.analysis import Analyzer, faces_at_scale
 from emolens.errors import EmolensError
+from emolens.files import IMAGE_EXTENSIONS, expand_folders
 from emolens.imagecheck import ANALYSIS_PIXELS, ImageLimits
 from emolens.imageio import check_image_file, decode_image_file, encode_image, read_image
 from emolens.io import AtomicFile, check_writable, distinct_names, write_json
@@ -31,7 +32,8 @@ def analyze_images(
     limits: ImageLimits | None = None,
     analysis_pixels: int | None = ANALYSIS_PIXELS,
 ) -> list[dict[str, Any]]:
-    """Recognise the faces of each image; write annotated copies to ``out_dir`` and/or JSON.
+    """Recognise the faces of each image (a folder: every image under it, :mod:`emolens.files`);
+    write annotated copies to ``out_dir`` and/or JSON.
 
     ``detector_name`` is recorded in the JSON (and decides the hint logged for images without a
     face). ``limits``: how large an image may be (see :func:`~emolens.imageio.read_image`; default
@@ -45,6 +47,7 @@ def analyze_images(
     """
     if not paths:
         raise EmolensError("no image given")
+    paths = expand_folders(paths, IMAGE_EXTENSIONS, "image")
     for p in paths:
         check_image_file(p)
     out = Path(out_dir) if out_dir is not None else None

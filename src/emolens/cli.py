@@ -543,7 +543,7 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.set_defaults(func=_halve)
 
     p = sub.add_parser("image", help="find faces in images, recognise their emotions, write annotated copies")
-    p.add_argument("paths", nargs="+", help="image files")
+    p.add_argument("paths", nargs="+", help="image files, or folders (every image under them)")
     _add_model_options(p)
     _add_detector_options(p)
     p.add_argument("--out", default=None, help="folder for annotated copies")

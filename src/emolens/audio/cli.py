@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from emolens.audio import MAX_DURATION_S
 from emolens.errors import EmolensError
+from emolens.files import SOUND_EXTENSIONS, expand_folders
 from emolens.options import positive_number
 
 if TYPE_CHECKING:
@@ -28,8 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "files",
         nargs="+",
         metavar="file",
-        help="audio files (wav, flac, mp3, ogg ...) or videos with a sound track; with several, a file "
-        "that cannot be read is skipped, said so, and the command ends non-zero",
+        help="audio files (wav, flac, mp3, ogg ...), videos with a sound track, or folders (every recording "
+        "under them); with several, a file that cannot be read is skipped, said so, and the command ends non-zero",
     )
     p.add_argument(
         "--model", default=None, help="speech model: .onnx path from 'emolens train' on speech, or a bundled name"
@@ -81,7 +83,9 @@ def run_audio(args: argparse.Namespace) -> int:
     from emolens.io import check_writable
 
     check_windows(args.window, args.hop)  # before the model is loaded
-    several = len(args.files) > 1
+    given = args.files
+    args.files = [str(p) for p in expand_folders(given, SOUND_EXTENSIONS, "recording")]
+    several = len(given) > 1 or any(Path(p).is_dir() for p in given)  # each file once, as given
     for path in (args.json, args.csv, None if several else args.plot):
         if path:
             check_writable(path)

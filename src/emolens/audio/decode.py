@@ -63,7 +63,7 @@ def decode_audio(
 
     path = Path(path)
     if path.is_dir():
-        raise DataError(f"{path} is a folder, not an audio file (several files: give each, e.g. {path}/*.wav)")
+        raise DataError(f"{path} is a folder, not an audio file ('emolens audio' takes folders)")
     if not path.is_file():
         raise DataError(f"audio file not found: {path}")
     if sample_rate < 1000:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emolens.errors import EmolensError
+from emolens.files import walk_files
 
 __all__ = ["LIST_SUFFIXES", "VIDEO_EXTENSIONS", "VideoInput", "discover", "input_key", "video_id"]
 
@@ -69,17 +70,9 @@ def input_key(path: str | Path) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}:{h.hexdigest()}"
 
 
-def _is_video_name(name: str) -> bool:
-    return not name.startswith(".") and name.lower().endswith(VIDEO_EXTENSIONS)
-
-
 def _walk(folder: Path) -> Iterator[str]:
     """The video files under ``folder``, sorted, hidden entries skipped."""
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if _is_video_name(name):
-                yield os.path.join(root, name)
+    return walk_files(folder, VIDEO_EXTENSIONS)
 
 
 def _is_url(text: str) -> bool:
