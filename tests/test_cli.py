@@ -1,3 +1,4 @@
+import csv
 import json
 import os
 import subprocess
@@ -286,13 +287,25 @@ def test_image_on_a_folder_reads_every_image_under_it(media: Path, tmp_path: Pat
     (photos / "a.jpg").write_bytes((media / "fer_justin.jpg").read_bytes())
     (photos / "trip" / "a.jpg").write_bytes((media / "pyfeat_single_face.jpg").read_bytes())  # the same name
     (photos / "list.txt").write_text("not an image, and not looked at\n")
-    out, js = tmp_path / "out", tmp_path / "faces.json"
-    r = emolens("image", str(photos), "--out", str(out), "--json", str(js))
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(photos / "trip" / "wall.png"), np.full((120, 160, 3), 128, np.uint8))  # no face
+    out, js, table = tmp_path / "out", tmp_path / "faces.json", tmp_path / "faces.csv"
+    r = emolens("image", str(photos), "--out", str(out), "--json", str(js), "--csv", str(table))
     assert r.returncode == 0, r.stderr
     images = json.loads(js.read_text())["images"]
-    assert [i["image"] for i in images] == [str(photos / "a.jpg"), str(photos / "trip" / "a.jpg")]
-    assert [len(i["faces"]) for i in images] == [1, 1]
-    assert sorted(p.name for p in out.iterdir()) == ["a_emolens-2.jpg", "a_emolens.jpg"]
+    names = [str(photos / "a.jpg"), str(photos / "trip" / "a.jpg"), str(photos / "trip" / "wall.png")]
+    assert [i["image"] for i in images] == names
+    assert [len(i["faces"]) for i in images] == [1, 1, 0]
+    assert sorted(p.name for p in out.iterdir()) == ["a_emolens-2.jpg", "a_emolens.jpg", "wall_emolens.png"]
+    rows = list(csv.DictReader(table.read_text().splitlines()))
+    assert [r["image"] for r in rows] == names and [r["face"] for r in rows] == ["1", "1", ""]
+    for row, image in zip(rows[:2], images[:2], strict=True):  # the table says what the JSON says
+        face = image["faces"][0]
+        assert [int(row[k]) for k in "xywh"] == face["box"] and row["label"] == face["label"]
+        assert float(row["confidence"]) == pytest.approx(face["confidence"], abs=1e-5)
+        assert sum(float(row[lab]) for lab in face["scores"]) == pytest.approx(1, abs=1e-4)
     empty = tmp_path / "empty"
     empty.mkdir()
     assert_one_line_error(emolens("image", str(empty)), f"{empty}: no image file in this folder")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import logging
 import os
 from collections.abc import Sequence
@@ -14,7 +16,7 @@ from emolens.errors import EmolensError
 from emolens.files import IMAGE_EXTENSIONS, expand_folders
 from emolens.imagecheck import ANALYSIS_PIXELS, ImageLimits
 from emolens.imageio import check_image_file, decode_image_file, encode_image, read_image
-from emolens.io import AtomicFile, check_writable, distinct_names, write_json
+from emolens.io import AtomicFile, check_writable, distinct_names, write_json, write_text_atomic
 from emolens.video.draw import draw_faces
 
 log = logging.getLogger(__name__)
@@ -31,9 +33,11 @@ def analyze_images(
     detector_name: str | None = None,
     limits: ImageLimits | None = None,
     analysis_pixels: int | None = ANALYSIS_PIXELS,
+    csv_path: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Recognise the faces of each image (a folder: every image under it, :mod:`emolens.files`);
-    write annotated copies to ``out_dir`` and/or JSON.
+    write annotated copies to ``out_dir``, JSON to ``json_path`` and/or a table to ``csv_path``
+    (:func:`faces_table`: one row per face, and one with empty face columns for an image without any).
 
     ``detector_name`` is recorded in the JSON (and decides the hint logged for images without a
     face). ``limits``: how large an image may be (see :func:`~emolens.imageio.read_image`; default
@@ -57,6 +61,9 @@ def analyze_images(
     json_in_out = json_path is not None and out is not None and Path(json_path).resolve().parent == out.resolve()
     if json_path is not None and not json_in_out:
         check_writable(json_path)
+    csv_in_out = csv_path is not None and out is not None and Path(csv_path).resolve().parent == out.resolve()
+    if csv_path is not None and not csv_in_out:
+        check_writable(csv_path)
     # the topmost folder --out makes, removed again (with those under it) if nothing lands in it
     made = None if out is None else next((d for d in reversed((out, *out.parents)) if not d.exists()), None)
     if out is not None:
@@ -85,7 +92,27 @@ def analyze_images(
         copy.commit()
     if json_path is not None:
         write_json(json_path, {"model": analyzer.recognizer.meta.name, "detector": detector_name, "images": results})
+    if csv_path is not None:
+        write_text_atomic(csv_path, faces_table(results, analyzer.recognizer.labels))
     return results
+
+
+def faces_table(results: Sequence[dict[str, Any]], labels: Sequence[str]) -> str:
+    """CSV of :func:`analyze_images`' results: ``image, face, x, y, w, h``, each label's score,
+    ``label, confidence, valence``; one row per face (``face``: its number, from the left), and a row
+    with only ``image`` filled for an image in which no face was found."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["image", "face", "x", "y", "w", "h", *labels, "label", "confidence", "valence"])
+    for entry in results:
+        if not entry["faces"]:
+            w.writerow([entry["image"], *[""] * (len(labels) + 8)])
+        for f in entry["faces"]:
+            scores = [f"{f['scores'].get(lab, 0.0):.5f}" for lab in labels]
+            w.writerow(
+                [entry["image"], f["number"], *f["box"], *scores, f["label"], f"{f['confidence']:.5f}", f["valence"]]
+            )
+    return buf.getvalue()
 
 
 def _analyse_image(

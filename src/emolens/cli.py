@@ -275,12 +275,13 @@ def _image(args: argparse.Namespace) -> int:
             args.out,
             args.json,
             detector_name=args.detector,
+            csv_path=args.csv,
             limits=limits,
             analysis_pixels=args.analysis_pixels or None,
         )
     except ImageTooLarge as e:
         raise ImageTooLarge(f"{e} (--max-pixels N raises the limit)") from None
-    if not args.json:
+    if not (args.json or args.csv):
         print(json.dumps(results, indent=2))
     return 0
 
@@ -548,6 +549,12 @@ def _add_inference(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     _add_detector_options(p)
     p.add_argument("--out", default=None, help="folder for annotated copies")
     p.add_argument("--json", default=None, help="write the results as JSON to this file (default: print them)")
+    p.add_argument(
+        "--csv",
+        default=None,
+        metavar="FILE",
+        help="write one row per face here (image, face, box, each emotion's score, label, confidence, valence)",
+    )
     p.add_argument(
         "--max-pixels",
         type=int,
