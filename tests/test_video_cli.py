@@ -129,6 +129,8 @@ def test_unopenable_and_non_video_inputs(
     assert_one_line_error(code, err, "not a video, or a corrupt or truncated one")
     code, _, err = run_main(capsys, "video", str(media / "fer_justin.jpg"), *outs)
     assert_one_line_error(code, err, "is an image, not a video")
+    code, _, err = run_main(capsys, "video", str(media), *outs)
+    assert_one_line_error(code, err, f"{media} is a folder, not a video file; 'emolens batch {media} --out DIR'")
     cut = tmp_path / "cut.mp4"
     cut.write_bytes((media / "pyfeat_single_face.mp4").read_bytes()[:50_000])
     code, _, err = run_main(capsys, "video", str(cut), *outs)

@@ -294,6 +294,10 @@ def open_source(source: Source) -> FrameSource:
     path = Path(text)
     if not path.exists():
         raise EmolensError(f"video not found: {path}")
+    if path.is_dir():
+        raise EmolensError(
+            f"{path} is a folder, not a video file; 'emolens batch {path} --out DIR' analyses every video in it"
+        )
     if not path.is_file():
         raise EmolensError(f"{path} is not a video file")
     if cv2.haveImageReader(str(path)):
