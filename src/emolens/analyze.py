@@ -22,7 +22,10 @@ from emolens.video.draw import draw_faces
 log = logging.getLogger(__name__)
 
 
-MISSED_FACE_HINT = "faces that are small, turned or dimly lit are found more often with --detector yunet"
+MISSED_FACE_HINT = (
+    "faces that are small, turned or dimly lit are found more often with --detector yunet, "
+    "or with a lower --haar-min-neighbors (3) or --haar-min-size"
+)
 
 
 def analyze_images(
