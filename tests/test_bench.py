@@ -72,6 +72,7 @@ def test_cli_bench_video_writes_json(media: Path, tmp_path: Path, capsys: pytest
     # the face shows (and is classified) from frame 2 on, once its track is confirmed (min_hits=3)
     assert data["frames"] == 10 and data["stages"]["classify"]["calls"] == 10 - 2
     assert data["fps_includes_draw"] is False and data["fer"] is None
+    assert data["detector"] == "haar"  # named as the command line names it
     # the printed table is the JSON's figures, not other numbers
     assert f"{data['fps']:6.1f} fps end to end" in printed
     classify = data["stages"]["classify"]

@@ -347,7 +347,7 @@ def bench_video(
         model=rec.meta.name,
         tta=rec.tta,
         threads=rec.threads,
-        detector=detector if isinstance(detector, str) else type(detector).__name__,
+        detector=detector if isinstance(detector, str) else getattr(detector, "name", type(detector).__name__),
         options=asdict(opts),
         frames=frames,
         repeats=repeats,
