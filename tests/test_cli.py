@@ -306,6 +306,11 @@ def test_image_on_a_folder_reads_every_image_under_it(media: Path, tmp_path: Pat
         assert [int(row[k]) for k in "xywh"] == face["box"] and row["label"] == face["label"]
         assert float(row["confidence"]) == pytest.approx(face["confidence"], abs=1e-5)
         assert sum(float(row[lab]) for lab in face["scores"]) == pytest.approx(1, abs=1e-4)
+    inside = photos / "annotated"  # copies written inside the folder are not taken for photos by a rerun
+    for _ in range(2):
+        r = emolens("image", str(photos), "--out", str(inside), "--json", str(js))
+        assert r.returncode == 0, r.stderr
+        assert [i["image"] for i in json.loads(js.read_text())["images"]] == names
     empty = tmp_path / "empty"
     empty.mkdir()
     assert_one_line_error(emolens("image", str(empty)), f"{empty}: no image file in this folder")

@@ -34,3 +34,11 @@ def test_a_folder_without_any_is_a_clear_error(tmp_path: Path) -> None:
     touch(tmp_path / "docs" / "readme.txt")
     with pytest.raises(EmolensError, match=r"docs: no image file in this folder \(looked for \.jpg"):
         expand_folders([tmp_path / "docs"], IMAGE_EXTENSIONS, "image")
+
+
+def test_the_output_folder_inside_an_input_folder_is_not_searched(tmp_path: Path) -> None:
+    photo = touch(tmp_path / "photos" / "a.jpg")
+    touch(tmp_path / "photos" / "annotated" / "a_emolens.jpg")  # written by an earlier run
+    assert expand_folders([tmp_path / "photos"], IMAGE_EXTENSIONS, "image", skip=tmp_path / "photos" / "annotated") == [
+        photo
+    ]

@@ -54,7 +54,8 @@ def analyze_images(
     """
     if not paths:
         raise EmolensError("no image given")
-    paths = expand_folders(paths, IMAGE_EXTENSIONS, "image")
+    # a rerun into an --out folder inside the input folder does not take the copies for photos
+    paths = expand_folders(paths, IMAGE_EXTENSIONS, "image", skip=out_dir)
     for p in paths:
         check_image_file(p)
     out = Path(out_dir) if out_dir is not None else None
