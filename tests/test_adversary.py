@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from audio_support import SR, speech_like, write_audio, write_ravdess
+from audio_support import SR, assert_onnx_matches_torch, speech_like, write_audio, write_ravdess
 from emolens.errors import DataError, EmolensError
 from emolens.models.registry import create_model
 from emolens.train.adversary import SpeakerAdversary, reversal_strength, reverse_gradient
@@ -106,11 +106,7 @@ def test_a_1d_front_trains_with_the_adversary_and_exports(tmp_path: Path) -> Non
 def test_attentive_statistics_pooling_trains_with_the_adversary_and_exports(tmp_path: Path) -> None:
     """speech_crnn_asp is trained like speech_crnn (the adversary sees its wider pooled features); its
     file matches torch on utterances of any length."""
-    import numpy as np
-    import torch
-
     from emolens.audio.recognizer import VoiceRecognizer
-    from emolens.models import create_model
     from emolens.train import checkpoint
     from emolens.train.fit import fit
 
@@ -121,14 +117,7 @@ def test_attentive_statistics_pooling_trains_with_the_adversary_and_exports(tmp_
     assert best["arch"] == "speech_crnn_asp" and best["model"]["head.1.weight"].shape == (8, 512)
     rec = VoiceRecognizer(out / "best.onnx", threads=1)
     assert rec.meta.arch == "speech_crnn_asp"
-    net = create_model("speech_crnn_asp", num_classes=8)
-    net.load_state_dict(best["model"])
-    net.eval()
-    for seconds in (0.3, 2.0, 4.1):
-        x = rec.prepare(speech_like(seconds, seed=int(seconds * 10)), SR)
-        with torch.no_grad():
-            ref = torch.softmax(net(torch.from_numpy(x)), 1).numpy()
-        np.testing.assert_allclose(rec.run(x), ref, atol=1e-5)
+    assert_onnx_matches_torch(rec, "speech_crnn_asp", best["model"])
 
 
 def test_attentive_statistics_are_the_weighted_mean_and_deviation() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import pytest
 
-from audio_support import SR, music_like, noise, speech_checkpoint, speech_like, speech_model
+from audio_support import SR, assert_onnx_matches_torch, music_like, noise, speech_checkpoint, speech_like, speech_model
 from emolens.audio.features import FeatureConfig, resample
 from emolens.audio.labels import MUSIC, NON_SPEECH, SILENCE, SPEECH_EMOTIONS
 from emolens.audio.recognizer import CROP_S, VoiceRecognizer, crops_of, speech_stretches, window_spans
@@ -244,23 +244,14 @@ def test_an_ensemble_is_one_model_averaging_its_members(tmp_path: Path) -> None:
 def test_networks_of_both_fronts_export_alone_and_together(tmp_path: Path) -> None:
     """A speech_crnn1d network exports with a dynamic time axis and matches torch; it joins a
     speech_crnn network in one ensemble, each weighing half."""
-    import torch
 
-    from emolens.models import create_model
     from emolens.train import checkpoint
 
     one_d = speech_checkpoint(tmp_path / "1d.pt", seed=1, arch="speech_crnn1d")
     two_d = speech_checkpoint(tmp_path / "2d.pt", seed=2)
     rec = VoiceRecognizer(speech_model_from(one_d, tmp_path / "1d.onnx"), threads=1)
     assert rec.meta.arch == "speech_crnn1d" and rec.labels == SPEECH_EMOTIONS
-    net = create_model("speech_crnn1d", num_classes=8)
-    net.load_state_dict(checkpoint.load(one_d)["model"])
-    net.eval()
-    for seconds in (0.3, 2.0, 4.1):
-        x = rec.prepare(speech_like(seconds, seed=int(seconds * 10)), SR)
-        with torch.no_grad():
-            ref = torch.softmax(net(torch.from_numpy(x)), 1).numpy()
-        np.testing.assert_allclose(rec.run(x), ref, atol=1e-5)
+    assert_onnx_matches_torch(rec, "speech_crnn1d", checkpoint.load(one_d)["model"])
     other = VoiceRecognizer(speech_model_from(two_d, tmp_path / "2d.onnx"), threads=1)
     both = VoiceRecognizer(speech_model_from([two_d, one_d], tmp_path / "both.onnx"), threads=1)
     assert both.meta.arch == "speech_crnn+speech_crnn1d"

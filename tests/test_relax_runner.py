@@ -262,15 +262,20 @@ def test_relax_run_with_a_clip_as_camera_and_a_store(tmp_path: Path) -> None:
         assert any(a.kind == "camera_lost" for a in log.alerts)
 
 
-def test_relax_run_errors_are_one_line() -> None:
+def relax_run_error(*options: str) -> list[str]:
+    """The stderr lines of ``emolens relax run --demo calm --child c OPTIONS``, which must fail with 2."""
     res = subprocess.run(
-        [sys.executable, "-m", "emolens", "relax", "run", "--demo", "calm", "--devices", "zigbee", "--child", "c"],
+        [sys.executable, "-m", "emolens", "relax", "run", "--demo", "calm", "--child", "c", *options],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert res.returncode == 2
-    assert res.stderr.strip().splitlines() == [
+    assert res.returncode == 2, res.stderr
+    return res.stderr.strip().splitlines()
+
+
+def test_relax_run_errors_are_one_line() -> None:
+    assert relax_run_error("--devices", "zigbee") == [
         "emolens: error: unknown devices 'zigbee': use 'sim' or 'mqtt://HOST:PORT'"
     ]
 
@@ -288,14 +293,7 @@ def test_relax_run_takes_the_detector_sensitivity() -> None:
         assert isinstance(detector, HaarDetector) and detector.settings.min_neighbors == 9
     finally:
         source.close()
-    res = subprocess.run(
-        [sys.executable, "-m", "emolens", "relax", "run", "--demo", "calm", "--child", "c", "--haar-min-size", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert res.returncode == 2
-    assert res.stderr.strip().splitlines() == [
+    assert relax_run_error("--haar-min-size", "0") == [
         "emolens: error: haar_min_size must be a whole number of 1 or more, got 0"
     ]
 
