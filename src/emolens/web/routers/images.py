@@ -16,7 +16,8 @@ from emolens.web.upload import OPENAPI_BODY, receive_file
 
 YUNET_HINT = (
     "no face found: the YuNet detector finds more faces (turned, small or partly hidden ones); "
-    "start the server with --detector yunet (after 'emolens fetch yunet'), or pass detector=\"yunet\" in Python"
+    "start the server with --detector yunet (after 'emolens fetch yunet'), or pass detector=\"yunet\" in Python; "
+    "a lower --haar-min-neighbors (3) also finds more, and more non-faces"
 )
 
 
