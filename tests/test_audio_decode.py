@@ -54,7 +54,7 @@ def test_the_duration_guard_refuses_long_sound(tmp_path: Path) -> None:
 def test_missing_and_non_audio_files_are_data_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not found"):
         decode_audio(tmp_path / "none.wav")
-    with pytest.raises(DataError, match=r"is a folder, not an audio file \(several files: give each"):
+    with pytest.raises(DataError, match=r"is a folder, not an audio file \('emolens audio' takes folders\)"):
         decode_audio(tmp_path)
     text = tmp_path / "notes.wav"
     text.write_text("not audio at all\n" * 10)

@@ -168,9 +168,11 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "emolens", "batch", str(v), "--out", str(out), "--workers", "1", "--no-progress"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # a slow or busy machine: the first video may take long
         while not done_in(out / "manifest.sqlite") and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
+        assert proc.poll() is None, "the run ended before a video was seen done: nothing left to interrupt"
+        assert done_in(out / "manifest.sqlite"), "no video was done within 600 s"
         os.killpg(proc.pid, signal.SIGINT)  # as Ctrl+C in a terminal: the whole process group
         _, err = proc.communicate(timeout=60)
     finally:

@@ -28,6 +28,10 @@ def test_every_scalar_field_has_its_option(command: str, cls: type) -> None:
     for f in dataclasses.fields(cls):
         if f.name == "aug":  # nested augmentation strengths: API only
             continue
+        if dataclasses.is_dataclass(f.default):  # a nested dataclass: an option for each of its fields
+            for inner in dataclasses.fields(f.default):
+                assert f"--{inner.name.replace('_', '-')}" in flags, f"emolens {command} lacks --{inner.name}"
+            continue
         name = f.name.replace("_", "-")
         assert f"--{name}" in flags or f"--no-{name}" in flags, f"emolens {command} lacks an option for {f.name}"
 
