@@ -156,6 +156,13 @@ def done_in(manifest: Path) -> list[str]:
         return []
 
 
+def as_in_a_terminal() -> None:
+    """In the child before it runs: Ctrl+C as a shell in a terminal leaves it (default, not blocked),
+    whatever an earlier test or library left in this process (an ignored or blocked SIGINT is inherited)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path) -> None:
     pytest.importorskip("pyarrow")
@@ -166,7 +173,14 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path) -> None:
         shutil.copy(fer, v / f"clip{i}.mp4")
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "emolens", "batch", str(v), "--out", str(out), "--workers", "1", "--no-progress"]
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=as_in_a_terminal,
+    )
     try:
         deadline = time.monotonic() + 600  # a slow or busy machine: the first video may take long
         while not done_in(out / "manifest.sqlite") and proc.poll() is None and time.monotonic() < deadline:
@@ -178,7 +192,7 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, f"{err} (SIGINT here: {signal.getsignal(signal.SIGINT)})"
     assert err.strip().endswith("emolens: interrupted") and "run again to resume" in err
     done = done_in(out / "manifest.sqlite")
     assert 1 <= len(done) < 4
