@@ -61,13 +61,9 @@ def analyze_images(
     out = Path(out_dir) if out_dir is not None else None
     if out is not None and out.exists() and not out.is_dir():
         raise EmolensError(f"--out {out} exists and is not a folder")
-    # the JSON may go into the --out folder, which is only made below
-    json_in_out = json_path is not None and out is not None and Path(json_path).resolve().parent == out.resolve()
-    if json_path is not None and not json_in_out:
-        check_writable(json_path)
-    csv_in_out = csv_path is not None and out is not None and Path(csv_path).resolve().parent == out.resolve()
-    if csv_path is not None and not csv_in_out:
-        check_writable(csv_path)
+    for table in (json_path, csv_path):  # either may go into the --out folder, which is only made below
+        if table is not None and not (out is not None and Path(table).resolve().parent == out.resolve()):
+            check_writable(table)
     # the topmost folder --out makes, removed again (with those under it) if nothing lands in it
     made = None if out is None else next((d for d in reversed((out, *out.parents)) if not d.exists()), None)
     if out is not None:
