@@ -143,8 +143,10 @@ class CameraReadings:
 
     def close(self) -> None:
         self._stop.set()
-        self._src.close()
+        # the reader stops between frames; the source is released after it, never under a read in
+        # progress (OpenCV's capture is not safe to release from another thread: it can hang)
         self._thread.join(timeout=2.0)
+        self._src.close()
 
 
 # ------------------------------------------------------------------------------------- demos
