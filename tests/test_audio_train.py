@@ -88,6 +88,8 @@ def test_audio_folders_and_what_is_not_speech_data(tmp_path: Path) -> None:
 
 
 def test_a_folder_file_names_its_speaker_or_has_none(tmp_path: Path) -> None:
+    from emolens.train.fit import fit
+
     names = {"anna__take-3.wav": "anna", "03-01-05-01-02-01-07.wav": "07", "take-3.wav": UNKNOWN_SPEAKER}
     names |= {"__x.wav": UNKNOWN_SPEAKER, "bo.b__1.wav": "bo.b", "anna_take.wav": UNKNOWN_SPEAKER}
     assert {n: folder_speaker(Path(n)) for n in names} == names
@@ -103,6 +105,9 @@ def test_a_folder_file_names_its_speaker_or_has_none(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"--speaker-adversary needs each file's speaker: 2 of 4 files .*train/"):
         ds.require_speakers("--speaker-adversary")
     ds.subset(np.flatnonzero(np.asarray(ds.speakers) != UNKNOWN_SPEAKER)).require_speakers("x")
+    with pytest.raises(DataError, match="--speaker-adversary needs each file's speaker"):
+        fit(_cfg(tmp_path, tmp_path / "run", speaker_adversary=0.5, batch_size=2))
+    assert not (tmp_path / "run").exists()  # refused before a run folder was made
 
 
 def test_torch_features_match_the_numpy_chain() -> None:

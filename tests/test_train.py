@@ -168,6 +168,11 @@ def test_bad_settings_are_clear_errors(data: Path, tmp_path: Path) -> None:
         _cfg(data, tmp_path, balance="oversample")
     with pytest.raises(EmolensError, match="fewer than one batch"):
         fit(_cfg(data, tmp_path / "x", batch_size=10_000))
+    assert not (tmp_path / "x").exists()  # refused before a run folder was made
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EmolensError, match="no 'train' folder in"):
+        fit(_cfg(tmp_path / "empty", tmp_path / "y", epochs=1))
+    assert not (tmp_path / "y").exists()
 
 
 def write_own_folders(root: Path, classes: tuple[str, ...], per_class: int = 12, seed: int = 1) -> Path:

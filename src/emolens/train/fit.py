@@ -350,7 +350,6 @@ def _fit(cfg: TrainConfig) -> TrainResult:
     compute = resolve_compute(cfg.device, cfg.precision)  # a GPU that is not there fails before anything is written
     device, bf16 = compute.device, compute.bf16
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     mcfg = model_config(cfg.arch)
@@ -397,6 +396,7 @@ def _fit(cfg: TrainConfig) -> TrainResult:
     steps_per_epoch, scheduler = schedule(optimizer, cfg, len(train), "faces")
     gen = torch.Generator().manual_seed(cfg.seed)
     ema = weight_average(model, cfg.ema)
+    out.mkdir(parents=True, exist_ok=True)  # only now: bad data or settings leave no empty run folder behind
     run = Run(cfg, {"arch": cfg.arch, "labels": classes}, model, optimizer, scheduler, gen, ema)
     run.resume()
     write_json(out / "config.json", {**asdict(cfg), "precision_used": compute.precision, "device_used": str(device)})

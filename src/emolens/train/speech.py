@@ -236,7 +236,6 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
     _check_options(cfg)
     compute = resolve_compute(cfg.device, cfg.precision)  # a GPU that is not there fails before anything is written
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     fcfg = FeatureConfig(n_mels=cfg.n_mels, feature_norm=cfg.feature_norm, pitch=cfg.pitch, trim_db=cfg.trim_db)
@@ -295,6 +294,7 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
     gen = torch.Generator().manual_seed(cfg.seed)
     ema = weight_average(model, cfg.ema)
     common = {"arch": cfg.arch, "kind": KIND, "labels": classes, "features": asdict(fcfg), "crop_s": cfg.crop_s}
+    out.mkdir(parents=True, exist_ok=True)  # only now: bad data or settings leave no empty run folder behind
     run = Run(cfg, common, model, optimizer, scheduler, gen, ema, val_name="held-out speakers", helpers=helpers)
     run.resume(kind=KIND)
     aug = AudioAugmentConfig() if cfg.augment else None
