@@ -215,6 +215,18 @@ def test_image_refuses_decode_bombs_with_one_line(tmp_path: Path, media: Path) -
     assert_one_line_error(emolens("image", photo, "--threads", "-1"), "threads must be a whole number")
 
 
+def test_an_unknown_option_is_blamed_on_its_command() -> None:
+    assert_one_line_error(
+        emolens("video", "clip.mp4", "--fps", "5"),
+        "video: unrecognized arguments: --fps 5 (see emolens video --help)",
+    )
+    assert_one_line_error(
+        emolens("relax", "scenarios", "--colour"),
+        "relax scenarios: unrecognized arguments: --colour (see emolens relax scenarios --help)",
+    )
+    assert_one_line_error(emolens("--colour"), "the following arguments are required: command (see emolens --help)")
+
+
 def test_unreadable_inputs_are_one_line_errors() -> None:
     mem = Path("/proc/self/mem")  # exists, and reading it from its start fails (EIO), even for root
     if not mem.is_file():

@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from emolens import __version__
 from emolens.errors import EmolensError
@@ -968,6 +968,12 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line, as every other error of the CLI:
     ``emolens: error: bench faces: argument --faces: must be at least 1, not -1 (see --help)``."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # a command's parser sets this after the parsers above it, so the innermost one answers for
+        # arguments that no parser took (argparse would blame the top level: "see emolens --help")
+        self.set_defaults(_command_parser=self)
+
     def error(self, message: str) -> NoReturn:
         command = self.prog.removeprefix("emolens").strip()
         where = f"{command}: " if command else ""
@@ -1011,7 +1017,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unrecognized = parser.parse_known_args(argv)
+    if unrecognized:
+        getattr(args, "_command_parser", parser).error(f"unrecognized arguments: {' '.join(unrecognized)}")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
