@@ -71,4 +71,7 @@ def open_session(path: Path, threads: int | None) -> ort.InferenceSession:
     try:
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # ORT raises its own exception types for unreadable files
-        raise ModelError(f"cannot load model {path}: {str(e).splitlines()[0]}") from None
+        reason = str(e).splitlines()[0]
+        if "INVALID_PROTOBUF" in reason:  # ORT's words for a file that is no ONNX model at all
+            reason = "not an ONNX model (a corrupt or truncated one, or another kind of file)"
+        raise ModelError(f"cannot load model {path}: {reason}") from None
