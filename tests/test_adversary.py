@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -118,6 +119,48 @@ def test_attentive_statistics_pooling_trains_with_the_adversary_and_exports(tmp_
     rec = VoiceRecognizer(out / "best.onnx", threads=1)
     assert rec.meta.arch == "speech_crnn_asp"
     assert_onnx_matches_torch(rec, "speech_crnn_asp", best["model"])
+
+
+def test_the_delta_network_trains_and_exports(tmp_path: Path) -> None:
+    """speech_crnn_delta computes its deltas inside the graph: the file keeps speech_crnn's features
+    and matches torch on utterances of any length."""
+    from emolens.audio.recognizer import VoiceRecognizer
+    from emolens.train import checkpoint
+    from emolens.train.fit import fit
+
+    data = write_ravdess(tmp_path / "ravdess", actors=(1, 2, 19, 21))
+    out = tmp_path / "run"
+    fit(_cfg(data, out, arch="speech_crnn_delta", epochs=1))
+    best = checkpoint.load(out / "best.pt")
+    assert best["arch"] == "speech_crnn_delta" and best["model"]["cnn.0.0.weight"].shape == (32, 3, 3, 3)
+    rec = VoiceRecognizer(out / "best.onnx", threads=1)
+    assert rec.meta.arch == "speech_crnn_delta"
+    assert_onnx_matches_torch(rec, "speech_crnn_delta", best["model"])
+
+
+def test_deltas_are_the_regression_over_two_frames_each_side() -> None:
+    import torch
+
+    from emolens.models.speech import time_deltas, with_deltas
+
+    rng = np.random.default_rng(3)
+    c = rng.normal(size=(2, 1, 4, 9)).astype(np.float32)
+    edged = np.concatenate([c[..., :1], c[..., :1], c, c[..., -1:], c[..., -1:]], axis=-1)
+    expected = np.zeros_like(c)
+    for t in range(c.shape[-1]):  # d_t = (c_t+1 - c_t-1 + 2 (c_t+2 - c_t-2)) / 10
+        u = t + 2
+        expected[..., t] = (edged[..., u + 1] - edged[..., u - 1] + 2 * (edged[..., u + 2] - edged[..., u - 2])) / 10
+    with torch.no_grad():
+        got = time_deltas(torch.from_numpy(c)).numpy()
+        stacked = with_deltas(torch.from_numpy(c)).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert stacked.shape == (2, 3, 4, 9)
+    np.testing.assert_allclose(stacked[:, :1], c)
+    np.testing.assert_allclose(stacked[:, 1:2], expected, atol=1e-6)
+    ramp = torch.arange(12.0).view(1, 1, 1, 12)  # a steady rise of 1 a frame: slope 1 inside, none in its curvature
+    inside = time_deltas(ramp)[..., 2:-2]
+    torch.testing.assert_close(inside, torch.ones_like(inside))
+    torch.testing.assert_close(time_deltas(time_deltas(ramp))[..., 4:-4], torch.zeros(1, 1, 1, 4))
 
 
 def test_attentive_statistics_are_the_weighted_mean_and_deviation() -> None:

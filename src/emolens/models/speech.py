@@ -15,6 +15,12 @@ weights per step give both the weighted mean of the LSTM's outputs and their wei
 deviation, so the head also sees how much the voice varies over the utterance, not only its
 average (arousal shows in variability: of loudness, pitch, rate).
 
+``speech_crnn_delta`` hears each band's rate of change too: before the convolutions the log-mel
+gets two more channels, its delta and delta-delta over time (the regression over +-2 frames of
+speech recognition's features, edges repeated), computed inside the network by fixed filters, so
+the model file's feature settings and the NumPy extractor are those of ``speech_crnn`` (the 3-D
+CRNN with attention of Chen et al., 2018, stacks the same three maps).
+
 ``speech_crnn1d`` is the same recurrent part after another convolutional front: the mel bands are
 the channels of three 1-D convolutions over time (kernel 5, then 3 dilated by 2 and by 3, the last
 one residual; time pooled 4-fold as above), so it hears every band at once instead of sliding one
@@ -68,6 +74,26 @@ class AttentiveStatsPool(AttentionPool):
         return torch.cat([mean, var.clamp_min(1e-5).sqrt()], dim=1)
 
 
+DELTA_SPAN = 2
+"""Frames each side of the regression that gives a delta: d_t = sum_n n (c_t+n - c_t-n) / (2 sum_n n^2)."""
+
+
+def time_deltas(x: torch.Tensor) -> torch.Tensor:
+    """The first differences of ``x`` (B, 1, F, T) over time by linear regression on +-:data:`DELTA_SPAN`
+    frames, the first and last frames repeated beyond the edges; same shape as ``x``."""
+    norm = 2 * sum(n * n for n in range(1, DELTA_SPAN + 1))
+    taps = [n / norm for n in range(-DELTA_SPAN, DELTA_SPAN + 1)]
+    kernel = torch.tensor(taps, dtype=x.dtype).view(1, 1, 1, -1)  # a constant of the exported graph
+    padded = nn.functional.pad(x, (DELTA_SPAN, DELTA_SPAN, 0, 0), mode="replicate")
+    return nn.functional.conv2d(padded, kernel)
+
+
+def with_deltas(x: torch.Tensor) -> torch.Tensor:
+    """``x`` (B, 1, F, T) with its delta and delta-delta over time as two more channels: (B, 3, F, T)."""
+    d = time_deltas(x)
+    return torch.cat([x, d, time_deltas(d)], dim=1)
+
+
 POOLINGS = ("attention", "stats")
 """How :class:`SpeechCRNN` pools its LSTM's outputs over time: :class:`AttentionPool` or :class:`AttentiveStatsPool`."""
 
@@ -82,15 +108,16 @@ class SpeechCRNN(nn.Module):
         dropout: float = 0.3,
         pitch_rows: int = 0,
         pooling: str = "attention",
+        deltas: bool = False,
     ) -> None:
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         if n_mels % FREQ_STRIDE:
             raise ValueError(f"n_mels must be a multiple of {FREQ_STRIDE}, got {n_mels}")
-        self.n_mels, self.pitch_rows = n_mels, pitch_rows
+        self.n_mels, self.pitch_rows, self.deltas = n_mels, pitch_rows, deltas
         pools = ((2, 2), (2, 2), (2, 1), (2, 1))
-        chans = (1, *widths)
+        chans = (3 if deltas else 1, *widths)
         self.cnn = nn.Sequential(*(_block(chans[i], chans[i + 1], pools[i]) for i in range(4)))
         self.proj = nn.Sequential(
             nn.Linear(widths[-1] * (n_mels // FREQ_STRIDE) + pitch_rows, hidden), nn.ReLU(inplace=True)
@@ -126,7 +153,8 @@ class SpeechCRNN(nn.Module):
 
     def steps(self, x: torch.Tensor) -> torch.Tensor:
         """The convolutional front's features per LSTM step (B, T', D), before the projection."""
-        h = self.cnn(x[:, :, : self.n_mels] if self.pitch_rows else x)  # (B, C, F', T')
+        mel = x[:, :, : self.n_mels] if self.pitch_rows else x
+        h = self.cnn(with_deltas(mel) if self.deltas else mel)  # (B, C, F', T')
         h = h.permute(0, 3, 1, 2).flatten(2)  # (B, T', C * F')
         if self.pitch_rows:
             p = nn.functional.avg_pool1d(x[:, 0, self.n_mels :], TIME_STRIDE)  # (B, P, T')
@@ -205,6 +233,18 @@ SPEECH_ASP_CONFIG = replace(
 def speech_crnn_asp(num_classes: int = 8, n_mels: int = 64, pitch_rows: int = 0) -> nn.Module:
     """Speech CRNN pooling the weighted mean and standard deviation of its LSTM's outputs over time."""
     return SpeechCRNN(num_classes, n_mels=n_mels, pitch_rows=pitch_rows, pooling="stats")
+
+
+SPEECH_DELTA_CONFIG = replace(
+    SPEECH_CONFIG,
+    description="speech: log-mel with its deltas and delta-deltas -> 4 conv blocks -> BiLSTM -> attention pooling (~0.6M parameters)",
+)
+
+
+@register_model("speech_crnn_delta", SPEECH_DELTA_CONFIG)
+def speech_crnn_delta(num_classes: int = 8, n_mels: int = 64, pitch_rows: int = 0) -> nn.Module:
+    """Speech CRNN whose convolutions see the log-mel and its delta and delta-delta over time."""
+    return SpeechCRNN(num_classes, n_mels=n_mels, pitch_rows=pitch_rows, deltas=True)
 
 
 SPEECH_1D_CONFIG = replace(

@@ -280,7 +280,7 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
             )
         if not isinstance(model, SpeechCRNN):
             raise EmolensError(
-                f"--speaker-adversary needs a speech_crnn, speech_crnn_asp or speech_crnn1d network, not {cfg.arch}"
+                f"--speaker-adversary needs a speech_crnn, speech_crnn_asp, speech_crnn_delta or speech_crnn1d network, not {cfg.arch}"
             )
         helpers["speaker_adversary"] = SpeakerAdversary(model.embed_dim, len(speakers)).to(compute.device)
         groups.append({"params": list(helpers["speaker_adversary"].parameters()), "weight_decay": cfg.weight_decay})
