@@ -83,7 +83,7 @@ def time_deltas(x: torch.Tensor) -> torch.Tensor:
     frames, the first and last frames repeated beyond the edges; same shape as ``x``."""
     norm = 2 * sum(n * n for n in range(1, DELTA_SPAN + 1))
     taps = [n / norm for n in range(-DELTA_SPAN, DELTA_SPAN + 1)]
-    kernel = torch.tensor(taps, dtype=x.dtype).view(1, 1, 1, -1)  # a constant of the exported graph
+    kernel = torch.tensor(taps, dtype=x.dtype, device=x.device).view(1, 1, 1, -1)  # a constant in ONNX
     padded = nn.functional.pad(x, (DELTA_SPAN, DELTA_SPAN, 0, 0), mode="replicate")
     return nn.functional.conv2d(padded, kernel)
 
