@@ -13,6 +13,7 @@ by the network that never heard its speaker. Actors 21-24 are never read.
     # then every recipe's held-out predictions, side by side, the paired test between the first two and,
     # as information, the first two as one model (the mean of their probabilities):
     python benchmarks/speech_folds.py score --folds runs/folds --arm base=runs/f-base-{k} --arm warp=runs/f-warp-{k}
+    # several paired tests from one judging: --compare B:A, once per pair
     # a finished run's last.pt down to its weight average, to keep it in checkpoints/ (2.4 MB, not 9.5):
     python benchmarks/speech_folds.py slim runs/f-base-0
 
@@ -236,7 +237,9 @@ def averaged(parts: list[Judged]) -> Judged:
     return Judged(preds == one.labels, one.labels, preds, probs, one.actors, one.folds, one.classes)
 
 
-def score(folds: Path, arms: list[tuple[str, str]]) -> None:
+def score(folds: Path, arms: list[tuple[str, str]], compare: list[tuple[str, str]] | None = None) -> None:
+    """Print each arm's figures and the paired test of each (B, A) in ``compare`` (default: the second arm
+    against the first)."""
     runs: dict[str, Judged] = {}  # each run pattern judged once, however many arms name it
     for _, patterns in arms:
         for pattern in patterns.split("+"):
@@ -261,11 +264,15 @@ def score(folds: Path, arms: list[tuple[str, str]]) -> None:
     print("\nper actor: " + " ".join(f"{a:02d}" for a in np.unique(first.actors)))
     for name, j in rows.items():
         print(f"{name}: " + " ".join(f"{j.correct[j.actors == a].mean():.2f}" for a in np.unique(first.actors)))
-    if len(arms) >= 2:
+    pairs = compare if compare is not None else ([(b_name, a_name)] if len(arms) >= 2 else [])
+    if pairs:
+        print()
+    for b_name, a_name in pairs:
+        a, b = judged[a_name], judged[b_name]
         wins, losses = int((b.correct & ~a.correct).sum()), int((a.correct & ~b.correct).sum())
         diff = int(b.correct.sum()) - int(a.correct.sum())
         print(
-            f"\n{b_name} against {a_name}: {diff:+d} utterances ({diff / a.correct.size * 100:+.2f} points); "
+            f"{b_name} against {a_name}: {diff:+d} utterances ({diff / a.correct.size * 100:+.2f} points); "
             f"{wins} right only by {b_name}, {losses} only by {a_name}; sign test p = {sign_test(wins, losses):.4f}"
         )
 
@@ -286,6 +293,12 @@ def main() -> None:
         help="a recipe: its runs' folders, {k} the fold; RUNS+RUNS: several runs per fold as one model "
         "(their mean); RUNS@crops: judged with crop test-time augmentation",
     )
+    sc.add_argument(
+        "--compare",
+        action="append",
+        metavar="B:A",
+        help="the paired test of arm B against arm A (repeat for more pairs; default: the second arm against the first)",
+    )
     sl = sub.add_parser("slim", help="keep only the weight average in finished runs' last.pt (for checkpoints/)")
     sl.add_argument("runs", type=Path, nargs="+")
     args = ap.parse_args()
@@ -302,7 +315,13 @@ def main() -> None:
         known = set(SPEECH_TTA_MODES) | set(VARIANTS)
         if not ttas <= known:
             sys.exit(f"RUNS@TTA: TTA is one of {', '.join(sorted(known))}, not {', '.join(sorted(ttas - known))}")
-        score(args.folds, [(name, runs) for name, runs in parts])
+        names = {name for name, _ in parts}
+        compare: list[tuple[str, str]] | None = None
+        if args.compare:
+            compare = [(c.partition(":")[0], c.partition(":")[2]) for c in args.compare]
+            if any(not {b, a} <= names for b, a in compare):
+                sys.exit(f"--compare B:A, B and A among the arms ({', '.join(sorted(names))})")
+        score(args.folds, [(name, runs) for name, runs in parts], compare)
 
 
 if __name__ == "__main__":
