@@ -16,15 +16,15 @@ RAVDESS = SHARED / "data" / "ravdess-speech-16k"
 
 @pytest.mark.slow
 def test_the_shipped_speech_model_on_the_test_actors() -> None:
-    """Measured with the file's crop test-time augmentation: 0.6792 (8 classes, macro-F1 0.6619) and 0.8194
-    (4 classes) by ``emolens evaluate`` (model card; two 200-epoch networks and the speaker-adversary
-    network, again since the evening of 2026-12-05); the floors leave 2 points for ONNX Runtime and CPU
+    """Measured with the file's crop test-time augmentation: 0.6875 (8 classes, macro-F1 0.6745) and 0.8056
+    (4 classes) by ``emolens evaluate`` (model card; five networks, the three `speech_crnn` ones and two
+    `speech_crnn_delta` ones, since 2026-12-07); the floors leave 2 points for ONNX Runtime and CPU
     differences, not for a worse model."""
     ev = evaluate_speech(None, need(RAVDESS), "test", threads=2)
     assert ev.utterances == 240 and sorted(ev.per_speaker) == ["21", "22", "23", "24"] and ev.tta == "crops"
-    assert ev.metrics.accuracy >= 0.659, ev.metrics.accuracy
-    assert ev.metrics.macro_f1 >= 0.641, ev.metrics.macro_f1
-    assert ev.four_class is not None and ev.four_class.accuracy >= 0.799, ev.four_class.accuracy
+    assert ev.metrics.accuracy >= 0.667, ev.metrics.accuracy
+    assert ev.metrics.macro_f1 >= 0.654, ev.metrics.macro_f1
+    assert ev.four_class is not None and ev.four_class.accuracy >= 0.785, ev.four_class.accuracy
 
 
 @pytest.mark.slow

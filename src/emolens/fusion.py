@@ -49,11 +49,11 @@ FACE_SKILL = round((0.7027 - 1 / 7) / (1 - 1 / 7), 3)
 """The default face model's skill on its selection split: 70.27% on FER-2013 PublicTest (int8 with
 selective flip, its default since 2026-12-01; its model card), 7 classes (chosen on selection data,
 never on the test splits)."""
-VOICE_SKILL = round((0.7333 - 1 / 8) / (1 - 1 / 8), 3)
-"""The shipped speech model's skill on its selection speakers: 73.33% on RAVDESS actors 19-20 judged
+VOICE_SKILL = round((0.7417 - 1 / 8) / (1 - 1 / 8), 3)
+"""The shipped speech model's skill on its selection speakers: 74.17% on RAVDESS actors 19-20 judged
 in one pass, as ``windows()`` judges each window (``emolens-speech-ravdess``: two 200-epoch
-speech_crnn networks and the 120-epoch speaker-adversary one, as on the night of 2026-12-04 and
-again since the evening of 2026-12-05; its model card), 8 classes."""
+speech_crnn networks, the 120-epoch speaker-adversary one and two 200-epoch speech_crnn_delta
+networks, since 2026-12-07; its model card), 8 classes."""
 
 
 @dataclass(frozen=True)
