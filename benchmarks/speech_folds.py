@@ -271,9 +271,10 @@ def score(folds: Path, arms: list[tuple[str, str]], compare: list[tuple[str, str
         a, b = judged[a_name], judged[b_name]
         wins, losses = int((b.correct & ~a.correct).sum()), int((a.correct & ~b.correct).sum())
         diff = int(b.correct.sum()) - int(a.correct.sum())
+        p = sign_test(wins, losses)
         print(
             f"{b_name} against {a_name}: {diff:+d} utterances ({diff / a.correct.size * 100:+.2f} points); "
-            f"{wins} right only by {b_name}, {losses} only by {a_name}; sign test p = {sign_test(wins, losses):.4f}"
+            f"{wins} right only by {b_name}, {losses} only by {a_name}; sign test p {'< 0.0001' if p < 0.0001 else f'= {p:.4f}'}"
         )
 
 
