@@ -356,6 +356,8 @@ def analyze_videos(
                 used = _run_jobs(plan.jobs, config, address, workers, on_result, bars.add_frames, progress)
         except KeyboardInterrupt:
             bars.close()
+            # the workers are gone; one stopped between creating a temporary file and guarding it leaves it
+            _sweep(videos_dir)
             left = len(plan.jobs) - counts["finished"]
             log.warning("interrupted: %d videos analysed, %d left; run again to resume", counts["analysed"], left)
             raise
