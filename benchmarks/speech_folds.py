@@ -14,6 +14,9 @@ by the network that never heard its speaker. Actors 21-24 are never read.
     # as information, the first two as one model (the mean of their probabilities):
     python benchmarks/speech_folds.py score --folds runs/folds --arm base=runs/f-base-{k} --arm warp=runs/f-warp-{k}
     # several paired tests from one judging: --compare B:A, once per pair
+    # each fold's networks of a recipe as one teacher file for distillation (emolens train --teacher),
+    # the mean of their probabilities, asking for crops, no temperature (T = 1): runs/teach-G-{k}.onnx
+    python benchmarks/speech_folds.py teacher --runs runs/f-2d-{k}+runs/f-delta-{k} --tta crops --out runs/teach-G-{k}.onnx
     # a finished run's last.pt down to its weight average, to keep it in checkpoints/ (2.4 MB, not 9.5):
     python benchmarks/speech_folds.py slim runs/f-base-0
 
@@ -49,6 +52,7 @@ from emolens.audio.recognizer import CROP_HOP_S, CROP_S, VoiceRecognizer, crops_
 from emolens.data.audio import RAVDESS_FILE, load_audio_split
 from emolens.eval.metrics import compute_metrics
 from emolens.export.speech import export_speech_checkpoint
+from emolens.io import write_bytes_atomic
 from emolens.runtime.metadata import SPEECH_TTA_MODES
 
 FOLDS: tuple[tuple[int, ...], ...] = ((1, 2, 3, 4, 5), (6, 7, 8, 9, 10), (11, 12, 13, 14, 15), (16, 17, 18, 19, 20))
@@ -237,6 +241,35 @@ def averaged(parts: list[Judged]) -> Judged:
     return Judged(preds == one.labels, one.labels, preds, probs, one.actors, one.folds, one.classes)
 
 
+def build_teachers(runs: str, out: str, tta: str) -> None:
+    """For each fold ``k``: the last-epoch weight averages of ``runs`` (``+``-separated patterns with
+    ``{k}``) as one speech file at ``out`` (with ``{k}``), the mean of their probabilities, asking for
+    ``tta``. Each fold's networks heard only that fold's training actors, so the file may teach a
+    network of that fold (``emolens train --data runs/folds/foldK --teacher ...``) without its
+    held-out actors reaching the student."""
+    import onnx
+
+    from emolens.runtime.metadata import PREFIX, set_props
+
+    for k in range(len(FOLDS)):
+        target = Path(out.format(k=k))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            ckpts: list[str | Path] = []
+            for i, pattern in enumerate(runs.split("+")):
+                ckpt = Path(tmp) / f"{i}.pt"
+                torch.save(last_epoch_state(Path(pattern.format(k=k))), ckpt)
+                ckpts.append(ckpt)
+            raw = Path(tmp) / "raw.onnx"
+            export_speech_checkpoint(ckpts if len(ckpts) > 1 else ckpts[0], raw)
+            proto = onnx.load(str(raw))
+            props = {p.key: p.value for p in proto.metadata_props}
+            props[PREFIX + "tta"] = tta
+            set_props(proto, props)
+            write_bytes_atomic(target, proto.SerializeToString())
+        print(f"{target}: {len(ckpts)} networks of fold {k}, tta {tta}")
+
+
 def score(folds: Path, arms: list[tuple[str, str]], compare: list[tuple[str, str]] | None = None) -> None:
     """Print each arm's figures and the paired test of each (B, A) in ``compare`` (default: the second arm
     against the first)."""
@@ -300,11 +333,19 @@ def main() -> None:
         metavar="B:A",
         help="the paired test of arm B against arm A (repeat for more pairs; default: the second arm against the first)",
     )
+    te = sub.add_parser("teacher", help="each fold's networks of a recipe as one file, to distil from")
+    te.add_argument("--runs", required=True, help="RUNS[+RUNS...], {k} the fold, as in --arm")
+    te.add_argument("--out", required=True, help="the file per fold, with {k}")
+    te.add_argument("--tta", default="crops", choices=SPEECH_TTA_MODES, help="the test-time augmentation it asks for")
     sl = sub.add_parser("slim", help="keep only the weight average in finished runs' last.pt (for checkpoints/)")
     sl.add_argument("runs", type=Path, nargs="+")
     args = ap.parse_args()
     if args.command == "make":
         make_folds(args.data, args.out)
+    elif args.command == "teacher":
+        if any("{k}" not in r for r in [*args.runs.split("+"), args.out]):
+            sys.exit("--runs RUNS[+RUNS...] and --out FILE, each with {k} where the fold goes")
+        build_teachers(args.runs, args.out, args.tta)
     elif args.command == "slim":
         for run in args.runs:
             slim_run(run)

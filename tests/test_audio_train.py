@@ -376,7 +376,39 @@ def test_face_options_and_face_architectures_are_refused_on_speech(ravdess_like:
         fit(_cfg(ravdess_like, tmp_path / "a", arch="compact"))
     with pytest.raises(EmolensError, match="--freeze.*not available for speech"):
         fit(_cfg(ravdess_like, tmp_path / "b", freeze=2))
-    with pytest.raises(EmolensError, match="--teacher: not available for speech"):
-        fit(_cfg(ravdess_like, tmp_path / "t", teacher="emolens-vgg-fer2013"))
     with pytest.raises(EmolensError, match="--crop-s"):
         _cfg(ravdess_like, tmp_path / "c", crop_s=0.1)
+
+
+def test_distilling_from_a_speech_teacher_changes_the_targets_and_weight_zero_does_not(
+    ravdess_like: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from emolens.train import checkpoint
+    from emolens.train.fit import fit
+
+    def weights(out: Path) -> dict[str, torch.Tensor]:
+        return checkpoint.load(out / "last.pt")["model"]  # type: ignore[no-any-return]
+
+    teacher = "emolens-speech-ravdess"
+    plain = fit(_cfg(ravdess_like, tmp_path / "plain", epochs=1)).out
+    with caplog.at_level(logging.INFO, logger="emolens.train.teacher"):
+        zero = fit(_cfg(ravdess_like, tmp_path / "zero", epochs=1, teacher=teacher, teacher_weight=0.0)).out
+    n_train = len(load_audio_split(ravdess_like, "train"))
+    assert f"teacher {teacher} (tta crops): {n_train} utterances" in caplog.text
+    taught = fit(_cfg(ravdess_like, tmp_path / "taught", epochs=1, teacher=teacher, teacher_weight=1.0)).out
+    for name, w in weights(plain).items():
+        assert torch.equal(w, weights(zero)[name]), name
+    assert any(not torch.equal(w, weights(taught)[name]) for name, w in weights(plain).items())
+    assert json.loads((taught / "config.json").read_text())["teacher"] == teacher
+
+
+def test_a_speech_teacher_must_be_a_speech_model_that_exists(ravdess_like: Path, tmp_path: Path) -> None:
+    from emolens.train.fit import fit
+
+    with pytest.raises(EmolensError, match="is not a speech model"):
+        fit(_cfg(ravdess_like, tmp_path / "face", epochs=1, teacher="emolens-vgg-fer2013"))
+    with pytest.raises(EmolensError, match="model file not found"):
+        fit(_cfg(ravdess_like, tmp_path / "missing", epochs=1, teacher=str(tmp_path / "missing.onnx")))
+    assert not (tmp_path / "face").exists() and not (tmp_path / "missing").exists()

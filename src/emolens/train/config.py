@@ -77,13 +77,13 @@ class TrainConfig:
     teacher: str | None = field(
         default=None,
         metadata={
-            "help": "distil: blend trained models' probabilities on the training faces into the targets (a bundled "
-            "name or an .onnx file; several, comma-separated, are averaged)",
+            "help": "distil: blend trained models' probabilities on the training faces or utterances into the "
+            "targets (a bundled name or an .onnx file; several, comma-separated, are averaged)",
             "metavar": "MODEL[,MODEL]",
         },
     )
-    """Face models whose probabilities on the training faces (:mod:`emolens.train.teacher`) are blended
-    into the targets; None: none."""
+    """Models whose probabilities on the training faces or utterances (:mod:`emolens.train.teacher`) are
+    blended into the targets; None: none."""
     teacher_weight: float = field(default=0.5, metadata={"help": "share of the teachers' probabilities in the target"})
     teacher_temperature: float = field(
         default=1.0, metadata={"help": "soften (above 1) or sharpen (below 1) the teachers' probabilities"}

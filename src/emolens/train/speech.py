@@ -79,7 +79,6 @@ def _check_options(cfg: TrainConfig) -> None:
         "--photometric": cfg.photometric > 0,
         "--freeze": cfg.freeze > 0,
         "--init": cfg.init is not None,
-        "--teacher": cfg.teacher is not None,
     }
     used = [k for k, v in face_only.items() if v]
     if used:
@@ -234,12 +233,27 @@ def fit_speech(cfg: TrainConfig) -> TrainResult:
 
 def _fit_speech(cfg: TrainConfig) -> TrainResult:
     _check_options(cfg)
+    teachers: list[str] = []
+    if cfg.teacher is not None:
+        from emolens.audio.recognizer import resolve_speech_model
+        from emolens.train.teacher import parse_teachers
+
+        teachers = parse_teachers(cfg.teacher)
+        for name in teachers:
+            resolve_speech_model(name)  # an unknown or missing teacher fails before anything is written
     compute = resolve_compute(cfg.device, cfg.precision)  # a GPU that is not there fails before anything is written
     out = Path(cfg.out)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     fcfg = FeatureConfig(n_mels=cfg.n_mels, feature_norm=cfg.feature_norm, pitch=cfg.pitch, trim_db=cfg.trim_db)
     train = _subset(load_audio_split(cfg.data, "train", sample_rate=fcfg.sample_rate), cfg.limit, cfg.seed)
+    taught: np.ndarray | None = None
+    if teachers:  # on the utterances as they are: a teacher trims them itself if it was made to
+        from emolens.train.teacher import speech_teacher_probabilities
+
+        taught = speech_teacher_probabilities(
+            teachers, train, train.classes, temperature=cfg.teacher_temperature, threads=cfg.threads
+        )
     if fcfg.trim_db is not None:  # the crops are cut from the trimmed clips; validation trims in features()
         train = replace(
             train, waveforms=tuple(trim_silence(w, fcfg.sample_rate, fcfg.trim_db) for w in train.waveforms)
@@ -315,6 +329,10 @@ def _fit_speech(cfg: TrainConfig) -> TrainResult:
 
     feats = TorchFeatures(fcfg)
     targets = torch.nn.functional.one_hot(torch.from_numpy(train.labels), len(classes)).float()
+    if taught is not None:
+        from emolens.train.teacher import blend
+
+        targets = torch.from_numpy(blend(targets.numpy(), taught, cfg.teacher_weight))
     counts = train.class_counts()
     class_weight = torch.from_numpy(_class_weights(counts)).to(compute.device) if cfg.balance == "weighted" else None
     sample_p = torch.from_numpy(1.0 / np.maximum(counts, 1)[train.labels]) if cfg.balance == "sampler" else None

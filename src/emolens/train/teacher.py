@@ -1,21 +1,27 @@
-"""Distillation targets: trained models' probabilities on the training faces (``emolens train --teacher``).
+"""Distillation targets: trained models' probabilities on the training faces or utterances (``emolens train --teacher``).
 
 The teachers (bundled names or ``.onnx`` files, run by :class:`~emolens.runtime.recognizer.Recognizer`
-with their own test-time augmentation and calibration) judge every training face once, before
+for faces and :class:`~emolens.audio.recognizer.VoiceRecognizer` for speech, each with its own
+test-time augmentation and calibration) judge every training face or utterance once, before
 training; their probabilities, averaged over the teachers, are mapped onto the student's classes by
 name and blended into the training targets. It is offline distillation: the teacher sees each
-face un-augmented, so it costs one pass over the training set instead of a teacher forward pass
-per step, and the targets are the same in every epoch and after ``--resume``.
+face or whole utterance un-augmented, so it costs one pass over the training set instead of a
+teacher forward pass per step, and the targets are the same in every epoch and after ``--resume``
+(every random crop of an utterance gets that utterance's target).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from emolens.errors import EmolensError
+
+if TYPE_CHECKING:
+    from emolens.data.audio import AudioSet
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +83,41 @@ def teacher_probabilities(
         probs = to_classes(rec.predict_faces(images), rec.labels, classes, name)
         agree = "" if labels is None else f", {100 * float(np.mean(probs.argmax(1) == labels)):.1f}% of their labels"
         log.info("teacher %s (tta %s): %d faces in %.0f s%s", name, rec.tta, len(images), time.time() - t0, agree)
+        total += probs
+    return soften(total / len(teachers), temperature).astype(np.float32)
+
+
+def speech_teacher_probabilities(
+    teachers: list[str],
+    data: AudioSet,
+    classes: tuple[str, ...],
+    *,
+    temperature: float = 1.0,
+    threads: int | None = None,
+) -> np.ndarray:
+    """The speech teachers' mean probabilities (float32, (N, len(classes))) on ``data``'s utterances,
+    each judged whole as :func:`emolens.audio.evaluate.split_probabilities` judges (the teacher's own
+    test-time augmentation; a teacher with speaker profiles gets each speaker's from all of their
+    utterances), softened by ``temperature``; each teacher's agreement with the labels is logged."""
+    from emolens.audio.evaluate import split_probabilities
+    from emolens.audio.recognizer import VoiceRecognizer
+
+    if not temperature > 0:
+        raise EmolensError(f"--teacher-temperature must be positive, got {temperature}")
+    total = np.zeros((len(data), len(classes)), dtype=np.float64)
+    for name in teachers:
+        t0 = time.time()
+        rec = VoiceRecognizer(name, threads=threads or None)
+        probs = to_classes(split_probabilities(rec, data), rec.labels, classes, name)
+        agree = 100 * float(np.mean(probs.argmax(1) == data.labels))
+        log.info(
+            "teacher %s (tta %s): %d utterances in %.0f s, %.1f%% of their labels",
+            name,
+            rec.tta,
+            len(data),
+            time.time() - t0,
+            agree,
+        )
         total += probs
     return soften(total / len(teachers), temperature).astype(np.float32)
 
