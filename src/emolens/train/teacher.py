@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -60,6 +61,31 @@ def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
     return np.asarray(e / e.sum(axis=1, keepdims=True))
 
 
+def _mean_of_teachers(
+    teachers: list[str],
+    judge: Callable[[str], tuple[np.ndarray, tuple[str, ...], str]],
+    classes: tuple[str, ...],
+    what: str,
+    labels: np.ndarray | None,
+    temperature: float,
+) -> np.ndarray:
+    """``judge(name)`` gives a teacher's probabilities over its labels and its TTA; their mean over
+    ``teachers``, mapped onto ``classes`` and softened by ``temperature`` (float32). Each teacher's
+    time, and its agreement with ``labels`` when given, is logged."""
+    if not temperature > 0:
+        raise EmolensError(f"--teacher-temperature must be positive, got {temperature}")
+    total: np.ndarray | None = None
+    for name in teachers:
+        t0 = time.time()
+        raw, their_labels, tta = judge(name)
+        probs = to_classes(raw, their_labels, classes, name)
+        agree = "" if labels is None else f", {100 * float(np.mean(probs.argmax(1) == labels)):.1f}% of their labels"
+        log.info("teacher %s (tta %s): %d %s in %.0f s%s", name, tta, len(probs), what, time.time() - t0, agree)
+        total = probs if total is None else total + probs
+    assert total is not None  # parse_teachers gives at least one
+    return soften(total / len(teachers), temperature).astype(np.float32)
+
+
 def teacher_probabilities(
     teachers: list[str],
     images: np.ndarray,
@@ -74,17 +100,11 @@ def teacher_probabilities(
     ``labels`` (indices into ``classes``), each teacher's accuracy on them is logged."""
     from emolens.runtime.recognizer import Recognizer
 
-    if not temperature > 0:
-        raise EmolensError(f"--teacher-temperature must be positive, got {temperature}")
-    total = np.zeros((len(images), len(classes)), dtype=np.float64)
-    for name in teachers:
-        t0 = time.time()
+    def judge(name: str) -> tuple[np.ndarray, tuple[str, ...], str]:
         rec = Recognizer(name, threads=threads or None)
-        probs = to_classes(rec.predict_faces(images), rec.labels, classes, name)
-        agree = "" if labels is None else f", {100 * float(np.mean(probs.argmax(1) == labels)):.1f}% of their labels"
-        log.info("teacher %s (tta %s): %d faces in %.0f s%s", name, rec.tta, len(images), time.time() - t0, agree)
-        total += probs
-    return soften(total / len(teachers), temperature).astype(np.float32)
+        return rec.predict_faces(images), rec.labels, rec.tta
+
+    return _mean_of_teachers(teachers, judge, classes, "faces", labels, temperature)
 
 
 def speech_teacher_probabilities(
@@ -102,24 +122,11 @@ def speech_teacher_probabilities(
     from emolens.audio.evaluate import split_probabilities
     from emolens.audio.recognizer import VoiceRecognizer
 
-    if not temperature > 0:
-        raise EmolensError(f"--teacher-temperature must be positive, got {temperature}")
-    total = np.zeros((len(data), len(classes)), dtype=np.float64)
-    for name in teachers:
-        t0 = time.time()
+    def judge(name: str) -> tuple[np.ndarray, tuple[str, ...], str]:
         rec = VoiceRecognizer(name, threads=threads or None)
-        probs = to_classes(split_probabilities(rec, data), rec.labels, classes, name)
-        agree = 100 * float(np.mean(probs.argmax(1) == data.labels))
-        log.info(
-            "teacher %s (tta %s): %d utterances in %.0f s, %.1f%% of their labels",
-            name,
-            rec.tta,
-            len(data),
-            time.time() - t0,
-            agree,
-        )
-        total += probs
-    return soften(total / len(teachers), temperature).astype(np.float32)
+        return split_probabilities(rec, data), rec.labels, rec.tta
+
+    return _mean_of_teachers(teachers, judge, classes, "utterances", data.labels, temperature)
 
 
 def blend(targets: np.ndarray, teacher: np.ndarray, weight: float) -> np.ndarray:
