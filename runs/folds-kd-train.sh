@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 for R in 2d 2d-s1 delta delta-s1 delta-s2; do
   for K in 0 1 2 3; do [ -d "runs/f-$R-$K" ] || cp -r "checkpoints/f-$R-$K" "runs/f-$R-$K"; done
 done
+for K in 0 1 2 3; do  # the (kd) fold networks banked so far: finished ones are skipped, an unfinished one resumes
+  [ -d "runs/f-kd-$K" ] || [ ! -d "checkpoints/f-kd-$K" ] || cp -r "checkpoints/f-kd-$K" "runs/f-kd-$K"
+done
 for K in 0 1 2 3; do
   [ -f "runs/teach-G-$K.onnx" ] || .venv/bin/python benchmarks/speech_folds.py teacher \
     --runs "runs/f-2d-{k}+runs/f-2d-s1-{k}+runs/f-delta-{k}+runs/f-delta-s1-{k}+runs/f-delta-s2-{k}" \
